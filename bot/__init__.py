@@ -1,0 +1,1 @@
+"""The conversation: sentiment, profile, the turn pipeline, LLM runtime, sessions, UI, API, CLI."""

@@ -1,0 +1,165 @@
+"""The `kith` command line. Every command's --help is its documentation; the README quotes it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import ConfigError, KithConfig, load_config
+from retrieval.datafiles import DataError
+from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
+from retrieval.schemas import check_catalog_name
+from retrieval.store import Stores
+
+app = typer.Typer(
+    help="Kith: a conversational recommender. Chat, ingest catalogs, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# How many problems of one file the terminal shows; the count of the rest follows.
+PROBLEMS_SHOWN_PER_FILE = 50
+
+
+class SourceFormatOption(str, Enum):
+    kith = "kith"
+    redial = "redial"
+    lastfm = "lastfm"
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for Kith's own messages: libraries' load chatter hides what matters."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    # bitsandbytes warns that an optional hub-downloaded kernel is absent; its built-in one runs.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Folder holding everything Kith stores [env: KITH_DATA_DIR].")
+    ] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML config file [env: KITH_CONFIG].")] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Converted model weights [env: KITH_CACHE_DIR].")
+    ] = None,
+    chroma_url: Annotated[
+        str | None, typer.Option("--chroma-url", help="Use a Chroma server, e.g. http://127.0.0.1:8000 [env: KITH_CHROMA_URL].")
+    ] = None,
+) -> None:
+    _quiet_libraries()
+    try:
+        ctx.obj = load_config(config, {"data_dir": data_dir, "cache_dir": cache_dir, "chroma_url": chroma_url})
+    except ConfigError as error:
+        _fail(str(error))
+
+
+def _stores(config: KithConfig) -> Stores:
+    return Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to load.", show_default=False)] = None,
+    catalog: Annotated[str | None, typer.Option(help="Catalog to load into (created if new).")] = None,
+    source_format: Annotated[
+        SourceFormatOption, typer.Option("--format", help="kith: Kith's JSONL/CSV; redial or lastfm: that data set's folder.")
+    ] = SourceFormatOption.kith,
+    movielens: Annotated[
+        Path | None, typer.Option(help="MovieLens folder to enrich ReDial movies with genres and tags.")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the bundled demo data into the catalog 'demo'.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Validate data, then load it into a catalog (SQLite rows + Chroma vectors).
+
+    Everything is checked before anything is written: on any problem, every problem of every
+    file is listed (file:line: field: message) and nothing is stored. Loading the same data
+    again updates records by id instead of duplicating them.
+    """
+    config: KithConfig = ctx.obj
+    if demo:
+        if paths:
+            _fail("--demo loads the bundled demo data; give no paths with it")
+        paths, catalog = [demo_data_dir()], catalog or DEMO_CATALOG
+    if not paths:
+        _fail("give files or folders to ingest, or --demo")
+    if catalog is None:
+        _fail("--catalog NAME is required: the catalog to load into (e.g. --catalog shop)")
+    try:
+        check_catalog_name(catalog)
+    except ValueError as error:
+        _fail(str(error))
+    if movielens is not None and source_format is not SourceFormatOption.redial:
+        _fail("--movielens only applies to --format redial")
+    assert paths is not None and catalog is not None
+    stores = _stores(config)
+    try:
+        typer.echo(f"reading {', '.join(map(str, paths))} ...", err=True)
+        dataset, summary = read_source(paths, source_format.value, stores, catalog, movielens)
+        if dataset.is_empty():
+            _fail("the input holds no records")
+        from retrieval.embeddings import shared_embedder
+
+        report = ingest_dataset(
+            dataset,
+            catalog,
+            ", ".join(map(str, paths)),
+            stores.database,
+            stores.vectors,
+            shared_embedder(config.embedding_batch_size),
+            progress=progress and sys.stderr.isatty(),
+        )
+    except DataError as error:
+        typer.echo(error.summary(limit_per_file=PROBLEMS_SHOWN_PER_FILE), err=True)
+        raise typer.Exit(2) from None
+    finally:
+        stores.close()
+    typer.echo(report.describe())
+    for note in summary.notes:
+        typer.echo(note)
+
+
+@app.command()
+def items(
+    ctx: typer.Context,
+    catalog: Annotated[str, typer.Option(help="Catalog to read.")] = DEMO_CATALOG,
+    query: Annotated[str | None, typer.Option(help="Describe what you want; items are found by meaning.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="How many items to show.")] = 10,
+) -> None:
+    """List a catalog's items: by meaning with --query, else the most popular."""
+    config: KithConfig = ctx.obj
+    stores = _stores(config)
+    try:
+        if not stores.database.has_catalog(catalog):
+            known = ", ".join(stores.database.catalogs()) or "none yet"
+            _fail(f"no catalog {catalog!r} in {config.data_dir} (catalogs: {known}); load one with `kith ingest`")
+        if query:
+            hits = stores.vectors.query(catalog, "items", text=query, limit=limit)
+            scores = {hit.id: hit.similarity for hit in hits}
+            found = stores.database.items(catalog, [hit.id for hit in hits])
+        else:
+            scores = {item_id: float(n) for item_id, n in stores.database.most_interacted(catalog, limit)}
+            found = stores.database.items(catalog, list(scores))
+        label = "similarity" if query else "interactions"
+        for item in found:
+            price = f"  {item.price:.2f}" if item.price is not None else ""
+            typer.echo(f"{scores[item.id]:>8.3g} {label}  [{item.category}] {item.title}{price}  ({item.id})")
+    finally:
+        stores.close()

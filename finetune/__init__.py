@@ -1,0 +1,1 @@
+"""Fine-tuning: training examples from dialogues and interactions, QLoRA training, adapter evaluation."""

@@ -1,0 +1,191 @@
+"""Importer for ReDial (conversational movie recommendation), enriched with MovieLens.
+
+Catalog: `movies_with_mentions.csv`, item ids = ReDial movie ids. With a MovieLens folder, each
+movie gains MovieLens genres and its most frequent user tags (titles share the `Title (Year)`
+form and are matched with `TitleIndex`). Training dialogues (`train.jsonl`, `valid.jsonl`) come
+in as Kith dialogues with the seeker's per-movie `liked` labels; `dev.jsonl` is held out for
+evaluation and never imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset
+from retrieval.schemas import Dialogue, DialogueTurn, Item, Mention, User
+from retrieval.titles import TitleIndex, split_year
+
+MENTION = re.compile(r"@(\d+)")
+DIALOGUE_FILES = ("train.jsonl", "valid.jsonl")
+TAGS_PER_MOVIE = 8
+# ReDial's `liked`: 1 yes, 0 no, 2 did not say.
+LIKED_TO_SENTIMENT = {1: "like", 0: "dislike"}
+
+
+@dataclass(frozen=True)
+class RedialImport:
+    dataset: Dataset
+    movielens_matched: int
+    movies: int
+
+    @property
+    def match_rate(self) -> float:
+        return self.movielens_matched / self.movies if self.movies else 0.0
+
+
+@dataclass(frozen=True)
+class RedialTurn:
+    """Consecutive messages of one speaker, joined: the unit recommendation is measured on."""
+
+    role: str  # "user" (the seeker) or "assistant" (the recommender)
+    text: str  # @ids replaced by titles
+    movie_ids: list[str]
+
+
+def redial_turns(conversation: dict[str, Any], titles: dict[str, str]) -> list[RedialTurn]:
+    seeker = conversation["initiatorWorkerId"]
+    mentioned = {str(k): v for k, v in (conversation.get("movieMentions") or {}).items()}
+    turns: list[RedialTurn] = []
+    for message in conversation["messages"]:
+        role = "user" if message["senderWorkerId"] == seeker else "assistant"
+        ids = MENTION.findall(message["text"])
+        text = MENTION.sub(lambda m: _title(m.group(1), titles, mentioned), message["text"]).strip()
+        if turns and turns[-1].role == role:
+            last = turns[-1]
+            turns[-1] = RedialTurn(role, f"{last.text} {text}".strip(), last.movie_ids + ids)
+        else:
+            turns.append(RedialTurn(role, text, ids))
+    return turns
+
+
+def _title(movie_id: str, titles: dict[str, str], mentioned: dict[str, str | None]) -> str:
+    title = titles.get(movie_id) or mentioned.get(movie_id) or f"movie {movie_id}"
+    return " ".join(title.split())
+
+
+def read_catalog(folder: Path) -> dict[str, tuple[str, int]]:
+    """movie id -> (title, mentions), from movies_with_mentions.csv."""
+    path = folder / "movies_with_mentions.csv"
+    if not path.is_file():
+        raise DataError([Issue(str(path), None, None, "ReDial catalog file movies_with_mentions.csv not found")])
+    movies: dict[str, tuple[str, int]] = {}
+    issues: list[Issue] = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            try:
+                movies[row["movieId"].strip()] = (" ".join(row["movieName"].split()), int(row["nbMentions"]))
+            except (KeyError, ValueError, AttributeError) as error:
+                issues.append(Issue(str(path), reader.line_num, None, f"bad row: {error}"))
+    if issues:
+        raise DataError(issues)
+    return movies
+
+
+def _movielens(folder: Path) -> tuple[TitleIndex, dict[str, list[str]], dict[str, list[str]]]:
+    genres: dict[str, list[str]] = {}
+    titles: list[tuple[str, str]] = []
+    with (folder / "movies.csv").open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            titles.append((row["movieId"], row["title"]))
+            genres[row["movieId"]] = [
+                g.lower() for g in row["genres"].split("|") if g and g != "(no genres listed)"
+            ]
+    tag_counts: dict[str, Counter[str]] = defaultdict(Counter)
+    tags_file = folder / "tags.csv"
+    if tags_file.is_file():
+        with tags_file.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                tag_counts[row["movieId"]][row["tag"].strip().lower()] += 1
+    top_tags = {movie: [t for t, _ in counts.most_common(TAGS_PER_MOVIE)] for movie, counts in tag_counts.items()}
+    return TitleIndex(titles), genres, top_tags
+
+
+def _conversations(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, json.loads(line)
+
+
+def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
+    movies = read_catalog(folder)
+    if movielens is not None and not (movielens / "movies.csv").is_file():
+        raise DataError([Issue(str(movielens), None, None, "MovieLens folder has no movies.csv")])
+    index, genres, top_tags = _movielens(movielens) if movielens else (None, {}, {})
+
+    dataset = Dataset()
+    catalog_path = str(folder / "movies_with_mentions.csv")
+    matched = 0
+    for line, (movie_id, (title, mentions)) in enumerate(movies.items(), start=2):
+        _, year = split_year(title)
+        attributes: dict[str, Any] = {"mentions": mentions}
+        if year is not None:
+            attributes["year"] = year
+        tags: list[str] = []
+        description = ""
+        movielens_id = index.match(title) if index else None
+        if movielens_id is not None:
+            matched += 1
+            attributes["movielens_id"] = int(movielens_id)
+            tags = list(dict.fromkeys(genres.get(movielens_id, []) + top_tags.get(movielens_id, [])))
+            parts = []
+            if genres.get(movielens_id):
+                parts.append("A " + ", ".join(genres[movielens_id]) + " film")
+            if top_tags.get(movielens_id):
+                parts.append("people describe it as " + ", ".join(top_tags[movielens_id]))
+            description = "; ".join(parts) + "." if parts else ""
+        item = Item(id=movie_id, title=title, category="films", description=description, tags=tags, attributes=attributes)
+        dataset.add(item, Origin(catalog_path, line))
+
+    titles = {movie_id: title for movie_id, (title, _) in movies.items()}
+    seekers: set[str] = set()
+    issues: list[Issue] = []
+    for name in DIALOGUE_FILES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        for line, conversation in _conversations(path):
+            try:
+                dialogue = _dialogue(conversation, titles)
+            except (KeyError, TypeError, ValueError) as error:
+                issues.append(Issue(str(path), line, None, f"not a ReDial conversation: {error}"))
+                continue
+            if dialogue is None:
+                continue
+            seekers.add(str(dialogue.user_id))
+            dataset.add(dialogue, Origin(str(path), line))
+    for seeker in sorted(seekers):
+        dataset.add(User(id=seeker, name=f"ReDial seeker {seeker}"), Origin(str(folder), None))
+    issues += check_dataset(dataset, set(), set())
+    if issues:
+        raise DataError(issues)
+    return RedialImport(dataset, matched, len(movies))
+
+
+def _dialogue(conversation: dict[str, Any], titles: dict[str, str]) -> Dialogue | None:
+    questions = conversation.get("initiatorQuestions") or {}
+    liked = {str(k): v.get("liked") for k, v in questions.items()} if isinstance(questions, dict) else {}
+    turns = []
+    for turn in redial_turns(conversation, titles):
+        if not turn.text:
+            continue
+        mentions = [
+            Mention(
+                item_id=movie_id,
+                sentiment=LIKED_TO_SENTIMENT.get(liked.get(movie_id, 2)) if turn.role == "user" else None,
+            )
+            for movie_id in dict.fromkeys(turn.movie_ids)
+            if movie_id in titles
+        ]
+        turns.append(DialogueTurn(role=turn.role, text=turn.text, mentions=mentions))
+    if not any(turn.role == "user" for turn in turns):
+        return None
+    return Dialogue(id=str(conversation["conversationId"]), user_id=str(conversation["initiatorWorkerId"]), turns=turns)

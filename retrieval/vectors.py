@@ -1,0 +1,138 @@
+"""Chroma: the vector store. Per catalog, three collections: items, activity, help.
+
+Embedded (`PersistentClient` inside the data folder) by default; an HTTP client to a Chroma
+server when a URL is configured, which is how several Kith processes share one index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings
+from tqdm import tqdm
+
+from retrieval.embeddings import KithEmbeddingFunction
+
+CollectionKind = Literal["items", "activity", "help"]
+Metadata = dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    # Cosine distance: 0 for the same direction, 2 for opposite.
+    distance: float
+    document: str
+    metadata: Metadata
+
+    @property
+    def similarity(self) -> float:
+        return 1.0 - self.distance
+
+
+def open_chroma(data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
+    # Telemetry would try to reach the network, which this product never does on its own.
+    settings = Settings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"chroma_url {chroma_url!r} is not an http(s) URL such as http://127.0.0.1:8000")
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        return chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings)
+    return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+
+
+class VectorStore:
+    def __init__(self, client: ClientAPI, batch_size: int = 64):
+        self.client = client
+        self._embedding_function = KithEmbeddingFunction(batch_size)
+        self._collections: dict[str, Collection] = {}
+
+    @staticmethod
+    def collection_name(catalog: str, kind: CollectionKind) -> str:
+        return f"{catalog}-{kind}"
+
+    def collection(self, catalog: str, kind: CollectionKind) -> Collection:
+        name = self.collection_name(catalog, kind)
+        if name not in self._collections:
+            self._collections[name] = self.client.get_or_create_collection(
+                name,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=self._embedding_function,  # type: ignore[arg-type]
+            )
+        return self._collections[name]
+
+    def upsert(
+        self,
+        catalog: str,
+        kind: CollectionKind,
+        ids: Sequence[str],
+        documents: Sequence[str],
+        embeddings: np.ndarray,
+        metadatas: Sequence[Metadata],
+        progress: bool = False,
+    ) -> None:
+        if not ids:
+            return
+        collection = self.collection(catalog, kind)
+        step = min(self.client.get_max_batch_size(), 4096)
+        starts = range(0, len(ids), step)
+        for start in tqdm(starts, desc=f"{kind} -> Chroma", unit="batch", disable=not progress or len(starts) < 2):
+            end = start + step
+            collection.upsert(
+                ids=list(ids[start:end]),
+                documents=list(documents[start:end]),
+                embeddings=embeddings[start:end],
+                # Chroma rejects empty metadata dicts; None means "no metadata".
+                metadatas=[m or None for m in metadatas[start:end]],  # type: ignore[misc]
+            )
+
+    def count(self, catalog: str, kind: CollectionKind) -> int:
+        return self.collection(catalog, kind).count()
+
+    def embeddings(self, catalog: str, kind: CollectionKind, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), 4096):
+            result = self.collection(catalog, kind).get(ids=list(ids[start : start + 4096]), include=["embeddings"])
+            for record_id, vector in zip(result["ids"], result["embeddings"], strict=True):  # type: ignore[arg-type]
+                found[record_id] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def query(
+        self,
+        catalog: str,
+        kind: CollectionKind,
+        *,
+        text: str | None = None,
+        embedding: np.ndarray | None = None,
+        limit: int = 10,
+        where: dict[str, Any] | None = None,
+    ) -> list[Hit]:
+        if (text is None) == (embedding is None):
+            raise ValueError("query needs exactly one of text or embedding")
+        collection = self.collection(catalog, kind)
+        result = collection.query(
+            query_texts=[text] if text is not None else None,
+            query_embeddings=[embedding] if embedding is not None else None,  # type: ignore[list-item]
+            n_results=limit,
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Hit(id=i, distance=float(d), document=doc or "", metadata=dict(m or {}))
+            for i, d, doc, m in zip(
+                result["ids"][0],
+                result["distances"][0],  # type: ignore[index]
+                result["documents"][0],  # type: ignore[index]
+                result["metadatas"][0],  # type: ignore[index]
+                strict=True,
+            )
+        ]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from retrieval.embeddings import Embedder, shared_embedder  # noqa: E402
+from retrieval.store import Stores  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_data(name: str) -> Path:
+    """A real data set from ../shared/data, or skip: a user's fresh checkout has none."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"real data {path} is absent")
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+ITEMS = [
+    {"id": "alien", "title": "Alien (1979)", "category": "films", "tags": ["sci-fi", "horror", "scary"],
+     "description": "A cargo crew in deep space answers a distress call and brings a deadly creature aboard.",
+     "price": 4.99, "attributes": {"year": 1979}},
+    {"id": "paddington", "title": "Paddington 2 (2017)", "category": "films", "tags": ["family", "feel-good"],
+     "description": "A polite bear in London hunts for the perfect birthday present and foils a thief.",
+     "price": 3.99, "attributes": {"year": 2017}},
+    {"id": "tent", "title": "Ridgeline 2 Ultralight Tent", "category": "outdoor", "tags": ["backpacking", "ultralight"],
+     "description": "A two-person, three-season backpacking tent that weighs barely a kilogram.", "price": 349.0},
+]
+USERS = [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}, {"id": "cat", "name": "Cat"}]
+FRIENDSHIPS = [{"user_id": "ann", "friend_id": "bob", "strength": 0.8}]
+INTERACTIONS = [
+    {"user_id": "ann", "item_id": "alien", "kind": "rating", "rating": 5, "text": "Still the scariest film in space.",
+     "visibility": "public", "timestamp": "2026-01-02T10:00:00Z"},
+    {"user_id": "bob", "item_id": "paddington", "kind": "review", "rating": 4, "text": "Pure joy.",
+     "visibility": "friends"},
+    {"user_id": "cat", "item_id": "tent", "kind": "purchase", "visibility": "private"},
+]
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    """A small valid data folder in Kith's own formats."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    write_jsonl(folder / "items.jsonl", ITEMS)
+    (folder / "users.csv").write_text("id,name\n" + "".join(f"{u['id']},{u['name']}\n" for u in USERS))
+    write_jsonl(folder / "friendships.jsonl", FRIENDSHIPS)
+    write_jsonl(folder / "interactions.jsonl", INTERACTIONS)
+    write_jsonl(folder / "help_articles.jsonl", [
+        {"id": "help-returns", "title": "Returns", "body": "Return unused gear within 30 days for a refund.",
+         "tags": ["returns"]},
+    ])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return shared_embedder()
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Stores:
+    opened = Stores.open(tmp_path / "data")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache folder for this test session; the default LLM is converted into it once."""
+    return tmp_path_factory.mktemp("kith-cache")

@@ -1,0 +1,54 @@
+"""The `kith` command line: ingest and items, as a person would type them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bot.cli import app
+from retrieval.database import Database
+from tests.conftest import write_jsonl
+
+runner = CliRunner()
+
+
+def kith(data_dir: Path, *args: str):
+    return runner.invoke(app, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+
+
+def test_ingest_then_search(tmp_path: Path, tiny_data: Path) -> None:
+    result = kith(tmp_path / "data", "ingest", str(tiny_data), "--catalog", "shop", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "catalog 'shop': 3 items, 3 users, 1 friendships, 3 interactions, 1 help articles" in result.stdout
+    result = kith(tmp_path / "data", "items", "--catalog", "shop", "--query", "ultralight backpacking shelter", "--limit", "1")
+    assert result.exit_code == 0
+    assert "Ridgeline 2 Ultralight Tent" in result.stdout
+
+
+def test_bad_input_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    write_jsonl(folder / "items.jsonl", [{"id": "a", "category": "books"}, {"id": "b", "title": "B", "category": "books", "price": "cheap"}])
+    write_jsonl(folder / "users.jsonl", [{"id": "u", "name": ""}])
+    result = kith(tmp_path / "data", "ingest", str(folder), "--catalog", "shop", "--no-progress")
+    assert result.exit_code == 2
+    assert "3 problem(s) in the input; nothing was written." in result.stderr
+    assert f"{folder / 'items.jsonl'}:1: title: required field is missing" in result.stderr
+    assert f"{folder / 'items.jsonl'}:2: price:" in result.stderr
+    assert f"{folder / 'users.jsonl'}:1: name:" in result.stderr
+    database = Database(tmp_path / "data" / "kith.db")
+    assert database.catalogs() == [] and database.count("shop", "items") == 0
+
+
+def test_usage_errors_say_what_to_do(tmp_path: Path, tiny_data: Path) -> None:
+    assert "--catalog NAME is required" in kith(tmp_path, "ingest", str(tiny_data)).stderr
+    assert "catalog name 'Bad Name!' is not allowed" in kith(tmp_path, "ingest", str(tiny_data), "--catalog", "Bad Name!").stderr
+    assert "give files or folders to ingest, or --demo" in kith(tmp_path, "ingest").stderr
+    assert "--movielens only applies to --format redial" in kith(
+        tmp_path, "ingest", str(tiny_data), "--catalog", "x1", "--movielens", str(tmp_path)
+    ).stderr
+    missing = kith(tmp_path, "items", "--catalog", "nothing")
+    assert missing.exit_code == 2 and "no catalog 'nothing'" in missing.stderr
+    bad_config = runner.invoke(app, ["items"], env={"KITH_LLM__PRECISION": "int3"})
+    assert bad_config.exit_code == 2 and "llm.precision" in bad_config.stderr

@@ -1,0 +1,111 @@
+"""Importers for real public data sets (skipped where ../shared/data is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrieval.datafiles import DataError
+from retrieval.embeddings import Embedder
+from retrieval.ingest import ingest_dataset, read_source
+from retrieval.lastfm import load_lastfm
+from retrieval.redial import load_redial, redial_turns
+from retrieval.store import Stores
+from tests.conftest import shared_data
+
+
+@pytest.fixture(scope="module")
+def redial_import():
+    return load_redial(shared_data("redial"), shared_data("movielens-latest-small"))
+
+
+def test_redial_catalog_keeps_redial_ids_and_gains_movielens_genres(redial_import) -> None:
+    dataset = redial_import.dataset
+    assert len(dataset.items) == 6924
+    toy_story = next(item for item in dataset.items if item.title == "Toy Story (1995)")
+    assert "animation" in toy_story.tags and toy_story.attributes["movielens_id"] == 1
+    assert toy_story.attributes["year"] == 1995
+    # Titles are cleaned ("Headhunter  (2009)" has two spaces in the source).
+    assert all("  " not in item.title for item in dataset.items)
+    assert redial_import.match_rate > 0.55
+
+
+def test_redial_dialogues_merge_turns_and_carry_liked_labels(redial_import) -> None:
+    dataset = redial_import.dataset
+    assert len(dataset.dialogues) == 600  # train + valid; dev stays held out
+    for dialogue in dataset.dialogues:
+        roles = [turn.role for turn in dialogue.turns]
+        assert all(a != b for a, b in zip(roles, roles[1:], strict=False))
+    labelled = [m for d in dataset.dialogues for t in d.turns if t.role == "user" for m in t.mentions if m.sentiment]
+    assert {m.sentiment for m in labelled} == {"like", "dislike"}
+
+
+def test_redial_turns_replace_mentions_with_titles() -> None:
+    conversation = {
+        "initiatorWorkerId": 1,
+        "movieMentions": {"5": "Alien (1979)"},
+        "messages": [
+            {"senderWorkerId": 1, "text": "hi"},
+            {"senderWorkerId": 1, "text": "I loved @5"},
+            {"senderWorkerId": 2, "text": "Then try @6"},
+        ],
+    }
+    turns = redial_turns(conversation, {"6": "Aliens (1986)"})
+    assert [(t.role, t.text, t.movie_ids) for t in turns] == [
+        ("user", "hi I loved Alien (1979)", ["5"]),
+        ("assistant", "Then try Aliens (1986)", ["6"]),
+    ]
+
+
+def test_redial_ingests_into_its_own_catalog(tmp_path: Path, embedder: Embedder) -> None:
+    stores = Stores.open(tmp_path / "data")
+    dataset, summary = read_source(
+        [shared_data("redial")], "redial", stores, "redial", shared_data("movielens-latest-small")
+    )
+    report = ingest_dataset(dataset, "redial", "redial", stores.database, stores.vectors, embedder)
+    assert report.counts["items"] == stores.vectors.count("redial", "items") == 6924
+    assert "MovieLens match rate" in summary.notes[0]
+    hits = stores.vectors.query("redial", "items", text="Toy Story animation children", limit=5)
+    assert any("Toy Story" in hit.metadata["title"] for hit in hits)
+    stores.close()
+
+
+def test_lastfm_graph_and_plays() -> None:
+    dataset = load_lastfm(shared_data("lastfm-hetrec2011"))
+    assert len(dataset.items) == 17632
+    assert len(dataset.users) == 1892
+    assert len(dataset.friendships) == 12717
+    assert len(dataset.interactions) == 92834
+    first = dataset.interactions[0]
+    assert (first.user_id, first.item_id, first.kind, first.weight, first.visibility) == ("2", "51", "view", 13883.0, "public")
+
+
+def test_lastfm_subset_ingests_with_friends(tmp_path: Path, embedder: Embedder) -> None:
+    full = load_lastfm(shared_data("lastfm-hetrec2011"))
+    users = {u.id for u in full.users[:60]}
+    subset = type(full)()
+    for interaction in full.interactions:
+        if interaction.user_id in users:
+            subset.add(interaction, full.origin(interaction))
+    items = {x.item_id for x in subset.interactions}
+    for item in full.items:
+        if item.id in items:
+            subset.add(item, full.origin(item))
+    for user in full.users[:60]:
+        subset.add(user, full.origin(user))
+    for friendship in full.friendships:
+        if {friendship.user_id, friendship.friend_id} <= users:
+            subset.add(friendship, full.origin(friendship))
+    stores = Stores.open(tmp_path / "data")
+    ingest_dataset(subset, "lastfm", "lastfm subset", stores.database, stores.vectors, embedder)
+    assert stores.vectors.count("lastfm", "activity") == len(subset.interactions)
+    assert stores.database.count("lastfm", "friendships") == 2 * len(subset.friendships)
+    stores.close()
+
+
+def test_wrong_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="movies_with_mentions.csv not found"):
+        load_redial(tmp_path)
+    with pytest.raises(DataError, match="artists.dat: file not found"):
+        load_lastfm(tmp_path)

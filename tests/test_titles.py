@@ -1,0 +1,58 @@
+"""Titles written by different hands still find each other."""
+
+from __future__ import annotations
+
+from retrieval.titles import TitleIndex, normalize, split_year
+
+
+def test_split_year() -> None:
+    assert split_year("Alien (1979)") == ("Alien", 1979)
+    assert split_year("Headhunter  (2009) ") == ("Headhunter", 2009)
+    assert split_year("How to Train Your Dragon ") == ("How to Train Your Dragon", None)
+
+
+def test_normalize_handles_articles_case_accents_and_punctuation() -> None:
+    assert normalize("Matrix, The") == normalize("the matrix") == "matrix"
+    assert normalize("Amélie") == normalize("AMELIE") == "amelie"
+    assert normalize("Harry Potter & the Sorcerer's Stone") == "harry potter and the sorcerer s stone"
+    assert normalize("Se7en!") == "se7en"
+
+
+INDEX = TitleIndex([
+    ("1", "Matrix, The (1999)"),
+    ("2", "Seven (a.k.a. Se7en) (1995)"),
+    ("3", "Star Wars: Episode IV - A New Hope (1977)"),
+    ("4", "King Kong (1933)"),
+    ("5", "King Kong (2005)"),
+    ("6", "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+])
+
+
+def test_exact_and_reordered_articles() -> None:
+    assert INDEX.match("The Matrix (1999)") == "1"
+    assert INDEX.match("the matrix") == "1"
+
+
+def test_alternate_titles_and_accents() -> None:
+    assert INDEX.match("Se7en (1995)") == "2"
+    assert INDEX.match("Amelie (2001)") == "6"
+
+
+def test_year_tells_remakes_apart_and_tolerates_one_year_off() -> None:
+    assert INDEX.match("King Kong (2005)") == "5"
+    assert INDEX.match("King Kong (1933)") == "4"
+    assert INDEX.match("King Kong (2006)") == "5"
+
+
+def test_small_typos_match_but_different_titles_do_not() -> None:
+    assert INDEX.match("Star Wars: Episode IV - A New Hop (1977)") == "3"
+    assert INDEX.match("The Matrx (1999)") == "1"
+    assert INDEX.match("Titanic (1997)") is None
+    assert INDEX.match("Matrix Reloaded (2003)") is None
+
+
+def test_short_form_before_a_colon_matches_with_its_year() -> None:
+    index = TitleIndex([("b", "Borat: Cultural Learnings of America (2006)"), ("w", "Why Him? (2016)")])
+    assert index.match("Borat (2006)") == "b"
+    assert index.match("Borat (1999)") is None
+    assert index.match("Why Him%3F (2016)") == "w"
