@@ -163,3 +163,69 @@ def items(
             typer.echo(f"{scores[item.id]:>8.3g} {label}  [{item.category}] {item.title}{price}  ({item.id})")
     finally:
         stores.close()
+
+
+def _open_kith(config: KithConfig, catalog: str):  # -> bot.kith.Kith
+    from bot.kith import Kith, KithInputError
+
+    try:
+        return Kith.open(config.data_dir, catalog, **config.model_dump(exclude={"data_dir", "catalog"}))
+    except KithInputError as error:
+        _fail(str(error))
+
+
+@app.command()
+def chat(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Option(help="Who is chatting (a user id of the catalog, or any new id).")] = "guest",
+    catalog: Annotated[str, typer.Option(help="Catalog to recommend from.")] = DEMO_CATALOG,
+    session: Annotated[str | None, typer.Option(help="Continue this session id.")] = None,
+) -> None:
+    """Chat with Kith in the terminal (the same conversation as the web UI). Ctrl-D ends it."""
+    from bot.kith import KithInputError, Turn
+
+    kith = _open_kith(ctx.obj, catalog)
+    typer.echo(f"Kith ({catalog}), chatting as {user}. Empty line or Ctrl-D to stop.")
+    try:
+        while True:
+            try:
+                message = input("\nyou> ")
+            except EOFError:
+                break
+            if not message.strip():
+                break
+            typer.echo("kith> ", nl=False)
+            try:
+                for piece in kith.stream(user, message, session):
+                    if isinstance(piece, Turn):
+                        session = piece.session_id
+                        profile = kith.describe_profile(piece.profile)
+                        if profile:
+                            typer.echo("\n  [profile] " + " | ".join(profile))
+                    else:
+                        typer.echo(piece, nl=False)
+            except KithInputError as error:
+                typer.echo(f"\n  [error] {error}")
+    finally:
+        kith.close()
+    if session:
+        typer.echo(f"\nsession: {session} (continue with --session {session})")
+
+
+@app.command()
+def ui(
+    ctx: typer.Context,
+    catalog: Annotated[str, typer.Option(help="Catalog to open first.")] = DEMO_CATALOG,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    adapter: Annotated[Path | None, typer.Option(help="LoRA adapter folder (PEFT format) for the LLM.")] = None,
+) -> None:
+    """Open the web UI: chat with streaming replies, recommendation cards, profile, friends."""
+    from bot.ui import launch
+
+    config: KithConfig = ctx.obj
+    if adapter is not None:
+        config = config.model_copy(update={"llm": config.llm.model_copy(update={"adapter": adapter})})
+    kith = _open_kith(config, catalog)
+    typer.echo(f"Kith web UI on http://{host}:{port} (catalog {catalog!r}, data in {config.data_dir})")
+    launch(kith, host, port)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retrieval.ranking import RankingWeights
+
 Precision = Literal["nf4", "fp32", "bf16"]
 
 ENV_PREFIX = "KITH_"
@@ -49,7 +51,12 @@ class KithConfig(BaseModel):
     # the embedded store inside data_dir.
     chroma_url: str | None = None
     embedding_batch_size: int = Field(64, ge=1, le=4096)
+    catalog: str = "demo"
+    # How many ranked recommendations a turn returns (the reply's text names the top three).
+    recommendations: int = Field(6, ge=1, le=50)
+    max_message_chars: int = Field(2000, ge=1)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    ranking: RankingWeights = Field(default_factory=RankingWeights)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -23,12 +23,24 @@ class Message(TypedDict):
 class LLMRuntime(Protocol):
     description: str
 
-    def stream(self, messages: Sequence[Message], max_new_tokens: int | None = None) -> Iterator[str]:
-        """Yield the assistant's reply to `messages` as text pieces, as they are decoded."""
+    def stream(
+        self,
+        messages: Sequence[Message],
+        max_new_tokens: int | None = None,
+        prefix: str = "",
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
+        """Yield the assistant's reply to `messages` as text pieces, as they are decoded.
+
+        `prefix` is the start of the reply, given rather than generated (the model continues
+        it; it is not yielded). Generation ends at the first of the `stop` strings (included).
+        """
         ...
 
-    def generate(self, messages: Sequence[Message], max_new_tokens: int | None = None) -> str:
-        """The whole reply at once."""
+    def generate(
+        self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
+    ) -> str:
+        """The whole reply (after `prefix`) at once."""
         ...
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
@@ -62,17 +74,29 @@ class TransformersRuntime:
         adapter = f" + adapter {settings.adapter}" if settings.adapter else ""
         self.description = f"{model_dir.name} ({settings.precision}){adapter} on {self.device}"
 
-    def _prompt_ids(self, messages: Sequence[Message]):  # -> torch.Tensor of shape (1, prompt_tokens)
+    def _prompt_ids(self, messages: Sequence[Message], prefix: str = ""):  # -> torch.Tensor (1, prompt_tokens)
+        import torch
+
         encoded = self.tokenizer.apply_chat_template(
             list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        return encoded["input_ids"].to(self.device)
+        ids = encoded["input_ids"]
+        if prefix:
+            prefilled = self.tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            ids = torch.cat([ids, prefilled], dim=1)
+        return ids.to(self.device)
 
-    def stream(self, messages: Sequence[Message], max_new_tokens: int | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        max_new_tokens: int | None = None,
+        prefix: str = "",
+        stop: Sequence[str] = (),
+    ) -> Iterator[str]:
         import torch
         from transformers import TextIteratorStreamer
 
-        input_ids = self._prompt_ids(messages)
+        input_ids = self._prompt_ids(messages, prefix)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = self.settings.temperature > 0
         arguments = {
@@ -86,6 +110,9 @@ class TransformersRuntime:
         }
         if sampling:
             arguments["temperature"] = self.settings.temperature
+        if stop:
+            arguments["stop_strings"] = list(stop)
+            arguments["tokenizer"] = self.tokenizer
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -105,8 +132,10 @@ class TransformersRuntime:
         if failure:
             raise failure[0]
 
-    def generate(self, messages: Sequence[Message], max_new_tokens: int | None = None) -> str:
-        return "".join(self.stream(messages, max_new_tokens)).strip()
+    def generate(
+        self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
+    ) -> str:
+        return "".join(self.stream(messages, max_new_tokens, prefix, stop)).strip()
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         import torch

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import unquote
 
 from rapidfuzz import fuzz, process
@@ -91,3 +92,135 @@ class TitleIndex:
                     if year is None or entry_year is None or abs(entry_year - year) <= 1:
                         return entry_id
         return None
+
+
+TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)?")
+MAX_TITLE_TOKENS = 10
+# Titles that are also everyday words ("It", "Up", "Her", "Home") would be found in every other
+# sentence; a one-word title counts only when written capitalized and not an everyday word.
+EVERYDAY_WORDS = frozenset(
+    """a about after again all also am an and any are as at away back be because been before being best
+    better big but by can come could day did do does done down each even ever every few find first for
+    from get give go going good got great had has have he her here him his home how i if in into is it
+    its just know last left let life like little long look love made make man many may me more most much
+    my need never new next night no not now of off old on once one only or other our out over people
+    please put really right said same see she should show so some something still such sure take than
+    thanks that the their them then there these they thing think this those time to too try two up us
+    use very want was watch way we well went were what when where which while who why will with without
+    work would year yes yet you your""".split()
+)
+
+
+# A phrase starting with one of these is a sentence, not a misspelt title ("Try Alien" is not
+# "Tron Alien").
+FUZZY_STARTS_EXCLUDED = EVERYDAY_WORDS - {"the", "a", "an"}
+
+
+@dataclass(frozen=True)
+class FoundTitle:
+    item_id: str
+    start: int  # character span in the searched text
+    end: int
+
+
+def _has_article(name: str) -> bool:
+    lowered = name.strip().lower()
+    return bool(LEADING_ARTICLE.match(lowered) or TRAILING_ARTICLE.match(lowered))
+
+
+class TitleFinder:
+    """Find catalog titles inside free text ("I loved alien but the matrx bored me")."""
+
+    def __init__(self, entries: Iterable[tuple[str, str, float]], fuzzy_cutoff: float = 88.0):
+        """`entries`: (item id, title, popularity); among same-named items the more popular wins."""
+        self.fuzzy_cutoff = fuzzy_cutoff
+        ranked: dict[str, list[tuple[float, int | None, str]]] = defaultdict(list)
+        # One-word names whose title starts with an article ("The Matrix"): "the matrix" in
+        # lowercase is then still clearly the title.
+        self._article_keys: set[str] = set()
+        for entry_id, title, popularity in entries:
+            keys, year = title_variants(title)
+            for key in keys:
+                ranked[key].append((popularity, year, entry_id))
+            if _has_article(split_year(title)[0]):
+                self._article_keys.add(keys[0])
+        self._ids = {key: sorted(values, key=lambda v: -v[0]) for key, values in ranked.items()}
+        # Fuzzy matching only for names long enough that a typo cannot turn them into another
+        # word, and only against names of as many words as the phrase.
+        self._fuzzy_keys: dict[int, list[str]] = defaultdict(list)
+        for key in self._ids:
+            if len(key) >= 5:
+                self._fuzzy_keys[key.count(" ") + 1].append(key)
+
+    def find(self, text: str) -> list[FoundTitle]:
+        # "(1979)" after a title is read as its year, never as part of a name.
+        tokens = [
+            (m.group(0), m.start(), m.end())
+            for m in TOKEN.finditer(text)
+            if not (m.group(0).isdigit() and len(m.group(0)) == 4 and text[max(m.start() - 1, 0)] == "(")
+        ]
+        found: list[FoundTitle] = []
+        position = 0
+        while position < len(tokens):
+            match = self._longest_at(text, tokens, position)
+            if match is None:
+                position += 1
+                continue
+            found_title, used = match
+            found.append(found_title)
+            position += used
+        return found
+
+    def _longest_at(self, text: str, tokens: list[tuple[str, int, int]], position: int) -> tuple[FoundTitle, int] | None:
+        # Exact names first, longest first; only then typos, so "2001: A Space Odyssey" is
+        # never swallowed by a fuzzy match of a longer, sloppier phrase.
+        for fuzzy in (False, True):
+            for length in range(min(MAX_TITLE_TOKENS, len(tokens) - position), 0, -1):
+                words = tokens[position : position + length]
+                phrase = text[words[0][1] : words[-1][2]]
+                if "\n" in phrase:
+                    continue  # a title never spans lines
+                key = normalize(phrase)
+                if not key or not self._could_be_title(key, words, length):
+                    continue
+                year = self._year_after(text, words[-1][2])
+                if not fuzzy:
+                    entry = self._pick(self._ids.get(key), year)
+                elif len(key) >= 5 and words[0][0].lower() not in FUZZY_STARTS_EXCLUDED:
+                    bucket = self._fuzzy_keys.get(key.count(" ") + 1, [])
+                    best = process.extractOne(key, bucket, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff)
+                    entry = self._pick(self._ids[best[0]], year) if best else None
+                else:
+                    entry = None
+                if entry is not None:
+                    end = words[-1][2]
+                    if year is not None:
+                        end = text.index(")", end) + 1
+                    return FoundTitle(entry, words[0][1], end), length
+        return None
+
+    def _could_be_title(self, key: str, words: list[tuple[str, int, int]], length: int) -> bool:
+        if " " in key or self._plausible_single_word(words[-1][0]):
+            return True
+        # A one-word name must look like a title: "Heat", "the matrix" for "The Matrix", but
+        # not "the heat is on".
+        return length >= 2 and key in self._article_keys
+
+    @staticmethod
+    def _plausible_single_word(word: str) -> bool:
+        return word[:1].isupper() and word.lower() not in EVERYDAY_WORDS and len(word) >= 3
+
+    @staticmethod
+    def _year_after(text: str, end: int) -> int | None:
+        match = re.match(r"\s*\((\d{4})\)", text[end:])
+        return int(match.group(1)) if match else None
+
+    @staticmethod
+    def _pick(candidates: list[tuple[float, int | None, str]] | None, year: int | None) -> str | None:
+        if not candidates:
+            return None
+        if year is not None:
+            for _, candidate_year, entry_id in candidates:
+                if candidate_year == year:
+                    return entry_id
+        return candidates[0][2]

@@ -1,0 +1,286 @@
+"""The person's profile: what they like and dislike, their constraints and context.
+
+Updated every turn from what they said (rules a person can read, not a model's guess), persisted
+per user, shown to them, and correctable ("actually I like horror" undoes "nothing scary").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.sentiment import Sentiment
+
+MAX_REMEMBERED = 30
+
+# Words people use for the usual categories. A catalog's own category names always count too.
+CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
+    "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook"),
+    "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks"),
+    "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band"),
+    "outdoor": ("gear", "outdoor", "outdoors", "tent", "tents", "backpack", "boots", "jacket", "sleeping bag", "stove"),
+}
+# Everyday words for catalog tags.
+TAG_WORDS: dict[str, tuple[str, ...]] = {
+    "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space"),
+    "scary": ("scary", "frightening", "creepy", "terrifying", "spooky", "scares", "too scary"),
+    "horror": ("horror",),
+    "romance": ("romance", "romcom", "rom-com", "love story"),
+    "romantic": ("romantic",),
+    "comedy": ("comedy", "comedies", "funny", "hilarious", "laugh"),
+    "funny": ("funny", "hilarious"),
+    "melancholic": ("sad", "melancholic", "tearjerker", "depressing"),
+    "uplifting": ("uplifting", "hopeful", "cheer me up", "cheerful"),
+    "feel-good": ("feel-good", "feel good", "feelgood", "lighthearted", "light-hearted"),
+    "family": ("family", "kids", "children", "child"),
+    "kids": ("kids", "children", "child", "toddler"),
+    "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
+    "mystery": ("mystery", "mysteries", "whodunit", "detective"),
+    "documentary": ("documentary", "documentaries"),
+    "day-hiking": ("day hike", "day hiking", "day-hiking", "hiking", "hike"),
+    "ultralight": ("ultralight", "lightweight", "light weight"),
+    "waterproof": ("waterproof", "rainproof"),
+    "budget": ("cheap", "budget", "inexpensive", "affordable"),
+}
+# Liking the first is taking back an exclusion of the second ("actually I like horror").
+TAG_IMPLIES = {"horror": ("scary",), "romance": ("romantic",), "comedy": ("funny",)}
+NEGATORS = re.compile(
+    r"\b(no|not|nothing|without|hate|hates|dislike|don'?t like|do not like|can'?t stand|cannot stand|avoid|"
+    r"skip|none|never|no more|don'?t want|do not want|not into|not a fan of|not too|isn'?t|tired of|sick of)\b[\w\s,'-]{0,25}$",
+    re.I,
+)
+ACCEPTING = re.compile(r"\b(don'?t mind|do not mind|fine with|ok with|okay with|happy with|actually (i )?(like|love|want))\b[\w\s,'-]{0,20}$", re.I)
+RESET = re.compile(r"\b(start over|reset (my )?profile|forget everything|clear (my )?profile)\b", re.I)
+ANY_PRICE = re.compile(r"\b(any price|money is no object|forget (about )?the budget|no budget|price doesn'?t matter)\b", re.I)
+MAX_PRICE = re.compile(r"\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
+MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least)\s*[$£€]\s*(\d+(?:\.\d+)?)", re.I)
+PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
+BUDGET_OF = re.compile(r"\b(?:budget (?:of|is)|[$£€])\s*(\d+(?:\.\d+)?)\s*(?:budget)?", re.I)
+DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
+BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
+AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
+RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
+OLD = re.compile(r"\b(old|older|oldies|vintage)\b", re.I)
+SHORT = re.compile(r"\b(short|quick|not too long|brief|light read)\b", re.I)
+LONG = re.compile(r"\b(long|epic|doorstopper|lengthy)\b", re.I)
+OCCASIONS = (
+    "birthday", "anniversary", "christmas", "date night", "road trip", "party", "wedding", "holiday",
+    "vacation", "camping trip", "rainy day", "weekend", "gift", "present", "flight", "commute",
+)
+AUDIENCE = re.compile(
+    r"\bfor (?:my|a|our|the)\s+((?:little |teenage |young |best |older |younger )?"
+    r"(?:dad|father|mom|mum|mother|son|daughter|kids?|children|child|wife|husband|partner|girlfriend|boyfriend|"
+    r"friend|brother|sister|niece|nephew|grandma|grandpa|grandmother|grandfather|teenager|family|colleague|boss))\b",
+    re.I,
+)
+YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little)\b", re.I)
+
+
+class Constraints(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] = []
+    min_price: float | None = Field(None, ge=0)
+    max_price: float | None = Field(None, ge=0)
+    min_year: int | None = None
+    max_year: int | None = None
+    length: Literal["short", "long"] | None = None
+    excluded_tags: list[str] = []
+
+
+class Context(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    occasion: str | None = None
+    audience: str | None = None
+    mood: str | None = None
+
+
+class Profile(BaseModel):
+    """What Kith knows about a person's taste. Item lists hold catalog item ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    likes: list[str] = []
+    dislikes: list[str] = []
+    liked_tags: list[str] = []
+    disliked_tags: list[str] = []
+    # Recommendations the person turned down ("no, not those").
+    rejected: list[str] = []
+    constraints: Constraints = Field(default_factory=Constraints)
+    context: Context = Field(default_factory=Context)
+
+    def is_thin(self) -> bool:
+        """Too little to rank well: nothing liked, no taste words, no category or occasion."""
+        return not (
+            self.likes or self.liked_tags or self.constraints.categories
+            or self.context.occasion or self.context.audience
+        )
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The catalog's words: its categories and tags, with everyday synonyms."""
+
+    category_words: dict[str, tuple[str, ...]]
+    tag_words: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def for_catalog(cls, categories: set[str], tags: set[str]) -> Vocabulary:
+        category_words = {
+            category: tuple(dict.fromkeys((category, category.rstrip("s"), *CATEGORY_WORDS.get(category, ()))))
+            for category in categories
+        }
+        if "films" in categories:
+            category_words["films"] = tuple(dict.fromkeys(category_words["films"] + CATEGORY_WORDS["films"]))
+        tag_words = {tag: tuple(dict.fromkeys((tag, tag.replace("-", " "), *TAG_WORDS.get(tag, ())))) for tag in tags}
+        return cls(category_words, tag_words)
+
+
+def _find_words(text: str, words: tuple[str, ...]) -> list[re.Match[str]]:
+    found = []
+    for word in words:
+        found += list(re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I))
+    return found
+
+
+def _remember(values: list[str], new: str) -> list[str]:
+    """Most recent first, no duplicates, bounded."""
+    return [new, *(v for v in values if v != new)][:MAX_REMEMBERED]
+
+
+def _forget(values: list[str], old: str) -> list[str]:
+    return [v for v in values if v != old]
+
+
+def update_profile(
+    profile: Profile,
+    text: str,
+    sentiment: Sentiment,
+    vocabulary: Vocabulary,
+    last_recommended: list[str] | None = None,
+    today: date | None = None,
+) -> Profile:
+    """The profile after this message. Pure: returns a new Profile."""
+    if RESET.search(text):
+        return Profile()
+    p = profile.model_copy(deep=True)
+
+    for item_id, feeling in sentiment.items.items():
+        # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers
+        # liked 96% of the movies they named, and this rule scores best there (see README).
+        if feeling == "dislike":
+            p.dislikes, p.likes = _remember(p.dislikes, item_id), _forget(p.likes, item_id)
+        else:
+            p.likes, p.dislikes = _remember(p.likes, item_id), _forget(p.dislikes, item_id)
+    if sentiment.mood == "rejecting" and last_recommended:
+        for item_id in last_recommended:
+            p.rejected = _remember(p.rejected, item_id)
+
+    categories = [c for c, words in vocabulary.category_words.items() if _find_words(text, words)]
+    if categories:
+        # A new request names what the person wants now; it replaces the earlier category.
+        p.constraints.categories = sorted(categories)
+
+    for tag, words in vocabulary.tag_words.items():
+        for match in _find_words(text, words):
+            # Only the words of the same clause can negate a tag ("No thanks, I love horror").
+            before = re.split(r"[.;!?,]|\bbut\b", text[: match.start()])[-1]
+            if ACCEPTING.search(before):
+                negated = False
+            else:
+                negated = bool(NEGATORS.search(before))
+            if negated:
+                p.constraints.excluded_tags = _remember(p.constraints.excluded_tags, tag)
+                p.liked_tags = _forget(p.liked_tags, tag)
+            else:
+                p.liked_tags = _remember(p.liked_tags, tag)
+                for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
+                    p.constraints.excluded_tags = _forget(p.constraints.excluded_tags, lifted)
+                    p.disliked_tags = _forget(p.disliked_tags, lifted)
+
+    _update_price(p.constraints, text)
+    _update_era(p.constraints, text, today or date.today())
+    if SHORT.search(text):
+        p.constraints.length = "short"
+    elif LONG.search(text) and not re.search(r"\blong (day|week|time)\b", text, re.I):
+        p.constraints.length = "long"
+
+    occasion = next((o for o in OCCASIONS if re.search(rf"\b{o}\b", text, re.I)), None)
+    if occasion:
+        p.context.occasion = occasion
+    audience = AUDIENCE.search(text)
+    if audience:
+        p.context.audience = audience.group(1).lower()
+        if YOUNG_AUDIENCE.search(audience.group(1)):
+            for tag in ("family", "kids"):
+                if tag in vocabulary.tag_words:
+                    p.liked_tags = _remember(p.liked_tags, tag)
+    elif re.search(r"\bfor (me|myself)\b", text, re.I):
+        p.context.audience = "themselves"
+    if sentiment.mood in ("down", "excited"):
+        p.context.mood = sentiment.mood
+    return p
+
+
+def _update_price(constraints: Constraints, text: str) -> None:
+    if ANY_PRICE.search(text):
+        constraints.min_price = constraints.max_price = None
+        return
+    if match := PRICE_RANGE.search(text):
+        low, high = sorted((float(match.group(1)), float(match.group(2))))
+        constraints.min_price, constraints.max_price = low, high
+        return
+    if match := MAX_PRICE.search(text) or BUDGET_OF.search(text):
+        constraints.max_price = float(match.group(1))
+    if match := MIN_PRICE.search(text):
+        constraints.min_price = float(match.group(1))
+
+
+def _update_era(constraints: Constraints, text: str, today: date) -> None:
+    if match := DECADE.search(text):
+        century = match.group(1) or ("20" if match.group(2) in "012" else "19")
+        start = int(f"{century}{match.group(2)}0")
+        constraints.min_year, constraints.max_year = start, start + 9
+        return
+    if match := BEFORE_YEAR.search(text):
+        constraints.max_year = int(match.group(1)) - 1
+    if match := AFTER_YEAR.search(text):
+        constraints.min_year = int(match.group(1))
+    if RECENT.search(text) and not (BEFORE_YEAR.search(text) or AFTER_YEAR.search(text)):
+        constraints.min_year, constraints.max_year = today.year - 5, None
+    elif OLD.search(text) and not (BEFORE_YEAR.search(text) or AFTER_YEAR.search(text)):
+        constraints.min_year, constraints.max_year = None, 1989
+
+
+def describe(profile: Profile, titles: dict[str, str]) -> list[str]:
+    """The profile in plain words, for the person to read (and for the reply prompt)."""
+    lines = []
+    if profile.likes:
+        lines.append("likes: " + ", ".join(titles.get(i, i) for i in profile.likes[:8]))
+    if profile.dislikes:
+        lines.append("dislikes: " + ", ".join(titles.get(i, i) for i in profile.dislikes[:8]))
+    if profile.liked_tags:
+        lines.append("into: " + ", ".join(profile.liked_tags[:8]))
+    c = profile.constraints
+    if c.categories:
+        lines.append("looking for: " + ", ".join(c.categories))
+    if c.excluded_tags:
+        lines.append("avoid: " + ", ".join(c.excluded_tags))
+    if c.min_price is not None or c.max_price is not None:
+        low = f"{c.min_price:g}" if c.min_price is not None else "0"
+        high = f"{c.max_price:g}" if c.max_price is not None else "any"
+        lines.append(f"price: {low} to {high}")
+    if c.min_year is not None or c.max_year is not None:
+        lines.append(f"years: {c.min_year or 'any'} to {c.max_year or 'now'}")
+    if c.length:
+        lines.append(f"length: {c.length}")
+    ctx = profile.context
+    for label, value in (("occasion", ctx.occasion), ("for", ctx.audience), ("mood", ctx.mood)):
+        if value:
+            lines.append(f"{label}: {value}")
+    return lines

@@ -1,0 +1,131 @@
+"""Writing the reply: tone from sentiment, the LLM's sentence about the top pick, the ranked list.
+
+The ranking decides what is recommended; the LLM writes words. Its sentence is checked in code:
+a sentence that names a catalog item outside the ranked list (other than items the person
+named), claims a friend the facts lack, or does not finish is replaced by the pick's own
+reason. Replies therefore only ever recommend ranked items.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import prompts
+from bot.llm import LLMRuntime, Message
+from bot.profile import Profile
+from bot.sentiment import Sentiment
+from retrieval.ranking import Recommendation
+from retrieval.titles import TitleFinder
+
+Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, friendly
+SENTENCE_ENDS = (".", "!", "?", "\n")
+MAX_SENTENCE_TOKENS = 40
+CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
+LISTED = 3  # picks written into the reply text; all of them travel as structured data
+
+
+def choose_tone(sentiment: Sentiment) -> Tone:
+    return {"down": "warm", "excited": "enthusiastic", "rejecting": "apologetic"}.get(sentiment.mood, "friendly")
+
+
+def _pick(options: Sequence[str], seed: str) -> str:
+    """A stable choice: the same message gets the same opener (replies stay reproducible)."""
+    return options[zlib.crc32(seed.encode()) % len(options)]
+
+
+def _why(recommendation: Recommendation) -> str:
+    tags = ", ".join(recommendation.tags[:3])
+    return "; ".join(filter(None, [tags, *recommendation.reasons[:2]]))
+
+
+def _listing(recommendations: Sequence[Recommendation]) -> str:
+    lines = []
+    for number, r in enumerate(recommendations, start=1):
+        price = f", {r.price:.2f}" if r.price is not None else ""
+        lines.append(f"{number}. {r.title} ({r.category}{price}) — {'; '.join(r.reasons)}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Written:
+    text: str
+    repaired: bool
+
+
+class ReplyWriter:
+    def __init__(self, llm: Callable[[], LLMRuntime], finder: TitleFinder, categories: Sequence[str]):
+        # The LLM loads on first use: ranking-only callers (evaluation) never pay for it.
+        self._llm = llm
+        self.finder = finder
+        self.categories = sorted(categories)
+
+    def _grounded(self, sentence: str, allowed: set[str], top: Recommendation) -> bool:
+        """The sentence names no item outside the ranking, claims no friend the facts lack,
+        and is a sentence (ended, not cut off or empty)."""
+        if any(found.item_id not in allowed for found in self.finder.find(sentence)):
+            return False
+        if "friend" in sentence.lower() and not any("friend" in reason for reason in top.reasons):
+            return False
+        words = sentence.split()
+        return 2 <= len(words) and sentence.rstrip()[-1:] in (".", "!", "?")
+
+    def stream_recommendation(
+        self,
+        message: str,
+        recommendations: Sequence[Recommendation],
+        tone: Tone,
+        result: list[Written],
+        named_by_person: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> Iterator[str]:
+        """Yield the reply's pieces; append the final (possibly repaired) text to `result`.
+
+        The reply may name ranked items, and items the person named themselves ("because you
+        liked X"); any other catalog item in the LLM's sentence gets it repaired."""
+        top = recommendations[0]
+        opener = _pick(prompts.table("tones")[tone]["openers"], message)
+        head = f"{opener} Try {top.title} —"
+        yield head
+        template = prompts.table("reply")
+        messages: list[Message] = [
+            {"role": "system", "content": template["system"].format(categories=", ".join(self.categories))}
+        ]
+        for example in template["examples"]:
+            messages.append({"role": "user", "content": example["user"]})
+            messages.append({"role": "assistant", "content": example["assistant"]})
+        kind = CATEGORY_NOUNS.get(top.category, top.category)
+        messages.append(
+            {"role": "user", "content": template["turn"].format(message=message, title=top.title, kind=kind, why=_why(top))}
+        )
+        llm = self._llm()
+        sentence = ""
+        for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=head, stop=SENTENCE_ENDS):
+            sentence += piece
+            yield piece
+        allowed = {r.item_id for r in recommendations} | named_by_person
+        repaired = False
+        if not self._grounded(sentence, allowed, top):
+            repaired = True
+            sentence = f" {top.reasons[0]}."
+        sentence = sentence.strip()
+        if sentence and sentence[-1] not in ".!?":
+            sentence += "."
+        more = recommendations[1:LISTED]
+        tail = f"\n\nAlso worth a look:\n{_listing(more)}" if more else ""
+        yield tail
+        result.append(Written(f"{head} {sentence}{tail}", repaired))
+
+    def clarifying_question(self, profile: Profile, recommendations: Sequence[Recommendation]) -> str:
+        questions = prompts.table("clarify")
+        if not profile.constraints.categories:
+            names = {"books": "a book", "films": "a film", "music": "some music", "outdoor": "outdoor gear"}
+            listed = [names.get(c, c) for c in self.categories]
+            spoken = ", ".join(listed[:-1]) + " or " + listed[-1] if len(listed) > 1 else listed[0]
+            question = questions["category"].format(categories=spoken)
+        else:
+            category = profile.constraints.categories[0]
+            question = questions["taste"].format(category=CATEGORY_NOUNS.get(category, category))
+        if recommendations:
+            question += f"\n\n{questions['meanwhile']}\n{_listing(recommendations[:LISTED])}"
+        return question

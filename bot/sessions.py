@@ -1,0 +1,112 @@
+"""Conversations at rest: sessions, their messages, and each user's profile (SQLite).
+
+A turn is saved in one transaction (the user's message, the reply, the new profile), so a
+crash mid-turn leaves the conversation as it was before that turn, never half a turn.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.profile import Profile
+from retrieval.database import Database
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    role: str
+    text: str
+    data: dict[str, Any]
+
+
+class UnknownSession(LookupError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class SessionStore:
+    def __init__(self, database: Database, catalog: str):
+        self.database = database
+        self.catalog = catalog
+
+    def profile(self, user_id: str) -> Profile:
+        rows = self.database.query(
+            "SELECT profile FROM profiles WHERE catalog = ? AND user_id = ?", (self.catalog, user_id)
+        )
+        return Profile.model_validate_json(rows[0]["profile"]) if rows else Profile()
+
+    def save_profile(self, user_id: str, profile: Profile) -> None:
+        with self.database.transaction() as connection:
+            self._write_profile(connection, user_id, profile)
+
+    def _write_profile(self, connection, user_id: str, profile: Profile) -> None:  # type: ignore[no-untyped-def]
+        connection.execute(
+            "INSERT INTO profiles (catalog, user_id, profile, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(catalog, user_id) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
+            (self.catalog, user_id, profile.model_dump_json(), _now()),
+        )
+
+    def open_session(self, user_id: str, session_id: str | None) -> tuple[str, bool]:
+        """(session id, whether it is new). A given id must belong to this user and catalog."""
+        if session_id is not None:
+            rows = self.database.query("SELECT catalog, user_id FROM sessions WHERE id = ?", (session_id,))
+            if rows and rows[0]["catalog"] == self.catalog and rows[0]["user_id"] == user_id:
+                return session_id, False
+            if rows:
+                # Another user's (or catalog's) session is not revealed to exist.
+                raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
+        new_id = session_id or uuid.uuid4().hex
+        now = _now()
+        with self.database.transaction() as connection:
+            connection.execute(
+                "INSERT INTO sessions (id, catalog, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (new_id, self.catalog, user_id, now, now),
+            )
+        return new_id, True
+
+    def messages(self, session_id: str) -> list[StoredMessage]:
+        rows = self.database.query(
+            "SELECT role, text, data FROM messages WHERE session_id = ? ORDER BY position", (session_id,)
+        )
+        return [StoredMessage(row["role"], row["text"], json.loads(row["data"])) for row in rows]
+
+    def save_turn(
+        self, session_id: str, user_id: str, message: str, reply: str, data: dict[str, Any], profile: Profile
+    ) -> None:
+        now = _now()
+        with self.database.transaction() as connection:
+            (count,) = connection.execute("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)).fetchone()
+            connection.executemany(
+                "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (session_id, count, "user", message, "{}", now),
+                    (session_id, count + 1, "assistant", reply, json.dumps(data, ensure_ascii=False), now),
+                ],
+            )
+            connection.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+            self._write_profile(connection, user_id, profile)
+
+    def sessions(self, user_id: str) -> list[dict[str, Any]]:
+        rows = self.database.query(
+            "SELECT id, created_at, updated_at FROM sessions WHERE catalog = ? AND user_id = ? ORDER BY updated_at DESC",
+            (self.catalog, user_id),
+        )
+        return [dict(row) for row in rows]
+
+    def delete_session(self, user_id: str, session_id: str) -> bool:
+        with self.database.transaction() as connection:
+            owned = connection.execute(
+                "SELECT 1 FROM sessions WHERE id = ? AND catalog = ? AND user_id = ?", (session_id, self.catalog, user_id)
+            ).fetchone()
+            if not owned:
+                return False
+            connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+            connection.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        return True

@@ -1,0 +1,398 @@
+"""The web UI: a chat on the left; recommendations, profile and friends' activity on the right.
+
+`build_app(kith)` returns the Gradio Blocks; `launch(kith)` serves it. In Gradio 6 the page's
+theme and CSS are arguments of `Blocks.launch()`, not of `Blocks()`: whoever launches the app
+passes `**launch_options()` so the page gets Kith's look.
+
+Every text that reaches the page as HTML is escaped here; the chat renders Markdown with Gradio's
+own sanitizer.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+from pydantic import ValidationError
+
+from bot.kith import Kith, KithInputError, Turn
+from bot.profile import Profile
+from retrieval.ranking import FriendActivity, Recommendation
+
+GUEST = "guest"
+TAGLINE = "Recommendations from a friend who knows your taste, and what your friends loved."
+FRIENDS_SHOWN = 6
+TAGS_SHOWN = 4
+
+CSS = """
+.gradio-container { max-width: 1320px !important; margin: 0 auto !important; }
+footer { display: none !important; }
+
+/* header */
+#kith-header { padding: 2px 2px 14px; border-bottom: 1px solid var(--border-color-primary); margin-bottom: 4px; }
+.kith-brand { display: flex; align-items: center; gap: 14px; }
+.kith-brand .kith-logo { width: 44px; height: 44px; border-radius: 12px; flex: none;
+  display: flex; align-items: center; justify-content: center;
+  background: linear-gradient(135deg, #4f46e5, #7c3aed); color: #fff;
+  font-weight: 700; font-size: 22px; box-shadow: 0 2px 6px rgba(79, 70, 229, 0.3); }
+.kith-brand h1 { margin: 0 !important; font-size: 24px; font-weight: 700; letter-spacing: -0.02em; line-height: 1.15; }
+.kith-brand p { margin: 2px 0 0 !important; color: var(--body-text-color-subdued); font-size: 14px; }
+
+/* chat column */
+#kith-toolbar { align-items: center; justify-content: space-between; }
+#kith-toolbar .kith-section-title { margin: 0; }
+#kith-chat { border-radius: 14px; }
+#kith-chat button[aria-label="Clear"] { display: none; }
+#kith-composer { align-items: stretch; gap: 10px; }
+#kith-composer > * { min-width: 0; }
+#kith-input textarea { font-size: 15px; padding: 11px 14px; }
+#kith-send { min-height: 46px; font-size: 15px; }
+#kith-status p { margin: 2px 4px; font-size: 13px; }
+#kith-status .kith-error { color: #b91c1c; }
+
+/* side column: scrolls on its own so the chat stays in view */
+#kith-side { position: sticky; top: 12px; align-self: flex-start; max-height: calc(100vh - 24px);
+  overflow-y: auto; padding-right: 2px; }
+.kith-panel { background: var(--block-background-fill); border: 1px solid var(--border-color-primary);
+  border-radius: 14px; padding: 14px 16px !important; gap: 10px !important; }
+.kith-section-title { display: flex; align-items: baseline; justify-content: space-between;
+  margin: 0 0 2px; font-size: 13px; font-weight: 600; text-transform: uppercase;
+  letter-spacing: 0.06em; color: var(--body-text-color-subdued); }
+.kith-muted { color: var(--body-text-color-subdued); font-size: 14px; margin: 2px 0; }
+
+/* recommendation cards */
+#kith-recommendations .kith-cards { display: flex; flex-direction: column; gap: 10px; }
+.kith-card { border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 12px 14px;
+  background: var(--background-fill-primary); box-shadow: 0 1px 2px rgba(15, 23, 42, 0.05); }
+.kith-card:first-child { border-color: #c7d2fe; box-shadow: 0 1px 3px rgba(79, 70, 229, 0.12); }
+.kith-card-head { display: flex; align-items: flex-start; gap: 10px; }
+.kith-rank { flex: none; width: 24px; height: 24px; border-radius: 50%; background: #eef2ff; color: #4338ca;
+  font-size: 12px; font-weight: 700; display: flex; align-items: center; justify-content: center; margin-top: 1px; }
+.kith-card-title { flex: 1; font-weight: 600; font-size: 15px; line-height: 1.35; color: var(--body-text-color); }
+.kith-score { flex: none; font-size: 12px; color: var(--body-text-color-subdued); font-variant-numeric: tabular-nums;
+  padding-top: 2px; }
+.kith-score b { color: var(--body-text-color); font-weight: 600; }
+.kith-badges { display: flex; flex-wrap: wrap; gap: 6px; margin: 8px 0 0 34px; }
+.kith-badge { font-size: 12px; line-height: 1; padding: 4px 8px; border-radius: 999px; white-space: nowrap;
+  background: var(--background-fill-secondary); color: var(--body-text-color-subdued);
+  border: 1px solid var(--border-color-primary); }
+.kith-badge-category { background: #eef2ff; color: #4338ca; border-color: #e0e7ff; text-transform: capitalize; }
+.kith-badge-price { background: #ecfdf5; color: #047857; border-color: #d1fae5; font-variant-numeric: tabular-nums; }
+.kith-reasons { margin: 8px 0 0 34px !important; padding: 0 0 0 16px !important; font-size: 13px; line-height: 1.45;
+  color: var(--body-text-color); }
+.kith-reasons li { margin: 2px 0; }
+.kith-reasons li::marker { color: #818cf8; }
+
+/* profile and friends */
+#kith-profile ul { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 6px; }
+#kith-profile li { font-size: 14px; line-height: 1.4; }
+#kith-profile .kith-key { display: inline-block; min-width: 92px; color: var(--body-text-color-subdued); }
+#kith-friends ul { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }
+#kith-friends li { font-size: 13px; line-height: 1.45; padding-left: 10px; border-left: 3px solid #c7d2fe; }
+#kith-friends .kith-item { font-weight: 600; display: block; color: var(--body-text-color); }
+#kith-profile-status p { margin: 2px 0; font-size: 13px; }
+#kith-profile-status .kith-error { color: #b91c1c; }
+#kith-profile-status .kith-ok { color: #047857; }
+"""
+
+
+def launch_options() -> dict[str, Any]:
+    """The keyword arguments `Blocks.launch()` needs for Kith's look (Gradio 6 takes theme and
+    CSS there)."""
+    theme = gr.themes.Soft(
+        primary_hue="indigo", secondary_hue="violet", neutral_hue="slate",
+        font=("system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"),
+    ).set(
+        block_title_background_fill="transparent",
+        block_title_padding="0",
+        block_title_text_color="*neutral_500",
+        block_title_text_weight="600",
+    )
+    return {"theme": theme, "css": CSS, "footer_links": []}
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _price(price: float | None) -> str | None:
+    if price is None:
+        return None
+    return "Free" if price == 0 else f"{price:,.2f}"
+
+
+def render_recommendations(recommendations: list[Recommendation]) -> str:
+    if not recommendations:
+        return '<p class="kith-muted">Tell Kith what you are in the mood for; picks show up here, each with its reasons.</p>'
+    cards = []
+    for rank, rec in enumerate(recommendations, start=1):
+        badges = [f'<span class="kith-badge kith-badge-category">{_e(rec.category)}</span>']
+        price = _price(rec.price)
+        if price is not None:
+            badges.append(f'<span class="kith-badge kith-badge-price">{_e(price)}</span>')
+        badges += [f'<span class="kith-badge">{_e(tag)}</span>' for tag in rec.tags[:TAGS_SHOWN]]
+        reasons = "".join(f"<li>{_e(reason)}</li>" for reason in rec.reasons)
+        cards.append(
+            f'<div class="kith-card" data-item-id="{_e(rec.item_id)}">'
+            f'<div class="kith-card-head"><span class="kith-rank">{rank}</span>'
+            f'<span class="kith-card-title">{_e(rec.title)}</span>'
+            f'<span class="kith-score" title="ranking score">score <b>{rec.score:.2f}</b></span></div>'
+            f'<div class="kith-badges">{"".join(badges)}</div>'
+            + (f'<ul class="kith-reasons">{reasons}</ul>' if reasons else "")
+            + "</div>"
+        )
+    return f'<div class="kith-cards">{"".join(cards)}</div>'
+
+
+def render_friends(activity: list[FriendActivity]) -> str:
+    if not activity:
+        return '<p class="kith-muted">None for this answer.</p>'
+    rows = "".join(
+        f'<li><span class="kith-item">{_e(a.item_title)}</span>{_e(a.describe())}</li>' for a in activity[:FRIENDS_SHOWN]
+    )
+    more = len(activity) - FRIENDS_SHOWN
+    extra = f'<p class="kith-muted">and {more} more</p>' if more > 0 else ""
+    return f"<ul>{rows}</ul>{extra}"
+
+
+def render_profile(lines: list[str]) -> str:
+    if not lines:
+        return '<p class="kith-muted">Nothing yet: mention things you loved or want to avoid.</p>'
+    items = []
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if sep:
+            items.append(f'<li><span class="kith-key">{_e(key)}:</span> {_e(value)}</li>')
+        else:
+            items.append(f"<li>{_e(line)}</li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def _status(text: str, kind: str = "error") -> str:
+    return f'<p class="kith-{kind}">{_e(text)}</p>'
+
+
+def _validation_message(error: ValidationError) -> str:
+    problems = []
+    for issue in error.errors():
+        where = ".".join(str(part) for part in issue["loc"])
+        problems.append(f"{where}: {issue['msg']}" if where else issue["msg"])
+    return "; ".join(problems)
+
+
+# --- catalogs -------------------------------------------------------------------------------
+
+class _Catalogs:
+    """One Kith per catalog of the data folder, opened on first use with the first one's settings."""
+
+    def __init__(self, kith: Kith):
+        self.default = kith.catalog
+        self._config = {k: v for k, v in kith.config.model_dump().items() if k not in ("data_dir", "catalog")}
+        self._data_dir = kith.config.data_dir
+        self._opened: dict[str, Kith] = {kith.catalog: kith}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return self._opened[self.default].stores.database.catalogs()
+
+    def get(self, name: str | None) -> Kith:
+        name = name or self.default
+        with self._lock:
+            if name not in self._opened:
+                self._opened[name] = Kith.open(self._data_dir, catalog=name, **self._config)
+            return self._opened[name]
+
+
+def _user_choices(kith: Kith) -> list[tuple[str, str]]:
+    choices = [(f"{user.name} ({user.id})", user.id) for user in kith.users()]
+    if GUEST not in {value for _, value in choices}:
+        choices.append(("Guest", GUEST))
+    return choices
+
+
+# --- the app --------------------------------------------------------------------------------
+
+def build_app(kith: Kith) -> gr.Blocks:
+    catalogs = _Catalogs(kith)
+    first_choices = _user_choices(kith)
+    first_user = first_choices[0][1]
+
+    def profile_outputs(k: Kith, profile: Profile) -> tuple[str, str]:
+        return render_profile(k.describe_profile(profile)), profile.model_dump_json(indent=2)
+
+    with gr.Blocks(title="Kith", analytics_enabled=False) as app:
+        session_state = gr.State(None)
+        history_state = gr.State([])
+
+        gr.HTML(
+            '<div class="kith-brand"><div class="kith-logo">K</div>'
+            f'<div><h1>Kith</h1><p>{_e(TAGLINE)}</p></div></div>',
+            elem_id="kith-header", js_on_load=None,
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=520, elem_id="kith-main"):
+                with gr.Row(elem_id="kith-toolbar", equal_height=True):
+                    gr.HTML('<div class="kith-section-title">Conversation</div>', js_on_load=None)
+                    new = gr.Button("New conversation", variant="secondary", size="sm", elem_id="kith-new",
+                                    scale=0, min_width=150)
+                chat = gr.Chatbot(
+                    elem_id="kith-chat", show_label=False, height="calc(100vh - 250px)", min_height=420,
+                    feedback_options=None, buttons=[], layout="bubble",
+                    placeholder="**What are you in the mood for?**\n\nTell Kith something you loved, "
+                                "what to avoid, or who it is for: *a thoughtful sci-fi film, nothing scary*.",
+                )
+                with gr.Row(elem_id="kith-composer", equal_height=True):
+                    message = gr.Textbox(
+                        elem_id="kith-input", show_label=False, container=False, scale=8, lines=1, max_lines=5,
+                        placeholder="Message Kith…  (Enter to send)", autofocus=True,
+                    )
+                    send = gr.Button("Send", variant="primary", elem_id="kith-send", scale=0, min_width=110)
+                status = gr.HTML("", elem_id="kith-status", js_on_load=None)
+
+            with gr.Column(scale=2, min_width=360, elem_id="kith-side"):
+                with gr.Column(elem_classes=["kith-panel"]):
+                    user = gr.Dropdown(first_choices, value=first_user, label="Chatting as", elem_id="kith-user",
+                                       interactive=True)
+                    names = catalogs.names()
+                    catalog = gr.Dropdown(names, value=kith.catalog, label="Catalog", elem_id="kith-catalog",
+                                          visible=len(names) > 1, interactive=True)
+                with gr.Column(elem_classes=["kith-panel"]):
+                    gr.HTML('<div class="kith-section-title">Recommendations</div>', js_on_load=None)
+                    recommendations = gr.HTML(render_recommendations([]), elem_id="kith-recommendations",
+                                              js_on_load=None)
+                with gr.Column(elem_classes=["kith-panel"]):
+                    gr.HTML('<div class="kith-section-title">Your profile</div>', js_on_load=None)
+                    first_view, first_json = profile_outputs(kith, kith.profile(first_user))
+                    profile_view = gr.HTML(first_view, elem_id="kith-profile", js_on_load=None)
+                    with gr.Accordion("Edit profile", open=False, elem_id="kith-profile-editor"):
+                        profile_json = gr.Code(first_json, language="json", lines=12, max_lines=24,
+                                               interactive=True, show_label=False, elem_id="kith-profile-json")
+                        save = gr.Button("Save profile", elem_id="kith-save-profile", size="sm")
+                        profile_status = gr.HTML("", elem_id="kith-profile-status", js_on_load=None)
+                with gr.Column(elem_classes=["kith-panel"]):
+                    gr.HTML("<div class=\"kith-section-title\">Friends' activity used</div>", js_on_load=None)
+                    friends = gr.HTML(render_friends([]), elem_id="kith-friends", js_on_load=None)
+
+        # --- handlers ---------------------------------------------------------------------
+
+        def respond(text: str, history: list[dict[str, str]], session_id: str | None, user_id: str,
+                    catalog_name: str) -> Iterator[tuple[Any, ...]]:
+            # outputs: chat, message, history, session, recommendations, friends, profile view,
+            # profile json, status
+            skip = gr.skip()
+            history = list(history or [])
+            text = text or ""
+            try:
+                k = catalogs.get(catalog_name)
+                pieces = k.stream(user_id or GUEST, text, session_id)
+                first = next(pieces)
+            except KithInputError as error:
+                gr.Warning(str(error))
+                yield skip, skip, skip, skip, skip, skip, skip, skip, _status(str(error))
+                return
+            except Exception as error:  # the page must keep working whatever failed
+                gr.Warning(f"Something went wrong: {error}")
+                yield skip, skip, skip, skip, skip, skip, skip, skip, _status(f"Something went wrong: {error}")
+                return
+
+            shown = [*history, {"role": "user", "content": text}]
+            reply = ""
+            turn: Turn | None = None
+            try:
+                piece: str | Turn = first
+                while True:
+                    if isinstance(piece, Turn):
+                        turn = piece
+                        break
+                    reply += piece
+                    yield ([*shown, {"role": "assistant", "content": reply}], "", skip, skip, skip, skip, skip,
+                           skip, "")
+                    piece = next(pieces)
+            except StopIteration:
+                pass
+            except Exception as error:
+                gr.Warning(f"Something went wrong: {error}")
+                # Nothing was saved: show the conversation as it stands and give the text back.
+                yield history, text, skip, skip, skip, skip, skip, skip, _status(f"Something went wrong: {error}")
+                return
+            if turn is None:
+                yield history, text, skip, skip, skip, skip, skip, skip, _status("The reply ended without a result.")
+                return
+            final = [*shown, {"role": "assistant", "content": turn.text}]
+            view, raw = profile_outputs(k, turn.profile)
+            yield (final, "", final, turn.session_id, render_recommendations(turn.recommendations),
+                   render_friends(turn.friends_activity), view, raw, "")
+
+        def fresh(k: Kith, user_id: str) -> tuple[Any, ...]:
+            # outputs: chat, history, session, recommendations, friends, profile view, json, both statuses
+            view, raw = profile_outputs(k, k.profile(user_id or GUEST))
+            return ([], [], None, render_recommendations([]), render_friends([]), view, raw, "", "")
+
+        def new_conversation(user_id: str, catalog_name: str) -> tuple[Any, ...]:
+            return fresh(catalogs.get(catalog_name), user_id)
+
+        def change_catalog(catalog_name: str, user_id: str) -> tuple[Any, ...]:
+            try:
+                k = catalogs.get(catalog_name)
+            except Exception as error:
+                gr.Warning(f"Could not open catalog {catalog_name!r}: {error}")
+                return (gr.update(value=catalogs.default), gr.skip(), *([gr.skip()] * 7),
+                        _status(f"Could not open catalog {catalog_name!r}: {error}"), gr.skip())
+            choices = _user_choices(k)
+            values = [value for _, value in choices]
+            chosen = user_id if user_id in values else values[0]
+            return (gr.skip(), gr.update(choices=choices, value=chosen), *fresh(k, chosen))
+
+        def save_profile(raw: str, user_id: str, catalog_name: str) -> tuple[str, str, str]:
+            try:
+                profile = Profile.model_validate_json(raw or "")
+                k = catalogs.get(catalog_name)
+                k.set_profile(user_id or GUEST, profile)
+            except ValidationError as error:
+                message_text = f"Not saved: {_validation_message(error)}"
+                gr.Warning(message_text)
+                return gr.skip(), gr.skip(), _status(message_text)
+            except Exception as error:
+                gr.Warning(f"Not saved: {error}")
+                return gr.skip(), gr.skip(), _status(f"Not saved: {error}")
+            view, canonical = profile_outputs(k, profile)
+            return view, canonical, _status("Saved. Kith uses it from your next message.", "ok")
+
+        def on_load(user_id: str, catalog_name: str) -> tuple[Any, ...]:
+            # A page opened later sees users and profiles as they are now, not as at start-up.
+            k = catalogs.get(catalog_name)
+            choices = _user_choices(k)
+            values = [value for _, value in choices]
+            chosen = user_id if user_id in values else values[0]
+            view, raw = profile_outputs(k, k.profile(chosen))
+            return gr.update(choices=choices, value=chosen), view, raw
+
+        reset_outputs = [chat, history_state, session_state, recommendations, friends, profile_view, profile_json,
+                         status, profile_status]
+        gr.on(
+            [message.submit, send.click], respond,
+            inputs=[message, history_state, session_state, user, catalog],
+            outputs=[chat, message, history_state, session_state, recommendations, friends, profile_view,
+                     profile_json, status],
+            show_progress="minimal", show_progress_on=[chat], api_name="chat",
+        )
+        new.click(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
+        chat.clear(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
+        user.input(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
+        catalog.input(change_catalog, inputs=[catalog, user], outputs=[catalog, user, *reset_outputs],
+                      api_visibility="private")
+        save.click(save_profile, inputs=[profile_json, user, catalog],
+                   outputs=[profile_view, profile_json, profile_status], api_name="save_profile")
+        app.load(on_load, inputs=[user, catalog], outputs=[user, profile_view, profile_json], api_visibility="private")
+    return app
+
+
+def launch(kith: Kith, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Serve the UI until interrupted."""
+    app = build_app(kith)
+    app.launch(server_name=host, server_port=port, **launch_options())

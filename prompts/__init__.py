@@ -1,0 +1,20 @@
+"""Every prompt and reply template, as files. Code fills them; no prompt text lives in Python."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from importlib import resources
+from typing import Any
+
+
+@functools.cache
+def text(name: str) -> str:
+    """A prompt file (`prompts/NAME.txt`), stripped of its trailing newline."""
+    return (resources.files("prompts") / f"{name}.txt").read_text(encoding="utf-8").rstrip("\n")
+
+
+@functools.cache
+def table(name: str) -> dict[str, Any]:
+    """A TOML prompt file (`prompts/NAME.toml`)."""
+    return tomllib.loads((resources.files("prompts") / f"{name}.toml").read_text(encoding="utf-8"))

@@ -1,0 +1,410 @@
+"""Hybrid ranking with named components, penalties, hard constraints, diversity and reasons.
+
+score = semantic + tags + collaborative + social + popularity (each weighted)
+        - penalties (similar to a dislike, disliked tags, already mentioned)
+Hard constraints (category, price, years, length, excluded tags) and items the person disliked,
+rejected or already has are removed, not just pushed down. Diversity by maximal marginal
+relevance. Every component is kept so the person can be told why.
+
+Privacy: other people's activity counts only where the viewer may see it: public activity for
+everyone, friends-visible activity for friends. Private activity never leaves its owner.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from retrieval.database import Database
+from retrieval.embeddings import Embedder
+from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
+from retrieval.vectors import VectorStore
+
+SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
+LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
+
+
+class RankingWeights(BaseModel):
+    """Weights of the ranking's components; 0 turns a component off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    semantic: float = Field(1.0, ge=0)
+    tags: float = Field(0.3, ge=0)
+    collaborative: float = Field(0.4, ge=0)
+    social: float = Field(0.5, ge=0)
+    popularity: float = Field(0.2, ge=0)
+    dislike_similarity: float = Field(0.6, ge=0)
+    disliked_tags: float = Field(0.3, ge=0)
+    repeat: float = Field(1.0, ge=0)
+    # 0: rank by score alone; higher trades score for variety among the top items.
+    diversity: float = Field(0.25, ge=0, le=1)
+    candidates: int = Field(200, ge=10, le=5000)
+
+
+@dataclass
+class RankRequest:
+    """What the ranker needs to know about the person and the moment."""
+
+    query: str
+    user_id: str | None = None
+    likes: Sequence[str] = ()
+    dislikes: Sequence[str] = ()
+    liked_tags: Sequence[str] = ()
+    disliked_tags: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    excluded_tags: Sequence[str] = ()
+    min_price: float | None = None
+    max_price: float | None = None
+    min_year: int | None = None
+    max_year: int | None = None
+    length: str | None = None
+    # Removed outright (rejected, or already owned).
+    exclude: Sequence[str] = ()
+    # Pushed down (already mentioned in this conversation).
+    seen: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class FriendActivity:
+    friend_id: str
+    friend_name: str
+    item_id: str
+    item_title: str
+    kind: str
+    rating: float | None
+    text: str
+    strength: float
+
+    def describe(self) -> str:
+        if self.kind in ("rating", "review") and self.rating is not None:
+            said = f'your friend {self.friend_name} rated it {self.rating:g}/5'
+        else:
+            verb = {"like": "liked", "purchase": "bought", "view": "checked out"}.get(self.kind, "tried")
+            said = f"your friend {self.friend_name} {verb} it"
+        if self.text:
+            quote = self.text if len(self.text) <= 90 else self.text[:87].rsplit(" ", 1)[0] + "…"
+            said += f': "{quote}"'
+        return said
+
+
+@dataclass
+class Recommendation:
+    item_id: str
+    title: str
+    category: str
+    score: float
+    components: dict[str, float]
+    reasons: list[str]
+    price: float | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Ranking:
+    recommendations: list[Recommendation]
+    friends_activity: list[FriendActivity]
+
+
+def _signal_from(kind: str, rating: float | None) -> float:
+    """How much an interaction says the person liked the item: -1 .. 1."""
+    if rating is not None:
+        return (rating - 3.0) / 2.0
+    return {"like": 0.8, "purchase": 0.6, "review": 0.5, "view": 0.3}.get(kind, 0.3)
+
+
+def _signal(interaction: Interaction) -> float:
+    return _signal_from(interaction.kind, interaction.rating)
+
+
+class CatalogStats:
+    """Per-catalog statistics from interactions, computed once and refreshed on demand."""
+
+    def __init__(self, database: Database, catalog: str):
+        self.items: dict[str, Item] = {item.id: item for item in database.items(catalog)}
+        users = {user.id: user.name for user in database.users(catalog)}
+        self.user_names = users
+        self.interactions_by_user: dict[str, list[Interaction]] = defaultdict(list)
+        # Collaborative filtering and popularity read public activity only: they serve everyone.
+        self.public_likers: dict[str, set[str]] = defaultdict(set)
+        for interaction in database.interactions(catalog):
+            self.interactions_by_user[interaction.user_id].append(interaction)
+            if interaction.visibility == "public" and _signal(interaction) > 0:
+                self.public_likers[interaction.item_id].add(interaction.user_id)
+        counts = {item_id: len(likers) for item_id, likers in self.public_likers.items()}
+        # Data sets without interactions (ReDial) carry popularity as an attribute.
+        for item in self.items.values():
+            mentions = item.attributes.get("mentions")
+            if isinstance(mentions, int | float) and item.id not in counts:
+                counts[item.id] = int(mentions)
+        top = max(counts.values(), default=0)
+        self.popularity = {item_id: math.log1p(n) / math.log1p(top) for item_id, n in counts.items()} if top else {}
+        self.categories = {item.category for item in self.items.values()}
+        self.tags = {tag for item in self.items.values() for tag in item.tags}
+
+
+class Ranker:
+    def __init__(self, catalog: str, database: Database, vectors: VectorStore, embedder: Embedder, weights: RankingWeights):
+        self.catalog = catalog
+        self.database = database
+        self.vectors = vectors
+        self.embedder = embedder
+        self.weights = weights
+        self._lock = threading.Lock()
+        self._vector_cache: dict[str, np.ndarray] = {}
+        self.stats = CatalogStats(database, catalog)
+
+    def refresh(self) -> None:
+        """Re-read the catalog after new data was ingested."""
+        with self._lock:
+            self.stats = CatalogStats(self.database, self.catalog)
+            self._vector_cache.clear()
+
+    def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        missing = [i for i in ids if i not in self._vector_cache]
+        if missing:
+            self._vector_cache.update(self.vectors.embeddings(self.catalog, "items", missing))
+        return {i: self._vector_cache[i] for i in ids if i in self._vector_cache}
+
+    def own_history(self, user_id: str | None) -> tuple[list[str], list[str], set[str]]:
+        """(liked, disliked, consumed) item ids from the person's own stored activity."""
+        if user_id is None:
+            return [], [], set()
+        liked, disliked, consumed = [], [], set()
+        for interaction in self.stats.interactions_by_user.get(user_id, []):
+            signal = _signal(interaction)
+            if signal >= 0.25:
+                liked.append(interaction.item_id)
+            elif signal < 0:
+                disliked.append(interaction.item_id)
+            # Anything they already watched, read, bought or rated is not news to them.
+            consumed.add(interaction.item_id)
+        return liked, disliked, consumed
+
+    def friends_activity(self, user_id: str | None, query_vector: np.ndarray, limit: int = 40) -> list[FriendActivity]:
+        """Friends' public and friends-visible activity, most relevant to the request first."""
+        if user_id is None or self.weights.social == 0:
+            return []
+        friends = self.database.friends(self.catalog, user_id)
+        if not friends:
+            return []
+        hits = self.vectors.query(
+            self.catalog,
+            "activity",
+            embedding=query_vector,
+            limit=limit,
+            where={"$and": [{"user_id": {"$in": sorted(friends)}}, {"visibility": {"$in": list(SHARED_VISIBILITIES)}}]},
+        )
+        activity = []
+        for hit in hits:
+            meta = hit.metadata
+            item = self.stats.items.get(str(meta["item_id"]))
+            # The metadata filter already excludes private rows; this re-check keeps the rule
+            # true even if the filter were ever mistyped.
+            if item is None or meta["visibility"] not in SHARED_VISIBILITIES or meta["user_id"] not in friends:
+                continue
+            text = hit.document.split(": ", 1)[1] if ": " in hit.document else ""
+            activity.append(
+                FriendActivity(
+                    friend_id=str(meta["user_id"]),
+                    friend_name=self.stats.user_names.get(str(meta["user_id"]), str(meta["user_id"])),
+                    item_id=item.id,
+                    item_title=item.title,
+                    kind=str(meta["kind"]),
+                    rating=float(meta["rating"]) if "rating" in meta else None,
+                    text=text,
+                    strength=friends[str(meta["user_id"])],
+                )
+            )
+        return activity
+
+    def rank(self, request: RankRequest, k: int = 10) -> Ranking:
+        w = self.weights
+        stats = self.stats
+        history_likes, history_dislikes, owned = self.own_history(request.user_id)
+        likes = list(dict.fromkeys([*request.likes, *history_likes]))
+        dislikes = set(request.dislikes) | set(history_dislikes)
+        excluded = set(request.exclude) | owned | dislikes | set(request.likes)
+
+        query_text = " ".join(filter(None, [request.query, " ".join(request.liked_tags), " ".join(request.categories)]))
+        query_vector = self.embedder.embed([query_text or "something good"])[0]
+        like_vectors = self.item_vectors(likes[:20])
+        centroid = _unit(np.mean(list(like_vectors.values()), axis=0)) if like_vectors else None
+
+        where = {"category": {"$in": list(request.categories)}} if request.categories else None
+        candidate_ids: dict[str, None] = {}
+        for vector in filter(lambda v: v is not None, (query_vector, centroid)):
+            for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=min(w.candidates, len(stats.items) or 1), where=where):
+                candidate_ids[hit.id] = None
+        activity = self.friends_activity(request.user_id, query_vector)
+        collaborative = self._collaborative(likes)
+        for item_id in [a.item_id for a in activity] + sorted(collaborative, key=collaborative.get, reverse=True)[:50]:  # type: ignore[arg-type]
+            candidate_ids[item_id] = None
+        for item_id, _ in sorted(stats.popularity.items(), key=lambda kv: -kv[1])[:50]:
+            candidate_ids[item_id] = None
+
+        candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded]
+        candidates = [item for item in candidates if _satisfies(item, request)]
+        vectors = self.item_vectors([item.id for item in candidates])
+        candidates = [item for item in candidates if item.id in vectors]
+        if not candidates:
+            return Ranking([], activity)
+        matrix = np.stack([vectors[item.id] for item in candidates])
+
+        semantic = matrix @ query_vector
+        if centroid is not None:
+            # What they ask for now weighs more than the average of everything they ever liked.
+            semantic = 0.7 * semantic + 0.3 * (matrix @ centroid)
+        wanted_tags = set(list(request.liked_tags)[:3])
+        social_raw: dict[str, float] = defaultdict(float)
+        for entry in activity:
+            social_raw[entry.item_id] += entry.strength * _signal_of_activity(entry)
+        social_top = max((abs(v) for v in social_raw.values()), default=0.0) or 1.0
+        collab_top = max(collaborative.values(), default=0.0) or 1.0
+        dislike_matrix = np.stack(list(self.item_vectors(sorted(dislikes)).values())) if dislikes else None
+        seen = set(request.seen)
+
+        scored: list[Recommendation] = []
+        for row, item in enumerate(candidates):
+            components = {
+                "semantic": float(semantic[row]),
+                "tags": len(wanted_tags & set(item.tags)) / len(wanted_tags) if wanted_tags else 0.0,
+                "collaborative": collaborative.get(item.id, 0.0) / collab_top,
+                "social": social_raw.get(item.id, 0.0) / social_top,
+                "popularity": stats.popularity.get(item.id, 0.0),
+            }
+            penalty = 0.0
+            if dislike_matrix is not None:
+                closeness = float((dislike_matrix @ matrix[row]).max())
+                penalty += w.dislike_similarity * max(0.0, (closeness - 0.5) / 0.5)
+            penalty += w.disliked_tags * len(set(item.tags) & set(request.disliked_tags))
+            if item.id in seen:
+                penalty += w.repeat
+            components["penalty"] = -penalty
+            score = (
+                w.semantic * components["semantic"]
+                + w.tags * components["tags"]
+                + w.collaborative * components["collaborative"]
+                + w.social * components["social"]
+                + w.popularity * components["popularity"]
+                - penalty
+            )
+            scored.append(Recommendation(item.id, item.title, item.category, score, components, [], item.price, list(item.tags)))
+
+        chosen = _diversify(scored, {r.item_id: vectors[r.item_id] for r in scored}, k, w.diversity)
+        for recommendation in chosen:
+            recommendation.reasons = self._reasons(recommendation, request, likes, like_vectors, vectors, activity, collaborative)
+        return Ranking(chosen, activity)
+
+    def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:
+        """Item-to-item: people who liked what you liked also liked... (cosine on public likes)."""
+        if not likes or self.weights.collaborative == 0:
+            return {}
+        scores: dict[str, float] = defaultdict(float)
+        likers = self.stats.public_likers
+        for liked in likes[:20]:
+            base = likers.get(liked)
+            if not base:
+                continue
+            neighbours: dict[str, int] = defaultdict(int)
+            for user in base:
+                for interaction in self.stats.interactions_by_user.get(user, []):
+                    if interaction.visibility == "public" and _signal(interaction) > 0 and interaction.item_id != liked:
+                        neighbours[interaction.item_id] += 1
+            for item_id, overlap in neighbours.items():
+                scores[item_id] += overlap / math.sqrt(len(base) * len(likers[item_id]))
+        return {item_id: score / len(likes[:20]) for item_id, score in scores.items()}
+
+    def _reasons(
+        self,
+        recommendation: Recommendation,
+        request: RankRequest,
+        likes: Sequence[str],
+        like_vectors: dict[str, np.ndarray],
+        vectors: dict[str, np.ndarray],
+        activity: list[FriendActivity],
+        collaborative: dict[str, float],
+    ) -> list[str]:
+        reasons: list[str] = []
+        vector = vectors[recommendation.item_id]
+        if like_vectors:
+            nearest, closeness = max(((i, float(v @ vector)) for i, v in like_vectors.items()), key=lambda p: p[1])
+            if closeness >= 0.45 or recommendation.components["collaborative"] > 0.3:
+                reasons.append(f"because you liked {self.stats.items[nearest].title}")
+        friend = max(
+            (a for a in activity if a.item_id == recommendation.item_id and _signal_of_activity(a) > 0),
+            key=lambda a: (a.rating or 0, a.strength),
+            default=None,
+        )
+        if friend is not None:
+            reasons.append(friend.describe())
+        matched = [t for t in request.liked_tags if t in recommendation.tags]
+        if matched:
+            reasons.append("matches what you asked for: " + ", ".join(matched[:3]))
+        if request.max_price is not None and recommendation.price is not None:
+            reasons.append(f"within your budget at {recommendation.price:.2f}")
+        if recommendation.components["popularity"] >= 0.6 and len(reasons) < 2:
+            reasons.append("popular with the community")
+        if not reasons:
+            reasons.append("a close match to what you described")
+        return reasons
+
+
+def _signal_of_activity(activity: FriendActivity) -> float:
+    return _signal_from(activity.kind, activity.rating)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+def _satisfies(item: Item, request: RankRequest) -> bool:
+    if request.categories and item.category not in request.categories:
+        return False
+    if set(item.tags) & set(request.excluded_tags):
+        return False
+    if item.price is not None:
+        if request.max_price is not None and item.price > request.max_price:
+            return False
+        if request.min_price is not None and item.price < request.min_price:
+            return False
+    year = item.attributes.get("year")
+    if isinstance(year, int):
+        if request.min_year is not None and year < request.min_year:
+            return False
+        if request.max_year is not None and year > request.max_year:
+            return False
+    if request.length is not None:
+        limits = SHORT_LIMITS if request.length == "short" else LONG_LIMITS
+        for attribute, limit in limits.items():
+            value = item.attributes.get(attribute)
+            if isinstance(value, int | float):
+                if (request.length == "short" and value > limit) or (request.length == "long" and value < limit):
+                    return False
+    return True
+
+
+def _diversify(scored: list[Recommendation], vectors: dict[str, np.ndarray], k: int, diversity: float) -> list[Recommendation]:
+    """Maximal marginal relevance: each pick trades score against likeness to earlier picks."""
+    pool = sorted(scored, key=lambda r: -r.score)[: max(k * 5, 50)]
+    if diversity == 0:
+        return pool[:k]
+    chosen: list[Recommendation] = []
+    while pool and len(chosen) < k:
+        def marginal(r: Recommendation) -> float:
+            if not chosen:
+                return r.score
+            likeness = max(float(vectors[r.item_id] @ vectors[c.item_id]) for c in chosen)
+            return (1 - diversity) * r.score - diversity * likeness
+
+        best = max(pool, key=marginal)
+        chosen.append(best)
+        pool.remove(best)
+    return chosen

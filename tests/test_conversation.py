@@ -1,0 +1,174 @@
+"""The recommending conversation through the Python API, on the demo catalog, with the real LLM."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import Kith, KithInputError, Turn
+from bot.profile import Profile
+from retrieval.datafiles import read_files
+from retrieval.ingest import demo_data_dir
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("conversation") / "data"
+
+
+@pytest.fixture(scope="module")
+def kith(data_dir: Path) -> Iterator[Kith]:
+    opened = Kith.open(data_dir, "demo")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return read_files([demo_data_dir()])
+
+
+def items_named_in(kith: Kith, text: str) -> set[str]:
+    return {found.item_id for found in kith.finder.find(text)}
+
+
+def test_opening_demo_loads_the_bundled_data_once(kith: Kith, data_dir: Path, demo) -> None:
+    assert kith.stores.database.count("demo", "items") == len(demo.items) >= 300
+    again = Kith.open(data_dir, "demo")
+    assert len(again.stores.database.query("SELECT * FROM ingests")) == 1
+    again.close()
+
+
+def test_unknown_catalog_is_a_clear_error(data_dir: Path) -> None:
+    with pytest.raises(KithInputError, match="no catalog 'shop'"):
+        Kith.open(data_dir, "shop")
+
+
+def test_reply_recommends_within_constraints_with_reasons(kith: Kith) -> None:
+    turn = kith.reply("u01", "I loved Arrival. A thoughtful sci-fi film please, nothing scary, under $15")
+    assert turn.recommendations and not turn.asked_clarifying
+    items = {i.id: i for i in kith.ranker.stats.items.values()}
+    for r in turn.recommendations:
+        item = items[r.item_id]
+        assert item.category == "films" and "scary" not in item.tags and item.price <= 15
+        assert r.reasons and set(r.components) >= {"semantic", "collaborative", "social", "popularity", "penalty"}
+    arrival = next(i.id for i in items.values() if i.title.startswith("Arrival"))
+    assert arrival in turn.profile.likes and arrival not in {r.item_id for r in turn.recommendations}
+    # The reply recommends only ranked items (at least the top one); other titles it names are
+    # the person's own likes, cited as reasons ("because you liked Arrival").
+    named = items_named_in(kith, turn.text)
+    assert turn.recommendations[0].item_id in named
+    own = set(turn.profile.likes) | set(kith.ranker.own_history("u01")[0])
+    assert named <= {r.item_id for r in turn.recommendations} | own
+    assert turn.sentiment.items.get(arrival) in ("like", "neutral")
+    assert set(turn.timings) >= {"understand", "rank", "reply", "total"}
+
+
+def test_stream_yields_text_then_the_turn(kith: Kith) -> None:
+    pieces = list(kith.stream("u02", "a fun family film for movie night with my kids"))
+    assert isinstance(pieces[-1], Turn)
+    text = "".join(p for p in pieces[:-1])
+    assert len(pieces) > 3
+    turn = pieces[-1]
+    assert turn.repaired or text.split() == turn.text.split()
+    assert {"kids", "family"} & set(turn.recommendations[0].tags)
+
+
+def test_dislikes_and_rejections_are_respected(kith: Kith) -> None:
+    first = kith.reply("u05", "a romantic book please")
+    shown = [r.item_id for r in first.recommendations]
+    second = kith.reply("u05", "no, not those", first.session_id)
+    assert second.tone == "apologetic"
+    assert not set(shown) & {r.item_id for r in second.recommendations}
+    disliked_title = kith.title(second.recommendations[0].item_id)
+    third = kith.reply("u05", f"I hated {disliked_title}", second.session_id)
+    assert second.recommendations[0].item_id in third.profile.dislikes
+    assert second.recommendations[0].item_id not in {r.item_id for r in third.recommendations}
+
+
+def test_tone_follows_mood(kith: Kith) -> None:
+    assert kith.reply("u04", "I had an awful week and feel sad, I need a comforting book").tone == "warm"
+    assert kith.reply("u04", "We're going camping next weekend, so excited!").tone == "enthusiastic"
+
+
+def test_thin_profile_gets_one_clarifying_question_and_cold_start_picks(kith: Kith) -> None:
+    turn = kith.reply("brand-new-person", "recommend something")
+    assert turn.asked_clarifying and turn.text.count("?") >= 1
+    assert len(turn.recommendations) >= 3  # from popularity: a new user still gets suggestions
+    assert items_named_in(kith, turn.text) <= {r.item_id for r in turn.recommendations}
+    follow = kith.reply("brand-new-person", "a mystery book", turn.session_id)
+    assert not follow.asked_clarifying and follow.recommendations[0].category == "books"
+
+
+def test_profile_persists_across_sessions_and_restarts(kith: Kith, data_dir: Path) -> None:
+    turn = kith.reply("u03", "I loved The Shining. Horror films under $10 please")
+    shining = next(i for i in turn.profile.likes)
+    reopened = Kith.open(data_dir, "demo")
+    stored = reopened.profile("u03")
+    assert shining in stored.likes and stored.constraints.max_price == 10
+    # A new session keeps the taste but not the last conversation's constraints.
+    fresh = reopened.reply("u03", "what about music?")
+    assert shining in fresh.profile.likes and fresh.profile.constraints.max_price is None
+    # The old session continues where it was.
+    history = reopened.sessions.messages(turn.session_id)
+    assert [m.role for m in history] == ["user", "assistant"]
+    reopened.close()
+
+
+def test_profile_can_be_corrected(kith: Kith) -> None:
+    kith.reply("u06", "nothing scary please, a film")
+    corrected = kith.reply("u06", "actually I like horror")
+    assert "scary" not in corrected.profile.constraints.excluded_tags and "horror" in corrected.profile.liked_tags
+    edited = corrected.profile.model_copy(update={"liked_tags": ["jazz"]})
+    kith.set_profile("u06", edited)
+    assert kith.profile("u06").liked_tags == ["jazz"]
+    with pytest.raises(KithInputError, match="not in catalog"):
+        kith.set_profile("u06", Profile(likes=["no-such-item"]))
+
+
+def test_bad_messages_are_refused_and_nothing_is_stored(kith: Kith) -> None:
+    before = kith.stores.database.query("SELECT COUNT(*) FROM messages")[0][0]
+    for message in ("", "   \n ", "x" * 5000):
+        with pytest.raises(KithInputError):
+            kith.reply("u07", message)
+    with pytest.raises(KithInputError, match="user_id"):
+        kith.reply("", "hello")
+    assert kith.stores.database.query("SELECT COUNT(*) FROM messages")[0][0] == before
+    turn = kith.reply("u07", "a tent\x00 for two\x1b people")
+    assert "\x00" not in kith.sessions.messages(turn.session_id)[0].text
+
+
+def test_another_users_session_is_not_reachable(kith: Kith) -> None:
+    turn = kith.reply("u08", "a jazz album")
+    from bot.sessions import UnknownSession
+
+    with pytest.raises(UnknownSession):
+        kith.reply("u09", "hello", turn.session_id)
+
+
+def test_rank_and_read_profile_need_no_llm(data_dir: Path) -> None:
+    fresh = Kith.open(data_dir, "demo")
+    messages = [
+        {"role": "user", "text": "I loved Arrival but Titanic bored me"},
+        {"role": "assistant", "text": "Have you seen Interstellar (2014)?"},
+        {"role": "user", "text": "yes! more sci-fi films please"},
+    ]
+    profile = fresh.read_profile(messages)
+    titles = {fresh.title(i) for i in profile.likes} | {fresh.title(i) for i in profile.dislikes}
+    assert any(t.startswith("Arrival") for t in titles) and any(t.startswith("Titanic") for t in titles)
+    ranked = fresh.rank(messages, k=20)
+    assert len(ranked) == 20 and ranked[0].category == "films"
+    assert fresh._llm is None
+    fresh.close()
+
+
+def test_a_ranking_component_can_be_turned_off(data_dir: Path) -> None:
+    messages = [{"role": "user", "text": "something to read this weekend"}]
+    with_friends = Kith.open(data_dir, "demo").rank(messages, user_id="u01", k=30)
+    assert any(r.components["social"] != 0 for r in with_friends)
+    without = Kith.open(data_dir, "demo", ranking={"social": 0.0}).rank(messages, user_id="u01", k=30)
+    assert all(r.components["social"] == 0 for r in without)
+    assert not any("your friend" in reason for r in without for reason in r.reasons)

@@ -1,0 +1,81 @@
+"""The profile follows what the person says, and their corrections."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.profile import Profile, Vocabulary, describe, update_profile
+from bot.sentiment import analyze
+from retrieval.titles import TitleFinder
+
+VOCABULARY = Vocabulary.for_catalog(
+    {"books", "films", "music", "outdoor"},
+    {"scary", "horror", "sci-fi", "mystery", "cozy", "family", "kids", "budget", "romance", "feel-good"},
+)
+FINDER = TitleFinder([("alien", "Alien (1979)", 1.0), ("titanic", "Titanic (1997)", 1.0)])
+
+
+def say(*messages: str, profile: Profile | None = None, last: list[str] | None = None) -> Profile:
+    profile = profile or Profile()
+    for message in messages:
+        sentiment = analyze(message, FINDER.find(message))
+        profile = update_profile(profile, message, sentiment, VOCABULARY, last, today=date(2026, 11, 25))
+    return profile
+
+
+def test_likes_and_dislikes_come_from_item_sentiment() -> None:
+    profile = say("I loved Alien but Titanic bored me")
+    assert profile.likes == ["alien"] and profile.dislikes == ["titanic"]
+    profile = say("Actually Alien was awful", profile=profile)
+    assert profile.dislikes == ["alien", "titanic"] and profile.likes == []
+
+
+def test_a_title_mentioned_without_feeling_counts_as_liked() -> None:
+    assert say("I watched Alien last week").likes == ["alien"]
+
+
+def test_constraints() -> None:
+    c = say("A film please, nothing scary, under $15, from the 90s, not too long").constraints
+    assert c.categories == ["films"]
+    assert c.excluded_tags == ["scary"]
+    assert c.max_price == 15.0
+    assert (c.min_year, c.max_year) == (1990, 1999)
+    assert c.length == "short"
+    c = say("books between 10 and 25 dollars published after 2015").constraints
+    assert (c.categories, c.min_price, c.max_price, c.min_year) == (["books"], 10.0, 25.0, 2015)
+    assert say("something recent").constraints.min_year == 2021
+
+
+def test_context() -> None:
+    ctx = say("I need a birthday present for my dad").context
+    assert (ctx.occasion, ctx.audience) == ("birthday", "dad")
+    young = say("a gift for my little nephew")
+    assert young.context.audience == "little nephew" and {"kids", "family"} <= set(young.liked_tags)
+    assert say("I'm so sad today, awful week").context.mood == "down"
+
+
+def test_corrections_undo_earlier_statements() -> None:
+    profile = say("nothing scary please", "No thanks, I love horror actually")
+    assert "horror" in profile.liked_tags
+    assert profile.constraints.excluded_tags == []  # liking horror takes back "nothing scary"
+    profile = say("under $20", "money is no object", profile=profile)
+    assert profile.constraints.max_price is None
+    assert say("I don't want anything romantic or romance").constraints.excluded_tags == ["romance"]
+    assert say("I don't mind scary films").constraints.excluded_tags == []
+
+
+def test_rejection_remembers_what_was_turned_down() -> None:
+    assert say("no, not those", last=["a", "b"]).rejected == ["b", "a"]
+
+
+def test_start_over_clears_everything() -> None:
+    assert say("I loved Alien, nothing scary", "start over") == Profile()
+
+
+def test_thin_profile_and_description() -> None:
+    assert say("recommend something").is_thin()
+    profile = say("a cozy mystery book under 20, I loved Alien")
+    assert not profile.is_thin()
+    assert describe(profile, {"alien": "Alien (1979)"}) == [
+        "likes: Alien (1979)", "into: mystery, cozy", "looking for: books", "price: 0 to 20",
+    ]
