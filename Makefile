@@ -8,7 +8,7 @@ DATA_DIR ?= $(HOME)/.local/share/kith
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test browser bench
+.PHONY: setup demo test browser
 
 setup: $(STAMP)
 
@@ -23,9 +23,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Opening the demo catalog loads the bundled demo data into DATA_DIR the first time.
 demo: setup
-	$(BIN)/kith --data-dir $(DATA_DIR) ingest --demo
-	$(BIN)/kith --data-dir $(DATA_DIR) items --catalog demo --query "a cozy mystery for a rainy weekend"
+	$(BIN)/kith --data-dir $(DATA_DIR) ui --catalog demo
 
-test: setup
+# The web UI's tests drive a real headless Chromium: Debian's chromium and chromium-driver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }
+
+test: setup browser
 	$(BIN)/python -m pytest

@@ -229,3 +229,56 @@ def ui(
     kith = _open_kith(config, catalog)
     typer.echo(f"Kith web UI on http://{host}:{port} (catalog {catalog!r}, data in {config.data_dir})")
     launch(kith, host, port)
+
+
+eval_app = typer.Typer(help="Evaluate: scripted dialogues, the ReDial benchmark, the Last.fm social benchmark.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("dialogues")
+def eval_dialogues(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Scripted dialogue YAML files or folders of them.")],
+    out: Annotated[Path | None, typer.Option(help="Write report.json into this folder.")] = None,
+) -> None:
+    """Run scripted conversations and check each turn's expectations.
+
+    Exits 1 if any expectation fails (so it can gate a deployment), 2 on invalid files."""
+    from bot.reports import write_report
+    from bot.scripted import ScriptedError, load_dialogues, run_dialogues
+
+    config: KithConfig = ctx.obj
+    files = [p for path in paths for p in (sorted(path.glob("*.yaml")) if path.is_dir() else [path])]
+    try:
+        dialogues = load_dialogues(files, config.data_dir)
+    except ScriptedError as error:
+        _fail(str(error))
+    report = run_dialogues(dialogues, config.data_dir, **config.model_dump(exclude={"data_dir", "catalog"}))
+    typer.echo(report.summary())
+    if out is not None:
+        typer.echo(f"report: {write_report(out, 'dialogues', report.to_json(), files)}")
+    raise typer.Exit(0 if report.passed else 1)
+
+
+@eval_app.command("redial")
+def eval_redial(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option(help="ReDial conversations (JSONL), e.g. ../shared/data/redial/dev.jsonl.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.json and plots.")],
+    catalog: Annotated[str, typer.Option(help="The ReDial catalog (see `kith ingest --format redial`).")] = "redial",
+    limit: Annotated[int | None, typer.Option(help="Only the first N recommender turns (quick checks).")] = None,
+) -> None:
+    """ReDial: Recall@1/10/50, NDCG@10, MRR (raw and repeats removed) with baselines and
+    ablations, and item-sentiment accuracy, in one run."""
+    from bot.redial_eval import evaluate, summary_text
+
+    config: KithConfig = ctx.obj
+    if not data.is_file():
+        _fail(f"{data} is not a file: give a ReDial JSONL file such as ../shared/data/redial/dev.jsonl")
+    kith = _open_kith(config, catalog)
+    try:
+        payload = evaluate(data, out, kith, config.data_dir, limit)
+    finally:
+        kith.close()
+    typer.echo(summary_text(payload))
+    typer.echo(f"\nreport: {out / 'report.json'}, plots: {out / 'recall_at_k.png'}, {out / 'latency.png'}")

@@ -33,7 +33,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "romantic": ("romantic",),
     "comedy": ("comedy", "comedies", "funny", "hilarious", "laugh"),
     "funny": ("funny", "hilarious"),
-    "melancholic": ("sad", "melancholic", "tearjerker", "depressing"),
+    # "sad" and "depressing" describe the person's mood far more often than the wanted story.
+    "melancholic": ("melancholic", "tearjerker", "bittersweet"),
     "uplifting": ("uplifting", "hopeful", "cheer me up", "cheerful"),
     "feel-good": ("feel-good", "feel good", "feelgood", "lighthearted", "light-hearted"),
     "family": ("family", "kids", "children", "child"),
@@ -65,14 +66,14 @@ BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", r
 AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
 RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
 OLD = re.compile(r"\b(old|older|oldies|vintage)\b", re.I)
-SHORT = re.compile(r"\b(short|quick|not too long|brief|light read)\b", re.I)
-LONG = re.compile(r"\b(long|epic|doorstopper|lengthy)\b", re.I)
+SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter)\b", re.I)
+LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b", re.I)
 OCCASIONS = (
     "birthday", "anniversary", "christmas", "date night", "road trip", "party", "wedding", "holiday",
     "vacation", "camping trip", "rainy day", "weekend", "gift", "present", "flight", "commute",
 )
 AUDIENCE = re.compile(
-    r"\bfor (?:my|a|our|the)\s+((?:little |teenage |young |best |older |younger )?"
+    r"\b(?:for|with) (?:my|a|our|the)\s+((?:little |teenage |young |best |older |younger )?"
     r"(?:dad|father|mom|mum|mother|son|daughter|kids?|children|child|wife|husband|partner|girlfriend|boyfriend|"
     r"friend|brother|sister|niece|nephew|grandma|grandpa|grandmother|grandfather|teenager|family|colleague|boss))\b",
     re.I,
@@ -166,9 +167,8 @@ def update_profile(
     today: date | None = None,
 ) -> Profile:
     """The profile after this message. Pure: returns a new Profile."""
-    if RESET.search(text):
-        return Profile()
-    p = profile.model_copy(deep=True)
+    # "start over" clears the profile; the rest of the message still counts.
+    p = Profile() if RESET.search(text) else profile.model_copy(deep=True)
 
     for item_id, feeling in sentiment.items.items():
         # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers

@@ -8,6 +8,7 @@ reason. Replies therefore only ever recommend ranked items.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from retrieval.titles import TitleFinder
 Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, friendly
 SENTENCE_ENDS = (".", "!", "?", "\n")
 MAX_SENTENCE_TOKENS = 40
+FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried)")
+RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
 LISTED = 3  # picks written into the reply text; all of them travel as structured data
 
@@ -40,9 +43,9 @@ def _why(recommendation: Recommendation) -> str:
     return "; ".join(filter(None, [tags, *recommendation.reasons[:2]]))
 
 
-def _listing(recommendations: Sequence[Recommendation]) -> str:
+def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -> str:
     lines = []
-    for number, r in enumerate(recommendations, start=1):
+    for number, r in enumerate(recommendations, start=first_number):
         price = f", {r.price:.2f}" if r.price is not None else ""
         lines.append(f"{number}. {r.title} ({r.category}{price}) — {'; '.join(r.reasons)}")
     return "\n".join(lines)
@@ -62,12 +65,20 @@ class ReplyWriter:
         self.categories = sorted(categories)
 
     def _grounded(self, sentence: str, allowed: set[str], top: Recommendation) -> bool:
-        """The sentence names no item outside the ranking, claims no friend the facts lack,
-        and is a sentence (ended, not cut off or empty)."""
-        if any(found.item_id not in allowed for found in self.finder.find(sentence)):
-            return False
-        if "friend" in sentence.lower() and not any("friend" in reason for reason in top.reasons):
-            return False
+        """The sentence names no item outside the ranking, says nothing about friends or
+        ratings that the pick's reasons do not say, and is a sentence (ended, not cut off)."""
+        for found in self.finder.find(sentence):
+            if not allowed & {found.item_id, *found.same_name}:
+                return False
+        reasons = " ".join(top.reasons)
+        if "friend" in sentence.lower():
+            # Only the friend the facts name, by their full name, may be mentioned.
+            names = FRIEND_NAME.findall(reasons)
+            if not names or not any(name in sentence for name in names):
+                return False
+        for rating in RATING.findall(sentence):
+            if f"{rating}/5" not in reasons:
+                return False
         words = sentence.split()
         return 2 <= len(words) and sentence.rstrip()[-1:] in (".", "!", "?")
 
@@ -112,7 +123,7 @@ class ReplyWriter:
         if sentence and sentence[-1] not in ".!?":
             sentence += "."
         more = recommendations[1:LISTED]
-        tail = f"\n\nAlso worth a look:\n{_listing(more)}" if more else ""
+        tail = f"\n\nAlso worth a look:\n{_listing(more, first_number=2)}" if more else ""
         yield tail
         result.append(Written(f"{head} {sentence}{tail}", repaired))
 

@@ -28,7 +28,12 @@ REJECTION = re.compile(
     re.I,
 )
 EXCITEMENT = re.compile(r"!|\b(excited|can'?t wait|thrilled|pumped|stoked|yay|woo+|amazing news|celebrat\w*)\b", re.I)
-FEELING_WORDS = re.compile(r"\b(i|i'm|im|me|my|feel|feeling|day|week|tired|lonely|stressed|sad|down|awful|rough)\b", re.I)
+# Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
+DOWN_WORDS = re.compile(
+    r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|sad|lonely|depressed|stressed|exhausted|"
+    r"heartbroken|miserable|upset|down in the dumps|(rough|awful|terrible|hard|bad|long) (day|week|month|year|time))\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ def _label(score: float) -> Literal["positive", "negative", "neutral"]:
 def _mood(text: str, score: float) -> Mood:
     if REJECTION.search(text):
         return "rejecting"
-    if score <= -0.3 and FEELING_WORDS.search(text):
+    if DOWN_WORDS.search(text) and score < 0.5:
+        # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score.
         return "down"
     if score >= 0.3 and EXCITEMENT.search(text):
         return "excited"

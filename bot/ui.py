@@ -25,9 +25,10 @@ from retrieval.ranking import FriendActivity, Recommendation
 GUEST = "guest"
 TAGLINE = "Recommendations from a friend who knows your taste, and what your friends loved."
 FRIENDS_SHOWN = 6
-TAGS_SHOWN = 4
+TAGS_SHOWN = 3
 
 CSS = """
+html { scrollbar-gutter: stable; }
 .gradio-container { max-width: 1320px !important; margin: 0 auto !important; }
 footer { display: none !important; }
 
@@ -44,8 +45,9 @@ footer { display: none !important; }
 /* chat column */
 #kith-toolbar { align-items: center; justify-content: space-between; }
 #kith-toolbar .kith-section-title { margin: 0; }
-#kith-chat { border-radius: 14px; }
-#kith-chat button[aria-label="Clear"] { display: none; }
+#kith-chat { border-radius: 14px; border: 1px solid var(--border-color-primary) !important;
+  background: var(--block-background-fill); }
+#kith-chat .top-panel, #kith-chat button[aria-label="Clear"] { display: none !important; }
 #kith-composer { align-items: stretch; gap: 10px; }
 #kith-composer > * { min-width: 0; }
 #kith-input textarea { font-size: 15px; padding: 11px 14px; }
@@ -54,10 +56,11 @@ footer { display: none !important; }
 #kith-status .kith-error { color: #b91c1c; }
 
 /* side column: scrolls on its own so the chat stays in view */
-#kith-side { position: sticky; top: 12px; align-self: flex-start; max-height: calc(100vh - 24px);
-  overflow-y: auto; padding-right: 2px; }
-.kith-panel { background: var(--block-background-fill); border: 1px solid var(--border-color-primary);
-  border-radius: 14px; padding: 14px 16px !important; gap: 10px !important; }
+#kith-side { position: sticky; top: 12px; align-self: flex-start; max-height: calc(100vh - 150px);
+  overflow-y: auto; flex-wrap: nowrap !important; padding-right: 4px; scrollbar-width: thin; }
+.kith-panel { flex: none !important; background: var(--block-background-fill);
+  border: 1px solid var(--border-color-primary); border-radius: 14px;
+  padding: 14px 16px !important; gap: 10px !important; }
 .kith-section-title { display: flex; align-items: baseline; justify-content: space-between;
   margin: 0 0 2px; font-size: 13px; font-weight: 600; text-transform: uppercase;
   letter-spacing: 0.06em; color: var(--body-text-color-subdued); }
@@ -93,9 +96,19 @@ footer { display: none !important; }
 #kith-friends ul { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }
 #kith-friends li { font-size: 13px; line-height: 1.45; padding-left: 10px; border-left: 3px solid #c7d2fe; }
 #kith-friends .kith-item { font-weight: 600; display: block; color: var(--body-text-color); }
+#kith-friends .kith-said { display: block; color: var(--body-text-color); margin-top: 1px; }
+#kith-friends .kith-more { margin-top: 8px; font-size: 13px; }
 #kith-profile-status p { margin: 2px 0; font-size: 13px; }
 #kith-profile-status .kith-error { color: #b91c1c; }
 #kith-profile-status .kith-ok { color: #047857; }
+
+/* dark mode */
+.dark .kith-card:first-child { border-color: #4338ca; }
+.dark .kith-rank, .dark .kith-badge-category { background: #312e81; color: #e0e7ff; border-color: #3730a3; }
+.dark .kith-badge-price { background: #064e3b; color: #d1fae5; border-color: #065f46; }
+.dark #kith-friends li { border-left-color: #4338ca; }
+.dark #kith-status .kith-error, .dark #kith-profile-status .kith-error { color: #fca5a5; }
+.dark #kith-profile-status .kith-ok { color: #6ee7b7; }
 """
 
 
@@ -110,6 +123,13 @@ def launch_options() -> dict[str, Any]:
         block_title_padding="0",
         block_title_text_color="*neutral_500",
         block_title_text_weight="600",
+        body_background_fill="*neutral_100",
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_background_fill_hover_dark="*primary_500",
+        input_border_color="*neutral_200",
+        input_border_width="1px",
+        input_shadow="none",
     )
     return {"theme": theme, "css": CSS, "footer_links": []}
 
@@ -128,7 +148,8 @@ def _price(price: float | None) -> str | None:
 
 def render_recommendations(recommendations: list[Recommendation]) -> str:
     if not recommendations:
-        return '<p class="kith-muted">Tell Kith what you are in the mood for; picks show up here, each with its reasons.</p>'
+        return ('<p class="kith-muted">Tell Kith what you are in the mood for; picks show up here, '
+                "each with its reasons.</p>")
     cards = []
     for rank, rec in enumerate(recommendations, start=1):
         badges = [f'<span class="kith-badge kith-badge-category">{_e(rec.category)}</span>']
@@ -152,11 +173,18 @@ def render_recommendations(recommendations: list[Recommendation]) -> str:
 def render_friends(activity: list[FriendActivity]) -> str:
     if not activity:
         return '<p class="kith-muted">None for this answer.</p>'
+    shown = activity[:FRIENDS_SHOWN]
+    by_item: dict[str, list[FriendActivity]] = {}
+    for entry in shown:
+        by_item.setdefault(entry.item_id, []).append(entry)
     rows = "".join(
-        f'<li><span class="kith-item">{_e(a.item_title)}</span>{_e(a.describe())}</li>' for a in activity[:FRIENDS_SHOWN]
+        f'<li><span class="kith-item">{_e(entries[0].item_title)}</span>'
+        + "".join(f'<span class="kith-said">{_e(entry.describe())}</span>' for entry in entries)
+        + "</li>"
+        for entries in by_item.values()
     )
-    more = len(activity) - FRIENDS_SHOWN
-    extra = f'<p class="kith-muted">and {more} more</p>' if more > 0 else ""
+    more = len(activity) - len(shown)
+    extra = f'<p class="kith-muted kith-more">and {more} more</p>' if more > 0 else ""
     return f"<ul>{rows}</ul>{extra}"
 
 
@@ -225,6 +253,11 @@ def build_app(kith: Kith) -> gr.Blocks:
     def profile_outputs(k: Kith, profile: Profile) -> tuple[str, str]:
         return render_profile(k.describe_profile(profile)), profile.model_dump_json(indent=2)
 
+    # Per open page: how many times the person started over. A reply still being written when
+    # this changes stops quietly. (Gradio's `cancels=` is not used: cancelling a reply blocked in
+    # the model's first load could leave the queue stuck in Gradio 6.31.)
+    restarts: dict[str | None, int] = {}
+
     with gr.Blocks(title="Kith", analytics_enabled=False) as app:
         session_state = gr.State(None)
         history_state = gr.State([])
@@ -241,7 +274,7 @@ def build_app(kith: Kith) -> gr.Blocks:
                     new = gr.Button("New conversation", variant="secondary", size="sm", elem_id="kith-new",
                                     scale=0, min_width=150)
                 chat = gr.Chatbot(
-                    elem_id="kith-chat", show_label=False, height="calc(100vh - 250px)", min_height=420,
+                    elem_id="kith-chat", show_label=False, height="calc(100vh - 295px)", min_height=400,
                     feedback_options=None, buttons=[], layout="bubble",
                     placeholder="**What are you in the mood for?**\n\nTell Kith something you loved, "
                                 "what to avoid, or who it is for: *a thoughtful sci-fi film, nothing scary*.",
@@ -281,10 +314,12 @@ def build_app(kith: Kith) -> gr.Blocks:
         # --- handlers ---------------------------------------------------------------------
 
         def respond(text: str, history: list[dict[str, str]], session_id: str | None, user_id: str,
-                    catalog_name: str) -> Iterator[tuple[Any, ...]]:
+                    catalog_name: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
             # outputs: chat, message, history, session, recommendations, friends, profile view,
             # profile json, status
             skip = gr.skip()
+            page = request.session_hash if request is not None else None
+            started = restarts.get(page, 0)
             history = list(history or [])
             text = text or ""
             try:
@@ -306,6 +341,12 @@ def build_app(kith: Kith) -> gr.Blocks:
             try:
                 piece: str | Turn = first
                 while True:
+                    if restarts.get(page, 0) != started:
+                        # The person started over: drop this reply (closing the turn saves nothing).
+                        # The last yield must change nothing: Gradio re-sends it when a run ends.
+                        pieces.close()
+                        yield (skip,) * 9
+                        return
                     if isinstance(piece, Turn):
                         turn = piece
                         break
@@ -333,10 +374,16 @@ def build_app(kith: Kith) -> gr.Blocks:
             view, raw = profile_outputs(k, k.profile(user_id or GUEST))
             return ([], [], None, render_recommendations([]), render_friends([]), view, raw, "", "")
 
-        def new_conversation(user_id: str, catalog_name: str) -> tuple[Any, ...]:
+        def start_over(request: gr.Request | None) -> None:
+            page = request.session_hash if request is not None else None
+            restarts[page] = restarts.get(page, 0) + 1
+
+        def new_conversation(user_id: str, catalog_name: str, request: gr.Request) -> tuple[Any, ...]:
+            start_over(request)
             return fresh(catalogs.get(catalog_name), user_id)
 
-        def change_catalog(catalog_name: str, user_id: str) -> tuple[Any, ...]:
+        def change_catalog(catalog_name: str, user_id: str, request: gr.Request) -> tuple[Any, ...]:
+            start_over(request)
             try:
                 k = catalogs.get(catalog_name)
             except Exception as error:
@@ -364,13 +411,17 @@ def build_app(kith: Kith) -> gr.Blocks:
             return view, canonical, _status("Saved. Kith uses it from your next message.", "ok")
 
         def on_load(user_id: str, catalog_name: str) -> tuple[Any, ...]:
-            # A page opened later sees users and profiles as they are now, not as at start-up.
+            # A page opened later sees catalogs, users and profiles as they are now.
+            names = catalogs.names()
+            if catalog_name not in names:
+                catalog_name = catalogs.default
             k = catalogs.get(catalog_name)
             choices = _user_choices(k)
             values = [value for _, value in choices]
             chosen = user_id if user_id in values else values[0]
             view, raw = profile_outputs(k, k.profile(chosen))
-            return gr.update(choices=choices, value=chosen), view, raw
+            return (gr.update(choices=choices, value=chosen),
+                    gr.update(choices=names, value=catalog_name, visible=len(names) > 1), view, raw)
 
         reset_outputs = [chat, history_state, session_state, recommendations, friends, profile_view, profile_json,
                          status, profile_status]
@@ -381,14 +432,23 @@ def build_app(kith: Kith) -> gr.Blocks:
                      profile_json, status],
             show_progress="minimal", show_progress_on=[chat], api_name="chat",
         )
-        new.click(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
-        chat.clear(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
-        user.input(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
-        catalog.input(change_catalog, inputs=[catalog, user], outputs=[catalog, user, *reset_outputs],
-                      api_visibility="private")
+        # Starting over stops a reply still being written (see `restarts`). The pickers listen
+        # to `select`, not `input`: in Gradio 6 one pick can fire `input` twice, and the second
+        # run carries the user picker's old value, which its new choices refuse (a cascading-
+        # dropdown error, cf. gradio-app/gradio#12246).
+        for trigger in (new.click, chat.clear, user.select):
+            trigger(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
+        catalog.select(change_catalog, inputs=[catalog, user], outputs=[catalog, user, *reset_outputs],
+                       api_visibility="private")
         save.click(save_profile, inputs=[profile_json, user, catalog],
                    outputs=[profile_view, profile_json, profile_status], api_name="save_profile")
-        app.load(on_load, inputs=[user, catalog], outputs=[user, profile_view, profile_json], api_visibility="private")
+        app.load(on_load, inputs=[user, catalog], outputs=[user, catalog, profile_view, profile_json],
+                 api_visibility="private")
+
+        def forget_page(request: gr.Request) -> None:
+            restarts.pop(request.session_hash if request is not None else None, None)
+
+        app.unload(forget_page)
     return app
 
 

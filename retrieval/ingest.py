@@ -69,6 +69,8 @@ def _activity_metadata(interaction: Interaction) -> Metadata:
         metadata["rating"] = interaction.rating
     if interaction.timestamp is not None:
         metadata["timestamp"] = interaction.timestamp.timestamp()
+    if interaction.text:
+        metadata["text"] = interaction.text
     return metadata
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 from pydantic import BaseModel, ConfigDict, Field
 
 from retrieval.database import Database
@@ -86,8 +87,8 @@ class FriendActivity:
         if self.kind in ("rating", "review") and self.rating is not None:
             said = f'your friend {self.friend_name} rated it {self.rating:g}/5'
         else:
-            verb = {"like": "liked", "purchase": "bought", "view": "checked out"}.get(self.kind, "tried")
-            said = f"your friend {self.friend_name} {verb} it"
+            done = {"like": "liked it", "purchase": "bought it", "view": "checked it out"}.get(self.kind, "tried it")
+            said = f"your friend {self.friend_name} {done}"
         if self.text:
             quote = self.text if len(self.text) <= 90 else self.text[:87].rsplit(" ", 1)[0] + "…"
             said += f': "{quote}"'
@@ -132,19 +133,28 @@ class CatalogStats:
         self.user_names = users
         self.interactions_by_user: dict[str, list[Interaction]] = defaultdict(list)
         # Collaborative filtering and popularity read public activity only: they serve everyone.
-        self.public_likers: dict[str, set[str]] = defaultdict(set)
+        self.item_ids = list(self.items)
+        self.item_index = {item_id: n for n, item_id in enumerate(self.item_ids)}
+        user_index: dict[str, int] = {}
+        rows, columns = [], []
         for interaction in database.interactions(catalog):
             self.interactions_by_user[interaction.user_id].append(interaction)
-            if interaction.visibility == "public" and _signal(interaction) > 0:
-                self.public_likers[interaction.item_id].add(interaction.user_id)
-        counts = {item_id: len(likers) for item_id, likers in self.public_likers.items()}
-        # Data sets without interactions (ReDial) carry popularity as an attribute.
-        for item in self.items.values():
-            mentions = item.attributes.get("mentions")
-            if isinstance(mentions, int | float) and item.id not in counts:
-                counts[item.id] = int(mentions)
-        top = max(counts.values(), default=0)
-        self.popularity = {item_id: math.log1p(n) / math.log1p(top) for item_id, n in counts.items()} if top else {}
+            if interaction.visibility == "public" and _signal(interaction) > 0 and interaction.item_id in self.item_index:
+                rows.append(user_index.setdefault(interaction.user_id, len(user_index)))
+                columns.append(self.item_index[interaction.item_id])
+        likes = sparse.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, columns)), shape=(len(user_index), len(self.item_ids))
+        )
+        likes.data[:] = 1.0  # several likes of one item by one person count once
+        self.likes_by_user = likes  # people x items, 1 where a person publicly liked an item
+        self.likes_by_item = likes.T.tocsr()
+        self.likers = np.asarray(likes.sum(axis=0)).ravel()  # people who liked each item
+        top = float(self.likers.max()) if self.likers.size else 0.0
+        self.popularity = {
+            item_id: math.log1p(self.likers[n]) / math.log1p(top)
+            for n, item_id in enumerate(self.item_ids)
+            if self.likers[n] > 0
+        } if top else {}
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
 
@@ -209,7 +219,7 @@ class Ranker:
             # true even if the filter were ever mistyped.
             if item is None or meta["visibility"] not in SHARED_VISIBILITIES or meta["user_id"] not in friends:
                 continue
-            text = hit.document.split(": ", 1)[1] if ": " in hit.document else ""
+            text = str(meta.get("text", ""))
             activity.append(
                 FriendActivity(
                     friend_id=str(meta["user_id"]),
@@ -265,6 +275,11 @@ class Ranker:
         social_raw: dict[str, float] = defaultdict(float)
         for entry in activity:
             social_raw[entry.item_id] += entry.strength * _signal_of_activity(entry)
+        # Friends' enthusiasm counts in proportion to how well the item fits the request: a
+        # friend's favourite war film is no answer to "a thoughtful sci-fi film".
+        relevance = {item.id: max(0.0, float(semantic[row])) for row, item in enumerate(candidates)}
+        for item_id in social_raw:
+            social_raw[item_id] *= relevance.get(item_id, 0.0)
         social_top = max((abs(v) for v in social_raw.values()), default=0.0) or 1.0
         collab_top = max(collaborative.values(), default=0.0) or 1.0
         dislike_matrix = np.stack(list(self.item_vectors(sorted(dislikes)).values())) if dislikes else None
@@ -304,22 +319,19 @@ class Ranker:
 
     def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:
         """Item-to-item: people who liked what you liked also liked... (cosine on public likes)."""
-        if not likes or self.weights.collaborative == 0:
+        stats = self.stats
+        rows = [stats.item_index[i] for i in likes[:20] if i in stats.item_index and stats.likers[stats.item_index[i]] > 0]
+        if not rows or self.weights.collaborative == 0:
             return {}
-        scores: dict[str, float] = defaultdict(float)
-        likers = self.stats.public_likers
-        for liked in likes[:20]:
-            base = likers.get(liked)
-            if not base:
-                continue
-            neighbours: dict[str, int] = defaultdict(int)
-            for user in base:
-                for interaction in self.stats.interactions_by_user.get(user, []):
-                    if interaction.visibility == "public" and _signal(interaction) > 0 and interaction.item_id != liked:
-                        neighbours[interaction.item_id] += 1
-            for item_id, overlap in neighbours.items():
-                scores[item_id] += overlap / math.sqrt(len(base) * len(likers[item_id]))
-        return {item_id: score / len(likes[:20]) for item_id, score in scores.items()}
+        # (liked items x people) @ (people x items): how many people liked both.
+        together = (stats.likes_by_item[rows] @ stats.likes_by_user).tocoo()
+        norms = np.sqrt(stats.likers[np.asarray(rows)][together.row] * stats.likers[together.col])
+        scores = np.zeros(len(stats.item_ids), dtype=np.float64)
+        np.add.at(scores, together.col, together.data / norms)
+        for row in rows:
+            scores[row] = 0.0  # an item is not its own neighbour
+        scores /= len(likes[:20])
+        return {stats.item_ids[n]: float(scores[n]) for n in np.flatnonzero(scores)}
 
     def _reasons(
         self,

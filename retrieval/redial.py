@@ -2,9 +2,12 @@
 
 Catalog: `movies_with_mentions.csv`, item ids = ReDial movie ids. With a MovieLens folder, each
 movie gains MovieLens genres and its most frequent user tags (titles share the `Title (Year)`
-form and are matched with `TitleIndex`). Training dialogues (`train.jsonl`, `valid.jsonl`) come
-in as Kith dialogues with the seeker's per-movie `liked` labels; `dev.jsonl` is held out for
-evaluation and never imported.
+form and are matched with `TitleIndex`), and MovieLens ratings of matched movies come in as
+public interactions of users `ml-<id>`. Training dialogues (`train.jsonl`) come in as Kith
+dialogues with the seeker's per-movie `liked` labels, and as the seeker's public
+interactions (liked: like; disliked: a 1/5 rating; unsaid: a view). `valid.jsonl` (tuning) and
+`dev.jsonl` (measurement) are held out and never imported; nor is the catalog's `nbMentions`,
+which counts mentions in every split, the held-out ones included.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset
-from retrieval.schemas import Dialogue, DialogueTurn, Item, Mention, User
+from retrieval.schemas import Dialogue, DialogueTurn, Interaction, Item, Mention, User
 from retrieval.titles import TitleIndex, split_year
 
 MENTION = re.compile(r"@(\d+)")
-DIALOGUE_FILES = ("train.jsonl", "valid.jsonl")
+# Only the training split is knowledge; valid is for tuning and dev for the final measurement.
+DIALOGUE_FILES = ("train.jsonl",)
 TAGS_PER_MOVIE = 8
 # ReDial's `liked`: 1 yes, 0 no, 2 did not say.
 LIKED_TO_SENTIMENT = {1: "like", 0: "dislike"}
@@ -124,9 +128,10 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
     dataset = Dataset()
     catalog_path = str(folder / "movies_with_mentions.csv")
     matched = 0
-    for line, (movie_id, (title, mentions)) in enumerate(movies.items(), start=2):
+    redial_ids: dict[str, list[str]] = defaultdict(list)  # MovieLens id -> ReDial ids
+    for line, (movie_id, (title, _)) in enumerate(movies.items(), start=2):
         _, year = split_year(title)
-        attributes: dict[str, Any] = {"mentions": mentions}
+        attributes: dict[str, Any] = {}
         if year is not None:
             attributes["year"] = year
         tags: list[str] = []
@@ -134,6 +139,7 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
         movielens_id = index.match(title) if index else None
         if movielens_id is not None:
             matched += 1
+            redial_ids[movielens_id].append(movie_id)
             attributes["movielens_id"] = int(movielens_id)
             tags = list(dict.fromkeys(genres.get(movielens_id, []) + top_tags.get(movielens_id, [])))
             parts = []
@@ -162,12 +168,59 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
                 continue
             seekers.add(str(dialogue.user_id))
             dataset.add(dialogue, Origin(str(path), line))
+            for interaction in _seeker_interactions(conversation, titles):
+                dataset.add(interaction, Origin(str(path), line))
     for seeker in sorted(seekers):
         dataset.add(User(id=seeker, name=f"ReDial seeker {seeker}"), Origin(str(folder), None))
+    if movielens is not None:
+        _add_ratings(dataset, movielens / "ratings.csv", redial_ids)
     issues += check_dataset(dataset, set(), set())
     if issues:
         raise DataError(issues)
     return RedialImport(dataset, matched, len(movies))
+
+
+def _seeker_interactions(conversation: dict[str, Any], titles: dict[str, str]) -> list[Interaction]:
+    questions = conversation.get("initiatorQuestions") or {}
+    if not isinstance(questions, dict):
+        return []
+    seeker = str(conversation["initiatorWorkerId"])
+    found = []
+    for movie_id, answers in questions.items():
+        movie_id = str(movie_id)
+        if movie_id not in titles:
+            continue
+        liked = answers.get("liked")
+        kind, rating = {1: ("like", None), 0: ("rating", 1.0)}.get(liked, ("view", None))
+        found.append(
+            Interaction(
+                id=f"redial-{conversation['conversationId']}-{movie_id}",
+                user_id=seeker, item_id=movie_id, kind=kind, rating=rating, visibility="public",
+            )
+        )
+    return found
+
+
+def _add_ratings(dataset: Dataset, path: Path, redial_ids: dict[str, list[str]]) -> None:
+    """MovieLens ratings of movies in the ReDial catalog, as public interactions."""
+    if not path.is_file():
+        return
+    users: set[str] = set()
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            for movie_id in redial_ids.get(row["movieId"], ()):
+                user = f"ml-{row['userId']}"
+                users.add(user)
+                dataset.add(
+                    Interaction(
+                        id=f"{user}-{movie_id}", user_id=user, item_id=movie_id, kind="rating",
+                        rating=float(row["rating"]), visibility="public",
+                    ),
+                    Origin(str(path), reader.line_num),
+                )
+    for user in sorted(users):
+        dataset.add(User(id=user, name=f"MovieLens user {user[3:]}"), Origin(str(path), None))
 
 
 def _dialogue(conversation: dict[str, Any], titles: dict[str, str]) -> Dialogue | None:

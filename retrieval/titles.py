@@ -121,6 +121,8 @@ class FoundTitle:
     item_id: str
     start: int  # character span in the searched text
     end: int
+    # Every item going by this name (a book and its film): the name alone cannot tell them apart.
+    same_name: tuple[str, ...] = ()
 
 
 def _has_article(name: str) -> bool:
@@ -184,19 +186,19 @@ class TitleFinder:
                 if not key or not self._could_be_title(key, words, length):
                     continue
                 year = self._year_after(text, words[-1][2])
+                candidates = None
                 if not fuzzy:
-                    entry = self._pick(self._ids.get(key), year)
+                    candidates = self._ids.get(key)
                 elif len(key) >= 5 and words[0][0].lower() not in FUZZY_STARTS_EXCLUDED:
                     bucket = self._fuzzy_keys.get(key.count(" ") + 1, [])
                     best = process.extractOne(key, bucket, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff)
-                    entry = self._pick(self._ids[best[0]], year) if best else None
-                else:
-                    entry = None
-                if entry is not None:
+                    candidates = self._ids[best[0]] if best else None
+                entry = self._pick(candidates, year)
+                if entry is not None and candidates is not None:
                     end = words[-1][2]
                     if year is not None:
                         end = text.index(")", end) + 1
-                    return FoundTitle(entry, words[0][1], end), length
+                    return FoundTitle(entry, words[0][1], end, tuple(c[2] for c in candidates)), length
         return None
 
     def _could_be_title(self, key: str, words: list[tuple[str, int, int]], length: int) -> bool:

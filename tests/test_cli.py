@@ -52,3 +52,16 @@ def test_usage_errors_say_what_to_do(tmp_path: Path, tiny_data: Path) -> None:
     assert missing.exit_code == 2 and "no catalog 'nothing'" in missing.stderr
     bad_config = runner.invoke(app, ["items"], env={"KITH_LLM__PRECISION": "int3"})
     assert bad_config.exit_code == 2 and "llm.precision" in bad_config.stderr
+
+
+def test_chat_in_the_terminal(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["--data-dir", str(tmp_path / "data"), "chat", "--user", "u09"],
+        input="a cozy mystery book please\n\n",
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "kith> " in result.stdout and "Try " in result.stdout
+    assert "[profile]" in result.stdout and "looking for: books" in result.stdout
+    assert "continue with --session" in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_redial_catalog_keeps_redial_ids_and_gains_movielens_genres(redial_impor
 
 def test_redial_dialogues_merge_turns_and_carry_liked_labels(redial_import) -> None:
     dataset = redial_import.dataset
-    assert len(dataset.dialogues) == 600  # train + valid; dev stays held out
+    assert len(dataset.dialogues) == 500  # train only; valid and dev stay held out
     for dialogue in dataset.dialogues:
         roles = [turn.role for turn in dialogue.turns]
         assert all(a != b for a, b in zip(roles, roles[1:], strict=False))
@@ -109,3 +110,20 @@ def test_wrong_folder_is_a_clear_error(tmp_path: Path) -> None:
         load_redial(tmp_path)
     with pytest.raises(DataError, match="artists.dat: file not found"):
         load_lastfm(tmp_path)
+
+
+def test_redial_knowledge_is_training_dialogues_and_movielens_ratings(redial_import) -> None:
+    dataset = redial_import.dataset
+    ratings = [x for x in dataset.interactions if x.user_id.startswith("ml-")]
+    seekers = [x for x in dataset.interactions if not x.user_id.startswith("ml-")]
+    assert len(ratings) > 50_000 and all(x.kind == "rating" and x.visibility == "public" for x in ratings)
+    assert {x.kind for x in seekers} == {"like", "rating", "view"}
+    assert all(x.id.startswith("redial-") for x in seekers)
+    # Held-out splits never leak in: no conversation of valid.jsonl or dev.jsonl is imported.
+    held_out = set()
+    for name in ("valid.jsonl", "dev.jsonl"):
+        for line in (shared_data("redial") / name).read_text().splitlines():
+            held_out.add(json.loads(line)["conversationId"])
+    imported = {x.id.split("-")[1] for x in seekers} | {d.id for d in dataset.dialogues}
+    assert not {str(c) for c in held_out} & imported
+    assert all("mentions" not in item.attributes for item in dataset.items)

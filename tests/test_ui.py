@@ -132,7 +132,9 @@ def test_chat_shows_reply_cards_and_profile(app_url: str, browser) -> None:  # t
     assert browser.save_screenshot(str(ARTIFACTS / "ui-chat.png"))
 
 
-def test_empty_message_shows_an_error_and_the_app_keeps_working(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+def test_empty_message_shows_an_error_and_the_app_keeps_working(  # type: ignore[no-untyped-def]
+    app_url: str, browser
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 

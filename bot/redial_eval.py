@@ -1,0 +1,214 @@
+"""The ReDial benchmark: conversational recommendation and item sentiment on real dialogues.
+
+Consecutive messages of one speaker form a turn. At each recommender turn that mentions movies,
+the context is the dialogue so far (with `@id` mentions replaced by titles) and each movie the
+recommender mentions is a target: one (turn, target) pair is one sample. Two protocols:
+`raw`, and `repeats_removed` (targets mentioned earlier in the dialogue are dropped; turns left
+without targets are skipped), since repeating what the seeker just said inflates raw scores.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bot.kith import Kith
+from bot.reports import plot_bars, plot_curves, table, timing_summary, write_report
+from bot.sentiment import item_feeling
+from retrieval.metrics import classification, recall_at_k, summarize
+from retrieval.redial import MENTION, redial_turns
+from retrieval.titles import FoundTitle
+
+RECALL_KS = (1, 10, 50)
+ABLATED = ("semantic", "tags", "collaborative", "social", "popularity")
+# Published figures on ReDial (repeats removed unless marked raw), for the comparison table.
+PUBLISHED = {
+    "UniCRS (published)": {"recall@1": 0.024, "recall@10": 0.180, "recall@50": 0.335},
+    "GPT-4 zero-shot (published)": {"recall@1": 0.047, "recall@10": 0.196},
+    "UniCRS raw (published)": {"recall@1": 0.051, "recall@10": 0.224, "recall@50": 0.428},
+}
+
+
+@dataclass(frozen=True)
+class RecommenderTurn:
+    conversation: str
+    context: list[dict[str, str]]
+    targets: list[str]
+    earlier: tuple[str, ...]  # movies mentioned before this turn, in order of mention
+
+    def targets_for(self, protocol: str) -> list[str]:
+        return self.targets if protocol == "raw" else [t for t in self.targets if t not in self.earlier]
+
+
+def load_turns(path: Path, titles: dict[str, str]) -> tuple[list[RecommenderTurn], list[dict[str, Any]]]:
+    """Recommender turns to rank at, and the raw conversations (for item sentiment)."""
+    turns: list[RecommenderTurn] = []
+    conversations = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        conversation = json.loads(line)
+        conversations.append(conversation)
+        context: list[dict[str, str]] = []
+        seen: list[str] = []
+        for turn in redial_turns(conversation, titles):
+            targets = list(dict.fromkeys(m for m in turn.movie_ids if m in titles))
+            if turn.role == "assistant" and targets and context:
+                turns.append(RecommenderTurn(str(conversation["conversationId"]), list(context), targets, tuple(seen)))
+            context.append({"role": turn.role, "text": turn.text})
+            seen += turn.movie_ids
+    return turns, conversations
+
+
+def training_popularity(folder: Path, titles: dict[str, str]) -> list[str]:
+    """Movies by how often training dialogues mention them (the popularity baseline)."""
+    counts: Counter[str] = Counter()
+    path = folder / "train.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            counts.update(m for m in json.loads(line).get("movieMentions", {}) if m in titles)
+    return [movie for movie, _ in counts.most_common()]
+
+
+def _ranked_lists(turns: Sequence[RecommenderTurn], rank: Callable[[RecommenderTurn], list[str]], label: str) -> tuple[list[list[str]], list[float]]:
+    lists, seconds = [], []
+    for turn in tqdm(turns, desc=label, unit="turn", leave=False):
+        started = time.perf_counter()
+        lists.append(rank(turn))
+        seconds.append(time.perf_counter() - started)
+    return lists, seconds
+
+
+def _metrics(turns: Sequence[RecommenderTurn], lists: Sequence[list[str]], protocol: str) -> dict[str, float]:
+    samples = [(ranked, target) for turn, ranked in zip(turns, lists, strict=True) for target in turn.targets_for(protocol)]
+    return summarize(samples, RECALL_KS, 10)
+
+
+def _curve(turns: Sequence[RecommenderTurn], lists: Sequence[list[str]], protocol: str, k: int = 50) -> list[float]:
+    samples = [(ranked, target) for turn, ranked in zip(turns, lists, strict=True) for target in turn.targets_for(protocol)]
+    return [sum(recall_at_k(r, t, n) for r, t in samples) / max(len(samples), 1) for n in range(1, k + 1)]
+
+
+def item_sentiment(kith: Kith, conversations: Sequence[dict[str, Any]], titles: dict[str, str]) -> dict[str, Any]:
+    """For each movie the seeker mentions with a liked label of 0 or 1: is it in read_profile's
+    likes or dislikes? Against plain VADER on the mention's clause, and the majority class."""
+    truth_kith, truth_vader = [], []
+    for conversation in conversations:
+        questions = conversation.get("initiatorQuestions") or {}
+        if not isinstance(questions, dict):
+            continue
+        labels = {str(k): v.get("liked") for k, v in questions.items() if v.get("liked") in (0, 1)}
+        turns = redial_turns(conversation, titles)
+        profile = kith.read_profile([{"role": t.role, "text": t.text} for t in turns])
+        seeker_mentions = {m for t in turns if t.role == "user" for m in t.movie_ids}
+        for movie_id, liked in labels.items():
+            if movie_id not in seeker_mentions or movie_id not in titles:
+                continue
+            truth = "like" if liked == 1 else "dislike"
+            guess = "like" if movie_id in profile.likes else "dislike" if movie_id in profile.dislikes else "none"
+            truth_kith.append((truth, guess))
+            truth_vader.append((truth, _vader_guess(conversation, movie_id, titles)))
+    labels_used = ["like", "dislike"]
+    return {
+        "kith (read_profile)": classification(truth_kith, labels_used),
+        "vader (clause, strict)": classification(truth_vader, labels_used),
+        "majority (always like)": classification([(t, "like") for t, _ in truth_kith], labels_used),
+    }
+
+
+def _vader_guess(conversation: dict[str, Any], movie_id: str, titles: dict[str, str]) -> str:
+    """Plain VADER on the clause of the seeker's first mention: neutral is no answer."""
+    seeker = conversation["initiatorWorkerId"]
+    for message in conversation["messages"]:
+        if message["senderWorkerId"] != seeker or f"@{movie_id}" not in message["text"]:
+            continue
+        text, spans, position = "", [], 0
+        for match in MENTION.finditer(message["text"]):
+            text += message["text"][position : match.start()]
+            title = titles.get(match.group(1), "a movie")
+            spans.append(FoundTitle(match.group(1), len(text), len(text) + len(title)))
+            text += title
+            position = match.end()
+        text += message["text"][position:]
+        mention = next(s for s in spans if s.item_id == movie_id)
+        feeling = item_feeling(text, mention, [s for s in spans if s is not mention])
+        return {"like": "like", "dislike": "dislike"}.get(feeling, "none")
+    return "none"
+
+
+def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int | None = None) -> dict[str, Any]:
+    titles = {item.id: item.title for item in kith.ranker.stats.items.values()}
+    turns, conversations = load_turns(data, titles)
+    if limit is not None:
+        turns = turns[:limit]
+    popular = training_popularity(data.parent, titles)
+
+    systems: dict[str, tuple[list[list[str]], list[float]]] = {}
+    systems["kith"] = _ranked_lists(turns, lambda t: [r.item_id for r in kith.rank(t.context, k=50)], "kith")
+    for component in ABLATED:
+        weights = kith.config.ranking.model_copy(update={component: 0.0})
+        ablated = Kith(kith.config.model_copy(update={"ranking": weights}), kith.stores)
+        systems[f"kith without {component}"] = _ranked_lists(
+            turns, lambda t, a=ablated: [r.item_id for r in a.rank(t.context, k=50)], f"without {component}"
+        )
+    systems["popularity (training mentions)"] = _ranked_lists(
+        turns, lambda t: [m for m in popular if m not in set(t.earlier)][:50], "popularity"
+    )
+    systems["repeat last mentioned"] = _ranked_lists(turns, _repeat_last, "repeat")
+
+    results: dict[str, dict[str, dict[str, float]]] = {"raw": {}, "repeats_removed": {}}
+    curves: dict[str, list[float]] = {}
+    for name, (lists, _) in systems.items():
+        for protocol in results:
+            if protocol == "repeats_removed" and name == "repeat last mentioned":
+                continue  # by construction it only ever repeats
+            results[protocol][name] = _metrics(turns, lists, protocol)
+        if name == "kith" or not name.startswith("kith"):
+            curves[name] = _curve(turns, systems[name][0], "repeats_removed") if name != "repeat last mentioned" else []
+    curves = {name: values for name, values in curves.items() if values}
+
+    sentiment = item_sentiment(kith, conversations, titles)
+    timings = timing_summary({"rank (kith)": systems["kith"][1]})
+    payload = {
+        "data_file": str(data),
+        "catalog": kith.catalog,
+        "data_dir": str(data_dir),
+        "turns": len(turns),
+        "configuration": json.loads(kith.config.model_dump_json()),
+        "recommendation": results,
+        "published": PUBLISHED,
+        "item_sentiment": sentiment,
+        "timings": timings,
+    }
+    write_report(out_dir, "redial", payload, [data])
+    plot_curves(out_dir / "recall_at_k.png", "ReDial, repeats removed: Recall@k", curves, "k", "Recall@k")
+    plot_bars(out_dir / "latency.png", "Ranking latency per turn", {s: {"p50": v["p50_s"], "p95": v["p95_s"]} for s, v in timings.items()}, "seconds")
+    return payload
+
+
+def _repeat_last(turn: RecommenderTurn) -> list[str]:
+    """The movies mentioned so far, most recent first."""
+    return list(dict.fromkeys(reversed(turn.earlier)))
+
+
+def summary_text(payload: dict[str, Any]) -> str:
+    lines = [f"ReDial: {payload['turns']} recommender turns from {payload['data_file']}"]
+    columns = ["system", "samples", "recall@1", "recall@10", "recall@50", "ndcg@10", "mrr"]
+    for protocol, label in (("repeats_removed", "repeats removed"), ("raw", "raw")):
+        rows = [{"system": name, **values} for name, values in payload["recommendation"][protocol].items()]
+        published = {k: v for k, v in payload["published"].items() if ("raw" in k) == (protocol == "raw")}
+        rows += [{"system": name, **values} for name, values in published.items()]
+        lines += ["", f"Protocol: {label}", table(rows, columns)]
+    rows = [{"system": name, **values} for name, values in payload["item_sentiment"].items()]
+    lines += ["", "Item sentiment (seeker mentions with liked = 0 or 1)", table(rows, ["system", "samples", "accuracy", "macro_f1"])]
+    timing = payload["timings"].get("rank (kith)")
+    if timing:
+        lines += ["", f"Ranking latency per turn: p50 {timing['p50_s'] * 1000:.0f} ms, p95 {timing['p95_s'] * 1000:.0f} ms"]
+    return "\n".join(lines)
