@@ -282,3 +282,25 @@ def eval_redial(
         kith.close()
     typer.echo(summary_text(payload))
     typer.echo(f"\nreport: {out / 'report.json'}, plots: {out / 'recall_at_k.png'}, {out / 'latency.png'}")
+
+
+@eval_app.command("social")
+def eval_social(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Folder for report.json and the plot.")],
+    catalog: Annotated[str, typer.Option(help="The Last.fm catalog (see `kith ingest --format lastfm`).")] = "lastfm",
+    seed: Annotated[int, typer.Option(help="Seed of the held-out split.")] = 0,
+    users: Annotated[int | None, typer.Option(help="Only the first N eligible users (quick checks).")] = None,
+) -> None:
+    """Last.fm: Recall@10 and NDCG@10 with and without friends' activity, against item-kNN and
+    popularity, on one seeded held-out split."""
+    from bot.social_eval import evaluate, summary_text
+
+    config: KithConfig = ctx.obj
+    kith = _open_kith(config, catalog)
+    try:
+        payload = evaluate(kith, out, seed, users)
+    finally:
+        kith.close()
+    typer.echo(summary_text(payload))
+    typer.echo(f"\nreport: {out / 'report.json'}, plot: {out / 'social.png'}")

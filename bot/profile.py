@@ -123,12 +123,32 @@ class Profile(BaseModel):
         )
 
 
+class WordFinder:
+    """Finds any of many words in a text in one pass, and tells what each word stands for."""
+
+    def __init__(self, words_by_name: dict[str, tuple[str, ...]]):
+        self.names = set(words_by_name)
+        self._meaning: dict[str, list[str]] = {}
+        for name, words in words_by_name.items():
+            for word in words:
+                self._meaning.setdefault(word.lower(), []).append(name)
+        # Longest first, so "science fiction" wins over "science".
+        alternatives = "|".join(re.escape(w) for w in sorted(self._meaning, key=len, reverse=True))
+        self._pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.I) if alternatives else None
+
+    def find(self, text: str) -> list[tuple[str, re.Match[str]]]:
+        """(name, match) for every word found, in text order."""
+        if self._pattern is None:
+            return []
+        return [(name, m) for m in self._pattern.finditer(text) for name in self._meaning[m.group(0).lower()]]
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """The catalog's words: its categories and tags, with everyday synonyms."""
 
-    category_words: dict[str, tuple[str, ...]]
-    tag_words: dict[str, tuple[str, ...]]
+    categories: WordFinder
+    tags: WordFinder
 
     @classmethod
     def for_catalog(cls, categories: set[str], tags: set[str]) -> Vocabulary:
@@ -139,14 +159,7 @@ class Vocabulary:
         if "films" in categories:
             category_words["films"] = tuple(dict.fromkeys(category_words["films"] + CATEGORY_WORDS["films"]))
         tag_words = {tag: tuple(dict.fromkeys((tag, tag.replace("-", " "), *TAG_WORDS.get(tag, ())))) for tag in tags}
-        return cls(category_words, tag_words)
-
-
-def _find_words(text: str, words: tuple[str, ...]) -> list[re.Match[str]]:
-    found = []
-    for word in words:
-        found += list(re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I))
-    return found
+        return cls(WordFinder(category_words), WordFinder(tag_words))
 
 
 def _remember(values: list[str], new: str) -> list[str]:
@@ -181,27 +194,22 @@ def update_profile(
         for item_id in last_recommended:
             p.rejected = _remember(p.rejected, item_id)
 
-    categories = [c for c, words in vocabulary.category_words.items() if _find_words(text, words)]
+    categories = sorted({name for name, _ in vocabulary.categories.find(text)})
     if categories:
         # A new request names what the person wants now; it replaces the earlier category.
         p.constraints.categories = sorted(categories)
 
-    for tag, words in vocabulary.tag_words.items():
-        for match in _find_words(text, words):
-            # Only the words of the same clause can negate a tag ("No thanks, I love horror").
-            before = re.split(r"[.;!?,]|\bbut\b", text[: match.start()])[-1]
-            if ACCEPTING.search(before):
-                negated = False
-            else:
-                negated = bool(NEGATORS.search(before))
-            if negated:
-                p.constraints.excluded_tags = _remember(p.constraints.excluded_tags, tag)
-                p.liked_tags = _forget(p.liked_tags, tag)
-            else:
-                p.liked_tags = _remember(p.liked_tags, tag)
-                for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
-                    p.constraints.excluded_tags = _forget(p.constraints.excluded_tags, lifted)
-                    p.disliked_tags = _forget(p.disliked_tags, lifted)
+    for tag, match in vocabulary.tags.find(text):
+        # Only the words of the same clause can negate a tag ("No thanks, I love horror").
+        before = re.split(r"[.;!?,]|\bbut\b", text[: match.start()])[-1]
+        if NEGATORS.search(before) and not ACCEPTING.search(before):
+            p.constraints.excluded_tags = _remember(p.constraints.excluded_tags, tag)
+            p.liked_tags = _forget(p.liked_tags, tag)
+        else:
+            p.liked_tags = _remember(p.liked_tags, tag)
+            for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
+                p.constraints.excluded_tags = _forget(p.constraints.excluded_tags, lifted)
+                p.disliked_tags = _forget(p.disliked_tags, lifted)
 
     _update_price(p.constraints, text)
     _update_era(p.constraints, text, today or date.today())
@@ -218,7 +226,7 @@ def update_profile(
         p.context.audience = audience.group(1).lower()
         if YOUNG_AUDIENCE.search(audience.group(1)):
             for tag in ("family", "kids"):
-                if tag in vocabulary.tag_words:
+                if tag in vocabulary.tags.names:
                     p.liked_tags = _remember(p.liked_tags, tag)
     elif re.search(r"\bfor (me|myself)\b", text, re.I):
         p.context.audience = "themselves"

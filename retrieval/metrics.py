@@ -61,3 +61,15 @@ def classification(pairs: Sequence[tuple[str, str]], labels: Sequence[str]) -> d
         recall = hit / actual if actual else 0.0
         scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
     return {"samples": len(pairs), "accuracy": accuracy, "macro_f1": sum(scores) / len(scores)}
+
+
+def recall_of_set(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    """Share of the relevant items found in the top k (for a person with several held-out items)."""
+    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
+
+
+def ndcg_of_set(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    """DCG of the top k over the best DCG possible with this many relevant items."""
+    gains = sum(1.0 / math.log2(position + 2) for position, item in enumerate(ranked[:k]) if item in relevant)
+    ideal = sum(1.0 / math.log2(position + 2) for position in range(min(len(relevant), k)))
+    return gains / ideal if ideal else 0.0

@@ -47,6 +47,8 @@ class RankingWeights(BaseModel):
     # 0: rank by score alone; higher trades score for variety among the top items.
     diversity: float = Field(0.25, ge=0, le=1)
     candidates: int = Field(200, ge=10, le=5000)
+    # How many of the friends' activities (most relevant first) the social component reads.
+    friends_activity: int = Field(40, ge=1, le=5000)
 
 
 @dataclass
@@ -113,21 +115,24 @@ class Ranking:
     friends_activity: list[FriendActivity]
 
 
-def _signal_from(kind: str, rating: float | None) -> float:
+def _signal_from(kind: str, rating: float | None, weight: float = 1.0) -> float:
     """How much an interaction says the person liked the item: -1 .. 1."""
     if rating is not None:
         return (rating - 3.0) / 2.0
-    return {"like": 0.8, "purchase": 0.6, "review": 0.5, "view": 0.3}.get(kind, 0.3)
+    if kind == "view":
+        # A view says little; ten thousand plays of an artist say a lot.
+        return 0.3 + 0.5 * min(1.0, math.log10(max(weight, 1.0)) / 4)
+    return {"like": 0.8, "purchase": 0.6, "review": 0.5}.get(kind, 0.3)
 
 
 def _signal(interaction: Interaction) -> float:
-    return _signal_from(interaction.kind, interaction.rating)
+    return _signal_from(interaction.kind, interaction.rating, interaction.weight)
 
 
 class CatalogStats:
     """Per-catalog statistics from interactions, computed once and refreshed on demand."""
 
-    def __init__(self, database: Database, catalog: str):
+    def __init__(self, database: Database, catalog: str, hidden: frozenset[str] = frozenset()):
         self.items: dict[str, Item] = {item.id: item for item in database.items(catalog)}
         users = {user.id: user.name for user in database.users(catalog)}
         self.user_names = users
@@ -138,6 +143,8 @@ class CatalogStats:
         user_index: dict[str, int] = {}
         rows, columns = [], []
         for interaction in database.interactions(catalog):
+            if interaction.key in hidden:
+                continue
             self.interactions_by_user[interaction.user_id].append(interaction)
             if interaction.visibility == "public" and _signal(interaction) > 0 and interaction.item_id in self.item_index:
                 rows.append(user_index.setdefault(interaction.user_id, len(user_index)))
@@ -160,20 +167,31 @@ class CatalogStats:
 
 
 class Ranker:
-    def __init__(self, catalog: str, database: Database, vectors: VectorStore, embedder: Embedder, weights: RankingWeights):
+    def __init__(
+        self,
+        catalog: str,
+        database: Database,
+        vectors: VectorStore,
+        embedder: Embedder,
+        weights: RankingWeights,
+        hidden: frozenset[str] = frozenset(),
+    ):
+        """`hidden`: interaction ids to act as if absent (held-out data in an evaluation)."""
         self.catalog = catalog
         self.database = database
         self.vectors = vectors
         self.embedder = embedder
         self.weights = weights
+        self.hidden = hidden
         self._lock = threading.Lock()
         self._vector_cache: dict[str, np.ndarray] = {}
-        self.stats = CatalogStats(database, catalog)
+        self._query_cache: dict[str, np.ndarray] = {}
+        self.stats = CatalogStats(database, catalog, hidden)
 
     def refresh(self) -> None:
         """Re-read the catalog after new data was ingested."""
         with self._lock:
-            self.stats = CatalogStats(self.database, self.catalog)
+            self.stats = CatalogStats(self.database, self.catalog, self.hidden)
             self._vector_cache.clear()
 
     def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -197,7 +215,7 @@ class Ranker:
             consumed.add(interaction.item_id)
         return liked, disliked, consumed
 
-    def friends_activity(self, user_id: str | None, query_vector: np.ndarray, limit: int = 40) -> list[FriendActivity]:
+    def friends_activity(self, user_id: str | None, query_vector: np.ndarray) -> list[FriendActivity]:
         """Friends' public and friends-visible activity, most relevant to the request first."""
         if user_id is None or self.weights.social == 0:
             return []
@@ -208,7 +226,7 @@ class Ranker:
             self.catalog,
             "activity",
             embedding=query_vector,
-            limit=limit,
+            limit=self.weights.friends_activity,
             where={"$and": [{"user_id": {"$in": sorted(friends)}}, {"visibility": {"$in": list(SHARED_VISIBILITIES)}}]},
         )
         activity = []
@@ -218,6 +236,8 @@ class Ranker:
             # The metadata filter already excludes private rows; this re-check keeps the rule
             # true even if the filter were ever mistyped.
             if item is None or meta["visibility"] not in SHARED_VISIBILITIES or meta["user_id"] not in friends:
+                continue
+            if hit.id in self.hidden:
                 continue
             text = str(meta.get("text", ""))
             activity.append(
@@ -243,18 +263,29 @@ class Ranker:
         excluded = set(request.exclude) | owned | dislikes | set(request.likes)
 
         query_text = " ".join(filter(None, [request.query, " ".join(request.liked_tags), " ".join(request.categories)]))
-        query_vector = self.embedder.embed([query_text or "something good"])[0]
         like_vectors = self.item_vectors(likes[:20])
         centroid = _unit(np.mean(list(like_vectors.values()), axis=0)) if like_vectors else None
+        if query_text:
+            query_vector = self._embed_query(query_text)
+        else:
+            # Nothing asked: the person's taste is the request (or, knowing nothing, anything).
+            query_vector = centroid if centroid is not None else self._embed_query("something good")
 
         where = {"category": {"$in": list(request.categories)}} if request.categories else None
         candidate_ids: dict[str, None] = {}
         for vector in filter(lambda v: v is not None, (query_vector, centroid)):
             for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=min(w.candidates, len(stats.items) or 1), where=where):
                 candidate_ids[hit.id] = None
-        activity = self.friends_activity(request.user_id, query_vector)
+        # Friends' activity is looked up by the request and, where known, the person's taste.
+        taste = _unit(query_vector + centroid) if centroid is not None else query_vector
+        activity = self.friends_activity(request.user_id, taste)
         collaborative = self._collaborative(likes)
-        for item_id in [a.item_id for a in activity] + sorted(collaborative, key=collaborative.get, reverse=True)[:50]:  # type: ignore[arg-type]
+        social_all = self._social(request.user_id)
+        for item_id in [
+            *(a.item_id for a in activity),
+            *sorted(collaborative, key=collaborative.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
+            *sorted(social_all, key=social_all.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
+        ]:
             candidate_ids[item_id] = None
         for item_id, _ in sorted(stats.popularity.items(), key=lambda kv: -kv[1])[:50]:
             candidate_ids[item_id] = None
@@ -268,18 +299,17 @@ class Ranker:
         matrix = np.stack([vectors[item.id] for item in candidates])
 
         semantic = matrix @ query_vector
-        if centroid is not None:
+        if centroid is not None and query_text:
             # What they ask for now weighs more than the average of everything they ever liked.
             semantic = 0.7 * semantic + 0.3 * (matrix @ centroid)
         wanted_tags = set(list(request.liked_tags)[:3])
-        social_raw: dict[str, float] = defaultdict(float)
-        for entry in activity:
-            social_raw[entry.item_id] += entry.strength * _signal_of_activity(entry)
-        # Friends' enthusiasm counts in proportion to how well the item fits the request: a
-        # friend's favourite war film is no answer to "a thoughtful sci-fi film".
-        relevance = {item.id: max(0.0, float(semantic[row])) for row, item in enumerate(candidates)}
-        for item_id in social_raw:
-            social_raw[item_id] *= relevance.get(item_id, 0.0)
+        social_raw = {item.id: social_all[item.id] for item in candidates if item.id in social_all}
+        if query_text:
+            # Friends' enthusiasm counts in proportion to how well the item fits the request: a
+            # friend's favourite war film is no answer to "a thoughtful sci-fi film".
+            relevance = {item.id: max(0.0, float(semantic[row])) for row, item in enumerate(candidates)}
+            for item_id in social_raw:
+                social_raw[item_id] *= relevance.get(item_id, 0.0)
         social_top = max((abs(v) for v in social_raw.values()), default=0.0) or 1.0
         collab_top = max(collaborative.values(), default=0.0) or 1.0
         dislike_matrix = np.stack(list(self.item_vectors(sorted(dislikes)).values())) if dislikes else None
@@ -316,6 +346,24 @@ class Ranker:
         for recommendation in chosen:
             recommendation.reasons = self._reasons(recommendation, request, likes, like_vectors, vectors, activity, collaborative)
         return Ranking(chosen, activity)
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        if text not in self._query_cache:
+            if len(self._query_cache) > 1024:
+                self._query_cache.clear()
+            self._query_cache[text] = self.embedder.embed([text])[0]
+        return self._query_cache[text]
+
+    def _social(self, user_id: str | None) -> dict[str, float]:
+        """Per item: friends' shared enthusiasm for it, each friend weighted by closeness."""
+        scores: dict[str, float] = defaultdict(float)
+        if user_id is None or self.weights.social == 0:
+            return scores
+        for friend, strength in self.database.friends(self.catalog, user_id).items():
+            for interaction in self.stats.interactions_by_user.get(friend, []):
+                if interaction.visibility in SHARED_VISIBILITIES:
+                    scores[interaction.item_id] += strength * _signal(interaction)
+        return scores
 
     def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:
         """Item-to-item: people who liked what you liked also liked... (cosine on public likes)."""
@@ -406,17 +454,17 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
 def _diversify(scored: list[Recommendation], vectors: dict[str, np.ndarray], k: int, diversity: float) -> list[Recommendation]:
     """Maximal marginal relevance: each pick trades score against likeness to earlier picks."""
     pool = sorted(scored, key=lambda r: -r.score)[: max(k * 5, 50)]
-    if diversity == 0:
+    if diversity == 0 or not pool:
         return pool[:k]
+    scores = np.array([r.score for r in pool])
+    matrix = np.stack([vectors[r.item_id] for r in pool])
+    likeness = np.full(len(pool), -np.inf)  # highest similarity to any pick so far
+    available = np.ones(len(pool), dtype=bool)
     chosen: list[Recommendation] = []
-    while pool and len(chosen) < k:
-        def marginal(r: Recommendation) -> float:
-            if not chosen:
-                return r.score
-            likeness = max(float(vectors[r.item_id] @ vectors[c.item_id]) for c in chosen)
-            return (1 - diversity) * r.score - diversity * likeness
-
-        best = max(pool, key=marginal)
-        chosen.append(best)
-        pool.remove(best)
+    while len(chosen) < min(k, len(pool)):
+        marginal = scores if not chosen else (1 - diversity) * scores - diversity * likeness
+        best = int(np.argmax(np.where(available, marginal, -np.inf)))
+        chosen.append(pool[best])
+        available[best] = False
+        likeness = np.maximum(likeness, matrix @ matrix[best])
     return chosen

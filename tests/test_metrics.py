@@ -40,3 +40,15 @@ def test_classification_accuracy_and_macro_f1() -> None:
     assert result["macro_f1"] == pytest.approx((like_f1 + dislike_f1) / 2)
     always_like = classification([("like", "like"), ("dislike", "like")], ["like", "dislike"])
     assert always_like["accuracy"] == 0.5 and always_like["macro_f1"] == pytest.approx((2 / 3) / 2)
+
+
+def test_set_metrics_for_several_held_out_items() -> None:
+    from retrieval.metrics import ndcg_of_set, recall_of_set
+
+    ranked = ["a", "x", "b", "y"]
+    assert recall_of_set(ranked, {"a", "b", "c", "d"}, 3) == 0.5
+    assert recall_of_set(ranked, set(), 3) == 0.0
+    ideal = 1 + 1 / math.log2(3)
+    assert ndcg_of_set(ranked, {"a", "b"}, 10) == pytest.approx((1 + 1 / math.log2(4)) / ideal)
+    assert ndcg_of_set(["a", "b"], {"a", "b"}, 10) == pytest.approx(1.0)
+    assert ndcg_of_set(["x"], {"a"}, 10) == 0.0
