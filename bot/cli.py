@@ -199,6 +199,9 @@ def chat(
                 for piece in kith.stream(user, message, session):
                     if isinstance(piece, Turn):
                         session = piece.session_id
+                        if piece.repaired:
+                            # The streamed sentence failed the grounding check; show the final text.
+                            typer.echo(f"\n  [corrected] {piece.text}")
                         profile = kith.describe_profile(piece.profile)
                         if profile:
                             typer.echo("\n  [profile] " + " | ".join(profile))

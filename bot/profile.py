@@ -40,6 +40,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "family": ("family", "kids", "children", "child"),
     "kids": ("kids", "children", "child", "toddler"),
     "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
+    "thought-provoking": ("thought-provoking", "thought provoking", "thoughtful", "cerebral", "makes you think"),
     "mystery": ("mystery", "mysteries", "whodunit", "detective"),
     "documentary": ("documentary", "documentaries"),
     "day-hiking": ("day hike", "day hiking", "day-hiking", "hiking", "hike"),
@@ -67,7 +68,7 @@ AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\
 RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
 OLD = re.compile(r"\b(old|older|oldies|vintage)\b", re.I)
 SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter)\b", re.I)
-LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b", re.I)
+LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|journey|drive|weekend|day|week|time|night|ride))", re.I)
 OCCASIONS = (
     "birthday", "anniversary", "christmas", "date night", "road trip", "party", "wedding", "holiday",
     "vacation", "camping trip", "rainy day", "weekend", "gift", "present", "flight", "commute",
@@ -215,7 +216,7 @@ def update_profile(
     _update_era(p.constraints, text, today or date.today())
     if SHORT.search(text):
         p.constraints.length = "short"
-    elif LONG.search(text) and not re.search(r"\blong (day|week|time)\b", text, re.I):
+    elif LONG.search(text):
         p.constraints.length = "long"
 
     occasion = next((o for o in OCCASIONS if re.search(rf"\b{o}\b", text, re.I)), None)

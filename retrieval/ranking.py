@@ -264,7 +264,10 @@ class Ranker:
 
         query_text = " ".join(filter(None, [request.query, " ".join(request.liked_tags), " ".join(request.categories)]))
         like_vectors = self.item_vectors(likes[:20])
-        centroid = _unit(np.mean(list(like_vectors.values()), axis=0)) if like_vectors else None
+        # Taste: what they said they liked in this conversation, else their stored history.
+        said = [like_vectors[i] for i in request.likes if i in like_vectors]
+        taste_vectors = said or list(like_vectors.values())
+        centroid = _unit(np.mean(taste_vectors, axis=0)) if taste_vectors else None
         if query_text:
             query_vector = self._embed_query(query_text)
         else:
