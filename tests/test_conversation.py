@@ -172,3 +172,12 @@ def test_a_ranking_component_can_be_turned_off(data_dir: Path) -> None:
     without = Kith.open(data_dir, "demo", ranking={"social": 0.0}).rank(messages, user_id="u01", k=30)
     assert all(r.components["social"] == 0 for r in without)
     assert not any("your friend" in reason for r in without for reason in r.reasons)
+
+
+def test_open_takes_configuration_as_keywords(data_dir: Path, tmp_path: Path) -> None:
+    opened = Kith.open(data_dir, "demo", adapter=tmp_path, ranking={"diversity": 0.0}, recommendations=3)
+    assert opened.config.llm.adapter == tmp_path
+    assert opened.config.ranking.diversity == 0.0 and opened.config.ranking.social == 0.5
+    assert len(opened.rank([{"role": "user", "text": "a book"}], k=3)) == 3
+    assert opened._llm is None  # the LLM (and its adapter) load on the first reply only
+    opened.close()
