@@ -7,12 +7,12 @@ Run from the repository root with the project's environment:
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from bot import Kith
+from bot.reports import timing_summary
 
 SCRIPT = [
     "I loved Arrival and The Martian, something thoughtful please",
@@ -28,11 +28,6 @@ SCRIPT = [
     "we're going camping next week, so excited!",
     "a classic novel",
 ]
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -58,8 +53,8 @@ def main() -> None:
                     stages.setdefault(stage, []).append(seconds)
         stages.setdefault("first_text", []).append(first or 0.0)
     print(f"{'stage':<12} {'p50 (s)':>8} {'p95 (s)':>8}   over {args.turns} turns, demo catalog")
-    for stage, values in stages.items():
-        print(f"{stage:<12} {statistics.median(values):>8.3f} {percentile(values, 0.95):>8.3f}")
+    for stage, summary in timing_summary(stages).items():
+        print(f"{stage:<12} {summary['p50_s']:>8.3f} {summary['p95_s']:>8.3f}")
     kith.close()
 
 

