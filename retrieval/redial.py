@@ -4,7 +4,8 @@ Catalog: `movies_with_mentions.csv`, item ids = ReDial movie ids. With a MovieLe
 movie gains MovieLens genres and its most frequent user tags (titles share the `Title (Year)`
 form and are matched with `TitleIndex`). MovieLens ratings are deliberately not imported: measured
 on valid.jsonl they pull popularity and collaborative filtering towards MovieLens' older canon
-and cut Recall@10 from 0.100 to 0.059 (repeats removed, first 150 turns). Training dialogues
+and cut Recall@10 from 0.100 to 0.059 (repeats removed, first 150 turns; the importer of commit
+02efed8 still loaded them). Training dialogues
 (`train.jsonl`) come in as Kith dialogues with the seeker's per-movie `liked` labels, and as the seeker's public
 interactions (liked: like; disliked: a 1/5 rating; unsaid: a view). `valid.jsonl` (tuning) and
 `dev.jsonl` (measurement) are held out and never imported; nor is the catalog's `nbMentions`,
