@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.config import KithConfig, load_config
-from bot.llm import LLMRuntime, open_runtime
+import prompts
+from bot import support
+from bot.llm import LLMRuntime, SerialRuntime, open_runtime
 from bot.profile import Constraints, Context, Profile, Vocabulary, describe, update_profile
 from bot.reply import ReplyWriter, Written, choose_tone
 from bot.sentiment import Sentiment, analyze
 from bot.sessions import SessionStore
+from bot.support import Handoff, HelpAnswer, HelpDesk
 from retrieval.embeddings import shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
 from retrieval.ranking import FriendActivity, Ranker, RankRequest, Recommendation
@@ -46,6 +49,12 @@ class Turn:
     timings: dict[str, float] = field(default_factory=dict)
     # True when the LLM's sentence named an item outside the ranking and was rewritten.
     repaired: bool = False
+    # The help article that answered a problem in the message, if one did.
+    help: HelpAnswer | None = None
+    # Set when this turn hands the conversation to a person.
+    handoff: Handoff | None = None
+    # Why the message was refused ("instructions" or "private"), if it was.
+    refused: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,21 +68,43 @@ class Turn:
             "friends_activity": [asdict(a) for a in self.friends_activity],
             "timings": self.timings,
             "repaired": self.repaired,
+            "help": asdict(self.help) if self.help else None,
+            "handoff": self.handoff.to_dict() if self.handoff else None,
+            "refused": self.refused,
         }
+
+
+def ensure_catalog(stores: Stores, catalog: str, embedding_batch_size: int = 64) -> None:
+    """Fail with a clear message when the catalog is missing, except `demo`: that one is
+    loaded from the bundled demo data on first use."""
+    if stores.database.has_catalog(catalog):
+        return
+    if catalog != DEMO_CATALOG:
+        known = ", ".join(stores.database.catalogs()) or "none"
+        raise KithInputError(
+            f"no catalog {catalog!r} in {stores.database.path.parent} (catalogs: {known}); load it with `kith ingest`"
+        )
+    dataset, _ = read_source([demo_data_dir()], "kith", stores, catalog)
+    ingest_dataset(dataset, catalog, "bundled demo data", stores.database, stores.vectors,
+                   shared_embedder(embedding_batch_size))
 
 
 class Kith:
     """A conversational recommender over one catalog of a data folder."""
 
-    def __init__(self, config: KithConfig, stores: Stores):
+    def __init__(self, config: KithConfig, stores: Stores, llm: Callable[[], LLMRuntime] | None = None):
+        """`llm` shares one loaded LLM between Kith objects (the HTTP service opens one per
+        catalog); by default this object loads its own on first use."""
         self.config = config
         self.catalog = config.catalog
         self.stores = stores
         self.embedder = shared_embedder(config.embedding_batch_size)
         self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, config.ranking)
         self.sessions = SessionStore(stores.database, self.catalog)
+        self.helpdesk = HelpDesk(self.catalog, stores.database, stores.vectors, self.embedder)
         self._llm: LLMRuntime | None = None
         self._llm_lock = threading.Lock()
+        self._shared_llm = llm
         self._rebuild_vocabulary()
 
     @classmethod
@@ -88,16 +119,11 @@ class Kith:
         overrides["catalog"] = check_catalog_name(catalog)
         settings = load_config(overrides=overrides)
         stores = Stores.open(settings.data_dir, settings.chroma_url, settings.embedding_batch_size)
-        if not stores.database.has_catalog(catalog):
-            if catalog != DEMO_CATALOG:
-                known = ", ".join(stores.database.catalogs()) or "none"
-                stores.close()
-                raise KithInputError(
-                    f"no catalog {catalog!r} in {settings.data_dir} (catalogs: {known}); load it with `kith ingest`"
-                )
-            dataset, _ = read_source([demo_data_dir()], "kith", stores, catalog)
-            ingest_dataset(dataset, catalog, "bundled demo data", stores.database, stores.vectors,
-                           shared_embedder(settings.embedding_batch_size))
+        try:
+            ensure_catalog(stores, catalog, settings.embedding_batch_size)
+        except KithInputError:
+            stores.close()
+            raise
         return cls(settings, stores)
 
     def close(self) -> None:
@@ -112,12 +138,15 @@ class Kith:
     def refresh(self) -> None:
         """Pick up data ingested since this catalog was opened."""
         self.ranker.refresh()
+        self.helpdesk.forget()
         self._rebuild_vocabulary()
 
     def llm(self) -> LLMRuntime:
+        if self._shared_llm is not None:
+            return self._shared_llm()
         with self._llm_lock:
             if self._llm is None:
-                self._llm = open_runtime(self.config.llm, self.config.cache_dir)
+                self._llm = SerialRuntime(open_runtime(self.config.llm, self.config.cache_dir))
             return self._llm
 
     # --- reading ------------------------------------------------------------------------
@@ -185,35 +214,45 @@ class Kith:
             seen=seen,
         )
 
-    def _check_message(self, user_id: str, message: str) -> str:
-        if not isinstance(message, str) or not message.strip():
-            raise KithInputError("message is empty: say what you are looking for")
+    def check_message(self, user_id: str, message: str) -> str:
+        """The message as a turn uses it, or KithInputError saying what is wrong with it."""
+        if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
+            raise KithInputError("user_id must be a non-empty string of at most 200 characters")
+        if not isinstance(message, str):
+            raise KithInputError(f"message must be text, not {type(message).__name__}")
         if len(message) > self.config.max_message_chars:
             raise KithInputError(
                 f"message is {len(message)} characters long; the limit is {self.config.max_message_chars}"
             )
-        if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
-            raise KithInputError("user_id must be a non-empty string of at most 200 characters")
         # Control characters (other than newlines and tabs) carry no meaning in a chat message.
-        return "".join(ch for ch in message if ch in "\n\t" or ch.isprintable()).strip()
+        cleaned = "".join(ch for ch in message if ch in "\n\t" or ch.isprintable()).strip()
+        if not cleaned:
+            raise KithInputError("message is empty: say what you are looking for")
+        return cleaned
 
-    def reply(self, user_id: str, message: str, session_id: str | None = None) -> Turn:
-        for piece in self.stream(user_id, message, session_id):
+    def reply(self, user_id: str, message: str, session_id: str | None = None, app: str = "") -> Turn:
+        for piece in self.stream(user_id, message, session_id, app):
             if isinstance(piece, Turn):
                 return piece
         raise RuntimeError("the turn ended without a result")
 
-    def stream(self, user_id: str, message: str, session_id: str | None = None) -> Iterator[str | Turn]:
-        """Yield the reply as text pieces, then the finished Turn."""
-        message = self._check_message(user_id, message)
+    def stream(self, user_id: str, message: str, session_id: str | None = None, app: str = "") -> Iterator[str | Turn]:
+        """Yield the reply as text pieces, then the finished Turn.
+
+        A reply has up to three sections: a help answer (or a refusal), recommendations, and a
+        hand-off notice. Sections are separated by a blank line, in the stream as in the text.
+        `app` names the HTTP API tenant whose session this is ("" for local use)."""
+        message = self.check_message(user_id, message)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        session_id, is_new = self.sessions.open_session(user_id, session_id)
+        session_id, is_new = self.sessions.open_session(user_id, session_id, app)
         history = self.sessions.messages(session_id)
-        profile = self.sessions.profile(user_id)
+        stored_profile = self.sessions.profile(user_id)
         if is_new:
             # Taste persists across sessions; constraints and context belong to one conversation.
-            profile = profile.model_copy(update={"constraints": Constraints(), "context": Context(), "rejected": []})
+            stored_profile = stored_profile.model_copy(
+                update={"constraints": Constraints(), "context": Context(), "rejected": []}
+            )
         last_recommended = next(
             ([r["item_id"] for r in m.data.get("recommendations", [])] for m in reversed(history) if m.role == "assistant"),
             [],
@@ -221,48 +260,96 @@ class Kith:
         mark = time.perf_counter()
         timings["load"] = mark - started
 
-        profile, sentiment = self._understand(profile, message, last_recommended)
+        refused = support.refusal(message)
+        handing_to_person = support.asks_for_human(message)
+        problem = not refused and support.mentions_problem(message)
+        # A problem's words ("my boots arrived damaged") say nothing about taste.
+        about_choice = support.choice_part(message) if problem else message
+        profile, sentiment = self._understand(stored_profile, about_choice or message, last_recommended)
+        if refused or not about_choice:
+            profile = stored_profile  # a refusal, or a message only about a problem, changes no taste
+        if about_choice != message:
+            sentiment = analyze(message, self.finder.find(message))  # the feeling is the whole message's
+        help_answer = self.helpdesk.answer(message) if problem else None
         timings["understand"] = time.perf_counter() - mark
         mark = time.perf_counter()
 
-        mentioned = [f.item_id for m in history for f in self.finder.find(m.text)]
-        earlier = [r["item_id"] for m in history for r in m.data.get("recommendations", [])]
-        user_texts = [m.text for m in history if m.role == "user"][-1:] + [message]
-        request = self._request(profile, " ".join(user_texts), user_id, seen=[*mentioned, *earlier])
-        ranking = self.ranker.rank(request, self.config.recommendations)
-        timings["rank"] = time.perf_counter() - mark
-        mark = time.perf_counter()
+        sections: list[str] = []
 
+        def section(text: str) -> str:
+            sections.append(text)
+            return text if len(sections) == 1 else "\n\n" + text
+
+        failed = False
+        if refused:
+            yield section(support.refusal_text(refused))
+        elif problem:
+            if help_answer is not None:
+                yield section(help_answer.text)
+            else:
+                failed = True
+                yield section(prompts.table("support")["replies"]["help_not_found"])
+        recommend = not refused and not handing_to_person and (not problem or support.asks_to_choose(message))
+
+        recommendations: list[Recommendation] = []
+        friends_activity: list[FriendActivity] = []
         tone = choose_tone(sentiment)
-        history_likes = self.ranker.own_history(user_id)[0]
-        has_history = bool(history_likes)
-        ask = profile.is_thin() and not has_history and not sentiment.items
-        repaired = False
-        if ask or not ranking.recommendations:
-            text = self.writer.clarifying_question(profile, ranking.recommendations) if ranking.recommendations else (
-                "I couldn't find anything that fits all of that. Could you loosen one of your "
-                "constraints (" + "; ".join(self.describe_profile(profile)) + ")?"
-            )
-            ask = True
-            yield text
-        else:
-            written: list[Written] = []
-            # Items the reply may name besides its picks: the person's own, which reasons cite.
-            named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
-                     *(f.item_id for f in self.finder.find(message))}
-            yield from self.writer.stream_recommendation(message, ranking.recommendations, tone, written, named)
-            text, repaired = written[0].text, written[0].repaired
+        ask = repaired = False
+        if recommend:
+            mentioned = [f.item_id for m in history for f in self.finder.find(m.text)]
+            earlier = [r["item_id"] for m in history for r in m.data.get("recommendations", [])]
+            user_texts = [m.text for m in history if m.role == "user"][-1:] + [about_choice]
+            request = self._request(profile, " ".join(user_texts), user_id, seen=[*mentioned, *earlier])
+            ranking = self.ranker.rank(request, self.config.recommendations)
+            recommendations, friends_activity = ranking.recommendations, ranking.friends_activity
+            timings["rank"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            # Turning down every pick is a failure to help, as is finding nothing.
+            failed = failed or not recommendations or sentiment.mood == "rejecting"
+            if sections:
+                yield section(prompts.table("support")["replies"]["then_choose"])
+            history_likes = self.ranker.own_history(user_id)[0]
+            ask = not recommendations or (profile.is_thin() and not history_likes and not sentiment.items)
+            if ask:
+                text = self.writer.clarifying_question(profile, recommendations) if recommendations else (
+                    "I couldn't find anything that fits all of that. Could you loosen one of your "
+                    "constraints (" + "; ".join(self.describe_profile(profile)) + ")?"
+                )
+                yield section(text)
+            else:
+                written: list[Written] = []
+                # Items the reply may name besides its picks: the person's own, which reasons cite.
+                named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
+                         *(f.item_id for f in self.finder.find(message))}
+                pieces = self.writer.stream_recommendation(message, recommendations, tone, written, named)
+                yield section(next(pieces))
+                yield from pieces
+                sections[-1], repaired = written[0].text, written[0].repaired
         timings["reply"] = time.perf_counter() - mark
         mark = time.perf_counter()
 
-        turn = Turn(text, ranking.recommendations, profile, sentiment, session_id, tone, ask,
-                    ranking.friends_activity, timings, repaired)
+        handoff = None
+        reason = None if refused else support.handoff_reason(message, sentiment, failed, history)
+        if reason is not None:
+            help_titles = [m.data["help"]["title"] for m in history if m.data.get("help")]
+            help_titles += [help_answer.title] if help_answer else []
+            summary = support.summarize(user_id, history, message, self.describe_profile(profile), help_titles, reason)
+            handoff = support.Handoff(reason, support.handoff_text(reason), summary)
+            yield section(handoff.explanation)
+
+        text = "\n\n".join(sections)
+        turn = Turn(text, recommendations, profile, sentiment, session_id, tone, ask, friends_activity, timings,
+                    repaired, help_answer, handoff, refused)
         data = {
-            "recommendations": [asdict(r) for r in ranking.recommendations],
+            "recommendations": [asdict(r) for r in recommendations],
             "tone": tone,
             "sentiment": asdict(sentiment),
+            "failed": failed,
+            "help": asdict(help_answer) if help_answer else None,
+            "handoff": handoff.to_dict() if handoff else None,
+            "refused": refused,
         }
-        self.sessions.save_turn(session_id, user_id, message, text, data, profile)
+        self.sessions.save_turn(session_id, user_id, message, text, data, profile, app)
         timings["save"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         yield turn

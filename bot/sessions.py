@@ -53,23 +53,25 @@ class SessionStore:
             (self.catalog, user_id, profile.model_dump_json(), _now()),
         )
 
-    def open_session(self, user_id: str, session_id: str | None) -> tuple[str, bool]:
-        """(session id, whether it is new). A given id must belong to this user and catalog."""
+    def open_session(self, user_id: str, session_id: str | None, app: str = "") -> tuple[str, bool]:
+        """(session id, whether it is new). A given id must belong to this user, catalog and app.
+        A new session is written with its first turn (save_turn), so a failed first turn
+        leaves nothing behind."""
         if session_id is not None:
-            rows = self.database.query("SELECT catalog, user_id FROM sessions WHERE id = ?", (session_id,))
-            if rows and rows[0]["catalog"] == self.catalog and rows[0]["user_id"] == user_id:
+            rows = self.database.query("SELECT catalog, user_id, app FROM sessions WHERE id = ?", (session_id,))
+            if rows and (rows[0]["catalog"], rows[0]["user_id"], rows[0]["app"]) == (self.catalog, user_id, app):
                 return session_id, False
             if rows:
-                # Another user's (or catalog's) session is not revealed to exist.
+                # Another user's (or catalog's, or app's) session is not revealed to exist.
                 raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
-        new_id = session_id or uuid.uuid4().hex
-        now = _now()
-        with self.database.transaction() as connection:
-            connection.execute(
-                "INSERT INTO sessions (id, catalog, user_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (new_id, self.catalog, user_id, now, now),
-            )
-        return new_id, True
+        return session_id or uuid.uuid4().hex, True
+
+    def owns(self, user_id: str, session_id: str, app: str = "") -> bool:
+        rows = self.database.query(
+            "SELECT 1 FROM sessions WHERE id = ? AND catalog = ? AND user_id = ? AND app = ?",
+            (session_id, self.catalog, user_id, app),
+        )
+        return bool(rows)
 
     def messages(self, session_id: str) -> list[StoredMessage]:
         rows = self.database.query(
@@ -78,10 +80,19 @@ class SessionStore:
         return [StoredMessage(row["role"], row["text"], json.loads(row["data"])) for row in rows]
 
     def save_turn(
-        self, session_id: str, user_id: str, message: str, reply: str, data: dict[str, Any], profile: Profile
+        self, session_id: str, user_id: str, message: str, reply: str, data: dict[str, Any], profile: Profile,
+        app: str = "",
     ) -> None:
         now = _now()
         with self.database.transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO sessions (id, catalog, user_id, app, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, self.catalog, user_id, app, now, now),
+            )
+            owner = connection.execute("SELECT catalog, user_id, app FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if tuple(owner) != (self.catalog, user_id, app):
+                # Two first turns raced for one new id; the other user's turn won it.
+                raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
             (count,) = connection.execute("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)).fetchone()
             connection.executemany(
                 "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -93,20 +104,33 @@ class SessionStore:
             connection.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
             self._write_profile(connection, user_id, profile)
 
-    def sessions(self, user_id: str) -> list[dict[str, Any]]:
+    def sessions(self, user_id: str, app: str = "") -> list[dict[str, Any]]:
         rows = self.database.query(
-            "SELECT id, created_at, updated_at FROM sessions WHERE catalog = ? AND user_id = ? ORDER BY updated_at DESC",
-            (self.catalog, user_id),
+            "SELECT s.id, s.created_at, s.updated_at, COUNT(m.position) AS messages FROM sessions s "
+            "LEFT JOIN messages m ON m.session_id = s.id WHERE s.catalog = ? AND s.user_id = ? AND s.app = ? "
+            "GROUP BY s.id ORDER BY s.updated_at DESC",
+            (self.catalog, user_id, app),
         )
         return [dict(row) for row in rows]
 
-    def delete_session(self, user_id: str, session_id: str) -> bool:
+    def delete_session(self, user_id: str, session_id: str, app: str = "") -> bool:
         with self.database.transaction() as connection:
             owned = connection.execute(
-                "SELECT 1 FROM sessions WHERE id = ? AND catalog = ? AND user_id = ?", (session_id, self.catalog, user_id)
+                "SELECT 1 FROM sessions WHERE id = ? AND catalog = ? AND user_id = ? AND app = ?",
+                (session_id, self.catalog, user_id, app),
             ).fetchone()
             if not owned:
                 return False
             connection.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
             connection.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         return True
+
+
+def expire_sessions(database: Database, older_than: datetime) -> int:
+    """Delete every session (of any catalog) untouched since `older_than`; returns how many.
+    Profiles stay: they are the person's taste, not a conversation."""
+    cutoff = older_than.astimezone(UTC).isoformat(timespec="milliseconds")
+    with database.transaction() as connection:
+        expired = "SELECT id FROM sessions WHERE updated_at < ?"
+        connection.execute(f"DELETE FROM messages WHERE session_id IN ({expired})", (cutoff,))
+        return connection.execute("DELETE FROM sessions WHERE updated_at < ?", (cutoff,)).rowcount

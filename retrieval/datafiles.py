@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,16 +178,39 @@ def _read_file(path: Path, kind: str, dataset: Dataset) -> list[Issue]:
         rows = _csv_rows(path, raw, model, issues)
     else:
         rows = _jsonl_rows(path, raw, issues)
+    issues.extend(_add_rows(rows, model, str(path), dataset))
+    return issues
+
+
+def _add_rows(rows: Iterable[tuple[int, Any]], model: type[Record], source: str, dataset: Dataset) -> list[Issue]:
+    issues: list[Issue] = []
     for line, row in rows:
         try:
             record = model.model_validate(row)
         except ValidationError as error:
             for problem in error.errors():
                 location = ".".join(str(part) for part in problem["loc"]) or None
-                issues.append(Issue(str(path), line, location, _plain_message(problem)))
+                issues.append(Issue(source, line, location, _plain_message(problem)))
             continue
-        dataset.add(record, Origin(str(path), line))
+        dataset.add(record, Origin(source, line))
     return issues
+
+
+def read_records(
+    kind: str,
+    rows: Sequence[Any],
+    source: str,
+    known_users: set[str] = frozenset(),  # type: ignore[assignment]
+    known_items: set[str] = frozenset(),  # type: ignore[assignment]
+) -> Dataset:
+    """Validate records of one kind given as data (an HTTP request's JSON) rather than a file.
+    Problems name `source` and the record's number (from 1) where a file would name its line."""
+    dataset = Dataset()
+    issues = _add_rows(enumerate(rows, start=1), RECORD_KINDS[kind], source, dataset)
+    issues.extend(check_dataset(dataset, known_users, known_items))
+    if issues:
+        raise DataError(issues)
+    return dataset
 
 
 def _plain_message(problem: dict[str, Any]) -> str:

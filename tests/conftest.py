@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,21 @@ def stores(tmp_path: Path) -> Stores:
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder for this test session; the default LLM is converted into it once."""
     return tmp_path_factory.mktemp("kith-cache")
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the ingested demo catalog, made once per test session: tests copy
+    it (`copy_demo`) rather than embedding the demo data again."""
+    from bot.kith import ensure_catalog
+
+    folder = tmp_path_factory.mktemp("demo-template") / "data"
+    stores = Stores.open(folder)
+    ensure_catalog(stores, "demo")
+    stores.close()
+    return folder
+
+
+def copy_demo(template: Path, destination: Path) -> Path:
+    shutil.copytree(template, destination)
+    return destination
