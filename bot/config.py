@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retrieval.ranking import RankingWeights
 
@@ -23,6 +23,8 @@ Runtime = Literal["auto", "llama_cpp", "transformers"]
 
 ENV_PREFIX = "KITH_"
 CONFIG_FILE_ENV = "KITH_CONFIG"
+# Variables named for what people expect rather than by the field path.
+ENV_ALIASES = {"KITH_API_KEYS": ("service", "api_keys")}
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,43 @@ class LLMConfig(BaseModel):
     context_tokens: int = Field(2048, ge=256, le=32768)
 
 
+class ServiceConfig(BaseModel):
+    """The HTTP API (`kith serve`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Each entry is "app:key" or "app:key:admin" (admin keys may also ingest data); the app
+    # names the calling tenant. KITH_API_KEYS sets this as a comma-separated list.
+    api_keys: list[str] = Field(default_factory=list)
+    # Requests per minute per app (a token bucket; bursts up to the same number).
+    rate_limit_per_minute: int = Field(120, ge=1)
+    # Largest request body for chat and profile requests; ingest requests may be larger.
+    max_request_bytes: int = Field(64 * 1024, ge=1024)
+    max_ingest_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # Sessions untouched this long are deleted, checked every cleanup_minutes. Profiles stay.
+    session_ttl_hours: float = Field(24 * 30, gt=0)
+    cleanup_minutes: float = Field(60, gt=0)
+    # Whether a message may come from a user id the catalog has never seen (a new customer).
+    allow_new_users: bool = True
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _well_formed(cls, keys: list[str]) -> list[str]:
+        for number, entry in enumerate(keys, start=1):
+            parts = entry.split(":")
+            if len(parts) not in (2, 3) or not all(parts[:2]) or (len(parts) == 3 and parts[2] != "admin"):
+                # The entry itself is never echoed: it holds a secret.
+                raise ValueError(f"API key entry {number} is not 'app:key' or 'app:key:admin'")
+        return keys
+
+
 class KithConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,6 +102,7 @@ class KithConfig(BaseModel):
     max_message_chars: int = Field(2000, ge=1)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     ranking: RankingWeights = Field(default_factory=RankingWeights)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -85,13 +125,16 @@ def _from_environment(environ: dict[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX) or name == CONFIG_FILE_ENV:
             continue
+        if name in ENV_ALIASES:
+            section, key = ENV_ALIASES[name]
+            values.setdefault(section, {})[key] = value
+            continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         if len(path) == 1 and path[0] in KithConfig.model_fields:
             values[path[0]] = value
         elif len(path) == 2 and path[0] in known_sections:
             if path[1] in known_sections[path[0]].model_fields:
                 values.setdefault(path[0], {})[path[1]] = value
-        # Other KITH_* variables belong to other tools (e.g. KITH_API_KEYS for the server).
     return values
 
 

@@ -48,6 +48,32 @@ class LLMRuntime(Protocol):
         ...
 
 
+class SerialRuntime:
+    """One generation at a time through a runtime shared by threads (the HTTP service's
+    workers): a model's cache and its CPU threads serve one request well, several badly."""
+
+    def __init__(self, runtime: LLMRuntime):
+        self.runtime = runtime
+        self.description = runtime.description
+        self._lock = threading.Lock()
+
+    def stream(
+        self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
+    ) -> Iterator[str]:
+        with self._lock:
+            yield from self.runtime.stream(messages, max_new_tokens, prefix, stop)
+
+    def generate(
+        self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
+    ) -> str:
+        with self._lock:
+            return self.runtime.generate(messages, max_new_tokens, prefix, stop)
+
+    def score(self, messages: Sequence[Message], continuation: str) -> float:
+        with self._lock:
+            return self.runtime.score(messages, continuation)
+
+
 class TransformersRuntime:
     def __init__(self, model_dir: Path, settings: LLMConfig):
         import torch
