@@ -18,8 +18,9 @@ from retrieval.ranking import RankingWeights
 
 Precision = Literal["nf4", "fp32", "bf16"]
 # auto: llama.cpp on the CPU for the default model at 4-bit (it runs the GGUF as shipped, ~8x
-# faster than transformers there); transformers for other models, other precisions, or CUDA.
-Runtime = Literal["auto", "llama_cpp", "transformers"]
+# faster than transformers there); transformers for other models, other precisions, or CUDA;
+# openai whenever llm.endpoint is set.
+Runtime = Literal["auto", "llama_cpp", "transformers", "openai"]
 
 ENV_PREFIX = "KITH_"
 CONFIG_FILE_ENV = "KITH_CONFIG"
@@ -47,6 +48,13 @@ class LLMConfig(BaseModel):
     runtime: Runtime = "auto"
     # llama.cpp's context window in tokens (prompt + reply); the reply prompt is ~250 tokens.
     context_tokens: int = Field(2048, ge=256, le=32768)
+    # An OpenAI-compatible server (vLLM, llama.cpp's server) to generate with instead of a
+    # local model, e.g. http://127.0.0.1:8001/v1. `model` still names the tokenizer (its chat
+    # template renders the prompt); `endpoint_model` is the name the server knows the model by.
+    endpoint: str | None = None
+    endpoint_model: str = "default"
+    # The environment variable holding the endpoint's API key, if it needs one.
+    endpoint_key_env: str = "KITH_LLM_API_KEY"
 
 
 class ServiceConfig(BaseModel):

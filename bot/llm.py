@@ -192,7 +192,12 @@ def _attach_adapter(model, adapter: Path):  # type: ignore[no-untyped-def]
 
 def open_runtime(settings: LLMConfig, cache_dir: Path) -> LLMRuntime:
     """The configured LLM, ready to generate, on the runtime `choose_runtime` picks."""
-    if choose_runtime(settings) == "llama_cpp":
+    runtime = choose_runtime(settings)
+    if runtime == "openai":
+        from bot.remote_llm import OpenAICompatibleRuntime
+
+        return OpenAICompatibleRuntime(settings, resolve_model(settings.model, cache_dir))
+    if runtime == "llama_cpp":
         from bot.adapters import adapter_gguf
         from bot.llamacpp import LlamaCppRuntime
 
@@ -203,7 +208,7 @@ def open_runtime(settings: LLMConfig, cache_dir: Path) -> LLMRuntime:
     return TransformersRuntime(resolve_model(settings.model, cache_dir), settings)
 
 
-def choose_runtime(settings: LLMConfig) -> Literal["llama_cpp", "transformers"]:
+def choose_runtime(settings: LLMConfig) -> Literal["llama_cpp", "transformers", "openai"]:
     """`auto`: llama.cpp for the default model (a GGUF) at 4-bit without a CUDA GPU, the fast
     path on a CPU; transformers for Hugging Face folders, full precision, or CUDA (bitsandbytes
     nf4 there, as in training)."""
@@ -212,6 +217,8 @@ def choose_runtime(settings: LLMConfig) -> Literal["llama_cpp", "transformers"]:
             f"llm.runtime = 'llama_cpp' runs the default GGUF model only; {settings.model} is a Hugging Face "
             "folder: set llm.runtime to 'transformers' or 'auto'."
         )
+    if settings.runtime == "openai" or (settings.runtime == "auto" and settings.endpoint):
+        return "openai"
     if settings.runtime != "auto":
         return settings.runtime
     if settings.model != DEFAULT_MODEL or settings.precision != "nf4":

@@ -1,0 +1,92 @@
+"""The LLM as an OpenAI-compatible endpoint: a real server (llama-cpp-python's, on loopback,
+serving the default GGUF) generates what the local llama.cpp runtime generates, and Kith
+answers through it end to end."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot import Kith
+from bot.config import LLMConfig
+from bot.llm import choose_runtime, open_runtime
+from bot.models import default_gguf
+from bot.remote_llm import EndpointError, OpenAICompatibleRuntime
+from tests.conftest import copy_demo, free_port
+
+ASK = [{"role": "system", "content": "You recommend films in one sentence."},
+       {"role": "user", "content": "Something for a rainy evening?"}]
+SAME_WORDS = 8  # greedy words that must agree between the endpoint and the local runtime
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if importlib.util.find_spec("sse_starlette") is None or importlib.util.find_spec("starlette_context") is None:
+        pytest.skip("llama-cpp-python's server extras are not installed")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llm-server") / "server.log"
+    with log.open("wb") as handle:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--host", "127.0.0.1",
+             "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
+            stdout=handle, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"llama_cpp.server did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_endpoint_is_chosen_when_configured() -> None:
+    assert choose_runtime(LLMConfig(endpoint="http://127.0.0.1:1/v1")) == "openai"
+    assert choose_runtime(LLMConfig()) != "openai"
+
+
+def test_endpoint_generates_what_the_local_runtime_does(endpoint: str, model_cache: Path) -> None:
+    settings = LLMConfig(endpoint=endpoint, repetition_penalty=1.0)
+    remote = open_runtime(settings, model_cache)
+    assert isinstance(remote, OpenAICompatibleRuntime) and endpoint in remote.description
+    local = open_runtime(LLMConfig(runtime="llama_cpp", repetition_penalty=1.0), model_cache)
+    prefix = "Try Paddington 2 —"
+    remote_text = remote.generate(ASK, max_new_tokens=30, prefix=prefix)
+    local_text = local.generate(ASK, max_new_tokens=30, prefix=prefix)
+    assert remote_text.split()[:SAME_WORDS] == local_text.split()[:SAME_WORDS]
+    # Stop strings end the reply and are kept, as with the local runtimes.
+    sentence = remote.generate(ASK, max_new_tokens=40, prefix=prefix, stop=(".", "!", "?"))
+    assert sentence[-1] in ".!?" and sentence.count(".") + sentence.count("!") + sentence.count("?") == 1
+
+
+def test_kith_answers_through_the_endpoint(endpoint: str, demo_template: Path, model_cache: Path, tmp_path: Path) -> None:
+    kith = Kith.open(copy_demo(demo_template, tmp_path / "data"), "demo", cache_dir=model_cache, llm={"endpoint": endpoint})
+    try:
+        turn = kith.reply("u01", "I loved Arrival, a thoughtful film please")
+        assert turn.recommendations and turn.text.startswith(turn.text.split(" Try ")[0])
+        assert turn.recommendations[0].title in turn.text
+        assert "OpenAI-compatible" in kith.llm().description
+    finally:
+        kith.close()
+
+
+def test_unreachable_endpoint_is_a_clear_error(model_cache: Path) -> None:
+    remote = open_runtime(LLMConfig(endpoint=f"http://127.0.0.1:{free_port()}/v1"), model_cache)
+    with pytest.raises(EndpointError, match="failed"):
+        remote.generate(ASK, max_new_tokens=5)
