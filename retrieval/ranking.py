@@ -162,6 +162,8 @@ class CatalogStats:
             for n, item_id in enumerate(self.item_ids)
             if self.likers[n] > 0
         } if top else {}
+        # Every request considers the most popular items: sorted once here, not per request.
+        self.most_popular = sorted(self.popularity, key=lambda item_id: -self.popularity[item_id])[:50]
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
 
@@ -277,7 +279,8 @@ class Ranker:
         where = {"category": {"$in": list(request.categories)}} if request.categories else None
         candidate_ids: dict[str, None] = {}
         for vector in filter(lambda v: v is not None, (query_vector, centroid)):
-            for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=min(w.candidates, len(stats.items) or 1), where=where):
+            for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=min(w.candidates, len(stats.items) or 1),
+                                          where=where, ids_only=True):
                 candidate_ids[hit.id] = None
         # Friends' activity is looked up by the request and, where known, the person's taste.
         taste = _unit(query_vector + centroid) if centroid is not None else query_vector
@@ -290,7 +293,7 @@ class Ranker:
             *sorted(social_all, key=social_all.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
         ]:
             candidate_ids[item_id] = None
-        for item_id, _ in sorted(stats.popularity.items(), key=lambda kv: -kv[1])[:50]:
+        for item_id in stats.most_popular:
             candidate_ids[item_id] = None
 
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded]
