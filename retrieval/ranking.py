@@ -27,6 +27,8 @@ from retrieval.embeddings import Embedder
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
 from retrieval.vectors import VectorStore
 
+# The most neighbours asked of an unfiltered item search before a category-filtered one is cheaper.
+UNFILTERED_SEARCH_LIMIT = 2000
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 
@@ -165,6 +167,9 @@ class CatalogStats:
         # Every request considers the most popular items: sorted once here, not per request.
         self.most_popular = sorted(self.popularity, key=lambda item_id: -self.popularity[item_id])[:50]
         self.categories = {item.category for item in self.items.values()}
+        self.category_sizes: dict[str, int] = defaultdict(int)
+        for item in self.items.values():
+            self.category_sizes[item.category] += 1
         self.tags = {tag for item in self.items.values() for tag in item.tags}
 
 
@@ -188,6 +193,7 @@ class Ranker:
         self._lock = threading.Lock()
         self._vector_cache: dict[str, np.ndarray] = {}
         self._query_cache: dict[str, np.ndarray] = {}
+        self._activity_cache: dict[str, np.ndarray] = {}
         self.stats = CatalogStats(database, catalog, hidden)
 
     def refresh(self) -> None:
@@ -195,6 +201,7 @@ class Ranker:
         with self._lock:
             self.stats = CatalogStats(self.database, self.catalog, self.hidden)
             self._vector_cache.clear()
+            self._activity_cache.clear()
 
     def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         missing = [i for i in ids if i not in self._vector_cache]
@@ -218,43 +225,76 @@ class Ranker:
         return liked, disliked, consumed
 
     def friends_activity(self, user_id: str | None, query_vector: np.ndarray) -> list[FriendActivity]:
-        """Friends' public and friends-visible activity, most relevant to the request first."""
+        """Friends' public and friends-visible activity, most relevant to the request first.
+
+        The friends' activity is read from memory (the catalog's interactions) and ordered by
+        its vectors' likeness to the request, exactly; a Chroma search filtered by friend and
+        visibility did the same approximately and took ~50 ms on a 100,000-item catalog."""
         if user_id is None or self.weights.social == 0:
             return []
         friends = self.database.friends(self.catalog, user_id)
         if not friends:
             return []
-        hits = self.vectors.query(
-            self.catalog,
-            "activity",
-            embedding=query_vector,
-            limit=self.weights.friends_activity,
-            where={"$and": [{"user_id": {"$in": sorted(friends)}}, {"visibility": {"$in": list(SHARED_VISIBILITIES)}}]},
-        )
+        shared: dict[str, Interaction] = {}
+        for friend in sorted(friends):
+            for interaction in self.stats.interactions_by_user.get(friend, []):
+                # Only public and friends-visible activity may reach another person.
+                if interaction.visibility in SHARED_VISIBILITIES and interaction.item_id in self.stats.items:
+                    shared.setdefault(interaction.key, interaction)
+        vectors = self._activity_vectors(list(shared))
+        keys = [key for key in shared if key in vectors]
+        if not keys:
+            return []
+        likeness = np.stack([vectors[key] for key in keys]) @ query_vector
+        nearest = np.argsort(-likeness, kind="stable")[: self.weights.friends_activity]
         activity = []
-        for hit in hits:
-            meta = hit.metadata
-            item = self.stats.items.get(str(meta["item_id"]))
-            # The metadata filter already excludes private rows; this re-check keeps the rule
-            # true even if the filter were ever mistyped.
-            if item is None or meta["visibility"] not in SHARED_VISIBILITIES or meta["user_id"] not in friends:
-                continue
-            if hit.id in self.hidden:
-                continue
-            text = str(meta.get("text", ""))
+        for row in nearest:
+            interaction = shared[keys[row]]
+            item = self.stats.items[interaction.item_id]
             activity.append(
                 FriendActivity(
-                    friend_id=str(meta["user_id"]),
-                    friend_name=self.stats.user_names.get(str(meta["user_id"]), str(meta["user_id"])),
+                    friend_id=interaction.user_id,
+                    friend_name=self.stats.user_names.get(interaction.user_id, interaction.user_id),
                     item_id=item.id,
                     item_title=item.title,
-                    kind=str(meta["kind"]),
-                    rating=float(meta["rating"]) if "rating" in meta else None,
-                    text=text,
-                    strength=friends[str(meta["user_id"])],
+                    kind=interaction.kind,
+                    rating=interaction.rating,
+                    text=interaction.text,
+                    strength=friends[interaction.user_id],
                 )
             )
         return activity
+
+    def _activity_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        missing = [key for key in keys if key not in self._activity_cache]
+        if missing:
+            self._activity_cache.update(self.vectors.embeddings(self.catalog, "activity", missing))
+        return {key: self._activity_cache[key] for key in keys if key in self._activity_cache}
+
+    def _search_items(self, vector: np.ndarray, categories: Sequence[str]) -> list[str]:
+        """The catalog's items nearest to `vector` (of `categories`, if given), best first.
+
+        A Chroma search filtered by category costs ~150 ms on a 100,000-item catalog, an
+        unfiltered one ~3 ms; so ask unfiltered for enough neighbours that the wanted share of
+        the catalog yields `candidates` of them, and keep those: the same items the filtered
+        search finds. Only a rare category (or an unlucky neighbourhood) needs the filter."""
+        stats = self.stats
+        limit = min(self.weights.candidates, len(stats.items) or 1)
+        if not categories:
+            return [hit.id for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=limit, ids_only=True)]
+        wanted = set(categories)
+        available = sum(stats.category_sizes.get(c, 0) for c in wanted)
+        if available == 0:
+            return []
+        # 1.5x: neighbours are not spread evenly over categories.
+        fetch = min(len(stats.items), math.ceil(limit * len(stats.items) / available * 1.5))
+        if fetch <= UNFILTERED_SEARCH_LIMIT:
+            hits = self.vectors.query(self.catalog, "items", embedding=vector, limit=fetch, ids_only=True)
+            found = [hit.id for hit in hits if hit.id in stats.items and stats.items[hit.id].category in wanted]
+            if len(found) >= min(limit, available):
+                return found[:limit]
+        where = {"category": {"$in": sorted(wanted)}}
+        return [hit.id for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=limit, where=where, ids_only=True)]
 
     def rank(self, request: RankRequest, k: int = 10) -> Ranking:
         w = self.weights
@@ -276,12 +316,10 @@ class Ranker:
             # Nothing asked: the person's taste is the request (or, knowing nothing, anything).
             query_vector = centroid if centroid is not None else self._embed_query("something good")
 
-        where = {"category": {"$in": list(request.categories)}} if request.categories else None
         candidate_ids: dict[str, None] = {}
         for vector in filter(lambda v: v is not None, (query_vector, centroid)):
-            for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=min(w.candidates, len(stats.items) or 1),
-                                          where=where, ids_only=True):
-                candidate_ids[hit.id] = None
+            for item_id in self._search_items(vector, request.categories):
+                candidate_ids[item_id] = None
         # Friends' activity is looked up by the request and, where known, the person's taste.
         taste = _unit(query_vector + centroid) if centroid is not None else query_vector
         activity = self.friends_activity(request.user_id, taste)
