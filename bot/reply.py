@@ -51,6 +51,42 @@ def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -
     return "\n".join(lines)
 
 
+def _described(recommendation: Recommendation) -> str:
+    template = prompts.table("reply")
+    kind = CATEGORY_NOUNS.get(recommendation.category, recommendation.category)
+    why = _why(recommendation)
+    return template["pick"].format(title=recommendation.title, kind=kind, why=why) if why else (
+        template["pick_plain"].format(title=recommendation.title, kind=kind)
+    )
+
+
+def recommendation_messages(
+    message: str,
+    recommendations: Sequence[Recommendation],
+    tone: Tone,
+    categories: Sequence[str],
+    examples: bool = True,
+) -> list[Message]:
+    """The LLM's prompt for a recommendation reply: the system message, worked examples, then
+    this turn (the person's message, the tone, the top pick with its tags and reasons, the next
+    picks). `kith finetune` builds its training prompts with this function (without the worked
+    examples, which an adapter does not need), so an adapter learns the prompt the bot sends."""
+    template = prompts.table("reply")
+    messages: list[Message] = [
+        {"role": "system", "content": template["system"].format(categories=", ".join(sorted(categories)))}
+    ]
+    if examples:
+        for example in template["examples"]:
+            messages.append({"role": "user", "content": example["user"]})
+            messages.append({"role": "assistant", "content": example["assistant"]})
+    others = recommendations[1:LISTED]
+    turn = template["turn"].format(message=message, tone=tone, pick=_described(recommendations[0]))
+    if others:
+        turn += template["also"].format(picks="; ".join(_described(r) for r in others))
+    messages.append({"role": "user", "content": turn})
+    return messages
+
+
 @dataclass
 class Written:
     text: str
@@ -98,17 +134,7 @@ class ReplyWriter:
         opener = _pick(prompts.table("tones")[tone]["openers"], message)
         head = f"{opener} Try {top.title} —"
         yield head
-        template = prompts.table("reply")
-        messages: list[Message] = [
-            {"role": "system", "content": template["system"].format(categories=", ".join(self.categories))}
-        ]
-        for example in template["examples"]:
-            messages.append({"role": "user", "content": example["user"]})
-            messages.append({"role": "assistant", "content": example["assistant"]})
-        kind = CATEGORY_NOUNS.get(top.category, top.category)
-        messages.append(
-            {"role": "user", "content": template["turn"].format(message=message, title=top.title, kind=kind, why=_why(top))}
-        )
+        messages = recommendation_messages(message, recommendations, tone, self.categories)
         llm = self._llm()
         sentence = ""
         for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=head, stop=SENTENCE_ENDS):

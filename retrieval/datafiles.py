@@ -177,7 +177,7 @@ def _read_file(path: Path, kind: str, dataset: Dataset) -> list[Issue]:
     if path.suffix.lower() == ".csv":
         rows = _csv_rows(path, raw, model, issues)
     else:
-        rows = _jsonl_rows(path, raw, issues)
+        rows = jsonl_rows(path, raw, issues)
     issues.extend(_add_rows(rows, model, str(path), dataset))
     return issues
 
@@ -224,7 +224,8 @@ def _plain_message(problem: dict[str, Any]) -> str:
     return message
 
 
-def _jsonl_rows(path: Path, raw: bytes, issues: list[Issue]) -> Iterator[tuple[int, dict[str, Any]]]:
+def jsonl_rows(path: Path, raw: bytes, issues: list[Issue]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each JSON Lines row; unreadable rows become issues."""
     for number, line_bytes in enumerate(raw.splitlines(), start=1):
         try:
             line = line_bytes.decode("utf-8")

@@ -1,0 +1,283 @@
+"""Training examples for `kith finetune`, built from dialogues and interactions.
+
+Two kinds of example, each a chat prompt and the assistant text to learn:
+- dialogue: at every assistant turn that names items, the prompt is the one the bot sends at that
+  moment (`bot.reply.recommendation_messages`: the person's last message, the tone its sentiment
+  calls for, the top pick and the next picks), and the target is what the recommender said. The
+  picks are the items the recommender named plus distractors from the same data, so the model
+  learns to recommend from the candidates it is given;
+- interaction: what a person liked so far (and their friends' shared activity, where the data has
+  friendships) followed by the next item they chose, as one exchange (`interaction_messages`). A
+  ReDial recommender turn gives one too: the seeker's liked movies and last message, then the
+  recommended movie the seeker had not mentioned.
+
+Input: ReDial conversations (`*.jsonl` with `conversationId`, `messages`, `movieMentions`) and
+Kith's own files (`dialogues*.jsonl`, `items*`, `interactions*`, `users*`, `friendships*`,
+validated as `kith ingest` validates them). Every problem of every file is reported at once
+(`DataError`, `file:line: field: message`), before any training starts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import prompts
+from bot.llm import Message
+from bot.reply import LISTED, choose_tone, recommendation_messages
+from bot.sentiment import analyze
+from retrieval.datafiles import DataError, Issue, expand_paths, jsonl_rows, kind_of_file, read_files
+from retrieval.ranking import Recommendation
+from retrieval.redial import redial_turns
+from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
+
+# Interactions that say a person chose an item and was glad of it.
+CHOSEN_KINDS = ("like", "purchase", "rating", "review")
+GOOD_RATING = 4.0
+HISTORY_SHOWN = 5  # most recent liked items in an interaction prompt
+FRIEND_ITEMS_SHOWN = 3
+SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
+
+
+@dataclass(frozen=True)
+class Example:
+    messages: tuple[Message, ...]  # the prompt: system and user messages
+    target: str  # the assistant's text: the only tokens trained on
+    kind: str  # "dialogue" or "interaction"
+    origin: str  # "file:line" of the conversation or user it came from
+    group: str  # examples of one conversation or user share a group (held-out splits keep groups whole)
+    candidates: tuple[str, ...] = ()  # item ids the prompt offers (dialogue examples)
+
+
+@dataclass
+class TrainingData:
+    examples: list[Example]
+    files: list[Path]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def interaction_messages(liked: Sequence[str], friends: Sequence[str] = (), request: str | None = None) -> list[Message]:
+    """A person's history, their friends' activity and their request, as a prompt whose answer
+    is the next item's title (prompts/finetune.toml)."""
+    template = prompts.table("finetune")
+    parts = [template["liked"].format(titles="; ".join(liked)) if liked else template["nothing_liked"]]
+    if friends:
+        parts.append(template["friends"].format(titles="; ".join(friends)))
+    parts.append(request or template["request"])
+    return [{"role": "system", "content": template["system"]}, {"role": "user", "content": " ".join(parts)}]
+
+
+def interaction_answer(title: str) -> str:
+    return prompts.table("finetune")["answer"].format(title=title)
+
+
+def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = False) -> TrainingData:
+    """Read every file, report all problems at once (DataError), then build the examples.
+
+    Dialogue prompts leave out the bot's worked examples unless `worked_examples` (training does
+    not need them; measuring replies as the bot gets them does)."""
+    files, issues = expand_paths(paths)
+    kith_files = [f for f in files if kind_of_file(f) is not None]
+    redial_files = [f for f in files if kind_of_file(f) is None and f.suffix.lower() == ".jsonl"]
+    for other in files:
+        if other not in kith_files and other not in redial_files:
+            issues.append(Issue(str(other), None, None, "not training data: give ReDial conversations (.jsonl) or "
+                                "Kith files named dialogues*, items*, interactions*, users*, friendships*"))
+    conversations: list[tuple[str, int, dict[str, Any]]] = []
+    for path in redial_files:
+        conversations += _read_redial(path, issues)
+    try:
+        dataset = read_files(kith_files) if kith_files else None
+    except DataError as error:
+        issues += error.issues
+        dataset = None
+    if issues:
+        raise DataError(sorted(issues, key=lambda i: (i.path, i.line or 0)))
+
+    examples: list[Example] = []
+    if conversations:
+        examples += _redial_examples(conversations, seed, worked_examples)
+    if dataset is not None:
+        items = {item.id: item for item in dataset.items}
+        origins = {id(d): dataset.origin(d) for d in dataset.dialogues}
+        for dialogue in dataset.dialogues:
+            origin = origins[id(dialogue)]
+            turns = [(t.role, t.text, [m.item_id for m in t.mentions]) for t in dialogue.turns]
+            liked = {m.item_id for t in dialogue.turns if t.role == "user" for m in t.mentions if m.sentiment in ("like", None)}
+            examples += _dialogue_examples(turns, items, liked, f"{origin.path}:{origin.line}", dialogue.id, seed, worked_examples)
+        examples += _interaction_examples(dataset.interactions, dataset.friendships, items,
+                                          {id(i): dataset.origin(i) for i in dataset.interactions})
+    if not examples:
+        raise DataError([Issue(", ".join(map(str, files)) or "<no files>", None, None,
+                               "no training examples: dialogues need assistant turns that name items, "
+                               "interactions need at least two liked items per person")])
+    counts = {kind: sum(e.kind == kind for e in examples) for kind in ("dialogue", "interaction")}
+    return TrainingData(examples, files, counts)
+
+
+# --- ReDial -----------------------------------------------------------------------------------
+
+
+def _read_redial(path: Path, issues: list[Issue]) -> list[tuple[str, int, dict[str, Any]]]:
+    """ReDial conversations of one file, each checked for the fields training reads."""
+    found = []
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        issues.append(Issue(str(path), None, None, f"cannot read file: {error.strerror}"))
+        return found
+    for number, conversation in jsonl_rows(path, raw, issues):
+        problems = _redial_problems(conversation)
+        issues += [Issue(str(path), number, where, message) for where, message in problems]
+        if not problems:
+            found.append((str(path), number, conversation))
+    return found
+
+
+def _redial_problems(conversation: dict[str, Any]) -> list[tuple[str | None, str]]:
+    problems: list[tuple[str | None, str]] = []
+    for name in ("conversationId", "initiatorWorkerId", "messages"):
+        if name not in conversation:
+            problems.append((name, "required field is missing (is this a ReDial conversation?)"))
+    messages = conversation.get("messages")
+    if messages is not None and not isinstance(messages, list):
+        problems.append(("messages", "must be a list of messages"))
+    elif messages:
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict):
+                problems.append((f"messages.{index}", "must be an object with text and senderWorkerId"))
+                continue
+            if not isinstance(message.get("text"), str):
+                problems.append((f"messages.{index}.text", "required text is missing or not a string"))
+            if "senderWorkerId" not in message:
+                problems.append((f"messages.{index}.senderWorkerId", "required field is missing"))
+    for name in ("movieMentions", "initiatorQuestions"):
+        value = conversation.get(name)
+        if value is not None and not isinstance(value, (dict, list)):
+            problems.append((name, "must be an object keyed by movie id"))
+    return problems
+
+
+def _redial_examples(conversations: Sequence[tuple[str, int, dict[str, Any]]], seed: int, worked_examples: bool) -> list[Example]:
+    titles: dict[str, str] = {}
+    for _, _, conversation in conversations:
+        mentions = conversation.get("movieMentions") or {}
+        if isinstance(mentions, dict):
+            titles.update({str(k): " ".join(v.split()) for k, v in mentions.items() if isinstance(v, str) and v.strip()})
+    items = {movie_id: Item(id=movie_id, title=title, category="films") for movie_id, title in titles.items()}
+    examples = []
+    for path, line, conversation in conversations:
+        questions = conversation.get("initiatorQuestions") or {}
+        liked = {str(k) for k, v in questions.items() if isinstance(v, dict) and v.get("liked") == 1} if isinstance(questions, dict) else set()
+        turns = [(t.role, t.text, t.movie_ids) for t in redial_turns(conversation, titles)]
+        examples += _dialogue_examples(turns, items, liked, f"{path}:{line}", str(conversation["conversationId"]), seed, worked_examples)
+    return examples
+
+
+# --- dialogues (ReDial's and Kith's) -----------------------------------------------------------
+
+
+def _candidate(item: Item) -> Recommendation:
+    return Recommendation(item.id, item.title, item.category, 0.0, {}, [], item.price, list(item.tags[:3]))
+
+
+def _dialogue_examples(
+    turns: Sequence[tuple[str, str, Sequence[str]]],
+    items: dict[str, Item],
+    liked: set[str],
+    origin: str,
+    group: str,
+    seed: int,
+    worked_examples: bool = False,
+) -> list[Example]:
+    """Examples at each assistant turn that names items and answers a person's message."""
+    examples = []
+    pool_by_category: dict[str, list[str]] = defaultdict(list)
+    for item in items.values():
+        pool_by_category[item.category].append(item.id)
+    mentioned_in_dialogue = {m for _, _, ids in turns for m in ids}
+    earlier: list[str] = []
+    for index, (role, text, ids) in enumerate(turns):
+        named = [m for m in dict.fromkeys(ids) if m in items]
+        previous = turns[index - 1] if index else None
+        if role == "assistant" and named and previous is not None and previous[0] == "user" and previous[1]:
+            message = previous[1]
+            if len(named) <= LISTED:
+                rng = random.Random(f"{seed}:{group}:{index}")
+                category = items[named[0]].category
+                pool = [i for i in pool_by_category[category] if i not in mentioned_in_dialogue]
+                distractors = rng.sample(pool, min(LISTED - len(named), len(pool)))
+                picks = [_candidate(items[i]) for i in [*named, *distractors]]
+                tone = choose_tone(analyze(message, []))
+                examples.append(Example(
+                    tuple(recommendation_messages(message, picks, tone, sorted({p.category for p in picks}), examples=worked_examples)),
+                    _tidy(text), "dialogue", origin, group, tuple(p.item_id for p in picks),
+                ))
+            fresh = [m for m in named if m not in earlier]
+            if fresh:
+                history = [items[m].title for m in dict.fromkeys(earlier) if m in liked and m in items][-HISTORY_SHOWN:]
+                examples.append(Example(
+                    tuple(interaction_messages(history, request=message)),
+                    interaction_answer(items[fresh[0]].title), "interaction", origin, group,
+                ))
+        earlier += [m for m in ids if m in items]
+    return examples
+
+
+def _tidy(text: str) -> str:
+    """One line, no space before punctuation (ReDial writes "@123 ," around its mentions)."""
+    return SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(text.split()))
+
+
+# --- interactions ----------------------------------------------------------------------------
+
+
+def _chosen(interaction: Interaction) -> bool:
+    if interaction.kind not in CHOSEN_KINDS:
+        return False
+    return interaction.rating is None or interaction.rating >= GOOD_RATING
+
+
+def _interaction_examples(
+    interactions: Sequence[Interaction],
+    friendships: Sequence[Any],
+    items: dict[str, Item],
+    origins: dict[int, Any],
+) -> list[Example]:
+    """For each person, each liked item after the first: the items liked before it (and what
+    friends shared) -> that item. Order: timestamps where given, else file order."""
+    by_user: dict[str, list[Interaction]] = defaultdict(list)
+    for interaction in interactions:
+        if _chosen(interaction) and interaction.item_id in items:
+            by_user[interaction.user_id].append(interaction)
+    friends: dict[str, set[str]] = defaultdict(set)
+    for friendship in friendships:
+        friends[friendship.user_id].add(friendship.friend_id)
+        friends[friendship.friend_id].add(friendship.user_id)
+    shared = {
+        user: [i.item_id for i in chosen if i.visibility in SHARED_VISIBILITIES]
+        for user, chosen in by_user.items()
+    }
+    examples = []
+    for user, chosen in sorted(by_user.items()):
+        ordered = sorted(enumerate(chosen), key=lambda pair: (pair[1].timestamp is not None, pair[1].timestamp or 0, pair[0]))
+        sequence = list(dict.fromkeys(i.item_id for _, i in ordered))
+        for position in range(1, len(sequence)):
+            history = [items[i].title for i in sequence[max(0, position - HISTORY_SHOWN):position]]
+            own = set(sequence[:position])
+            from_friends = list(dict.fromkeys(
+                i for friend in sorted(friends[user]) for i in shared.get(friend, []) if i not in own
+            ))[:FRIEND_ITEMS_SHOWN]
+            first = next(i for _, i in ordered if i.item_id == sequence[position])
+            origin = origins.get(id(first))
+            where = f"{origin.path}:{origin.line}" if origin else user
+            examples.append(Example(
+                tuple(interaction_messages(history, [items[i].title for i in from_friends])),
+                interaction_answer(items[sequence[position]].title), "interaction", where, f"user:{user}",
+            ))
+    return examples

@@ -1,0 +1,120 @@
+"""Training examples for `kith finetune`: built from hand-made dialogues and interactions, and
+bad files refused with every problem at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from finetune.examples import load_examples
+from retrieval.datafiles import DataError
+from tests.conftest import shared_data, write_jsonl
+
+FILMS = [
+    {"id": "alien", "title": "Alien (1979)", "category": "films", "tags": ["sci-fi", "horror"]},
+    {"id": "arrival", "title": "Arrival (2016)", "category": "films", "tags": ["sci-fi", "thoughtful"]},
+    {"id": "paddington", "title": "Paddington 2 (2017)", "category": "films", "tags": ["family"]},
+    {"id": "heat", "title": "Heat (1995)", "category": "films", "tags": ["crime"]},
+    {"id": "up", "title": "Up (2009)", "category": "films", "tags": ["family", "animated"]},
+]
+DIALOGUE = {
+    "id": "d1", "user_id": "ann",
+    "turns": [
+        {"role": "user", "text": "I loved Arrival. Something like it?", "mentions": [{"item_id": "arrival", "sentiment": "like"}]},
+        {"role": "assistant", "text": "Try Alien (1979): tense, and just as smart.", "mentions": [{"item_id": "alien"}]},
+        {"role": "user", "text": "Too scary for me, sadly."},
+        {"role": "assistant", "text": "Then Paddington 2 (2017), pure warmth.", "mentions": [{"item_id": "paddington"}]},
+        {"role": "user", "text": "Thanks!"},
+        {"role": "assistant", "text": "Enjoy!"},
+    ],
+}
+
+
+def kith_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "kith-data"
+    folder.mkdir()
+    write_jsonl(folder / "items.jsonl", FILMS)
+    write_jsonl(folder / "users.jsonl", [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}])
+    write_jsonl(folder / "friendships.jsonl", [{"user_id": "ann", "friend_id": "bob"}])
+    write_jsonl(folder / "dialogues.jsonl", [DIALOGUE])
+    write_jsonl(folder / "interactions.jsonl", [
+        {"user_id": "ann", "item_id": "arrival", "kind": "like", "timestamp": "2026-01-01T10:00:00Z"},
+        {"user_id": "ann", "item_id": "heat", "kind": "rating", "rating": 2, "timestamp": "2026-01-02T10:00:00Z"},
+        {"user_id": "ann", "item_id": "up", "kind": "rating", "rating": 5, "timestamp": "2026-01-03T10:00:00Z"},
+        {"user_id": "bob", "item_id": "heat", "kind": "like", "visibility": "public"},
+        {"user_id": "bob", "item_id": "alien", "kind": "like", "visibility": "private"},
+    ])
+    return folder
+
+
+def test_dialogue_example_is_the_bots_prompt_with_the_recommenders_turn_as_target(tmp_path: Path) -> None:
+    data = load_examples([kith_folder(tmp_path)])
+    dialogue = [e for e in data.examples if e.kind == "dialogue"]
+    assert [e.target for e in dialogue] == ["Try Alien (1979): tense, and just as smart.", "Then Paddington 2 (2017), pure warmth."]
+    first = dialogue[0]
+    system, turn = first.messages
+    assert system["role"] == "system" and "films" in system["content"]
+    assert turn["content"].startswith('Customer: "I loved Arrival. Something like it?"\nTone: ')
+    assert "Recommend: Alien (1979) (film: sci-fi, horror)." in turn["content"]
+    # The named item leads; distractors fill the picks and never repeat what the dialogue mentions.
+    assert first.candidates[0] == "alien" and len(first.candidates) == 3
+    assert not set(first.candidates[1:]) & {"alien", "arrival", "paddington"}
+    assert "\nAlso ranked: " in turn["content"]
+    # The same turn as an interaction: the seeker's liked items so far, their message, the pick.
+    after = [e for e in data.examples if e.kind == "interaction" and e.group == "d1"]
+    assert after[0].messages[1]["content"] == "I liked: Arrival (2016). I loved Arrival. Something like it?"
+    assert after[0].target == "Alien (1979)"
+    assert after[1].messages[1]["content"] == "I liked: Arrival (2016). Too scary for me, sadly."
+
+
+def test_interaction_examples_follow_time_and_show_only_shared_friend_activity(tmp_path: Path) -> None:
+    data = load_examples([kith_folder(tmp_path)])
+    ann = [e for e in data.examples if e.group == "user:ann"]
+    # Heat was rated 2/5: not a choice she was glad of, so neither history nor target.
+    assert [e.target for e in ann] == ["Up (2009)"]
+    prompt = ann[0].messages[1]["content"]
+    assert prompt.startswith("I liked: Arrival (2016). My friends liked: Heat (1995).")
+    assert "Alien" not in prompt  # Bob's like of Alien is private
+    assert [e for e in data.examples if e.group == "user:bob"][0].target == "Alien (1979)"
+
+
+def test_bad_files_report_every_problem_at_once(tmp_path: Path) -> None:
+    folder = kith_folder(tmp_path)
+    write_jsonl(folder / "dialogues.jsonl", [{"id": "d2", "turns": [{"role": "bot", "text": "hi"}]}])
+    redial = tmp_path / "conversations.jsonl"
+    redial.write_text(
+        json.dumps({"conversationId": 1, "initiatorWorkerId": 3, "messages": [{"text": "hi"}]}) + "\n"
+        + "{not json\n"
+        + json.dumps({"messages": "nope"}) + "\n"
+    )
+    with pytest.raises(DataError) as raised:
+        load_examples([folder, redial, tmp_path / "missing.jsonl"])
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "7 problem(s) in the input; nothing was written."
+    assert f"  {folder / 'dialogues.jsonl'}:1: turns.0.role: Input should be 'user' or 'assistant' (got 'bot')" in lines
+    assert f"  {redial}:1: messages.0.senderWorkerId: required field is missing" in lines
+    assert any(line.startswith(f"  {redial}:2: not valid JSON") for line in lines)
+    assert f"  {redial}:3: conversationId: required field is missing (is this a ReDial conversation?)" in lines
+    assert f"  {redial}:3: messages: must be a list of messages" in lines
+    assert f"  {tmp_path / 'missing.jsonl'}: no such file or folder" in lines
+
+
+def test_finetune_command_refuses_bad_data_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "dialogues.jsonl"
+    write_jsonl(bad, [{"id": "d", "turns": []}])
+    result = CliRunner().invoke(app, ["finetune", "--data", str(bad), "--out", str(tmp_path / "adapter")])
+    assert result.exit_code == 2
+    assert f"{bad}:1: turns: List should have at least 1 item" in result.stderr
+    assert not (tmp_path / "adapter").exists()
+
+
+def test_redial_conversations_give_both_kinds_of_example() -> None:
+    data = load_examples([shared_data("redial") / "valid.jsonl"])
+    assert data.counts["dialogue"] > 200 and data.counts["interaction"] > 200
+    example = next(e for e in data.examples if e.kind == "dialogue")
+    assert "@" not in example.target and " ," not in example.target
+    assert "\nRecommend: " in example.messages[-1]["content"] and 1 <= len(example.candidates) <= 3
