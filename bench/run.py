@@ -1,0 +1,314 @@
+"""Kith's speed, each figure beside its reference from the same run: decode speed (Kith's runtime
+vs llama.cpp called directly vs transformers fp32/nf4), time to first token by turn number, per-stage
+turn latency, retrieval and ranking against catalog size, and the memory of `kith ui`.
+
+Run from the repository root with the project's environment:
+    .venv/bin/python bench/run.py [--json] [--out bench-results] [--sizes 1000 10000 100000]
+
+The last line with --json is one JSON object with every figure. The first run builds the
+synthetic catalogs (100,000 items take minutes to embed; see bench/catalog_scale.py) and keeps
+them under <cache_dir>/bench/ for later runs. A PNG plot of latency against turn number and
+against catalog size is written into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from catalog_scale import measure_ranking, synthetic_catalog  # noqa: E402
+from turn_latency import SCRIPT  # noqa: E402
+
+from bot import Kith  # noqa: E402
+from bot.config import LLMConfig, load_config  # noqa: E402
+from bot.llm import TransformersRuntime, open_runtime  # noqa: E402
+from bot.models import default_gguf, resolve_model  # noqa: E402
+from bot.reports import timing_summary  # noqa: E402
+
+DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper who finds a map."}]
+DECODE_TOKENS = 100
+TTFT_TURNS = (1, 5, 10, 20)
+TARGETS = {"decode_ratio": 1.0, "ttft_turn10_p50_s": 0.3, "turn_p50_s": 2.5, "rank_p50_ms_100k": 30.0, "rss_mb": 1500.0}
+
+
+def _timed_pieces(pieces) -> tuple[float | None, float, int]:  # type: ignore[no-untyped-def]
+    """(first piece time, last piece time, pieces) of a stream, from when it was called."""
+    started = time.perf_counter()
+    first = last = None
+    count = 0
+    for _ in pieces:
+        last = time.perf_counter()
+        first = first or last
+        count += 1
+    return (first - started if first else None), ((last or started) - started), count
+
+
+def decode_speeds(threads: int | None, with_transformers: bool) -> dict[str, float]:
+    """Tokens per second after the first token, same prompt, greedy, 100 new tokens, same threads."""
+    from llama_cpp import Llama
+
+    settings = LLMConfig(threads=threads, max_new_tokens=DECODE_TOKENS)
+    results: dict[str, float] = {}
+    ours = open_runtime(settings, load_config().cache_dir)
+    threads = ours.threads  # type: ignore[attr-defined]
+    results["threads"] = threads
+    ours.generate(DECODE_PROMPT, max_new_tokens=8)  # warm-up
+    counters = ours.counters  # type: ignore[attr-defined]
+    first, last, _ = _timed_pieces(ours.stream(DECODE_PROMPT))
+    tokens = counters.last_generated
+    results["decode_tok_s"] = (tokens - 1) / (last - first)
+    results["decode_tokens"] = tokens
+    results["runtime_first_token_s"] = first
+    prompt = ours.llama.detokenize(ours.prompt_tokens(DECODE_PROMPT), special=True).decode()  # type: ignore[attr-defined]
+    del ours
+
+    # llama.cpp through its own Python API: same GGUF, same rendered prompt, same threads.
+    raw = Llama(model_path=str(default_gguf()), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    raw.create_completion(prompt, max_tokens=8, temperature=0.0)
+    started = time.perf_counter()
+    stamps = [time.perf_counter() - started
+              for _ in raw.create_completion(prompt, max_tokens=DECODE_TOKENS, temperature=0.0, repeat_penalty=1.15, stream=True)]
+    results["llama_cpp_tok_s"] = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    results["llama_cpp_tokens"] = len(stamps)
+    results["llama_cpp_first_token_s"] = stamps[0]
+    del raw
+
+    if with_transformers:
+        folder = resolve_model("default", load_config().cache_dir)
+        for precision in ("fp32", "nf4"):
+            reference = TransformersRuntime(folder, LLMConfig(precision=precision, runtime="transformers", threads=threads,
+                                                              max_new_tokens=DECODE_TOKENS))
+            reference.generate(DECODE_PROMPT, max_new_tokens=4)
+            tokenizer = reference.tokenizer
+            started = time.perf_counter()
+            stamps, text = [], ""
+            for piece in reference.stream(DECODE_PROMPT):
+                stamps.append(time.perf_counter() - started)
+                text += piece
+            generated = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            # The streamer yields words, not tokens: rate = tokens after the first piece's.
+            first_piece = len(tokenizer(text[: 1], add_special_tokens=False)["input_ids"])
+            results[f"transformers_{precision}_tok_s"] = (generated - first_piece) / (stamps[-1] - stamps[0])
+            del reference
+    return results
+
+
+def conversation_latency(data_dir: Path, conversations: int, turns: int) -> tuple[dict, dict[int, list[float]], dict[int, list[float]], object]:
+    """Scripted conversations on the demo catalog: per-stage timings, and per turn number the
+    time to the first LLM token (from the message arriving) and the whole turn."""
+    kith = Kith.open(data_dir, "demo")
+    kith.reply("bench-warmup", "a film please")  # loads the LLM; not measured
+    runtime = kith.llm()
+    inner = getattr(runtime, "runtime", runtime)  # under a serializing wrapper, if any
+    clock: dict[str, float | None] = {"first": None}
+    original = inner.stream
+
+    def timed_stream(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for piece in original(*args, **kwargs):
+            if clock["first"] is None:
+                clock["first"] = time.perf_counter()
+            yield piece
+
+    inner.stream = timed_stream
+    stages: dict[str, list[float]] = {}
+    first_token: dict[int, list[float]] = {}
+    whole: dict[int, list[float]] = {}
+    for conversation in range(conversations):
+        session = None
+        user = f"u0{conversation % 9 + 1}"
+        for number in range(1, turns + 1):
+            message = SCRIPT[(number - 1 + conversation) % len(SCRIPT)]
+            clock["first"] = None
+            started = time.perf_counter()
+            turn = kith.reply(user, message, session)
+            session = turn.session_id
+            whole.setdefault(number, []).append(turn.timings["total"])
+            for stage, seconds in turn.timings.items():
+                stages.setdefault(stage, []).append(seconds)
+            if clock["first"] is not None:
+                first_token.setdefault(number, []).append(clock["first"] - started)
+    counters = getattr(inner, "counters", None)
+    kith.close()
+    return timing_summary(stages), first_token, whole, counters
+
+
+def ui_rss_mb(data_dir: Path) -> float:
+    """Resident memory of a real `kith ui` process after it has answered one message."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kith_bin = Path(sys.executable).with_name("kith")
+    process = subprocess.Popen(
+        [str(kith_bin), "--data-dir", str(data_dir), "ui", "--catalog", "demo", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        from gradio_client import Client
+
+        deadline = time.time() + 180
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:
+                if time.time() > deadline or process.poll() is not None:
+                    raise RuntimeError("kith ui did not start") from None
+                time.sleep(1)
+        _send_one(client, "/chat")
+        return _rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _send_one(client, endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    """One chat message through the UI's API, the other inputs at their defaults."""
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"][endpoint]
+    arguments = [parameter.get("parameter_default") for parameter in info["parameters"]]
+    arguments[0] = "I loved Arrival, a thoughtful sci-fi film please"
+    client.predict(*arguments, api_name=endpoint)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def plot(out: Path, first_token: dict[int, list[float]], whole: dict[int, list[float]], ranks: dict[int, dict]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (by_turn, by_size) = plt.subplots(1, 2, figsize=(11, 4))
+    turns = sorted(whole)
+    by_turn.plot(turns, [timing_summary({"t": whole[t]})["t"]["p50_s"] for t in turns], marker="o", label="whole turn p50")
+    shown = [t for t in turns if t in first_token]
+    by_turn.plot(shown, [timing_summary({"t": first_token[t]})["t"]["p50_s"] for t in shown], marker="o",
+                 label="first LLM token p50")
+    by_turn.axhline(TARGETS["turn_p50_s"], color="grey", linestyle="--", linewidth=0.8)
+    by_turn.axhline(TARGETS["ttft_turn10_p50_s"], color="grey", linestyle=":", linewidth=0.8)
+    by_turn.set(xlabel="turn number", ylabel="seconds", title="Turn latency, demo catalog")
+    by_turn.legend()
+    sizes = sorted(ranks)
+    by_size.plot(sizes, [ranks[s]["p50_s"] * 1000 for s in sizes], marker="o", label="p50")
+    by_size.plot(sizes, [ranks[s]["p95_s"] * 1000 for s in sizes], marker="o", label="p95")
+    by_size.axhline(TARGETS["rank_p50_ms_100k"], color="grey", linestyle="--", linewidth=0.8)
+    by_size.set(xscale="log", xlabel="catalog items", ylabel="ms", title="Retrieval + ranking")
+    by_size.legend()
+    figure.tight_layout()
+    path = out / "latency.png"
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="End with one JSON line holding every figure.")
+    parser.add_argument("--out", type=Path, default=Path("bench-results"), help="Folder for results.json and latency.png.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--conversations", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None, help="LLM threads (default: the runtime's own default).")
+    parser.add_argument("--skip-transformers", action="store_true", help="Leave out the (slow) transformers references.")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cache_dir = load_config().cache_dir
+    result: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()}-core {platform.machine()} CPU, no GPU",
+    }
+
+    result["conversations"] = args.conversations
+    result.update(decode_speeds(args.threads, not args.skip_transformers))
+
+    demo_dir = Path(tempfile.mkdtemp(prefix="kith-bench-demo-"))
+    stages, first_token, whole, counters = conversation_latency(demo_dir, args.conversations, args.turns)
+    for number in TTFT_TURNS:
+        if number in first_token:
+            result[f"ttft_turn{number}_p50_s"] = timing_summary({"t": first_token[number]})["t"]["p50_s"]
+            # Turns that asked a question instead (no LLM) have no first token: how many did.
+            result[f"ttft_turn{number}_n"] = len(first_token[number])
+    result["turn_p50_s"] = stages["total"]["p50_s"]
+    result["turn_p95_s"] = stages["total"]["p95_s"]
+    result["stages"] = stages
+    if counters is not None:
+        result["prompt_tokens_reused_last_turn"] = counters.last_reused
+        result["prompt_tokens_evaluated_last_turn"] = counters.last_evaluated
+
+    ranks: dict[int, dict] = {}
+    for items in args.sizes:
+        folder, catalog, ingest = synthetic_catalog(items, cache_dir)
+        ranks[items] = measure_ranking(folder, catalog, items, 40)
+        label = f"{items // 1000}k" if items >= 1000 else str(items)
+        result[f"rank_p50_ms_{label}"] = ranks[items]["p50_s"] * 1000
+        result[f"rank_p95_ms_{label}"] = ranks[items]["p95_s"] * 1000
+        result[f"ingest_items_per_s_{label}"] = ingest["ingest_items_per_s"]
+        result[f"embed_items_per_s_{label}"] = ingest["embed_items_per_s"]
+        if ingest.get("vectors_borrowed_from"):
+            result[f"vectors_borrowed_{label}"] = ingest["vectors_borrowed_from"]
+
+    result["rss_mb"] = ui_rss_mb(demo_dir)
+    shutil.rmtree(demo_dir, ignore_errors=True)
+    result["decode_ratio"] = result["decode_tok_s"] / result["llama_cpp_tok_s"]  # type: ignore[operator]
+    result["plot"] = str(plot(args.out, first_token, whole, ranks))
+    (args.out / "results.json").write_text(json.dumps(result, indent=2))
+    print_table(result)
+    if args.json:
+        print(json.dumps(result))
+
+
+def print_table(result: dict) -> None:  # type: ignore[type-arg]
+    def row(figure: str, value: str, reference: str, target: str = "") -> None:
+        print(f"| {figure} | {value} | {reference} | {target} |")
+
+    print(f"\n{result['date']}, {result['machine']}, {result['threads']} threads\n")
+    print("| figure | Kith | reference (same run) | target |")
+    print("|---|---|---|---|")
+    reference = f"llama.cpp direct {result['llama_cpp_tok_s']:.1f} tok/s"
+    if "transformers_fp32_tok_s" in result:
+        reference += (f"; transformers fp32 {result['transformers_fp32_tok_s']:.1f}, "
+                      f"nf4 {result['transformers_nf4_tok_s']:.1f}")
+    row("decode speed (100 tokens)", f"{result['decode_tok_s']:.1f} tok/s (x{result['decode_ratio']:.2f} llama.cpp)",
+        reference, "≥ llama.cpp")
+    for number in TTFT_TURNS:
+        key = f"ttft_turn{number}_p50_s"
+        if key in result:
+            row(f"first LLM token, turn {number}, p50", f"{result[key]:.3f} s",
+                f"{result[f'ttft_turn{number}_n']} of {result['conversations']} conversations reached the LLM",
+                "≤ 0.3 s" if number == 10 else "")
+    stages = result["stages"]
+    for stage, summary in stages.items():
+        label = "whole turn" if stage == "total" else f"stage {stage}"
+        row(f"{label} p50 / p95", f"{summary['p50_s']:.3f} / {summary['p95_s']:.3f} s", f"{summary['n']} turns",
+            "p50 ≤ 2.5 s" if stage == "total" else "")
+    for key in [k for k in result if k.startswith("rank_p50_ms_")]:
+        label = key.removeprefix("rank_p50_ms_")
+        if f"vectors_borrowed_{label}" in result:
+            ingest = (f"ingest {result['ingest_items_per_s_' + label]:.0f} items/s with vectors borrowed from "
+                      f"{result['vectors_borrowed_' + label]} (not embedded)")
+        else:
+            ingest = (f"ingest {result['ingest_items_per_s_' + label]:.0f} items/s "
+                      f"(embedding {result['embed_items_per_s_' + label]:.0f}/s)")
+        row(f"retrieval + ranking, {label} items, p50 / p95",
+            f"{result[key]:.1f} / {result['rank_p95_ms_' + label]:.1f} ms", ingest,
+            "p50 ≤ 30 ms" if label == "100k" else "")
+    row("RSS of `kith ui` after one reply", f"{result['rss_mb']:.0f} MB", "", "≤ 1500 MB")
+
+
+if __name__ == "__main__":
+    main()
