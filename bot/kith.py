@@ -328,8 +328,10 @@ class Kith:
         timings["reply"] = time.perf_counter() - mark
         mark = time.perf_counter()
 
+        negative = support.is_negative(message, sentiment)
+        failed = failed or support.complains(message)
         handoff = None
-        reason = None if refused else support.handoff_reason(message, sentiment, failed, history)
+        reason = None if refused else support.handoff_reason(message, negative, failed, history)
         if reason is not None:
             help_titles = [m.data["help"]["title"] for m in history if m.data.get("help")]
             help_titles += [help_answer.title] if help_answer else []
@@ -345,6 +347,7 @@ class Kith:
             "tone": tone,
             "sentiment": asdict(sentiment),
             "failed": failed,
+            "negative": negative,
             "help": asdict(help_answer) if help_answer else None,
             "handoff": handoff.to_dict() if handoff else None,
             "refused": refused,

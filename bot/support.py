@@ -131,28 +131,30 @@ class Handoff:
         return asdict(self)
 
 
-def _negative(polarity: float, item_feelings: dict[str, str]) -> bool:
-    """A negative turn is about the experience: "I hated Twilight" is taste, not frustration."""
+def complains(message: str) -> bool:
+    return bool(_patterns("handoff", "complaint").search(message))
+
+
+def is_negative(message: str, sentiment: Sentiment) -> bool:
+    """A negative turn is about the experience: a complaint, or a clearly negative message that
+    is not taste ("I hated Psycho" is a dislike, not frustration)."""
     threshold = float(prompts.table("support")["handoff"]["negative_polarity"])
-    return polarity <= threshold and "dislike" not in item_feelings.values()
+    return complains(message) or (sentiment.polarity <= threshold and "dislike" not in sentiment.items.values())
 
 
-def handoff_reason(
-    message: str, sentiment: Sentiment, failed: bool, history: Sequence[StoredMessage]
-) -> HandoffReason | None:
+def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence[StoredMessage]) -> HandoffReason | None:
     """Why this turn hands the conversation to a person, if it does.
 
     Only turns since the last hand-off count, so a conversation that goes on after one needs
-    fresh reasons for the next. `history` holds the stored messages before this turn."""
+    fresh reasons for the next. `history` holds the stored messages before this turn; each
+    reply's data records whether its turn was negative and whether the bot failed to help."""
     if asks_for_human(message):
         return "asked"
     replies = [m for m in history if m.role == "assistant"]
     since = next((i for i in range(len(replies) - 1, -1, -1) if replies[i].data.get("handoff")), -1)
     recent = replies[since + 1 :]
-    if recent and _negative(sentiment.polarity, sentiment.items):
-        previous = recent[-1].data.get("sentiment", {})
-        if _negative(float(previous.get("polarity", 0.0)), previous.get("items", {})):
-            return "negative"
+    if negative and recent and recent[-1].data.get("negative"):
+        return "negative"
     failures = sum(1 for m in recent if m.data.get("failed")) + int(failed)
     if failures >= int(prompts.table("support")["handoff"]["failures"]):
         return "failures"
@@ -177,7 +179,7 @@ def summarize(
     recommended = [r["title"] for m in history if m.role == "assistant" for r in m.data.get("recommendations", [])[:3]]
     lines = [
         f"Customer {user_id}, {turns} message{'s' if turns != 1 else ''} in this conversation; "
-        f"handed off because {prompts.table('support')['handoff_reasons'][reason]}.",
+        f"handed off because {prompts.table('support')['summary_reasons'][reason]}.",
     ]
     if help_titles:
         lines.append("Help topics: " + ", ".join(dict.fromkeys(help_titles)) + ".")

@@ -278,6 +278,15 @@ def test_handoff_after_failing_twice(client: TestClient) -> None:
     assert second["handoff"] is None and third["handoff"]["reason"] == "failures"
 
 
+def test_a_complaint_counts_as_a_failure_whatever_its_polarity(client: TestClient) -> None:
+    first = say(client, "u17", "I loved Jaws, a film please")
+    second = say(client, "u17", "no, not those", first["session_id"])
+    assert second["handoff"] is None
+    # VADER scores this message as positive; it is still the person saying the bot fails them.
+    third = say(client, "u17", "Honestly this is frustrating, none of this is helping", first["session_id"])
+    assert third["handoff"]["reason"] == "failures"
+
+
 def test_one_dislike_is_taste_not_frustration(client: TestClient) -> None:
     first = say(client, "u13", "I hated The Shining, it was awful")
     second = say(client, "u13", "and I really disliked Psycho too, terrible", first["session_id"])
