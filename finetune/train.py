@@ -39,13 +39,14 @@ class TrainingError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The recipe. Defaults are sized for 2 CPU cores: the default run on ReDial's train.jsonl
-    (2,848 examples, ~120 tokens each) takes about 25 minutes there: 72 steps of 8 examples,
-    a fifth of an epoch, at ~45 tokens/s."""
+    """The recipe. Defaults are sized for 2 CPU cores: on ReDial's train.jsonl (2,848 examples,
+    ~120 tokens each) 56 steps of 8 examples (~53,000 tokens, a sixth of an epoch) take ~20 minutes
+    at the ~45 tokens/s of an idle machine, ~31 minutes at the 28 tokens/s measured while two other
+    people's jobs shared the cores."""
 
     model: str = "default"
     precision: Precision = "nf4"
-    max_steps: int = 72
+    max_steps: int = 56
     batch_size: int = 8
     # The first real run at 3e-4 with the gradient clipped at 1.0 diverged at step 41 (loss 2.5 ->
     # 17); QLoRA's own recipe is 2e-4 with clipping at 0.3.
@@ -61,7 +62,7 @@ class TrainSettings:
     # LoRA only on the top N decoder layers (None: all): backpropagation then stops below them,
     # which cuts the cost of a step on the CPU by about a third for SmolLM2-135M's 30 layers.
     lora_layers: int | None = 10
-    eval_every: int = 36
+    eval_every: int = 28
     eval_examples: int = 40
     checkpoint_every: int = 10
     seed: int = 0
