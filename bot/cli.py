@@ -215,23 +215,58 @@ def chat(
         typer.echo(f"\nsession: {session} (continue with --session {session})")
 
 
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port to listen on.")]
+AdapterOption = Annotated[Path | None, typer.Option(help="LoRA adapter folder (PEFT format) for the LLM.")]
+
+
+def _with_adapter(config: KithConfig, adapter: Path | None) -> KithConfig:
+    if adapter is None:
+        return config
+    return config.model_copy(update={"llm": config.llm.model_copy(update={"adapter": adapter})})
+
+
 @app.command()
 def ui(
     ctx: typer.Context,
     catalog: Annotated[str, typer.Option(help="Catalog to open first.")] = DEMO_CATALOG,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
-    adapter: Annotated[Path | None, typer.Option(help="LoRA adapter folder (PEFT format) for the LLM.")] = None,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 7860,
+    adapter: AdapterOption = None,
 ) -> None:
     """Open the web UI: chat with streaming replies, recommendation cards, profile, friends."""
     from bot.ui import launch
 
-    config: KithConfig = ctx.obj
-    if adapter is not None:
-        config = config.model_copy(update={"llm": config.llm.model_copy(update={"adapter": adapter})})
+    config = _with_adapter(ctx.obj, adapter)
     kith = _open_kith(config, catalog)
     typer.echo(f"Kith web UI on http://{host}:{port} (catalog {catalog!r}, data in {config.data_dir})")
     launch(kith, host, port)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    catalog: Annotated[str, typer.Option(help="Default catalog for requests that name none.")] = DEMO_CATALOG,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    adapter: AdapterOption = None,
+) -> None:
+    """Start the HTTP API (OpenAPI docs at /docs). API keys: KITH_API_KEYS="app:key,ops:key2:admin"."""
+    import uvicorn
+
+    from bot.api import create_app
+    from bot.kith import KithInputError
+
+    config = _with_adapter(ctx.obj, adapter).model_copy(update={"catalog": check_catalog_name(catalog)})
+    if not config.service.api_keys:
+        typer.echo("warning: no API keys configured (KITH_API_KEYS): every /v1 request will get 401", err=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        application = create_app(config)
+    except KithInputError as error:
+        _fail(str(error))
+    typer.echo(f"Kith API on http://{host}:{port} (docs at /docs, catalog {catalog!r}, data in {config.data_dir})")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 class PrecisionOption(str, Enum):
