@@ -206,6 +206,14 @@ def evaluate_loss(model, tokenized: Sequence[Tokenized], pad_id: int, device: st
     total, count = 0.0, 0
     was_training = model.training
     model.eval()
+    # bitsandbytes repacks a 4-bit layer's weights for its CPU inference kernel the first time
+    # the layer runs in eval mode, and its training kernel cannot read them back: after the first
+    # held-out evaluation the training loss jumped from 2.7 to ~16 (both real runs "diverged"
+    # right after an evaluation). The flag only picks the kernel in these layers (they have no
+    # dropout), so they stay in training mode.
+    for module in model.modules():
+        if isinstance(module, _four_bit_layers()):
+            module.train()
     with torch.inference_mode():
         for start in range(0, len(tokenized), batch_size):
             losses, tokens = reply_loss(model, *collate(tokenized[start : start + batch_size], pad_id, device), reduction="none")
@@ -213,6 +221,14 @@ def evaluate_loss(model, tokenized: Sequence[Tokenized], pad_id: int, device: st
             count += int(tokens.sum())
     model.train(was_training)
     return total / max(count, 1)
+
+
+def _four_bit_layers() -> tuple[type, ...]:
+    try:
+        from bitsandbytes.nn import Linear4bit
+    except ImportError:  # no bitsandbytes: no 4-bit layers either
+        return ()
+    return (Linear4bit,)
 
 
 def _lora(settings: TrainSettings, layers: int):  # -> peft.LoraConfig

@@ -84,3 +84,23 @@ def test_adapter_loads_in_the_bots_runtime_and_changes_its_output(resumed_run, m
         base = runtime.score(list(example.messages), example.target)
     # A few steps on these examples make their replies clearly more likely.
     assert tuned > base + 1.0
+
+
+def test_held_out_evaluation_leaves_the_4bit_model_trainable(resumed_run, model_cache: Path) -> None:
+    """bitsandbytes repacks 4-bit weights for its CPU inference kernel in eval mode, which its
+    training kernel cannot read; evaluating must not change the training loss of a batch."""
+    import torch
+    from peft import get_peft_model
+
+    _, _, _, data = resumed_run
+    model, tokenizer = training.load_base(resolve_model("default", model_cache), "nf4", "cpu")
+    model = get_peft_model(model, training._lora(SETTINGS, model.config.num_hidden_layers))
+    model.train()
+    items, _ = training.tokenize(data.examples[:4], tokenizer, SETTINGS.max_length)
+    batch = training.collate(items, tokenizer.eos_token_id, "cpu")
+    with torch.no_grad():
+        before = float(training.reply_loss(model, *batch))
+    held_out = training.evaluate_loss(model, items, tokenizer.eos_token_id, "cpu")
+    with torch.no_grad():
+        after = float(training.reply_loss(model, *batch))
+    assert abs(after - before) < 0.05 and abs(held_out - before) < 0.5
