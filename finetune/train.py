@@ -40,16 +40,15 @@ class TrainingError(RuntimeError):
 @dataclass(frozen=True)
 class TrainSettings:
     """The recipe. Defaults are sized for 2 CPU cores: on ReDial's train.jsonl (2,848 examples,
-    ~120 tokens each) 56 steps of 8 examples (~53,000 tokens, a sixth of an epoch) take ~20 minutes
-    at the ~45 tokens/s of an idle machine, ~31 minutes at the 28 tokens/s measured while two other
-    people's jobs shared the cores."""
+    ~120 tokens each) 56 steps of 8 examples (~53,000 tokens, a sixth of an epoch) took 129 s of
+    training at 408 tokens/s on 2 idle cores (measured 2026-11-26); busy cores are several times
+    slower (28 tokens/s was measured with other jobs running)."""
 
     model: str = "default"
     precision: Precision = "nf4"
     max_steps: int = 56
     batch_size: int = 8
-    # The first real run at 3e-4 with the gradient clipped at 1.0 diverged at step 41 (loss 2.5 ->
-    # 17); QLoRA's own recipe is 2e-4 with clipping at 0.3.
+    # QLoRA's own recipe: 2e-4 with the gradient clipped at 0.3.
     learning_rate: float = 2e-4
     max_grad_norm: float = 0.3
     warmup_steps: int = 8
