@@ -321,7 +321,8 @@ class Kith:
                 # Items the reply may name besides its picks: the person's own, which reasons cite.
                 named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
                          *(f.item_id for f in self.finder.find(message))}
-                pieces = self.writer.stream_recommendation(message, recommendations, tone, written, named)
+                pieces = self.writer.stream_recommendation(message, recommendations, tone, written, named,
+                                                           profile=self.describe_profile(profile))
                 yield section(next(pieces))
                 yield from pieces
                 sections[-1], repaired = written[0].text, written[0].repaired

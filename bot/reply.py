@@ -66,11 +66,13 @@ def recommendation_messages(
     tone: Tone,
     categories: Sequence[str],
     examples: bool = True,
+    profile: Sequence[str] = (),
 ) -> list[Message]:
     """The LLM's prompt for a recommendation reply: the system message, worked examples, then
-    this turn (the person's message, the tone, the top pick with its tags and reasons, the next
-    picks). `kith finetune` builds its training prompts with this function (without the worked
-    examples, which an adapter does not need), so an adapter learns the prompt the bot sends."""
+    this turn (the person's message, their profile in plain words, the tone, the top pick with
+    its tags and reasons, the next picks). `kith finetune` builds its training prompts with this
+    function (without the worked examples, which an adapter does not need), so an adapter learns
+    the prompt the bot sends."""
     template = prompts.table("reply")
     messages: list[Message] = [
         {"role": "system", "content": template["system"].format(categories=", ".join(sorted(categories)))}
@@ -80,7 +82,8 @@ def recommendation_messages(
             messages.append({"role": "user", "content": example["user"]})
             messages.append({"role": "assistant", "content": example["assistant"]})
     others = recommendations[1:LISTED]
-    turn = template["turn"].format(message=message, tone=tone, pick=_described(recommendations[0]))
+    known = template["profile"].format(profile="; ".join(profile)) if profile else ""
+    turn = template["turn"].format(message=message, profile=known, tone=tone, pick=_described(recommendations[0]))
     if others:
         turn += template["also"].format(picks="; ".join(_described(r) for r in others))
     messages.append({"role": "user", "content": turn})
@@ -125,6 +128,7 @@ class ReplyWriter:
         tone: Tone,
         result: list[Written],
         named_by_person: set[str] = frozenset(),  # type: ignore[assignment]
+        profile: Sequence[str] = (),
     ) -> Iterator[str]:
         """Yield the reply's pieces; append the final (possibly repaired) text to `result`.
 
@@ -134,7 +138,7 @@ class ReplyWriter:
         opener = _pick(prompts.table("tones")[tone]["openers"], message)
         head = f"{opener} Try {top.title} —"
         yield head
-        messages = recommendation_messages(message, recommendations, tone, self.categories)
+        messages = recommendation_messages(message, recommendations, tone, self.categories, profile=profile)
         llm = self._llm()
         sentence = ""
         for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=head, stop=SENTENCE_ENDS):

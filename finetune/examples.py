@@ -40,6 +40,7 @@ from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
 CHOSEN_KINDS = ("like", "purchase", "rating", "review")
 GOOD_RATING = 4.0
 HISTORY_SHOWN = 5  # most recent liked items in an interaction prompt
+PROFILE_LIKES_SHOWN = 8  # as many likes as bot.profile.describe shows
 FRIEND_ITEMS_SHOWN = 3
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 
@@ -207,6 +208,9 @@ def _dialogue_examples(
         previous = turns[index - 1] if index else None
         if role == "assistant" and named and previous is not None and previous[0] == "user" and previous[1]:
             message = previous[1]
+            liked_so_far = [items[m].title for m in dict.fromkeys(earlier) if m in liked and m in items]
+            # The profile line the bot would have by now, in its words (bot.profile.describe).
+            profile = [f"likes: {', '.join(liked_so_far[-PROFILE_LIKES_SHOWN:])}"] if liked_so_far else []
             if len(named) <= LISTED:
                 rng = random.Random(f"{seed}:{group}:{index}")
                 category = items[named[0]].category
@@ -215,14 +219,14 @@ def _dialogue_examples(
                 picks = [_candidate(items[i]) for i in [*named, *distractors]]
                 tone = choose_tone(analyze(message, []))
                 examples.append(Example(
-                    tuple(recommendation_messages(message, picks, tone, sorted({p.category for p in picks}), examples=worked_examples)),
+                    tuple(recommendation_messages(message, picks, tone, sorted({p.category for p in picks}),
+                                                  examples=worked_examples, profile=profile)),
                     _tidy(text), "dialogue", origin, group, tuple(p.item_id for p in picks),
                 ))
             fresh = [m for m in named if m not in earlier]
             if fresh:
-                history = [items[m].title for m in dict.fromkeys(earlier) if m in liked and m in items][-HISTORY_SHOWN:]
                 examples.append(Example(
-                    tuple(interaction_messages(history, request=message)),
+                    tuple(interaction_messages(liked_so_far[-HISTORY_SHOWN:], request=message)),
                     interaction_answer(items[fresh[0]].title), "interaction", origin, group,
                 ))
         earlier += [m for m in ids if m in items]
