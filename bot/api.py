@@ -319,10 +319,10 @@ def create_app(config: KithConfig) -> FastAPI:
             text = kith.check_message(user_id, body.text)
         except KithInputError as error:
             raise ApiError(422, "invalid_message", str(error), [{"where": "body.text", "problem": str(error)}])
-        if body.session_id is not None and kith.sessions.database.query(
-            "SELECT 1 FROM sessions WHERE id = ?", (body.session_id,)
-        ) and not kith.sessions.owns(user_id, body.session_id, who.app):
-            raise ApiError(404, "unknown_session", f"no session {body.session_id!r} for user {user_id!r}")
+        try:  # checked before a reply streams, so the status can still say it; writes nothing
+            kith.sessions.open_session(user_id, body.session_id, who.app)
+        except UnknownSession as error:
+            raise ApiError(404, "unknown_session", str(error))
         if not config.service.allow_new_users and not service.user_known(kith, user_id, who.app):
             raise ApiError(404, "unknown_user", f"no user {user_id!r} in catalog {kith.catalog!r}")
         return kith, text

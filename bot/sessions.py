@@ -66,13 +66,6 @@ class SessionStore:
                 raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
         return session_id or uuid.uuid4().hex, True
 
-    def owns(self, user_id: str, session_id: str, app: str = "") -> bool:
-        rows = self.database.query(
-            "SELECT 1 FROM sessions WHERE id = ? AND catalog = ? AND user_id = ? AND app = ?",
-            (session_id, self.catalog, user_id, app),
-        )
-        return bool(rows)
-
     def messages(self, session_id: str) -> list[StoredMessage]:
         rows = self.database.query(
             "SELECT role, text, data FROM messages WHERE session_id = ? ORDER BY position", (session_id,)

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +107,24 @@ def copy_demo(template: Path, destination: Path) -> Path:
     return destination
 
 
+def wait_until_up(url: str, process: subprocess.Popen, log: Path | None, timeout_s: float) -> None:
+    """Poll `url` until it answers 200; fail with the end of the process's log if the process
+    ends first or `timeout_s` passes."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = log.read_text(errors="replace")[-3000:] if log else ""
+            raise RuntimeError(f"{process.args[0]} did not start (waited for {url}):\n{output}")
+        time.sleep(0.3)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -127,15 +144,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("chroma server did not start") from None
-                time.sleep(0.3)
+        wait_until_up(f"{url}/api/v2/heartbeat", server, None, 60)
         yield url
     finally:
         server.terminate()

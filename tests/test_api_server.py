@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_up
 
 KEY = "server-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -41,16 +41,8 @@ class Server:
         environment = {**os.environ, "KITH_API_KEYS": f"tests:{KEY}", "KITH_SERVICE__RATE_LIMIT_PER_MINUTE": "100000"}
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
-        deadline = time.monotonic() + 180  # the first start ingests the demo catalog into Chroma
-        while True:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"kith serve did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        # The first start ingests the demo catalog into Chroma.
+        wait_until_up(f"{self.url}/health", self.process, self.log, 180)
 
     def kill(self) -> None:
         assert self.process is not None

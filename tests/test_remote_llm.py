@@ -7,11 +7,9 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot import Kith
@@ -19,7 +17,7 @@ from bot.config import LLMConfig
 from bot.llm import choose_runtime, open_runtime
 from bot.models import default_gguf
 from bot.remote_llm import EndpointError, OpenAICompatibleRuntime
-from tests.conftest import copy_demo, free_port
+from tests.conftest import copy_demo, free_port, wait_until_up
 
 ASK = [{"role": "system", "content": "You recommend films in one sentence."},
        {"role": "user", "content": "Something for a rainy evening?"}]
@@ -40,16 +38,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.3)
+        wait_until_up(f"{url}/models", server, log, 60)
         yield url
     finally:
         server.terminate()
