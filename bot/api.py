@@ -198,7 +198,7 @@ class Service:
     def __init__(self, config: KithConfig):
         self.config = config
         self.stores = Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size)
-        ensure_catalog(self.stores, config.catalog, config.embedding_batch_size)
+        ensure_catalog(self.stores, config.catalog, config.embedding_batch_size, config.cache_dir)
         self.keys = Keys(config.service.api_keys)
         self.limiter = RateLimiter(config.service.rate_limit_per_minute)
         self._kiths: dict[str, Kith] = {}
@@ -442,7 +442,7 @@ def create_app(config: KithConfig) -> FastAPI:
             raise ApiError(422, "invalid_records", f"{len(error.issues)} problem(s) in the records; nothing was written",
                            details)
         ingest_dataset(dataset, catalog, f"HTTP API ({who.app})", database, service.stores.vectors,
-                       shared_embedder(config.embedding_batch_size))
+                       shared_embedder(config.embedding_batch_size, config.cache_dir))
         if catalog in service._kiths:
             service._kiths[catalog].refresh()
         return IngestOut(catalog=catalog, written={k: v for k, v in dataset.counts().items() if v},

@@ -123,7 +123,7 @@ def ingest(
             ", ".join(map(str, paths)),
             stores.database,
             stores.vectors,
-            shared_embedder(config.embedding_batch_size),
+            shared_embedder(config.embedding_batch_size, config.cache_dir),
             progress=progress and sys.stderr.isatty(),
         )
     except DataError as error:

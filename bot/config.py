@@ -14,6 +14,7 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from retrieval.embeddings import DEFAULT_CACHE_DIR
 from retrieval.ranking import RankingWeights
 
 Precision = Literal["nf4", "fp32", "bf16"]
@@ -99,7 +100,7 @@ class KithConfig(BaseModel):
 
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("kith")))
     # Converted model weights live here, shared by every data folder of the user.
-    cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "kith")
+    cache_dir: Path = DEFAULT_CACHE_DIR
     # When set (e.g. http://127.0.0.1:8000), vectors live in that Chroma server instead of
     # the embedded store inside data_dir.
     chroma_url: str | None = None

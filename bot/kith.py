@@ -23,7 +23,7 @@ from bot.reply import ReplyWriter, Written, choose_tone
 from bot.sentiment import Sentiment, analyze
 from bot.sessions import SessionStore
 from bot.support import Handoff, HelpAnswer, HelpDesk
-from retrieval.embeddings import shared_embedder
+from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
 from retrieval.ranking import FriendActivity, Ranker, RankRequest, Recommendation
 from retrieval.schemas import User, check_catalog_name
@@ -74,7 +74,9 @@ class Turn:
         }
 
 
-def ensure_catalog(stores: Stores, catalog: str, embedding_batch_size: int = 64) -> None:
+def ensure_catalog(
+    stores: Stores, catalog: str, embedding_batch_size: int = 64, cache_dir: Path = DEFAULT_CACHE_DIR
+) -> None:
     """Fail with a clear message when the catalog is missing, except `demo`: that one is
     loaded from the bundled demo data on first use."""
     if stores.database.has_catalog(catalog):
@@ -86,7 +88,7 @@ def ensure_catalog(stores: Stores, catalog: str, embedding_batch_size: int = 64)
         )
     dataset, _ = read_source([demo_data_dir()], "kith", stores, catalog)
     ingest_dataset(dataset, catalog, "bundled demo data", stores.database, stores.vectors,
-                   shared_embedder(embedding_batch_size))
+                   shared_embedder(embedding_batch_size, cache_dir))
 
 
 class Kith:
@@ -98,7 +100,7 @@ class Kith:
         self.config = config
         self.catalog = config.catalog
         self.stores = stores
-        self.embedder = shared_embedder(config.embedding_batch_size)
+        self.embedder = shared_embedder(config.embedding_batch_size, config.cache_dir)
         self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, config.ranking)
         self.sessions = SessionStore(stores.database, self.catalog)
         self.helpdesk = HelpDesk(self.catalog, stores.database, stores.vectors, self.embedder)
@@ -120,7 +122,7 @@ class Kith:
         settings = load_config(overrides=overrides)
         stores = Stores.open(settings.data_dir, settings.chroma_url, settings.embedding_batch_size)
         try:
-            ensure_catalog(stores, catalog, settings.embedding_batch_size)
+            ensure_catalog(stores, catalog, settings.embedding_batch_size, settings.cache_dir)
         except KithInputError:
             stores.close()
             raise
@@ -300,6 +302,14 @@ class Kith:
             earlier = [r["item_id"] for m in history for r in m.data.get("recommendations", [])]
             user_texts = [m.text for m in history if m.role == "user"][-1:] + [about_choice]
             request = self._request(profile, " ".join(user_texts), user_id, seen=[*mentioned, *earlier])
+            history_likes = self.ranker.own_history(user_id)[0]
+            ask = profile.is_thin() and not history_likes and not sentiment.items
+            described = self.describe_profile(profile)
+            # Unless this turn asks a question, the LLM reads its prompt's opening while we rank.
+            # Starting it loads the LLM on the first turn: timed apart from the ranking.
+            prepared = None if ask else self.writer.prepare(message, tone, described)
+            timings["prepare"] = time.perf_counter() - mark
+            mark = time.perf_counter()
             ranking = self.ranker.rank(request, self.config.recommendations)
             recommendations, friends_activity = ranking.recommendations, ranking.friends_activity
             timings["rank"] = time.perf_counter() - mark
@@ -308,8 +318,7 @@ class Kith:
             failed = failed or not recommendations or sentiment.mood == "rejecting"
             if sections:
                 yield section(prompts.table("support")["replies"]["then_choose"])
-            history_likes = self.ranker.own_history(user_id)[0]
-            ask = not recommendations or (profile.is_thin() and not history_likes and not sentiment.items)
+            ask = ask or not recommendations
             if ask:
                 text = self.writer.clarifying_question(profile, recommendations) if recommendations else (
                     "I couldn't find anything that fits all of that. Could you loosen one of your "
@@ -322,7 +331,7 @@ class Kith:
                 named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
                          *(f.item_id for f in self.finder.find(message))}
                 pieces = self.writer.stream_recommendation(message, recommendations, tone, written, named,
-                                                           profile=self.describe_profile(profile))
+                                                           profile=described, prepared=prepared)
                 yield section(next(pieces))
                 yield from pieces
                 sections[-1], repaired = written[0].text, written[0].repaired

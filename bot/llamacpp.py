@@ -77,17 +77,26 @@ class LlamaCppRuntime:
 
     def prompt_tokens(self, messages: Sequence[Message], prefix: str = "") -> list[int]:
         """The chat template's tokens for `messages`, then the prefilled start of the reply."""
-        text = self._template.render(
-            messages=list(messages),
-            add_generation_prompt=True,
-            bos_token=self._special(self.llama.token_bos()),
-            eos_token=self._special(self.llama.token_eos()),
-        )
-        tokens = self.llama.tokenize(text.encode(), add_bos=False, special=True)
+        tokens = self.llama.tokenize(self._render(messages).encode(), add_bos=False, special=True)
         if prefix:
             # Tokenized apart from the prompt, as the transformers runtime does.
             tokens += self.llama.tokenize(prefix.encode(), add_bos=False, special=False)
         return tokens
+
+    def opening_tokens(self, messages: Sequence[Message]) -> list[int]:
+        """The chat template's tokens for `messages` up to the end of the last message's text,
+        without the template's closing of that message (see `prepare`)."""
+        cut = "\x00kith-opening-end\x00"
+        text = self._render([*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + cut}])
+        return self.llama.tokenize(text[: text.index(cut)].encode(), add_bos=False, special=True)
+
+    def _render(self, messages: Sequence[Message]) -> str:
+        return str(self._template.render(
+            messages=list(messages),
+            add_generation_prompt=True,
+            bos_token=self._special(self.llama.token_bos()),
+            eos_token=self._special(self.llama.token_eos()),
+        ))
 
     def _special(self, token: int) -> str:
         return self.llama.detokenize([token], special=True).decode(errors="replace") if token >= 0 else ""
@@ -186,6 +195,13 @@ class LlamaCppRuntime:
         self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
     ) -> str:
         return "".join(self.stream(messages, max_new_tokens, prefix, stop)).strip()
+
+    def prepare(self, messages: Sequence[Message]) -> None:
+        """Bring the context to the opening's tokens: a later prompt that continues the last
+        message then reads only what follows (the prefix cache, `_evaluate`). The opening's last
+        token or two may be read again, where the continuation merges them into another token."""
+        with self._lock:
+            self._evaluate(self.opening_tokens(messages))
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         with self._lock:

@@ -47,6 +47,12 @@ class LLMRuntime(Protocol):
         """Log-likelihood (natural log, summed over tokens) of `continuation` as the assistant's reply."""
         ...
 
+    def prepare(self, messages: Sequence[Message]) -> None:
+        """Read the prompt of `messages` as far as the end of the last message's text, so that a
+        later call whose last message continues that text reads only the rest. A hint: a runtime
+        without a prompt cache does nothing."""
+        ...
+
 
 class SerialRuntime:
     """One generation at a time through a runtime shared by threads (the HTTP service's
@@ -72,6 +78,10 @@ class SerialRuntime:
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         with self._lock:
             return self.runtime.score(messages, continuation)
+
+    def prepare(self, messages: Sequence[Message]) -> None:
+        with self._lock:
+            self.runtime.prepare(messages)
 
 
 class TransformersRuntime:
@@ -162,6 +172,9 @@ class TransformersRuntime:
         self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
     ) -> str:
         return "".join(self.stream(messages, max_new_tokens, prefix, stop)).strip()
+
+    def prepare(self, messages: Sequence[Message]) -> None:
+        """Nothing: this runtime reads each prompt whole (it keeps no prompt cache)."""
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         import torch

@@ -86,6 +86,9 @@ class OpenAICompatibleRuntime:
     ) -> str:
         return "".join(self.stream(messages, max_new_tokens, prefix, stop)).strip()
 
+    def prepare(self, messages: Sequence[Message]) -> None:
+        """Nothing: the server manages its own prompt cache."""
+
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         """Summed log-likelihood of `continuation`, from the server's echoed prompt log-probs
         (OpenAI semantics: token i's log-prob is conditioned on the tokens before it)."""

@@ -8,7 +8,9 @@ reason. Replies therefore only ever recommend ranked items.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried
 RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
 LISTED = 3  # picks written into the reply text; all of them travel as structured data
+logger = logging.getLogger(__name__)
 
 
 def choose_tone(sentiment: Sentiment) -> Tone:
@@ -70,9 +73,27 @@ def recommendation_messages(
 ) -> list[Message]:
     """The LLM's prompt for a recommendation reply: the system message, worked examples, then
     this turn (the person's message, their profile in plain words, the tone, the top pick with
-    its tags and reasons, the next picks). `kith finetune` builds its training prompts with this
-    function (without the worked examples, which an adapter does not need), so an adapter learns
-    the prompt the bot sends."""
+    its tags and reasons). `kith finetune` builds its training prompts with this function
+    (without the worked examples, which an adapter does not need), so an adapter learns the
+    prompt the bot sends."""
+    return _messages(categories, examples, _turn_text(message, tone, profile, _described(recommendations[0])))
+
+
+def opening_messages(message: str, tone: Tone, categories: Sequence[str], profile: Sequence[str] = ()) -> list[Message]:
+    """`recommendation_messages` up to where the top pick goes: all of it known before ranking."""
+    return _messages(categories, True, _turn_text(message, tone, profile, None))
+
+
+def _turn_text(message: str, tone: Tone, profile: Sequence[str], pick: str | None) -> str:
+    template = prompts.table("reply")
+    fields = {"message": message, "tone": tone,
+              "profile": template["profile"].format(profile="; ".join(profile)) if profile else ""}
+    if pick is None:
+        return template["turn"].split("{pick}", 1)[0].format(**fields)
+    return template["turn"].format(pick=pick, **fields)
+
+
+def _messages(categories: Sequence[str], examples: bool, turn: str) -> list[Message]:
     template = prompts.table("reply")
     messages: list[Message] = [
         {"role": "system", "content": template["system"].format(categories=", ".join(sorted(categories)))}
@@ -81,11 +102,6 @@ def recommendation_messages(
         for example in template["examples"]:
             messages.append({"role": "user", "content": example["user"]})
             messages.append({"role": "assistant", "content": example["assistant"]})
-    others = recommendations[1:LISTED]
-    known = template["profile"].format(profile="; ".join(profile)) if profile else ""
-    turn = template["turn"].format(message=message, profile=known, tone=tone, pick=_described(recommendations[0]))
-    if others:
-        turn += template["also"].format(picks="; ".join(_described(r) for r in others))
     messages.append({"role": "user", "content": turn})
     return messages
 
@@ -121,6 +137,25 @@ class ReplyWriter:
         words = sentence.split()
         return 2 <= len(words) and sentence.rstrip()[-1:] in (".", "!", "?")
 
+    def prepare(self, message: str, tone: Tone, profile: Sequence[str] = ()) -> threading.Thread:
+        """Start the LLM reading the prompt's opening (`opening_messages`) in the background, so
+        that while the ranking runs the LLM reads all but the top pick. Pass the thread to
+        `stream_recommendation`, which waits for it."""
+        messages = opening_messages(message, tone, self.categories, profile)
+        # Loaded here, not in the thread: llama.cpp silences stdout while it loads a model, which
+        # would swallow what the caller prints meanwhile (the terminal chat's reply).
+        llm = self._llm()
+
+        def read() -> None:
+            try:
+                llm.prepare(messages)
+            except Exception:  # the reply's own LLM call meets and reports the same failure
+                logger.debug("reading the prompt's opening failed", exc_info=True)
+
+        thread = threading.Thread(target=read, name="kith-prepare", daemon=True)
+        thread.start()
+        return thread
+
     def stream_recommendation(
         self,
         message: str,
@@ -129,17 +164,21 @@ class ReplyWriter:
         result: list[Written],
         named_by_person: set[str] = frozenset(),  # type: ignore[assignment]
         profile: Sequence[str] = (),
+        prepared: threading.Thread | None = None,
     ) -> Iterator[str]:
         """Yield the reply's pieces; append the final (possibly repaired) text to `result`.
 
         The reply may name ranked items, and items the person named themselves ("because you
-        liked X"); any other catalog item in the LLM's sentence gets it repaired."""
+        liked X"); any other catalog item in the LLM's sentence gets it repaired. `prepared`:
+        the thread of `prepare` for this message, tone and profile."""
         top = recommendations[0]
         opener = _pick(prompts.table("tones")[tone]["openers"], message)
         head = f"{opener} Try {top.title} —"
         yield head
         messages = recommendation_messages(message, recommendations, tone, self.categories, profile=profile)
         llm = self._llm()
+        if prepared is not None:
+            prepared.join()
         sentence = ""
         for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=head, stop=SENTENCE_ENDS):
             sentence += piece

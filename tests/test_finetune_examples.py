@@ -64,7 +64,8 @@ def test_dialogue_example_is_the_bots_prompt_with_the_recommenders_turn_as_targe
     # The named item leads; distractors fill the picks and never repeat what the dialogue mentions.
     assert first.candidates[0] == "alien" and len(first.candidates) == 3
     assert not set(first.candidates[1:]) & {"alien", "arrival", "paddington"}
-    assert "\nAlso ranked: " in turn["content"]
+    # The prompt is about the top pick alone: the other picks are not in it.
+    assert turn["content"].endswith("Recommend: Alien (1979) (film: sci-fi, horror).")
     # The same turn as an interaction: the seeker's liked items so far, their message, the pick.
     after = [e for e in data.examples if e.kind == "interaction" and e.group == "d1"]
     assert after[0].messages[1]["content"] == "I liked: Arrival (2016). I loved Arrival. Something like it?"

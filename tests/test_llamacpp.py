@@ -17,7 +17,7 @@ from bot.config import LLMConfig
 from bot.llamacpp import LlamaCppRuntime
 from bot.llm import TransformersRuntime, choose_runtime, open_runtime
 from bot.models import ModelNotFound, resolve_model
-from bot.reply import ReplyWriter
+from bot.reply import ReplyWriter, opening_messages, recommendation_messages
 from retrieval.ranking import Recommendation
 from retrieval.titles import TitleFinder
 
@@ -127,3 +127,29 @@ def test_reply_prompts_evaluate_only_their_new_tokens(fast: LlamaCppRuntime) -> 
     # turn evaluates its own request and the prefilled opener only, at turn 2 as at turn 20.
     assert fast.counters.last_reused >= 150
     assert fast.counters.last_evaluated < fast.counters.last_reused / 2
+
+
+def test_prepared_opening_leaves_only_the_pick_to_read(fast: LlamaCppRuntime) -> None:
+    """`ReplyWriter.prepare` reads the prompt up to the top pick (while the ranking runs); the
+    reply then reads only the pick, the template's turn closing and the prefilled opener, and
+    writes the same sentence as without preparing."""
+    finder = TitleFinder([("paddington", "Paddington 2 (2017)", 0.5)])
+    writer = ReplyWriter(lambda: fast, finder, ["books", "films"])
+    pick = [Recommendation("paddington", "Paddington 2 (2017)", "films", 1.0, {}, ["your friend Ana rated it 5/5"],
+                           3.99, ["family", "funny"])]
+    message, profile = "a warm film for a rainy Sunday with my kids", ["likes: Arrival (2016)", "looking for: films"]
+    unprepared: list = []
+    list(writer.stream_recommendation(message, pick, "friendly", unprepared, profile=profile))
+    list(writer.stream_recommendation("something else entirely", pick, "friendly", [], profile=profile))  # evict
+    opening = opening_messages(message, "friendly", ["books", "films"], profile)
+    opening_length = len(fast.opening_tokens(opening))
+    prepared: list = []
+    thread = writer.prepare(message, "friendly", profile)
+    list(writer.stream_recommendation(message, pick, "friendly", prepared, profile=profile, prepared=thread))
+    assert prepared[0].text == unprepared[0].text
+    # All of the opening but at most its last token (which the pick's first may merge with) was reused.
+    assert fast.counters.last_reused >= opening_length - 1
+    full = recommendation_messages(message, pick, "friendly", ["books", "films"], profile=profile)
+    head = prepared[0].text.split(" —")[0] + " —"
+    assert fast.counters.last_evaluated == len(fast.prompt_tokens(full, head)) - fast.counters.last_reused
+    assert fast.counters.last_evaluated <= 60
