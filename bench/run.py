@@ -61,7 +61,7 @@ def decode_speeds(threads: int | None, with_transformers: bool) -> dict[str, flo
     settings = LLMConfig(threads=threads, max_new_tokens=DECODE_TOKENS)
     results: dict[str, float] = {}
     ours = open_runtime(settings, load_config().cache_dir)
-    threads = ours.threads  # type: ignore[attr-defined]
+    threads, prefill_threads = ours.threads, ours.prefill_threads  # type: ignore[attr-defined]
     results["threads"] = threads
     ours.generate(DECODE_PROMPT, max_new_tokens=8)  # warm-up
     counters = ours.counters  # type: ignore[attr-defined]
@@ -74,7 +74,7 @@ def decode_speeds(threads: int | None, with_transformers: bool) -> dict[str, flo
     del ours
 
     # llama.cpp through its own Python API: same GGUF, same rendered prompt, same threads.
-    raw = Llama(model_path=str(default_gguf()), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    raw = Llama(model_path=str(default_gguf()), n_ctx=2048, n_threads=threads, n_threads_batch=prefill_threads, verbose=False)
     raw.create_completion(prompt, max_tokens=8, temperature=0.0)
     started = time.perf_counter()
     stamps = [time.perf_counter() - started

@@ -45,7 +45,10 @@ class LLMConfig(BaseModel):
     # 0 means greedy decoding: replies are reproducible, which evaluation relies on.
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    # llama.cpp's threads: `threads` decode (one token at a time; unset: half the cores),
+    # `prefill_threads` read prompts (many tokens at once; unset: every core).
     threads: int | None = Field(None, ge=1)
+    prefill_threads: int | None = Field(None, ge=1)
     runtime: Runtime = "auto"
     # llama.cpp's context window in tokens (prompt + reply); the reply prompt is ~250 tokens.
     context_tokens: int = Field(2048, ge=256, le=32768)

@@ -45,20 +45,26 @@ class Counters:
 
 class LlamaCppRuntime:
     def __init__(self, gguf: Path, settings: LLMConfig, adapter_gguf: Path | None = None):
+        # llama.cpp's OpenMP threads spin while they wait for each other, so on a busy machine
+        # extra threads collapse (2 shared cores: a prompt read at 30-40 tokens/s on 2 threads,
+        # 150 on 1). Waiting passively, 2 threads read as fast as 1 there and 1.6-1.8x faster on
+        # idle cores. OpenMP reads this once, when it loads: it takes effect unless something
+        # (torch) loaded OpenMP first; choose_runtime does not import torch on a CPU-only build.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
         from llama_cpp import Llama
 
         self.settings = settings
-        # Unset: half the cores, llama.cpp's own default. Its threads spin-wait for each other
-        # at every step, so on a busy machine extra threads collapse: measured on 2 shared cores
-        # (load ~9), 15-16 tok/s on 1 thread, 1-3 tok/s on 2.
-        self.threads = settings.threads or max(1, (os.cpu_count() or 2) // 2)
+        cores = os.cpu_count() or 2
+        # Decoding one token is too little work to share well; reading a prompt is not.
+        self.threads = settings.threads or max(1, cores // 2)
+        self.prefill_threads = settings.prefill_threads or cores
         self.llama = Llama(
             model_path=str(gguf),
             n_ctx=settings.context_tokens,
             n_batch=512,
             n_threads=self.threads,
-            n_threads_batch=self.threads,
+            n_threads_batch=self.prefill_threads,
             lora_path=str(adapter_gguf) if adapter_gguf else None,
             logits_all=False,
             verbose=False,
@@ -71,7 +77,7 @@ class LlamaCppRuntime:
         self._rng = np.random.default_rng()
         self.counters = Counters()
         adapter = f" + adapter {settings.adapter}" if settings.adapter else ""
-        self.description = f"{gguf.name} (llama.cpp, {self.threads} threads){adapter} on cpu"
+        self.description = f"{gguf.name} (llama.cpp, {self.threads} threads, {self.prefill_threads} for prompts){adapter} on cpu"
 
     # --- tokens -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ server) can replace transformers without touching them.
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -236,6 +237,10 @@ def choose_runtime(settings: LLMConfig) -> Literal["llama_cpp", "transformers", 
         return settings.runtime
     if settings.model != DEFAULT_MODEL or settings.precision != "nf4":
         return "transformers"
+    # A CPU-only torch build is known by its version; importing torch just to ask would load
+    # its OpenMP before llama.cpp's settings for it (see LlamaCppRuntime).
+    if importlib.metadata.version("torch").endswith("+cpu"):
+        return "llama_cpp"
     import torch
 
     return "transformers" if torch.cuda.is_available() else "llama_cpp"

@@ -3,6 +3,7 @@ alternate titles in parentheses, a missing year, small typos."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import defaultdict
@@ -153,8 +154,14 @@ class TitleFinder:
         for key in self._ids:
             if len(key) >= 5:
                 self._fuzzy_keys[key.count(" ") + 1].append(key)
+        # Every turn reads the conversation so far for titles: each text is searched once
+        # (~8 ms for a reply with its list of picks, so ~150 ms a turn by turn 20 uncached).
+        self._found = functools.lru_cache(maxsize=4096)(self._search)
 
     def find(self, text: str) -> list[FoundTitle]:
+        return list(self._found(text))
+
+    def _search(self, text: str) -> tuple[FoundTitle, ...]:
         # "(1979)" after a title is read as its year, never as part of a name.
         tokens = [
             (m.group(0), m.start(), m.end())
@@ -171,7 +178,7 @@ class TitleFinder:
             found_title, used = match
             found.append(found_title)
             position += used
-        return found
+        return tuple(found)
 
     def _longest_at(self, text: str, tokens: list[tuple[str, int, int]], position: int) -> tuple[FoundTitle, int] | None:
         # Exact names first, longest first; only then typos, so "2001: A Space Odyssey" is

@@ -9,6 +9,10 @@ replies agree token for token over the first GREEDY_TOKENS tokens on the prompts
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,6 +54,23 @@ def test_auto_runtime_is_llama_cpp_for_the_default_4bit_model_on_cpu() -> None:
     assert choose_runtime(LLMConfig(model="/some/hf/folder")) == "transformers"
     with pytest.raises(ModelNotFound, match="runs the default GGUF model only"):
         choose_runtime(LLMConfig(model="/some/hf/folder", runtime="llama_cpp"))
+
+
+@pytest.mark.skipif(not importlib.metadata.version("torch").endswith("+cpu"), reason="a CUDA torch build is imported to look for a GPU")
+def test_llama_cpp_threads_wait_passively_when_the_bot_loads_it() -> None:
+    """Choosing and opening the CPU runtime loads OpenMP with passive waiting (torch, which
+    would load OpenMP first with spinning threads, is not imported on a CPU-only build)."""
+    script = (
+        "import sys\n"
+        "from bot.config import LLMConfig, load_config\n"
+        "from bot.llm import open_runtime\n"
+        "runtime = open_runtime(LLMConfig(), load_config().cache_dir)\n"
+        "import os\n"
+        "print('torch' in sys.modules, os.environ.get('OMP_WAIT_POLICY'), runtime.prefill_threads >= runtime.threads)\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=True)
+    assert result.stdout.split() == ["False", "PASSIVE", "True"]
 
 
 def test_prompt_tokens_match_the_transformers_chat_template(fast: LlamaCppRuntime, reference: TransformersRuntime) -> None:
