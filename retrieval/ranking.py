@@ -187,25 +187,26 @@ class Ranker:
         self.hidden = hidden
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}
-        self._activity_cache: dict[str, np.ndarray] = {}
+        self._review_vectors: dict[str, np.ndarray] = {}
         self.stats = CatalogStats(database, catalog, hidden)
         self._category_vectors: dict[str, tuple[list[str], np.ndarray]] = {}
         self._item_vectors: dict[str, np.ndarray] = {}
-        self._load_item_vectors()
+        self._load_vectors()
 
     def refresh(self) -> None:
         """Re-read the catalog after new data was ingested."""
         with self._lock:
             self.stats = CatalogStats(self.database, self.catalog, self.hidden)
-            self._load_item_vectors()
-            self._activity_cache.clear()
+            self._load_vectors()
 
-    def _load_item_vectors(self) -> None:
-        """Every item's vector, read from Chroma once and held per category in one matrix.
-        Scoring reads a few hundred candidates' vectors per request, which cost ~7 ms per 200
-        when fetched from Chroma each time (100,000-item catalog) and nothing from memory; the
-        category matrices serve searches within categories (_search_items). Memory: 1.5 kB per
-        item (150 MB for 100,000 items)."""
+    def _load_vectors(self) -> None:
+        """Every item's vector, read from Chroma once and held per category in one matrix; and
+        every review's. Scoring reads a few hundred candidates' vectors per request, which cost
+        ~7 ms per 200 when fetched from Chroma each time (100,000-item catalog) and nothing from
+        memory; the category matrices serve searches within categories (_search_items).
+        Memory: 1.5 kB per item and per review (150 MB for 100,000 items)."""
+        reviews = [x.key for rows in self.stats.interactions_by_user.values() for x in rows if x.text]
+        self._review_vectors = self.vectors.embeddings(self.catalog, "activity", reviews)
         stored = self.vectors.embeddings(self.catalog, "items", list(self.stats.items))
         by_category: dict[str, list[str]] = defaultdict(list)
         for item_id in stored:
@@ -278,14 +279,11 @@ class Ranker:
         return activity
 
     def _activity_vectors(self, interactions: Sequence[Interaction]) -> dict[str, np.ndarray]:
-        """Vectors of activity records by key. Bare activity (a play, a like) was stored with its
-        item's vector (retrieval.ingest), so it is read from memory; only reviews, embedded from
-        their own words, are fetched from Chroma, once."""
-        found = {x.key: self._item_vectors[x.item_id] for x in interactions if not x.text and x.item_id in self._item_vectors}
-        missing = [x.key for x in interactions if x.key not in found and x.key not in self._activity_cache]
-        if missing:
-            self._activity_cache.update(self.vectors.embeddings(self.catalog, "activity", missing))
-        found.update({x.key: self._activity_cache[x.key] for x in interactions if x.key in self._activity_cache})
+        """Vectors of activity records by key, from memory. Bare activity (a play, a like) was
+        stored with its item's vector (retrieval.ingest); a review has its own words' vector."""
+        found = {x.key: self._review_vectors[x.key] for x in interactions if x.key in self._review_vectors}
+        found.update({x.key: self._item_vectors[x.item_id] for x in interactions
+                      if x.key not in found and not x.text and x.item_id in self._item_vectors})
         return found
 
     def _search_items(self, vector: np.ndarray, categories: Sequence[str]) -> list[str]:
