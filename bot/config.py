@@ -23,6 +23,15 @@ Precision = Literal["nf4", "fp32", "bf16"]
 # openai whenever llm.endpoint is set.
 Runtime = Literal["auto", "llama_cpp", "transformers", "openai"]
 
+# Shipped per-catalog weights (`ranking_by_catalog`). `lastfm`: HetRec Last.fm as the README imports
+# it (`kith ingest --format lastfm DIR --catalog lastfm`). Artists are known by their names alone,
+# so likeness of names (semantic) and MMR diversity over name embeddings are mostly noise there,
+# and listening histories are the signal; tuned on the social benchmark's seed-1 split
+# (`kith eval social --seed 1`), reported on seed 0.
+CATALOG_RANKING: dict[str, RankingWeights] = {
+    "lastfm": RankingWeights(semantic=0.0, collaborative=0.4, social=0.04, popularity=0.04, diversity=0.0),
+}
+
 ENV_PREFIX = "KITH_"
 CONFIG_FILE_ENV = "KITH_CONFIG"
 # Variables named for what people expect rather than by the field path.
@@ -114,7 +123,24 @@ class KithConfig(BaseModel):
     max_message_chars: int = Field(2000, ge=1)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     ranking: RankingWeights = Field(default_factory=RankingWeights)
+    # Per catalog: the ranking weights that differ there from `ranking` (only the weights named
+    # in an entry change; a config file's `[ranking_by_catalog.NAME]` table adds one or replaces that
+    # catalog's shipped entry).
+    ranking_by_catalog: dict[str, RankingWeights] = Field(default_factory=lambda: dict(CATALOG_RANKING))
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+
+    @field_validator("ranking_by_catalog", mode="before")
+    @classmethod
+    def _keep_shipped_catalogs(cls, value: Any) -> Any:
+        # A config file naming one catalog adds it (or replaces that one), not every shipped entry.
+        return {**CATALOG_RANKING, **value} if isinstance(value, dict) else value
+
+    def ranking_for(self, catalog: str) -> RankingWeights:
+        """`ranking` with the weights `ranking_by_catalog` names for this catalog."""
+        override = self.ranking_by_catalog.get(catalog)
+        if override is None:
+            return self.ranking
+        return self.ranking.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -97,11 +97,14 @@ class Kith:
     def __init__(self, config: KithConfig, stores: Stores, llm: Callable[[], LLMRuntime] | None = None):
         """`llm` shares one loaded LLM between Kith objects (the HTTP service opens one per
         catalog); by default this object loads its own on first use."""
-        self.config = config
+        # The ranking weights are this catalog's (`ranking_by_catalog`) wherever they are read; the
+        # entry is applied once, so a Kith opened on a copy of this config with other weights gets those.
+        others = {name: weights for name, weights in config.ranking_by_catalog.items() if name != config.catalog}
+        self.config = config.model_copy(update={"ranking": config.ranking_for(config.catalog), "ranking_by_catalog": others})
         self.catalog = config.catalog
         self.stores = stores
         self.embedder = shared_embedder(config.embedding_batch_size, config.cache_dir)
-        self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, config.ranking)
+        self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, self.config.ranking)
         self.sessions = SessionStore(stores.database, self.catalog)
         self.helpdesk = HelpDesk(self.catalog, stores.database, stores.vectors, self.embedder)
         self._llm: LLMRuntime | None = None

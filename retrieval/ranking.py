@@ -29,6 +29,8 @@ from retrieval.vectors import VectorStore
 
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
+# How much a friend counts whose liked items share nothing with the person's (see Ranker._social).
+SOCIAL_CLOSENESS_FLOOR = 0.02
 
 
 class RankingWeights(BaseModel):
@@ -129,6 +131,43 @@ def _signal(interaction: Interaction) -> float:
     return _signal_from(interaction.kind, interaction.rating, interaction.weight)
 
 
+def shared_taste(interactions: Sequence[Interaction]) -> dict[str, float]:
+    """What one person's shared activity says of each item, on that person's own scale: -1 .. 1.
+
+    Their liked items are ranked by how strongly they liked them (signal, then weight: plays), and
+    each gets 1 - rank / count, ties sharing their mean rank: their favourite counts 1 whether they
+    play everything a thousand times or rate everything 4/5, their least-liked little. Items they
+    disliked keep their (negative) signal. One item's several interactions: the most telling one
+    (largest |signal|). Only public and friends-visible activity is read."""
+    strongest: dict[str, tuple[float, float]] = {}
+    for interaction in interactions:
+        if interaction.visibility not in SHARED_VISIBILITIES:
+            continue
+        signal = _signal(interaction)
+        known = strongest.get(interaction.item_id)
+        if known is None or (abs(signal), interaction.weight) > (abs(known[0]), known[1]):
+            strongest[interaction.item_id] = (signal, interaction.weight)
+    taste = {item_id: signal for item_id, (signal, _) in strongest.items() if signal <= 0}
+    liked = sorted((key for key in strongest.items() if key[1][0] > 0), key=lambda pair: pair[1], reverse=True)
+    position = 0
+    while position < len(liked):
+        end = position
+        while end + 1 < len(liked) and liked[end + 1][1] == liked[position][1]:
+            end += 1
+        value = 1.0 - (position + end) / 2 / len(liked)
+        for item_id, _ in liked[position : end + 1]:
+            taste[item_id] = value
+        position = end + 1
+    return taste
+
+
+def taste_overlap(mine: set[str], theirs: set[str]) -> float:
+    """Cosine of two sets of liked items: 0 (nothing in common) .. 1 (the same items)."""
+    if not mine or not theirs:
+        return 0.0
+    return len(mine & theirs) / math.sqrt(len(mine) * len(theirs))
+
+
 class CatalogStats:
     """Per-catalog statistics from interactions, computed once and refreshed on demand."""
 
@@ -166,6 +205,14 @@ class CatalogStats:
         self.most_popular = sorted(self.popularity, key=lambda item_id: -self.popularity[item_id])[:50]
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
+        self._shared_taste: dict[str, dict[str, float]] = {}
+
+    def shared_taste(self, user_id: str) -> dict[str, float]:
+        """`shared_taste` of a person's public and friends-visible activity, computed once."""
+        taste = self._shared_taste.get(user_id)
+        if taste is None:
+            taste = self._shared_taste[user_id] = shared_taste(self.interactions_by_user.get(user_id, []))
+        return taste
 
 
 class Ranker:
@@ -333,7 +380,7 @@ class Ranker:
         taste = _unit(query_vector + centroid) if centroid is not None else query_vector
         activity = self.friends_activity(request.user_id, taste)
         collaborative = self._collaborative(likes)
-        social_all = self._social(request.user_id)
+        social_all = self._social(request.user_id, likes)
         for item_id in [
             *(a.item_id for a in activity),
             *sorted(collaborative, key=collaborative.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
@@ -407,15 +454,26 @@ class Ranker:
             self._query_cache[text] = self.embedder.embed([text])[0]
         return self._query_cache[text]
 
-    def _social(self, user_id: str | None) -> dict[str, float]:
-        """Per item: friends' shared enthusiasm for it, each friend weighted by closeness."""
+    def _social(self, user_id: str | None, likes: Sequence[str] = ()) -> dict[str, float]:
+        """Per item: what the person's friends think of it, a user-based prediction from friends.
+
+        Each friend's shared activity is read on that friend's own scale (`shared_taste`: their
+        favourite 1, their least-liked near 0, a dislike below 0), and each friend is weighted by
+        closeness: the friendship's strength times how much the friend's liked items overlap the
+        person's (`taste_overlap` with `likes`, their own), plus a small floor so that a friend
+        with nothing in common, or a person with no history yet, still counts a little."""
         scores: dict[str, float] = defaultdict(float)
         if user_id is None or self.weights.social == 0:
             return scores
-        for friend, strength in self.database.friends(self.catalog, user_id).items():
-            for interaction in self.stats.interactions_by_user.get(friend, []):
-                if interaction.visibility in SHARED_VISIBILITIES:
-                    scores[interaction.item_id] += strength * _signal(interaction)
+        mine = set(likes)
+        for friend, strength in sorted(self.database.friends(self.catalog, user_id).items()):
+            taste = self.stats.shared_taste(friend)
+            if not taste:
+                continue
+            theirs = {item_id for item_id, value in taste.items() if value > 0}
+            closeness = strength * (SOCIAL_CLOSENESS_FLOOR + taste_overlap(mine, theirs))
+            for item_id, value in taste.items():
+                scores[item_id] += closeness * value
         return scores
 
     def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:
