@@ -300,6 +300,7 @@ class Kith:
         friends_activity: list[FriendActivity] = []
         tone = choose_tone(sentiment)
         ask = repaired = False
+        written: list[Written] = []
         if recommend:
             mentioned = [f.item_id for m in history for f in self.finder.find(m.text)]
             earlier = [r["item_id"] for m in history for r in m.data.get("recommendations", [])]
@@ -307,7 +308,9 @@ class Kith:
             request = self._request(profile, " ".join(user_texts), user_id, seen=[*mentioned, *earlier])
             history_likes = self.ranker.own_history(user_id)[0]
             ask = profile.is_thin() and not history_likes and not sentiment.items
-            described = self.describe_profile(profile)
+            # The reply prompt carries what the bot knew before this message (the message itself
+            # follows it), so the LLM could read it after the previous turn (prepare_next).
+            described = self.describe_profile(stored_profile)
             # Unless this turn asks a question, the LLM reads its prompt's opening while we rank.
             # Starting it loads the LLM on the first turn: timed apart from the ranking.
             prepared = None if ask else self.writer.prepare(message, tone, described)
@@ -329,7 +332,6 @@ class Kith:
                 )
                 yield section(text)
             else:
-                written: list[Written] = []
                 # Items the reply may name besides its picks: the person's own, which reasons cite.
                 named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
                          *(f.item_id for f in self.finder.find(message))}
@@ -366,6 +368,9 @@ class Kith:
             "refused": refused,
         }
         self.sessions.save_turn(session_id, user_id, message, text, data, profile, app)
+        if written:
+            # Between turns, the LLM reads the next reply prompt up to the person's next message.
+            self.writer.prepare_next(self.describe_profile(profile))
         timings["save"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         yield turn

@@ -81,8 +81,13 @@ class SerialRuntime:
             return self.runtime.score(messages, continuation)
 
     def prepare(self, messages: Sequence[Message]) -> None:
-        with self._lock:
-            self.runtime.prepare(messages)
+        # A hint: while another request holds the LLM, its work comes first; the reply then
+        # reads the rest of its prompt itself.
+        if self._lock.acquire(blocking=False):
+            try:
+                self.runtime.prepare(messages)
+            finally:
+                self._lock.release()
 
 
 class TransformersRuntime:

@@ -29,6 +29,7 @@ FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried
 RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
 LISTED = 3  # picks written into the reply text; all of them travel as structured data
+PERSONAL_REASONS = ("because you liked", "your friend")
 logger = logging.getLogger(__name__)
 
 
@@ -42,8 +43,13 @@ def _pick(options: Sequence[str], seed: str) -> str:
 
 
 def _why(recommendation: Recommendation) -> str:
+    """The pick's facts for the LLM: its first tags, and the reasons that are facts about the
+    person or their friends (without a friend's quoted words). The other reasons (budget,
+    popularity, the request's words) stay in the listing only: the LLM reads every token of this
+    after the ranking, before its first word."""
     tags = ", ".join(recommendation.tags[:3])
-    return "; ".join(filter(None, [tags, *recommendation.reasons[:2]]))
+    facts = [r.split(': "', 1)[0] for r in recommendation.reasons if r.startswith(PERSONAL_REASONS)]
+    return "; ".join(filter(None, [tags, *facts[:2]]))
 
 
 def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -> str:
@@ -79,15 +85,21 @@ def recommendation_messages(
     return _messages(categories, examples, _turn_text(message, tone, profile, _described(recommendations[0])))
 
 
-def opening_messages(message: str, tone: Tone, categories: Sequence[str], profile: Sequence[str] = ()) -> list[Message]:
-    """`recommendation_messages` up to where the top pick goes: all of it known before ranking."""
+def opening_messages(
+    categories: Sequence[str], profile: Sequence[str] = (), message: str | None = None, tone: Tone = "friendly"
+) -> list[Message]:
+    """`recommendation_messages` up to where the person's message goes (`message` None: known
+    after the previous turn), or up to where the top pick goes (known before the ranking)."""
     return _messages(categories, True, _turn_text(message, tone, profile, None))
 
 
-def _turn_text(message: str, tone: Tone, profile: Sequence[str], pick: str | None) -> str:
+def _turn_text(message: str | None, tone: Tone, profile: Sequence[str], pick: str | None) -> str:
+    """The turn's text; cut where the first unknown (message, else pick) would go."""
     template = prompts.table("reply")
-    fields = {"message": message, "tone": tone,
-              "profile": template["profile"].format(profile="; ".join(profile)) if profile else ""}
+    known = template["profile"].format(profile="; ".join(profile)) if profile else ""
+    if message is None:
+        return template["turn"].split("{message}", 1)[0].format(profile=known)
+    fields = {"message": message, "tone": tone, "profile": known}
     if pick is None:
         return template["turn"].split("{pick}", 1)[0].format(**fields)
     return template["turn"].format(pick=pick, **fields)
@@ -138,10 +150,17 @@ class ReplyWriter:
         return 2 <= len(words) and sentence.rstrip()[-1:] in (".", "!", "?")
 
     def prepare(self, message: str, tone: Tone, profile: Sequence[str] = ()) -> threading.Thread:
-        """Start the LLM reading the prompt's opening (`opening_messages`) in the background, so
-        that while the ranking runs the LLM reads all but the top pick. Pass the thread to
+        """Start the LLM reading the prompt up to the top pick in the background, so that while
+        the ranking runs the LLM reads all but the pick. Pass the thread to
         `stream_recommendation`, which waits for it."""
-        messages = opening_messages(message, tone, self.categories, profile)
+        return self._read_in_background(opening_messages(self.categories, profile, message, tone))
+
+    def prepare_next(self, profile: Sequence[str]) -> threading.Thread:
+        """After a turn: start the LLM reading the next turn's prompt up to the person's message
+        (the worked examples and the profile as it now stands)."""
+        return self._read_in_background(opening_messages(self.categories, profile))
+
+    def _read_in_background(self, messages: list[Message]) -> threading.Thread:
         # Loaded here, not in the thread: llama.cpp silences stdout while it loads a model, which
         # would swallow what the caller prints meanwhile (the terminal chat's reply).
         llm = self._llm()
@@ -150,7 +169,7 @@ class ReplyWriter:
             try:
                 llm.prepare(messages)
             except Exception:  # the reply's own LLM call meets and reports the same failure
-                logger.debug("reading the prompt's opening failed", exc_info=True)
+                logger.debug("reading a prompt's opening failed", exc_info=True)
 
         thread = threading.Thread(target=read, name="kith-prepare", daemon=True)
         thread.start()
@@ -173,14 +192,17 @@ class ReplyWriter:
         the thread of `prepare` for this message, tone and profile."""
         top = recommendations[0]
         opener = _pick(prompts.table("tones")[tone]["openers"], message)
-        head = f"{opener} Try {top.title} —"
+        # The LLM continues "Try <title> —"; the opener is for the person (the prompt's Tone line
+        # tells the LLM the tone), so the LLM reads fewer tokens before its first word.
+        start = f"Try {top.title} —"
+        head = f"{opener} {start}"
         yield head
         messages = recommendation_messages(message, recommendations, tone, self.categories, profile=profile)
         llm = self._llm()
         if prepared is not None:
             prepared.join()
         sentence = ""
-        for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=head, stop=SENTENCE_ENDS):
+        for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=start, stop=SENTENCE_ENDS):
             sentence += piece
             yield piece
         allowed = {r.item_id for r in recommendations} | named_by_person

@@ -209,8 +209,10 @@ def _dialogue_examples(
         if role == "assistant" and named and previous is not None and previous[0] == "user" and previous[1]:
             message = previous[1]
             liked_so_far = [items[m].title for m in dict.fromkeys(earlier) if m in liked and m in items]
-            # The profile line the bot would have by now, in its words (bot.profile.describe).
-            profile = [f"likes: {', '.join(liked_so_far[-PROFILE_LIKES_SHOWN:])}"] if liked_so_far else []
+            # The profile line the bot had before the message, in its words (bot.profile.describe).
+            before = earlier[: len(earlier) - len([m for m in previous[2] if m in items])]
+            liked_before = [items[m].title for m in dict.fromkeys(before) if m in liked]
+            profile = [f"likes: {', '.join(liked_before[-PROFILE_LIKES_SHOWN:])}"] if liked_before else []
             if len(named) <= LISTED:
                 rng = random.Random(f"{seed}:{group}:{index}")
                 category = items[named[0]].category

@@ -58,8 +58,9 @@ def test_dialogue_example_is_the_bots_prompt_with_the_recommenders_turn_as_targe
     first = dialogue[0]
     system, turn = first.messages
     assert system["role"] == "system" and "films" in system["content"]
-    # What the bot knows by then, in its profile's words: the message just named Arrival as liked.
-    assert turn["content"].startswith('Customer: "I loved Arrival. Something like it?"\nProfile: likes: Arrival (2016).\nTone: ')
+    # What the bot knew before the message, in its profile's words: nothing yet (the message
+    # itself names Arrival).
+    assert turn["content"].startswith('Customer: "I loved Arrival. Something like it?"\nTone: ')
     assert "Recommend: Alien (1979) (film: sci-fi, horror)." in turn["content"]
     # The named item leads; distractors fill the picks and never repeat what the dialogue mentions.
     assert first.candidates[0] == "alien" and len(first.candidates) == 3

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import prompts
 from bot.config import LLMConfig
 from bot.llamacpp import LlamaCppRuntime
 from bot.llm import TransformersRuntime, choose_runtime, open_runtime
@@ -151,9 +152,9 @@ def test_reply_prompts_evaluate_only_their_new_tokens(fast: LlamaCppRuntime) -> 
 
 
 def test_prepared_opening_leaves_only_the_pick_to_read(fast: LlamaCppRuntime) -> None:
-    """`ReplyWriter.prepare` reads the prompt up to the top pick (while the ranking runs); the
-    reply then reads only the pick, the template's turn closing and the prefilled opener, and
-    writes the same sentence as without preparing."""
+    """The prompt is read in three steps: after the previous turn up to the person's message
+    (`prepare_next`), while the ranking runs up to the top pick (`prepare`), then the pick, the
+    template's turn closing and the prefilled opener. The sentence is the same as unprepared."""
     finder = TitleFinder([("paddington", "Paddington 2 (2017)", 0.5)])
     writer = ReplyWriter(lambda: fast, finder, ["books", "films"])
     pick = [Recommendation("paddington", "Paddington 2 (2017)", "films", 1.0, {}, ["your friend Ana rated it 5/5"],
@@ -161,16 +162,26 @@ def test_prepared_opening_leaves_only_the_pick_to_read(fast: LlamaCppRuntime) ->
     message, profile = "a warm film for a rainy Sunday with my kids", ["likes: Arrival (2016)", "looking for: films"]
     unprepared: list = []
     list(writer.stream_recommendation(message, pick, "friendly", unprepared, profile=profile))
-    list(writer.stream_recommendation("something else entirely", pick, "friendly", [], profile=profile))  # evict
-    opening = opening_messages(message, "friendly", ["books", "films"], profile)
-    opening_length = len(fast.opening_tokens(opening))
-    prepared: list = []
+    list(writer.stream_recommendation("something else entirely", pick, "friendly", [], profile=["likes: Heat"]))  # evict
+
+    writer.prepare_next(profile).join()
+    before_message = len(fast.opening_tokens(opening_messages(["books", "films"], profile)))
+    assert fast.counters.last_reused + fast.counters.last_evaluated == before_message
     thread = writer.prepare(message, "friendly", profile)
+    thread.join()
+    # The worked examples and the profile were read already: only the message and what follows.
+    assert fast.counters.last_reused >= before_message - 1
+    assert fast.counters.last_evaluated <= 25
+    before_pick = len(fast.opening_tokens(opening_messages(["books", "films"], profile, message, "friendly")))
+
+    prepared: list = []
     list(writer.stream_recommendation(message, pick, "friendly", prepared, profile=profile, prepared=thread))
     assert prepared[0].text == unprepared[0].text
     # All of the opening but at most its last token (which the pick's first may merge with) was reused.
-    assert fast.counters.last_reused >= opening_length - 1
+    assert fast.counters.last_reused >= before_pick - 1
     full = recommendation_messages(message, pick, "friendly", ["books", "films"], profile=profile)
-    head = prepared[0].text.split(" —")[0] + " —"
-    assert fast.counters.last_evaluated == len(fast.prompt_tokens(full, head)) - fast.counters.last_reused
-    assert fast.counters.last_evaluated <= 60
+    # The LLM continues "Try <title> —"; the person sees a tone's opener before it.
+    assert prepared[0].text.split(" Try ")[0] in prompts.table("tones")["friendly"]["openers"]
+    after_pick = len(fast.prompt_tokens(full, "Try Paddington 2 (2017) —"))
+    assert fast.counters.last_evaluated == after_pick - fast.counters.last_reused
+    assert fast.counters.last_evaluated <= 50
