@@ -23,11 +23,13 @@ from bot.kith import Kith
 from bot.reports import plot_bars, plot_curves, table, timing_summary, write_report
 from bot.sentiment import item_feeling
 from retrieval.metrics import classification, recall_at_k, summarize
+from retrieval.ranking import RankingWeights
 from retrieval.redial import MENTION, redial_turns
 from retrieval.titles import FoundTitle
 
 RECALL_KS = (1, 10, 50)
-ABLATED = ("semantic", "tags", "collaborative", "social", "popularity")
+# Each component the catalog's weights use (non-zero) is also measured switched off.
+ABLATED = ("semantic", "tags", "collaborative", "social", "popularity", "comention", "similar")
 # Published figures on ReDial (repeats removed unless marked raw), for the comparison table.
 PUBLISHED = {
     "UniCRS (published)": {"recall@1": 0.024, "recall@10": 0.180, "recall@50": 0.335},
@@ -75,6 +77,11 @@ def training_popularity(folder: Path, titles: dict[str, str]) -> list[str]:
         if line.strip():
             counts.update(m for m in json.loads(line).get("movieMentions", {}) if m in titles)
     return [movie for movie, _ in counts.most_common()]
+
+
+def ablations(weights: RankingWeights) -> list[str]:
+    """The components worth switching off one at a time: those the weights use."""
+    return [component for component in ABLATED if getattr(weights, component) > 0]
 
 
 def _ranked_lists(turns: Sequence[RecommenderTurn], rank: Callable[[RecommenderTurn], list[str]], label: str) -> tuple[list[list[str]], list[float]]:
@@ -152,7 +159,7 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
 
     systems: dict[str, tuple[list[list[str]], list[float]]] = {}
     systems["kith"] = _ranked_lists(turns, lambda t: [r.item_id for r in kith.rank(t.context, k=50)], "kith")
-    for component in ABLATED:
+    for component in ablations(kith.config.ranking):
         weights = kith.config.ranking.model_copy(update={component: 0.0})
         ablated = Kith(kith.config.model_copy(update={"ranking": weights}), kith.stores)
         systems[f"kith without {component}"] = _ranked_lists(

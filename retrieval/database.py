@@ -240,6 +240,14 @@ class Database:
             rows = self.query("SELECT * FROM interactions WHERE catalog = ? AND user_id = ?", (catalog, user_id))
         return [_interaction(row) for row in rows]
 
+    def dialogue_mentions(self, catalog: str) -> list[list[str]]:
+        """Per stored dialogue, the item ids its turns mention, in order of first mention."""
+        rows = self.query("SELECT turns FROM dialogues WHERE catalog = ? ORDER BY id", (catalog,))
+        return [
+            list(dict.fromkeys(m["item_id"] for turn in json.loads(row["turns"]) for m in turn.get("mentions", [])))
+            for row in rows
+        ]
+
     def help_articles(self, catalog: str) -> list[HelpArticle]:
         rows = self.query("SELECT * FROM help_articles WHERE catalog = ? ORDER BY id", (catalog,))
         return [HelpArticle(id=r["id"], title=r["title"], body=r["body"], tags=json.loads(r["tags"])) for r in rows]

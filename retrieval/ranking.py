@@ -1,10 +1,15 @@
 """Hybrid ranking with named components, penalties, hard constraints, diversity and reasons.
 
-score = semantic + tags + collaborative + social + popularity (each weighted)
+score = semantic + tags + collaborative + social + popularity + comention + similar (each weighted)
         - penalties (similar to a dislike, disliked tags, already mentioned)
 Hard constraints (category, price, years, length, excluded tags) and items the person disliked,
 rejected or already has are removed, not just pushed down. Diversity by maximal marginal
 relevance. Every component is kept so the person can be told why.
+
+Two components read what a catalog may bring besides interactions: `comention`, how often the
+catalog's stored dialogues talk about an item together with the items of this conversation, and
+`similar`, the catalog's own item-to-item similarity (an item's `similar` attribute, {item id:
+similarity 0..1}, e.g. from MovieLens ratings in the ReDial importer) to what the person liked.
 
 Privacy: other people's activity counts only where the viewer may see it: public activity for
 everyone, friends-visible activity for friends. Private activity never leaves its owner.
@@ -43,12 +48,18 @@ class RankingWeights(BaseModel):
     collaborative: float = Field(0.4, ge=0)
     social: float = Field(0.5, ge=0)
     popularity: float = Field(0.2, ge=0)
+    # Off unless a catalog turns them on (`ranking_by_catalog`): not every catalog's dialogues
+    # or `similar` attributes are worth following.
+    comention: float = Field(0.0, ge=0)
+    similar: float = Field(0.0, ge=0)
     dislike_similarity: float = Field(0.6, ge=0)
     disliked_tags: float = Field(0.3, ge=0)
     repeat: float = Field(1.0, ge=0)
     # 0: rank by score alone; higher trades score for variety among the top items.
     diversity: float = Field(0.25, ge=0, le=1)
     candidates: int = Field(200, ge=10, le=5000)
+    # How many of the most popular items are always candidates, whatever the request.
+    popular_candidates: int = Field(50, ge=0, le=5000)
     # How many of the friends' activities (most relevant first) the social component reads.
     friends_activity: int = Field(40, ge=1, le=5000)
 
@@ -201,8 +212,11 @@ class CatalogStats:
             for n, item_id in enumerate(self.item_ids)
             if self.likers[n] > 0
         } if top else {}
-        # Every request considers the most popular items: sorted once here, not per request.
-        self.most_popular = sorted(self.popularity, key=lambda item_id: -self.popularity[item_id])[:50]
+        # Every request considers the `popular_candidates` most popular items (at most 5000): sorted
+        # once here, not per request.
+        self.most_popular = sorted(self.popularity, key=lambda item_id: -self.popularity[item_id])[:5000]
+        self.comentions = _comentions(database.dialogue_mentions(catalog), self.item_index)
+        self.similar = _similar(self.items, self.item_index)
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
         self._shared_taste: dict[str, dict[str, float]] = {}
@@ -387,7 +401,17 @@ class Ranker:
             *sorted(social_all, key=social_all.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
         ]:
             candidate_ids[item_id] = None
-        for item_id in stats.most_popular:
+        talked = list(dict.fromkeys([*likes, *request.seen]))
+        comention = _neighbours(stats.comentions, stats, talked) if w.comention else {}
+        top = max(comention.values(), default=0.0) or 1.0
+        comention = {item_id: value / top for item_id, value in comention.items()}
+        # Item similarity follows what they liked, else whatever the conversation is about.
+        similar = _neighbours(stats.similar, stats, likes or talked, mean=True) if w.similar else {}
+        for item_id in [
+            *(i for _, i in sorted(((-v, i) for i, v in comention.items()))[: w.candidates]),
+            *(i for _, i in sorted(((-v, i) for i, v in similar.items()))[: w.candidates]),
+            *stats.most_popular[: w.popular_candidates],
+        ]:
             candidate_ids[item_id] = None
 
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded]
@@ -423,6 +447,8 @@ class Ranker:
                 "collaborative": collaborative.get(item.id, 0.0) / collab_top,
                 "social": social_raw.get(item.id, 0.0) / social_top,
                 "popularity": stats.popularity.get(item.id, 0.0),
+                "comention": comention.get(item.id, 0.0),
+                "similar": similar.get(item.id, 0.0),
             }
             penalty = 0.0
             if dislike_matrix is not None:
@@ -438,6 +464,8 @@ class Ranker:
                 + w.collaborative * components["collaborative"]
                 + w.social * components["social"]
                 + w.popularity * components["popularity"]
+                + w.comention * components["comention"]
+                + w.similar * components["similar"]
                 - penalty
             )
             scored.append(Recommendation(item.id, item.title, item.category, score, components, [], item.price, list(item.tags)))
@@ -525,6 +553,56 @@ class Ranker:
         if not reasons:
             reasons.append("a close match to what you described")
         return reasons
+
+
+def _comentions(dialogues: Sequence[Sequence[str]], item_index: dict[str, int]) -> sparse.csr_matrix:
+    """Items x items: dialogues mentioning both, over the geometric mean of dialogues mentioning
+    each (cosine of the items' dialogue sets); 0 on the diagonal."""
+    rows, columns = [], []
+    for number, mentioned in enumerate(dialogues):
+        for item_id in dict.fromkeys(mentioned):
+            if item_id in item_index:
+                rows.append(number)
+                columns.append(item_index[item_id])
+    incidence = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float64), (rows, columns)), shape=(len(dialogues), len(item_index))
+    )
+    together = (incidence.T @ incidence).tocsr()
+    together = (together - sparse.diags(together.diagonal())).tocsr()  # an item is not its own neighbour
+    together.eliminate_zeros()
+    counts = np.asarray(incidence.sum(axis=0)).ravel()
+    scale = sparse.diags(1.0 / np.sqrt(np.maximum(counts, 1.0)))
+    return (scale @ together @ scale).tocsr()
+
+
+def _similar(items: dict[str, Item], item_index: dict[str, int]) -> sparse.csr_matrix:
+    """Items x items from the items' `similar` attributes ({item id: similarity}); ids outside
+    the catalog and values that are not numbers are skipped."""
+    rows, columns, values = [], [], []
+    for item_id, item in items.items():
+        neighbours = item.attributes.get("similar")
+        if not isinstance(neighbours, dict):
+            continue
+        for other, value in neighbours.items():
+            if other in item_index and other != item_id and isinstance(value, int | float) and not isinstance(value, bool):
+                rows.append(item_index[item_id])
+                columns.append(item_index[other])
+                values.append(float(value))
+    size = len(item_index)
+    return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, columns)), shape=(size, size))
+
+
+def _neighbours(matrix: sparse.csr_matrix, stats: CatalogStats, sources: Sequence[str], mean: bool = False) -> dict[str, float]:
+    """Per item: the sum (or mean) of its similarity in `matrix` to the first 20 `sources`;
+    the sources themselves are left out."""
+    rows = [stats.item_index[i] for i in dict.fromkeys(sources[:20]) if i in stats.item_index]
+    if not rows or matrix.nnz == 0:
+        return {}
+    scores = np.asarray(matrix[rows].sum(axis=0)).ravel()
+    if mean:
+        scores = scores / len(rows)
+    scores[rows] = 0.0
+    return {stats.item_ids[n]: float(scores[n]) for n in np.flatnonzero(scores > 0)}
 
 
 def _signal_of_activity(activity: FriendActivity) -> float:

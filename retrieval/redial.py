@@ -2,10 +2,12 @@
 
 Catalog: `movies_with_mentions.csv`, item ids = ReDial movie ids. With a MovieLens folder, each
 movie gains MovieLens genres and its most frequent user tags (titles share the `Title (Year)`
-form and are matched with `TitleIndex`). MovieLens ratings are deliberately not imported: measured
-on valid.jsonl they pull popularity and collaborative filtering towards MovieLens' older canon
-and cut Recall@10 from 0.100 to 0.059 (repeats removed, first 150 turns; the importer of commit
-02efed8 still loaded them). Training dialogues
+form and are matched with `TitleIndex`). MovieLens ratings are not imported as interactions:
+measured on valid.jsonl they pull popularity and collaborative filtering towards MovieLens' older
+canon and cut Recall@10 from 0.100 to 0.059 (repeats removed, first 150 turns; the importer of
+commit 02efed8 still loaded them). They only give each movie its `similar` attribute: the
+`SIMILAR_PER_MOVIE` catalog movies most often rated 4 or more by the same MovieLens users (cosine
+of the sets of such users), which the ranking's `similar` component reads. Training dialogues
 (`train.jsonl`) come in as Kith dialogues with the seeker's per-movie `liked` labels, and as the seeker's public
 interactions (liked: like; disliked: a 1/5 rating; unsaid: a view). `valid.jsonl` (tuning) and
 `dev.jsonl` (measurement) are held out and never imported; nor is the catalog's `nbMentions`,
@@ -23,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy import sparse
+
 from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset
 from retrieval.schemas import Dialogue, DialogueTurn, Interaction, Item, Mention, User
 from retrieval.titles import TitleIndex, split_year
@@ -31,6 +36,9 @@ MENTION = re.compile(r"@(\d+)")
 # Only the training split is knowledge; valid is for tuning and dev for the final measurement.
 DIALOGUE_FILES = ("train.jsonl",)
 TAGS_PER_MOVIE = 8
+SIMILAR_PER_MOVIE = 50
+# A MovieLens rating at least this high counts as liking the movie (for `similar`).
+LIKED_RATING = 4.0
 # ReDial's `liked`: 1 yes, 0 no, 2 did not say.
 LIKED_TO_SENTIMENT = {1: "like", 0: "dislike"}
 
@@ -114,6 +122,43 @@ def _movielens(folder: Path) -> tuple[TitleIndex, dict[str, list[str]], dict[str
     return TitleIndex(titles), genres, top_tags
 
 
+def movielens_similar(ratings: Path, movielens_ids: dict[str, int], per_movie: int = SIMILAR_PER_MOVIE) -> dict[str, dict[str, float]]:
+    """Catalog movie -> {the `per_movie` most similar catalog movies: cosine}, where a movie is the
+    set of MovieLens users who rated it `LIKED_RATING` or more. `movielens_ids`: catalog id ->
+    MovieLens id (several catalog ids may share one)."""
+    catalog_ids = list(movielens_ids)
+    columns_of: dict[int, list[int]] = defaultdict(list)
+    for column, catalog_id in enumerate(catalog_ids):
+        columns_of[movielens_ids[catalog_id]].append(column)
+    users: dict[str, int] = {}
+    rows, columns = [], []
+    with ratings.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if float(row["rating"]) < LIKED_RATING:
+                continue
+            for column in columns_of.get(int(row["movieId"]), []):
+                rows.append(users.setdefault(row["userId"], len(users)))
+                columns.append(column)
+    liked = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float64), (rows, columns)), shape=(len(users), len(catalog_ids))
+    )
+    liked.data[:] = 1.0  # one user's several ratings of a movie count once
+    likers = np.asarray(liked.sum(axis=0)).ravel()
+    scale = sparse.diags(1.0 / np.sqrt(np.maximum(likers, 1.0)))
+    cosine = (scale @ (liked.T @ liked) @ scale).tocsr()
+    similar: dict[str, dict[str, float]] = {}
+    for column, catalog_id in enumerate(catalog_ids):
+        start, end = cosine.indptr[column], cosine.indptr[column + 1]
+        others, values = cosine.indices[start:end], cosine.data[start:end]
+        keep = others != column
+        others, values = others[keep], values[keep]
+        # Best first; ties by catalog id so that the import is reproducible.
+        order = sorted(range(len(others)), key=lambda n: (-values[n], catalog_ids[others[n]]))[:per_movie]
+        if order:
+            similar[catalog_id] = {catalog_ids[others[n]]: round(float(values[n]), 4) for n in order}
+    return similar
+
+
 def _conversations(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -129,6 +174,10 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
 
     dataset = Dataset()
     catalog_path = str(folder / "movies_with_mentions.csv")
+    matches = {movie_id: index.match(title) for movie_id, (title, _) in movies.items()} if index else {}
+    matched_ids = {movie_id: int(found) for movie_id, found in matches.items() if found is not None}
+    ratings = movielens / "ratings.csv" if movielens else None
+    similar = movielens_similar(ratings, matched_ids) if ratings is not None and ratings.is_file() else {}
     matched = 0
     for line, (movie_id, (title, _)) in enumerate(movies.items(), start=2):
         _, year = split_year(title)
@@ -137,10 +186,12 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
             attributes["year"] = year
         tags: list[str] = []
         description = ""
-        movielens_id = index.match(title) if index else None
+        movielens_id = matches.get(movie_id)
         if movielens_id is not None:
             matched += 1
             attributes["movielens_id"] = int(movielens_id)
+            if movie_id in similar:
+                attributes["similar"] = similar[movie_id]
             tags = list(dict.fromkeys(genres.get(movielens_id, []) + top_tags.get(movielens_id, [])))
             parts = []
             if genres.get(movielens_id):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.redial_eval import _metrics, _repeat_last, load_turns
+from bot.redial_eval import _metrics, _repeat_last, ablations, load_turns
+from retrieval.ranking import RankingWeights
 
 TITLES = {"1": "Alien (1979)", "2": "Aliens (1986)", "3": "Heat (1995)"}
 
@@ -37,3 +38,8 @@ def test_samples_follow_recommender_turns(tmp_path: Path) -> None:
     assert raw["samples"] == 3 and raw["recall@1"] == 1 / 3 and raw["recall@10"] == 2 / 3
     removed = _metrics(turns, [["2"], ["3"]], "repeats_removed")
     assert removed["samples"] == 2 and removed["recall@1"] == 1.0
+
+
+def test_ablations_are_the_components_the_weights_use() -> None:
+    weights = RankingWeights(collaborative=0.0, social=0.0, comention=0.2)
+    assert ablations(weights) == ["semantic", "tags", "popularity", "comention"]

@@ -1,0 +1,113 @@
+"""The ranking's co-mention and item-similarity components, and MovieLens similarities, on
+hand-made data whose answers are worked out by hand."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from retrieval.datafiles import Dataset, Origin
+from retrieval.embeddings import Embedder
+from retrieval.ingest import ingest_dataset
+from retrieval.ranking import Ranker, RankingWeights, RankRequest, _comentions, _neighbours, _similar
+from retrieval.redial import movielens_similar
+from retrieval.schemas import Dialogue, DialogueTurn, Item, Mention
+from retrieval.store import Stores
+
+INDEX = {"a": 0, "b": 1, "c": 2, "d": 3}
+STATS = SimpleNamespace(item_index=INDEX, item_ids=list(INDEX))
+
+
+def test_comentions_are_the_cosine_of_the_items_dialogue_sets() -> None:
+    # a: dialogues 0, 1; b: 0, 1; c: 1, 2; d: 2. "x" is not in the catalog.
+    matrix = _comentions([["a", "b", "x"], ["a", "b", "c", "a"], ["c", "d"]], INDEX).toarray()
+    assert matrix[0, 1] == pytest.approx(2 / math.sqrt(2 * 2))
+    assert matrix[0, 2] == pytest.approx(1 / math.sqrt(2 * 2))
+    assert matrix[2, 3] == pytest.approx(1 / math.sqrt(2 * 1))
+    assert matrix[0, 3] == 0 and all(matrix[n, n] == 0 for n in range(4))
+    assert (matrix == matrix.T).all()
+
+
+def test_neighbours_sum_or_average_over_the_sources_and_leave_the_sources_out() -> None:
+    matrix = _comentions([["a", "b"], ["a", "b", "c"], ["c", "d"]], INDEX)
+    # From a: b 2/2, c 1/2. From a and c: b 1 + 1/2, d 1/sqrt(2); a and c themselves are sources.
+    assert _neighbours(matrix, STATS, ["a"]) == pytest.approx({"b": 1.0, "c": 0.5})
+    both = _neighbours(matrix, STATS, ["a", "c", "unknown"])
+    assert both == pytest.approx({"b": 1.5, "d": 1 / math.sqrt(2)})
+    assert _neighbours(matrix, STATS, ["a", "c"], mean=True) == pytest.approx({"b": 0.75, "d": 0.5 / math.sqrt(2)})
+    assert _neighbours(matrix, STATS, []) == {}
+
+
+def test_similar_reads_the_items_attribute_and_skips_what_it_cannot_use() -> None:
+    items = {
+        "a": Item(id="a", title="A", category="films", attributes={"similar": {"b": 0.8, "a": 1.0, "zz": 0.9, "c": "high"}}),
+        "b": Item(id="b", title="B", category="films", attributes={"similar": [("a", 0.8)]}),
+        "c": Item(id="c", title="C", category="films"),
+        "d": Item(id="d", title="D", category="films", attributes={"similar": {"c": 0.25, "b": True}}),
+    }
+    matrix = _similar(items, INDEX).toarray()
+    assert matrix[0, 1] == 0.8 and matrix[3, 2] == 0.25
+    assert matrix.sum() == pytest.approx(0.8 + 0.25)  # itself, unknown ids, text, lists and booleans skipped
+
+
+def test_movielens_similar_is_the_cosine_of_the_sets_of_users_who_liked_each_movie(tmp_path: Path) -> None:
+    ratings = tmp_path / "ratings.csv"
+    # Liked (>= 4): movie 10 by users 1, 2; 20 by 1, 2, 3; 30 by 3. User 1's 2.0 for 30 is no like,
+    # and user 2's second rating of 20 counts once.
+    ratings.write_text(
+        "userId,movieId,rating,timestamp\n"
+        "1,10,5.0,0\n1,20,4.0,0\n1,30,2.0,0\n2,10,4.0,0\n2,20,5.0,0\n2,20,4.5,1\n3,20,4.5,0\n3,30,5.0,0\n3,99,5.0,0\n"
+    )
+    # Catalog movies a and d are both MovieLens 10.
+    similar = movielens_similar(ratings, {"a": 10, "b": 20, "c": 30, "d": 10}, per_movie=2)
+    assert similar["a"] == pytest.approx({"d": 1.0, "b": 2 / math.sqrt(2 * 3)}, abs=1e-4)  # stored to 4 places
+    # b's three neighbours, a and d tied: the best two, ties by id.
+    assert list(similar["b"]) == ["a", "d"] and similar["b"]["a"] == pytest.approx(2 / math.sqrt(6), abs=1e-4)
+    assert similar["c"] == pytest.approx({"b": 1 / math.sqrt(3)}, abs=1e-4)
+
+
+def _films(stores: Stores, embedder: Embedder) -> None:
+    dataset = Dataset()
+    origin = Origin("test", None)
+    for name in ("f1", "f2", "f3", "f4", "f5"):
+        similar = {"f4": 0.9, "f5": 0.2} if name == "f1" else {}
+        attributes = {"similar": similar} if similar else {}
+        dataset.add(Item(id=name, title=f"Film {name}", category="films", description="A film.", attributes=attributes), origin)
+
+    def talk(number: int, mentioned: list[str]) -> Dialogue:
+        return Dialogue(id=f"d{number}", turns=[
+            DialogueTurn(role="user", text="something like these?", mentions=[Mention(item_id=m) for m in mentioned]),
+        ])
+
+    dataset.add(talk(1, ["f1", "f2"]), origin)
+    dataset.add(talk(2, ["f1", "f2", "f3"]), origin)
+    dataset.add(talk(3, ["f3", "f5"]), origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+
+
+ONLY = dict(semantic=0.0, tags=0.0, collaborative=0.0, social=0.0, popularity=0.0, diversity=0.0)
+
+
+def test_ranker_follows_what_the_dialogues_talk_about_together(stores: Stores, embedder: Embedder) -> None:
+    _films(stores, embedder)
+    ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY, comention=1.0))
+    picks = ranker.rank(RankRequest(query="a film", seen=["f1"]), k=5).recommendations
+    # From f1: f2 in 2 of 2 and 2 dialogues (1.0), f3 in 1 of 2 and 2 (0.5), scaled by the best.
+    assert [r.item_id for r in picks[:2]] == ["f2", "f3"]
+    assert picks[0].components["comention"] == pytest.approx(1.0)
+    assert picks[1].components["comention"] == pytest.approx(0.5)
+    assert picks[-1].item_id == "f1"  # already mentioned: pushed to the end
+
+
+def test_ranker_follows_the_similar_attribute_of_what_was_liked(stores: Stores, embedder: Embedder) -> None:
+    _films(stores, embedder)
+    ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY, similar=1.0))
+    picks = ranker.rank(RankRequest(query="a film", likes=["f1"]), k=5).recommendations
+    assert [r.item_id for r in picks[:2]] == ["f4", "f5"] and "f1" not in [r.item_id for r in picks]
+    assert picks[0].components["similar"] == pytest.approx(0.9)
+    # Switched off, neither component is computed.
+    off = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY))
+    assert all(r.components["similar"] == r.components["comention"] == 0 for r in off.rank(RankRequest(query="a film", likes=["f1"]), k=5).recommendations)
