@@ -436,7 +436,9 @@ class Ranker:
                 social_raw[item_id] *= relevance.get(item_id, 0.0)
         social_top = max((abs(v) for v in social_raw.values()), default=0.0) or 1.0
         collab_top = max(collaborative.values(), default=0.0) or 1.0
-        dislike_matrix = np.stack(list(self.item_vectors(sorted(dislikes)).values())) if dislikes else None
+        disliked_vectors = list(self.item_vectors(sorted(dislikes)).values())
+        # Per candidate: its likeness to the closest thing the person disliked.
+        closest_dislike = (matrix @ np.stack(disliked_vectors).T).max(axis=1) if disliked_vectors else None
         seen = set(request.seen)
 
         scored: list[Recommendation] = []
@@ -451,8 +453,8 @@ class Ranker:
                 "similar": similar.get(item.id, 0.0),
             }
             penalty = 0.0
-            if dislike_matrix is not None:
-                closeness = float((dislike_matrix @ matrix[row]).max())
+            if closest_dislike is not None:
+                closeness = float(closest_dislike[row])
                 penalty += w.dislike_similarity * max(0.0, (closeness - 0.5) / 0.5)
             penalty += w.disliked_tags * len(set(item.tags) & set(request.disliked_tags))
             if item.id in seen:
