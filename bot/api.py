@@ -261,6 +261,8 @@ class Service:
         self._stop.set()
         if self._cleaner is not None:
             self._cleaner.join(timeout=5)
+        for kith in self._kiths.values():
+            kith.writer.wait()
         self.stores.close()
 
 

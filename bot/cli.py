@@ -240,7 +240,10 @@ def ui(
     config = _with_adapter(ctx.obj, adapter)
     kith = _open_kith(config, catalog)
     typer.echo(f"Kith web UI on http://{host}:{port} (catalog {catalog!r}, data in {config.data_dir})")
-    launch(kith, host, port)
+    try:
+        launch(kith, host, port)
+    finally:
+        kith.close()
 
 
 @app.command()

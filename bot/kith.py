@@ -132,6 +132,7 @@ class Kith:
         return cls(settings, stores)
 
     def close(self) -> None:
+        self.writer.wait()
         self.stores.close()
 
     def _rebuild_vocabulary(self) -> None:

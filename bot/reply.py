@@ -130,6 +130,8 @@ class ReplyWriter:
         self._llm = llm
         self.finder = finder
         self.categories = sorted(categories)
+        self._reads: list[threading.Thread] = []
+        self._reads_lock = threading.Lock()
 
     def _grounded(self, sentence: str, allowed: set[str], top: Recommendation) -> bool:
         """The sentence names no item outside the ranking, says nothing about friends or
@@ -172,8 +174,18 @@ class ReplyWriter:
                 logger.debug("reading a prompt's opening failed", exc_info=True)
 
         thread = threading.Thread(target=read, name="kith-prepare", daemon=True)
+        with self._reads_lock:
+            self._reads = [t for t in self._reads if t.is_alive()] + [thread]
         thread.start()
         return thread
+
+    def wait(self) -> None:
+        """Wait for the LLM's background reads to finish. Before the process ends: a read still
+        inside llama.cpp when the interpreter shuts down can crash it."""
+        with self._reads_lock:
+            reads = list(self._reads)
+        for thread in reads:
+            thread.join()
 
     def stream_recommendation(
         self,

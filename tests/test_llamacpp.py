@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,22 @@ def test_prepared_opening_leaves_only_the_pick_to_read(fast: LlamaCppRuntime) ->
     after_pick = len(fast.prompt_tokens(full, "Try Paddington 2 (2017) —"))
     assert fast.counters.last_evaluated == after_pick - fast.counters.last_reused
     assert fast.counters.last_evaluated <= 50
+
+
+def test_close_waits_for_the_llms_background_reads() -> None:
+    """A read still inside llama.cpp when the interpreter shuts down can crash it (seen as exit
+    status 139 from `kith chat`): `ReplyWriter.wait`, which `Kith.close` calls, outlasts them."""
+    finished: list[str] = []
+
+    class SlowReader:
+        def prepare(self, messages) -> None:  # type: ignore[no-untyped-def]
+            time.sleep(0.3)
+            finished.append(messages[-1]["content"])
+
+    writer = ReplyWriter(lambda: SlowReader(), TitleFinder([]), ["films"])  # type: ignore[arg-type, return-value]
+    writer.prepare_next(["likes: Heat"])
+    writer.prepare("a film please", "friendly")
+    assert finished == []
+    writer.wait()
+    # Both reads, in whichever order they ended: the next turn's opening, and this turn's up to the pick.
+    assert sorted(finished) == ["Customer: \"a film please\"\nTone: friendly\nRecommend: ", "Profile: likes: Heat.\nCustomer: \""]
