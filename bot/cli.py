@@ -283,7 +283,7 @@ def finetune(
     ctx: typer.Context,
     data: Annotated[list[Path], typer.Option("--data", help="Training data: ReDial conversations (.jsonl) and/or Kith files or folders (dialogues*, items*, interactions*, users*, friendships*). Repeat for several.")],
     out: Annotated[Path, typer.Option(help="Adapter folder to write (PEFT format + kith-adapter.json); an interrupted run there continues.")],
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Optimizer steps [default: 56, ~3 min on 2 idle CPU cores].")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Optimizer steps [default: 56, ~2.5 min on 2 idle CPU cores].")] = None,
     precision: Annotated[PrecisionOption, typer.Option(help="Base model precision: nf4 (QLoRA, 4-bit), fp32 or bf16.")] = PrecisionOption.nf4,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per step [default: 8].")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate [default: 2e-4].")] = None,

@@ -46,9 +46,9 @@ class Counters:
 class LlamaCppRuntime:
     def __init__(self, gguf: Path, settings: LLMConfig, adapter_gguf: Path | None = None):
         # llama.cpp's OpenMP threads spin while they wait for each other, so on a busy machine
-        # extra threads collapse (2 shared cores: a prompt read at 30-40 tokens/s on 2 threads,
-        # 150 on 1). Waiting passively, 2 threads read as fast as 1 there and 1.6-1.8x faster on
-        # idle cores. OpenMP reads this once, when it loads: it takes effect unless something
+        # extra threads collapse (measured on 2 shared cores: a prompt read at 30-40 tokens/s on 2
+        # threads, 85-115 on 1). Waiting passively, 2 threads read as fast as 1 there (~100) and
+        # 1.5-1.6x faster on idle cores (225-235 against 146-148 tokens/s). OpenMP reads this once, when it loads: it takes effect unless something
         # (torch) loaded OpenMP first; choose_runtime does not import torch on a CPU-only build.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp

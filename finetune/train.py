@@ -39,10 +39,10 @@ class TrainingError(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """The recipe. Defaults are sized for 2 CPU cores: on ReDial's train.jsonl (2,848 examples,
-    ~120 tokens each) 56 steps of 8 examples (~53,000 tokens, a sixth of an epoch) took 129 s of
-    training at 408 tokens/s on 2 idle cores (measured 2026-11-26); busy cores are several times
-    slower (28 tokens/s was measured with other jobs running)."""
+    """The recipe. Defaults are sized for 2 CPU cores: on ReDial's train.jsonl (2,806 training
+    examples, mean 115 tokens) 56 steps of 8 examples (50,254 tokens, a sixth of an epoch) took
+    113 s of training at 445 tokens/s on 2 idle cores (measured 2026-11-26); busy cores are
+    several times slower (28 tokens/s was measured with other jobs running)."""
 
     model: str = "default"
     precision: Precision = "nf4"
