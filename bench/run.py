@@ -225,7 +225,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="End with one JSON line holding every figure.")
     parser.add_argument("--out", type=Path, default=Path("bench-results"), help="Folder for results.json and latency.png.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--conversations", type=int, default=5)
+    parser.add_argument("--conversations", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--think-seconds", type=float, default=1.0,
                         help="pause between a reply and the next message (0: back to back)")

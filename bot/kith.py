@@ -309,14 +309,6 @@ class Kith:
             request = self._request(profile, " ".join(user_texts), user_id, seen=[*mentioned, *earlier])
             history_likes = self.ranker.own_history(user_id)[0]
             ask = profile.is_thin() and not history_likes and not sentiment.items
-            # The reply prompt carries what the bot knew before this message (the message itself
-            # follows it), so the LLM could read it after the previous turn (prepare_next).
-            described = self.describe_profile(stored_profile)
-            # Unless this turn asks a question, the LLM reads its prompt's opening while we rank.
-            # Starting it loads the LLM on the first turn: timed apart from the ranking.
-            prepared = None if ask else self.writer.prepare(message, tone, described)
-            timings["prepare"] = time.perf_counter() - mark
-            mark = time.perf_counter()
             ranking = self.ranker.rank(request, self.config.recommendations)
             recommendations, friends_activity = ranking.recommendations, ranking.friends_activity
             timings["rank"] = time.perf_counter() - mark
@@ -336,8 +328,11 @@ class Kith:
                 # Items the reply may name besides its picks: the person's own, which reasons cite.
                 named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
                          *(f.item_id for f in self.finder.find(message))}
+                # The reply prompt carries what the bot knew before this message (the message
+                # follows it), so the LLM could read that part after the previous turn (prepare_next).
+                described = self.describe_profile(stored_profile)
                 pieces = self.writer.stream_recommendation(message, recommendations, tone, written, named,
-                                                           profile=described, prepared=prepared)
+                                                           profile=described)
                 yield section(next(pieces))
                 yield from pieces
                 sections[-1], repaired = written[0].text, written[0].repaired
@@ -369,7 +364,7 @@ class Kith:
             "refused": refused,
         }
         self.sessions.save_turn(session_id, user_id, message, text, data, profile, app)
-        if written:
+        if self.writer.started:
             # Between turns, the LLM reads the next reply prompt up to the person's next message.
             self.writer.prepare_next(self.describe_profile(profile))
         timings["save"] = time.perf_counter() - mark

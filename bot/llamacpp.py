@@ -29,6 +29,8 @@ from bot.llm import Message
 
 # transformers' default top-k when sampling (temperature > 0), kept for the same behaviour.
 SAMPLING_TOP_K = 50
+# How long llama.cpp's OpenMP threads spin before they sleep (libgomp counts ~100 spins a µs).
+OPENMP_SPINS = 300
 
 
 @dataclass
@@ -47,10 +49,16 @@ class LlamaCppRuntime:
     def __init__(self, gguf: Path, settings: LLMConfig, adapter_gguf: Path | None = None):
         # llama.cpp's OpenMP threads spin while they wait for each other, so on a busy machine
         # extra threads collapse (measured on 2 shared cores: a prompt read at 30-40 tokens/s on 2
-        # threads, 85-115 on 1). Waiting passively, 2 threads read as fast as 1 there (~100) and
-        # 1.5-1.6x faster on idle cores (225-235 against 146-148 tokens/s). OpenMP reads this once, when it loads: it takes effect unless something
+        # threads, 85-115 on 1). Kith lets them spin only briefly, then sleep: GOMP_SPINCOUNT
+        # (libgomp, which llama-cpp-python's wheel links) wins over OMP_WAIT_POLICY, which other
+        # OpenMP runtimes read. Measured on 2 cores (2026-11-26, 4 alternating rounds, prompt
+        # reads of 20 and 48 tokens after a 250-token prefix): idle, 72-86 and 168-208 ms against
+        # 120-138 and 192-222 ms waiting passively; beside a busy process, the same as passive
+        # (158-173 and 333-379 against 144-201 and 332-370 ms), where 10,000 spins took 265-487 ms
+        # for 20 tokens. OpenMP reads these once, when it loads: they take effect unless something
         # (torch) loaded OpenMP first; choose_runtime does not import torch on a CPU-only build.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault("GOMP_SPINCOUNT", str(OPENMP_SPINS))
         import llama_cpp
         from llama_cpp import Llama
 

@@ -78,31 +78,25 @@ def recommendation_messages(
     profile: Sequence[str] = (),
 ) -> list[Message]:
     """The LLM's prompt for a recommendation reply: the system message, worked examples, then
-    this turn (the person's message, their profile in plain words, the tone, the top pick with
+    this turn (their profile in plain words, the person's message, the tone, the top pick with
     its tags and reasons). `kith finetune` builds its training prompts with this function
     (without the worked examples, which an adapter does not need), so an adapter learns the
     prompt the bot sends."""
-    return _messages(categories, examples, _turn_text(message, tone, profile, _described(recommendations[0])))
+    turn = prompts.table("reply")["turn"].format(
+        profile=_profile_line(profile), message=message, tone=tone, pick=_described(recommendations[0])
+    )
+    return _messages(categories, examples, turn)
 
 
-def opening_messages(
-    categories: Sequence[str], profile: Sequence[str] = (), message: str | None = None, tone: Tone = "friendly"
-) -> list[Message]:
-    """`recommendation_messages` up to where the person's message goes (`message` None: known
-    after the previous turn), or up to where the top pick goes (known before the ranking)."""
-    return _messages(categories, True, _turn_text(message, tone, profile, None))
+def opening_messages(categories: Sequence[str], profile: Sequence[str] = ()) -> list[Message]:
+    """`recommendation_messages` up to where the person's message goes: what the LLM can read
+    after the previous turn (`ReplyWriter.prepare_next`)."""
+    turn = prompts.table("reply")["turn"].split("{message}", 1)[0].format(profile=_profile_line(profile))
+    return _messages(categories, True, turn)
 
 
-def _turn_text(message: str | None, tone: Tone, profile: Sequence[str], pick: str | None) -> str:
-    """The turn's text; cut where the first unknown (message, else pick) would go."""
-    template = prompts.table("reply")
-    known = template["profile"].format(profile="; ".join(profile)) if profile else ""
-    if message is None:
-        return template["turn"].split("{message}", 1)[0].format(profile=known)
-    fields = {"message": message, "tone": tone, "profile": known}
-    if pick is None:
-        return template["turn"].split("{pick}", 1)[0].format(**fields)
-    return template["turn"].format(pick=pick, **fields)
+def _profile_line(profile: Sequence[str]) -> str:
+    return prompts.table("reply")["profile"].format(profile="; ".join(profile)) if profile else ""
 
 
 def _messages(categories: Sequence[str], examples: bool, turn: str) -> list[Message]:
@@ -130,6 +124,8 @@ class ReplyWriter:
         self._llm = llm
         self.finder = finder
         self.categories = sorted(categories)
+        # True once a reply has used the LLM: from then on it is loaded, and worth preparing.
+        self.started = False
         self._reads: list[threading.Thread] = []
         self._reads_lock = threading.Lock()
 
@@ -151,18 +147,12 @@ class ReplyWriter:
         words = sentence.split()
         return 2 <= len(words) and sentence.rstrip()[-1:] in (".", "!", "?")
 
-    def prepare(self, message: str, tone: Tone, profile: Sequence[str] = ()) -> threading.Thread:
-        """Start the LLM reading the prompt up to the top pick in the background, so that while
-        the ranking runs the LLM reads all but the pick. Pass the thread to
-        `stream_recommendation`, which waits for it."""
-        return self._read_in_background(opening_messages(self.categories, profile, message, tone))
-
     def prepare_next(self, profile: Sequence[str]) -> threading.Thread:
         """After a turn: start the LLM reading the next turn's prompt up to the person's message
-        (the worked examples and the profile as it now stands)."""
-        return self._read_in_background(opening_messages(self.categories, profile))
-
-    def _read_in_background(self, messages: list[Message]) -> threading.Thread:
+        (the worked examples and the profile as it now stands) in the background, so that the
+        next reply reads only the message, the tone and the pick before its first word. The
+        reply's own LLM call waits for this read (the runtime serializes calls)."""
+        messages = opening_messages(self.categories, profile)
         # Loaded here, not in the thread: llama.cpp silences stdout while it loads a model, which
         # would swallow what the caller prints meanwhile (the terminal chat's reply).
         llm = self._llm()
@@ -195,13 +185,11 @@ class ReplyWriter:
         result: list[Written],
         named_by_person: set[str] = frozenset(),  # type: ignore[assignment]
         profile: Sequence[str] = (),
-        prepared: threading.Thread | None = None,
     ) -> Iterator[str]:
         """Yield the reply's pieces; append the final (possibly repaired) text to `result`.
 
         The reply may name ranked items, and items the person named themselves ("because you
-        liked X"); any other catalog item in the LLM's sentence gets it repaired. `prepared`:
-        the thread of `prepare` for this message, tone and profile."""
+        liked X"); any other catalog item in the LLM's sentence gets it repaired."""
         top = recommendations[0]
         opener = _pick(prompts.table("tones")[tone]["openers"], message)
         # The LLM continues "Try <title> —"; the opener is for the person (the prompt's Tone line
@@ -211,8 +199,7 @@ class ReplyWriter:
         yield head
         messages = recommendation_messages(message, recommendations, tone, self.categories, profile=profile)
         llm = self._llm()
-        if prepared is not None:
-            prepared.join()
+        self.started = True
         sentence = ""
         for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=start, stop=SENTENCE_ENDS):
             sentence += piece

@@ -20,7 +20,7 @@ import pytest
 
 import prompts
 from bot.config import LLMConfig
-from bot.llamacpp import LlamaCppRuntime
+from bot.llamacpp import OPENMP_SPINS, LlamaCppRuntime
 from bot.llm import TransformersRuntime, choose_runtime, open_runtime
 from bot.models import ModelNotFound, resolve_model
 from bot.reply import ReplyWriter, opening_messages, recommendation_messages
@@ -59,20 +59,22 @@ def test_auto_runtime_is_llama_cpp_for_the_default_4bit_model_on_cpu() -> None:
 
 
 @pytest.mark.skipif(not importlib.metadata.version("torch").endswith("+cpu"), reason="a CUDA torch build is imported to look for a GPU")
-def test_llama_cpp_threads_wait_passively_when_the_bot_loads_it() -> None:
-    """Choosing and opening the CPU runtime loads OpenMP with passive waiting (torch, which
-    would load OpenMP first with spinning threads, is not imported on a CPU-only build)."""
+def test_llama_cpp_threads_spin_briefly_when_the_bot_loads_it() -> None:
+    """Choosing and opening the CPU runtime loads OpenMP with threads that spin briefly, then
+    sleep (torch, which would load OpenMP first with threads that spin on, is not imported on a
+    CPU-only build)."""
     script = (
         "import sys\n"
         "from bot.config import LLMConfig, load_config\n"
         "from bot.llm import open_runtime\n"
         "runtime = open_runtime(LLMConfig(), load_config().cache_dir)\n"
         "import os\n"
-        "print('torch' in sys.modules, os.environ.get('OMP_WAIT_POLICY'), runtime.prefill_threads >= runtime.threads)\n"
+        "print('torch' in sys.modules, os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'),\n"
+        "      runtime.prefill_threads >= runtime.threads)\n"
     )
-    environment = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=True)
-    assert result.stdout.split() == ["False", "PASSIVE", "True"]
+    assert result.stdout.split() == ["False", "PASSIVE", str(OPENMP_SPINS), "True"]
 
 
 def test_prompt_tokens_match_the_transformers_chat_template(fast: LlamaCppRuntime, reference: TransformersRuntime) -> None:
@@ -152,10 +154,10 @@ def test_reply_prompts_evaluate_only_their_new_tokens(fast: LlamaCppRuntime) -> 
     assert fast.counters.last_evaluated < fast.counters.last_reused / 2
 
 
-def test_prepared_opening_leaves_only_the_pick_to_read(fast: LlamaCppRuntime) -> None:
-    """The prompt is read in three steps: after the previous turn up to the person's message
-    (`prepare_next`), while the ranking runs up to the top pick (`prepare`), then the pick, the
-    template's turn closing and the prefilled opener. The sentence is the same as unprepared."""
+def test_prepared_opening_leaves_only_the_turn_to_read(fast: LlamaCppRuntime) -> None:
+    """The prompt is read in two steps: after the previous turn up to the person's message
+    (`prepare_next`), then the message, the tone, the top pick, the template's turn closing and
+    the prefilled opener. The sentence is the same as unprepared."""
     finder = TitleFinder([("paddington", "Paddington 2 (2017)", 0.5)])
     writer = ReplyWriter(lambda: fast, finder, ["books", "films"])
     pick = [Recommendation("paddington", "Paddington 2 (2017)", "films", 1.0, {}, ["your friend Ana rated it 5/5"],
@@ -168,24 +170,20 @@ def test_prepared_opening_leaves_only_the_pick_to_read(fast: LlamaCppRuntime) ->
     writer.prepare_next(profile).join()
     before_message = len(fast.opening_tokens(opening_messages(["books", "films"], profile)))
     assert fast.counters.last_reused + fast.counters.last_evaluated == before_message
-    thread = writer.prepare(message, "friendly", profile)
-    thread.join()
-    # The worked examples and the profile were read already: only the message and what follows.
-    assert fast.counters.last_reused >= before_message - 1
-    assert fast.counters.last_evaluated <= 25
-    before_pick = len(fast.opening_tokens(opening_messages(["books", "films"], profile, message, "friendly")))
+    # The worked examples stayed in the cache: only the profile line was read.
+    assert fast.counters.last_evaluated <= 20
 
     prepared: list = []
-    list(writer.stream_recommendation(message, pick, "friendly", prepared, profile=profile, prepared=thread))
+    list(writer.stream_recommendation(message, pick, "friendly", prepared, profile=profile))
     assert prepared[0].text == unprepared[0].text
-    # All of the opening but at most its last token (which the pick's first may merge with) was reused.
-    assert fast.counters.last_reused >= before_pick - 1
+    # All of the opening but at most its last token (which the message's first may merge with) was reused.
+    assert fast.counters.last_reused >= before_message - 1
     full = recommendation_messages(message, pick, "friendly", ["books", "films"], profile=profile)
     # The LLM continues "Try <title> —"; the person sees a tone's opener before it.
     assert prepared[0].text.split(" Try ")[0] in prompts.table("tones")["friendly"]["openers"]
     after_pick = len(fast.prompt_tokens(full, "Try Paddington 2 (2017) —"))
     assert fast.counters.last_evaluated == after_pick - fast.counters.last_reused
-    assert fast.counters.last_evaluated <= 50
+    assert fast.counters.last_evaluated <= 70
 
 
 def test_close_waits_for_the_llms_background_reads() -> None:
@@ -200,8 +198,8 @@ def test_close_waits_for_the_llms_background_reads() -> None:
 
     writer = ReplyWriter(lambda: SlowReader(), TitleFinder([]), ["films"])  # type: ignore[arg-type, return-value]
     writer.prepare_next(["likes: Heat"])
-    writer.prepare("a film please", "friendly")
+    writer.prepare_next(["likes: Heat", "looking for: films"])
     assert finished == []
     writer.wait()
-    # Both reads, in whichever order they ended: the next turn's opening, and this turn's up to the pick.
-    assert sorted(finished) == ["Customer: \"a film please\"\nTone: friendly\nRecommend: ", "Profile: likes: Heat.\nCustomer: \""]
+    # Both reads, in whichever order they ended.
+    assert sorted(finished) == ["Profile: likes: Heat.\nCustomer: \"", "Profile: likes: Heat; looking for: films.\nCustomer: \""]
