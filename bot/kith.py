@@ -101,6 +101,8 @@ class Kith:
         # entry is applied once, so a Kith opened on a copy of this config with other weights gets those.
         others = {name: weights for name, weights in config.ranking_by_catalog.items() if name != config.catalog}
         self.config = config.model_copy(update={"ranking": config.ranking_for(config.catalog), "ranking_by_catalog": others})
+        self._settings = config  # as given: another catalog's Kith applies its own entry (`sibling`)
+        self._siblings: list[Kith] = []
         self.catalog = config.catalog
         self.stores = stores
         self.embedder = shared_embedder(config.embedding_batch_size, config.cache_dir)
@@ -131,8 +133,19 @@ class Kith:
             raise
         return cls(settings, stores)
 
+    def sibling(self, catalog: str) -> Kith:
+        """Another catalog of this data folder, with the same settings (its own entry of
+        `ranking_by_catalog` applied), stores and LLM: the web UI's catalog menu. Closing this
+        Kith closes it too."""
+        settings = self._settings.model_copy(update={"catalog": check_catalog_name(catalog)})
+        ensure_catalog(self.stores, catalog, settings.embedding_batch_size, settings.cache_dir)
+        sibling = Kith(settings, self.stores, llm=self.llm)
+        self._siblings.append(sibling)
+        return sibling
+
     def close(self) -> None:
-        self.writer.wait()
+        for kith in [*self._siblings, self]:
+            kith.writer.wait()
         self.stores.close()
 
     def _rebuild_vocabulary(self) -> None:

@@ -216,12 +216,11 @@ def _validation_message(error: ValidationError) -> str:
 # --- catalogs -------------------------------------------------------------------------------
 
 class _Catalogs:
-    """One Kith per catalog of the data folder, opened on first use with the first one's settings."""
+    """One Kith per catalog of the data folder, opened on first use as the first one's sibling
+    (the same settings, stores and LLM)."""
 
     def __init__(self, kith: Kith):
         self.default = kith.catalog
-        self._config = {k: v for k, v in kith.config.model_dump().items() if k not in ("data_dir", "catalog")}
-        self._data_dir = kith.config.data_dir
         self._opened: dict[str, Kith] = {kith.catalog: kith}
         self._lock = threading.Lock()
 
@@ -232,7 +231,7 @@ class _Catalogs:
         name = name or self.default
         with self._lock:
             if name not in self._opened:
-                self._opened[name] = Kith.open(self._data_dir, catalog=name, **self._config)
+                self._opened[name] = self._opened[self.default].sibling(name)
             return self._opened[name]
 
 

@@ -11,7 +11,7 @@ import pytest
 from bot import Kith, KithInputError, Turn
 from bot.profile import Profile
 from retrieval.datafiles import read_files
-from retrieval.ingest import demo_data_dir
+from retrieval.ingest import demo_data_dir, ingest_dataset
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,22 @@ def test_between_turns_the_llm_reads_the_next_prompts_opening(kith: Kith) -> Non
     assert prompt[:-1] == opening[:-1]
     assert prompt[-1]["content"].startswith(opening[-1]["content"]) and "Arrival" in opening[-1]["content"]
     bot.writer.wait()
+
+
+def test_a_sibling_catalog_shares_stores_and_llm_and_takes_its_own_weights(data_dir: Path, tiny_data: Path) -> None:
+    """The web UI's catalog menu: another catalog of the data folder opens on the same stores
+    and LLM (not a second model), with its own `ranking_by_catalog` entry, not the first's."""
+    first = Kith.open(data_dir, "demo", ranking_by_catalog={"demo": {"social": 0.0}})
+    ingest_dataset(read_files([tiny_data]), "tiny", "tests", first.stores.database, first.stores.vectors, first.embedder)
+    fake = RecordingLLM()
+    first._llm = fake  # type: ignore[assignment]  # the LLM this Kith would load
+    other = first.sibling("tiny")
+    assert other.stores is first.stores and other.llm() is fake
+    assert first.config.ranking.social == 0.0 and other.config.ranking.social == 0.5
+    assert other.rank([{"role": "user", "text": "a scary film"}], k=1)[0].item_id == "alien"
+    with pytest.raises(KithInputError, match="no catalog 'nope'"):
+        first.sibling("nope")
+    first.close()
 
 
 def test_rank_and_read_profile_need_no_llm(data_dir: Path) -> None:
