@@ -168,8 +168,7 @@ class LlamaCppRuntime:
         with self._lock:
             tokens = self.prompt_tokens(messages, prefix)
             # transformers penalizes every token of the sequence so far, the prompt's included.
-            seen = np.zeros(self.vocabulary_size, dtype=bool)
-            seen[tokens] = True
+            seen = np.unique(np.asarray(tokens, dtype=np.intp))
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             text = ""
             logits = self._evaluate(tokens)
@@ -179,7 +178,8 @@ class LlamaCppRuntime:
                 if self._is_end(token):
                     return
                 self.counters.last_generated += 1
-                seen[token] = True
+                if token not in seen:
+                    seen = np.append(seen, token)
                 piece = decoder.decode(self.llama.detokenize([token]))
                 ended, cut = _stopped(text, piece, stop)
                 if ended:
@@ -196,8 +196,11 @@ class LlamaCppRuntime:
                 yield rest
 
     def _choose(self, logits: np.ndarray, seen: np.ndarray, penalty: float) -> int:
+        """The next token from `logits` (changed in place), after the repetition penalty on the
+        ids in `seen`: only those few hundred entries, not the whole vocabulary, are touched."""
         if penalty != 1.0:
-            logits = np.where(seen, np.where(logits > 0, logits / penalty, logits * penalty), logits)
+            values = logits[seen]
+            logits[seen] = np.where(values > 0, values / penalty, values * penalty)
         if self.settings.temperature == 0:
             return int(np.argmax(logits))
         top = np.argpartition(logits, -SAMPLING_TOP_K)[-SAMPLING_TOP_K:]
