@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,22 +40,10 @@ from bot.reports import timing_summary  # noqa: E402
 
 DECODE_PROMPT = [{"role": "user", "content": "Write a long, detailed story about a lighthouse keeper who finds a map."}]
 DECODE_TOKENS = 100
-# Alternating decode runs per runtime: one run of 100 tokens varies by up to ~10%.
-DECODE_ROUNDS = 9
+# Rounds of Kith's runtime and llama.cpp's API generating side by side (see decode_speeds).
+DECODE_ROUNDS = 5
 TTFT_TURNS = (1, 5, 10, 20)
 TARGETS = {"decode_ratio": 1.0, "ttft_turn10_p50_s": 0.3, "turn_p50_s": 2.5, "rank_p50_ms_100k": 30.0, "rss_mb": 1500.0}
-
-
-def _timed_pieces(pieces) -> tuple[float | None, float, int]:  # type: ignore[no-untyped-def]
-    """(first piece time, last piece time, pieces) of a stream, from when it was called."""
-    started = time.perf_counter()
-    first = last = None
-    count = 0
-    for _ in pieces:
-        last = time.perf_counter()
-        first = first or last
-        count += 1
-    return (first - started if first else None), ((last or started) - started), count
 
 
 def _decode_timer(llama) -> list[float]:  # type: ignore[no-untyped-def]
@@ -75,12 +64,29 @@ def _decode_timer(llama) -> list[float]:  # type: ignore[no-untyped-def]
     return spent
 
 
+def _interleaved(streams: dict[str, Iterator[object]]) -> dict[str, list[float]]:
+    """Step the streams in turn, one piece each, timing every step. The machine's speed drifts
+    between whole runs by more than the runtimes differ (up to ~10%); stepped in turn, the
+    drift falls on both alike."""
+    steps: dict[str, list[float]] = {name: [] for name in streams}
+    live = dict(streams)
+    while live:
+        for name, stream in list(live.items()):
+            started = time.perf_counter()
+            try:
+                next(stream)
+            except StopIteration:
+                del live[name]
+                continue
+            steps[name].append(time.perf_counter() - started)
+    return steps
+
+
 def decode_speeds(threads: int | None, with_transformers: bool) -> dict[str, float]:
     """Tokens per second after the first token, same prompt, greedy, 100 new tokens, same threads.
-    Kith's runtime and llama.cpp's own API take turns, DECODE_ROUNDS each (which goes first
-    alternates); each reports its median, the ratio is the median of the rounds' ratios. The
-    machine's speed drifts between runs by more than the two differ, so the time outside
-    llama.cpp's decode calls, per token, is reported too: it is what the runtimes add."""
+    Kith's runtime and llama.cpp's own API generate side by side, a token each in turn, for
+    DECODE_ROUNDS rounds (which goes first alternates); the ratio is the median of the rounds'.
+    The time outside llama.cpp's decode calls, per token, is what each runtime adds."""
     from llama_cpp import Llama
 
     settings = LLMConfig(threads=threads, max_new_tokens=DECODE_TOKENS)
@@ -89,37 +95,31 @@ def decode_speeds(threads: int | None, with_transformers: bool) -> dict[str, flo
     threads, prefill_threads = ours.threads, ours.prefill_threads  # type: ignore[attr-defined]
     results["threads"] = threads
     ours.generate(DECODE_PROMPT, max_new_tokens=8)  # warm-up
-    counters = ours.counters  # type: ignore[attr-defined]
     prompt = ours.llama.detokenize(ours.prompt_tokens(DECODE_PROMPT), special=True).decode()  # type: ignore[attr-defined]
     # llama.cpp through its own Python API: same GGUF, same rendered prompt, same threads.
     raw = Llama(model_path=str(default_gguf()), n_ctx=2048, n_threads=threads, n_threads_batch=prefill_threads, verbose=False)
     raw.create_completion(prompt, max_tokens=8, temperature=0.0)
-    ours_decodes, raw_decodes = _decode_timer(ours.llama), _decode_timer(raw)  # type: ignore[attr-defined]
-
-    def run_ours() -> tuple[float, float, float]:
-        ours_decodes.clear()
-        first, last, _ = _timed_pieces(ours.stream(DECODE_PROMPT))
-        tokens = counters.last_generated
-        return (tokens - 1) / (last - first), first, (last - sum(ours_decodes)) / tokens
-
-    def run_raw() -> tuple[float, float, float]:
-        raw_decodes.clear()
-        started = time.perf_counter()
-        stamps = [time.perf_counter() - started
-                  for _ in raw.create_completion(prompt, max_tokens=DECODE_TOKENS, temperature=0.0, repeat_penalty=1.15, stream=True)]
-        return (len(stamps) - 1) / (stamps[-1] - stamps[0]), stamps[0], (stamps[-1] - sum(raw_decodes)) / len(stamps)
-
-    rounds: dict[str, list[tuple[float, float, float]]] = {"ours": [], "raw": []}
+    decodes = {"decode": _decode_timer(ours.llama), "llama_cpp": _decode_timer(raw)}  # type: ignore[attr-defined]
+    rounds: dict[str, list[tuple[float, float, float]]] = {name: [] for name in decodes}
     for number in range(DECODE_ROUNDS):
-        order = [("ours", run_ours), ("raw", run_raw)]
-        for name, run in order if number % 2 == 0 else order[::-1]:
-            rounds[name].append(run())
-    ratios = [o[0] / r[0] for o, r in zip(rounds["ours"], rounds["raw"], strict=True)]
-    for prefix, name in (("decode", "ours"), ("llama_cpp", "raw")):
-        rates, firsts, outside = zip(*rounds[name], strict=True)
-        results[f"{prefix}_tok_s"] = statistics.median(rates)
-        results[f"{prefix}_first_token_s"] = statistics.median(firsts)
-        results[f"{prefix}_outside_decode_ms_per_token"] = 1000 * statistics.median(outside)
+        for spent in decodes.values():
+            spent.clear()
+        streams = {
+            "decode": ours.stream(DECODE_PROMPT),
+            "llama_cpp": iter(raw.create_completion(prompt, max_tokens=DECODE_TOKENS, temperature=0.0,
+                                                    repeat_penalty=1.15, stream=True)),
+        }
+        if number % 2:
+            streams = dict(reversed(streams.items()))
+        for name, steps in _interleaved(streams).items():
+            rate = (len(steps) - 1) / sum(steps[1:])
+            rounds[name].append((rate, steps[0], (sum(steps) - sum(decodes[name])) / len(steps)))
+    for name, measured in rounds.items():
+        rates, firsts, outside = zip(*measured, strict=True)
+        results[f"{name}_tok_s"] = statistics.median(rates)
+        results[f"{name}_first_token_s"] = statistics.median(firsts)
+        results[f"{name}_outside_decode_ms_per_token"] = 1000 * statistics.median(outside)
+    ratios = [o[0] / r[0] for o, r in zip(rounds["decode"], rounds["llama_cpp"], strict=True)]
     results["decode_ratio"] = statistics.median(ratios)
     results["decode_ratio_min"], results["decode_ratio_max"] = min(ratios), max(ratios)
     results["decode_rounds"] = DECODE_ROUNDS
@@ -337,7 +337,7 @@ def print_table(result: dict) -> None:  # type: ignore[type-arg]
     if "transformers_fp32_tok_s" in result:
         reference += (f"; transformers fp32 {result['transformers_fp32_tok_s']:.1f}, "
                       f"nf4 {result['transformers_nf4_tok_s']:.1f}")
-    row(f"decode speed (100 tokens, median of {result['decode_rounds']} alternating runs)",
+    row(f"decode speed (100 tokens, side by side a token each in turn, median of {result['decode_rounds']} rounds)",
         f"{result['decode_tok_s']:.1f} tok/s (x{result['decode_ratio']:.3f} llama.cpp, rounds "
         f"x{result['decode_ratio_min']:.2f}-{result['decode_ratio_max']:.2f})",
         reference, "≥ llama.cpp")
