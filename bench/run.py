@@ -155,9 +155,9 @@ def decode_speeds(threads: int | None, with_transformers: bool, adapter: Path | 
 
 def decode_in_fresh_processes(threads: int | None, with_transformers: bool, adapter: Path | None) -> dict[str, float]:
     """`decode_speeds` in DECODE_PROCESSES fresh processes; each figure is the median across them.
-    Within one process the ratio holds to ~1%, but between processes it moves by up to ~5%
-    (where llama.cpp's buffers land in memory: two plain llama.cpp objects in one process
-    differ by 1-4% too), so one process is one draw."""
+    Within one process the ratio holds to ~1%, but between processes it moved from x0.945 to
+    x1.020 (three plain llama.cpp objects in one process differed by 1-3% per decode call,
+    presumably from where their buffers land), so one process is one draw."""
     import multiprocessing
 
     draws = []

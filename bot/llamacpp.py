@@ -29,7 +29,7 @@ from bot.llm import Message
 
 # transformers' default top-k when sampling (temperature > 0), kept for the same behaviour.
 SAMPLING_TOP_K = 50
-# How long llama.cpp's OpenMP threads spin before they sleep (libgomp counts ~100 spins a µs).
+# How long llama.cpp's OpenMP threads spin before they sleep (~3 µs by libgomp's own estimate of 100 spins a µs).
 OPENMP_SPINS = 300
 
 
