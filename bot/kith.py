@@ -211,7 +211,7 @@ class Kith:
     def _understand(self, profile: Profile, message: str, last_recommended: list[str]) -> tuple[Profile, Sentiment]:
         mentions = self.finder.find(message)
         sentiment = analyze(message, mentions)
-        return update_profile(profile, message, sentiment, self.vocabulary, last_recommended), sentiment
+        return update_profile(profile, message, sentiment, self.vocabulary, last_recommended, titles=mentions), sentiment
 
     def _request(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = ()) -> RankRequest:
         c = profile.constraints

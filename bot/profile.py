@@ -7,6 +7,7 @@ per user, shown to them, and correctable ("actually I like horror" undoes "nothi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -14,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment
+from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
 
@@ -43,6 +45,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "thought-provoking": ("thought-provoking", "thought provoking", "thoughtful", "cerebral", "makes you think"),
     "mystery": ("mystery", "mysteries", "whodunit", "detective"),
     "documentary": ("documentary", "documentaries"),
+    "animation": ("animation", "animated", "cartoon", "cartoons"),
+    "children": ("children", "kids", "kid", "family"),
     "day-hiking": ("day hike", "day hiking", "day-hiking", "hiking", "hike"),
     "ultralight": ("ultralight", "lightweight", "light weight"),
     "waterproof": ("waterproof", "rainproof"),
@@ -159,8 +163,25 @@ class Vocabulary:
         }
         if "films" in categories:
             category_words["films"] = tuple(dict.fromkeys(category_words["films"] + CATEGORY_WORDS["films"]))
-        tag_words = {tag: tuple(dict.fromkeys((tag, tag.replace("-", " "), *TAG_WORDS.get(tag, ())))) for tag in tags}
+        tag_words = {
+            tag: tuple(dict.fromkeys((tag, tag.replace("-", " "), *_plural(tag), *TAG_WORDS.get(tag, ()))))
+            for tag in tags
+            # "good" or "love" as a catalog's tag would turn every "that was good" into a taste.
+            if tag not in EVERYDAY_WORDS
+        }
         return cls(WordFinder(category_words), WordFinder(tag_words))
+
+
+def _plural(tag: str) -> tuple[str, ...]:
+    """"dramas" and "westerns" ask for the tag too."""
+    return (tag + "s",) if tag.isalpha() and not tag.endswith("s") else ()
+
+
+def _without_titles(text: str, titles: Sequence[FoundTitle]) -> str:
+    """The text with each named title blanked out, other positions unchanged."""
+    for title in titles:
+        text = text[: title.start] + " " * (title.end - title.start) + text[title.end :]
+    return text
 
 
 def _remember(values: list[str], new: str) -> list[str]:
@@ -179,10 +200,14 @@ def update_profile(
     vocabulary: Vocabulary,
     last_recommended: list[str] | None = None,
     today: date | None = None,
+    titles: Sequence[FoundTitle] = (),
 ) -> Profile:
-    """The profile after this message. Pure: returns a new Profile."""
+    """The profile after this message. Pure: returns a new Profile. `titles`: the catalog titles
+    named in the message; their words are names, not wishes ("Bowling for Columbine" asks for no
+    bowling, "Christmas Vacation" for no holiday)."""
     # "start over" clears the profile; the rest of the message still counts.
     p = Profile() if RESET.search(text) else profile.model_copy(deep=True)
+    text = _without_titles(text, titles)
 
     for item_id, feeling in sentiment.items.items():
         # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers

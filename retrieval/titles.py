@@ -126,9 +126,14 @@ class FoundTitle:
     same_name: tuple[str, ...] = ()
 
 
-def _has_article(name: str) -> bool:
+def _article(name: str) -> str | None:
+    """The article a title starts with, or ends with after a comma ("Matrix, The"): "the"."""
     lowered = name.strip().lower()
-    return bool(LEADING_ARTICLE.match(lowered) or TRAILING_ARTICLE.match(lowered))
+    match = LEADING_ARTICLE.match(lowered)
+    if match:
+        return match.group(1)
+    match = TRAILING_ARTICLE.match(lowered)
+    return match.group(2) if match else None
 
 
 class TitleFinder:
@@ -138,15 +143,17 @@ class TitleFinder:
         """`entries`: (item id, title, popularity); among same-named items the more popular wins."""
         self.fuzzy_cutoff = fuzzy_cutoff
         ranked: dict[str, list[tuple[float, int | None, str]]] = defaultdict(list)
-        # One-word names whose title starts with an article ("The Matrix"): "the matrix" in
-        # lowercase is then still clearly the title.
-        self._article_keys: set[str] = set()
+        # One-word names whose title starts with an article ("The Matrix"), by that article:
+        # "the matrix" in lowercase is then still clearly the title, but "a comedy" is not
+        # "The Comedy".
+        self._article_keys: dict[str, str] = {}
         for entry_id, title, popularity in entries:
             keys, year = title_variants(title)
             for key in keys:
                 ranked[key].append((popularity, year, entry_id))
-            if _has_article(split_year(title)[0]):
-                self._article_keys.add(keys[0])
+            article = _article(split_year(title)[0])
+            if article:
+                self._article_keys[keys[0]] = article
         self._ids = {key: sorted(values, key=lambda v: -v[0]) for key, values in ranked.items()}
         # Fuzzy matching only for names long enough that a typo cannot turn them into another
         # word, and only against names of as many words as the phrase.
@@ -214,7 +221,7 @@ class TitleFinder:
             return True
         # A one-word name must look like a title: "Heat", "the matrix" for "The Matrix", but
         # not "the heat is on".
-        return length >= 2 and key in self._article_keys
+        return length >= 2 and self._article_keys.get(key) == words[0][0].lower()
 
     @staticmethod
     def _plausible_single_word(word: str) -> bool:

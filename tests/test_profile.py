@@ -10,16 +10,20 @@ from retrieval.titles import TitleFinder
 
 VOCABULARY = Vocabulary.for_catalog(
     {"books", "films", "music", "outdoor"},
-    {"scary", "horror", "sci-fi", "mystery", "cozy", "family", "kids", "budget", "romance", "feel-good"},
+    {"scary", "horror", "sci-fi", "mystery", "cozy", "family", "kids", "budget", "romance", "feel-good",
+     "drama", "animation", "bowling", "good"},
 )
-FINDER = TitleFinder([("alien", "Alien (1979)", 1.0), ("titanic", "Titanic (1997)", 1.0)])
+FINDER = TitleFinder([
+    ("alien", "Alien (1979)", 1.0), ("titanic", "Titanic (1997)", 1.0),
+    ("columbine", "Bowling for Columbine (2002)", 1.0), ("vacation", "Christmas Vacation (1989)", 1.0),
+])
 
 
 def say(*messages: str, profile: Profile | None = None, last: list[str] | None = None) -> Profile:
     profile = profile or Profile()
     for message in messages:
         sentiment = analyze(message, FINDER.find(message))
-        profile = update_profile(profile, message, sentiment, VOCABULARY, last, today=date(2026, 11, 25))
+        profile = update_profile(profile, message, sentiment, VOCABULARY, last, today=date(2026, 11, 25), titles=FINDER.find(message))
     return profile
 
 
@@ -32,6 +36,18 @@ def test_likes_and_dislikes_come_from_item_sentiment() -> None:
 
 def test_a_title_mentioned_without_feeling_counts_as_liked() -> None:
     assert say("I watched Alien last week").likes == ["alien"]
+
+
+def test_the_words_of_a_named_title_are_not_wishes() -> None:
+    profile = say("I did see Bowling for Columbine and liked it", "Christmas Vacation is a classic")
+    assert profile.likes == ["vacation", "columbine"]
+    assert profile.liked_tags == [] and profile.context.occasion is None
+
+
+def test_everyday_words_are_not_tags_and_plurals_and_synonyms_are() -> None:
+    assert say("that was good").liked_tags == []
+    assert say("I love dramas").liked_tags == ["drama"]
+    assert say("something animated please").liked_tags == ["animation"]
 
 
 def test_constraints() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retrieval.titles import TitleIndex, normalize, split_year
+from retrieval.titles import TitleFinder, TitleIndex, normalize, split_year
 
 
 def test_split_year() -> None:
@@ -56,3 +56,11 @@ def test_short_form_before_a_colon_matches_with_its_year() -> None:
     assert index.match("Borat (2006)") == "b"
     assert index.match("Borat (1999)") is None
     assert index.match("Why Him%3F (2016)") == "w"
+
+
+def test_a_one_word_title_after_an_article_needs_its_own_article() -> None:
+    finder = TitleFinder([("matrix", "The Matrix (1999)", 1.0), ("comedy", "The Comedy (2012)", 0.5)])
+    assert [f.item_id for f in finder.find("I loved the matrix")] == ["matrix"]
+    # "a comedy" asks for a genre; only "the comedy" could name the film.
+    assert finder.find("I would like to watch a comedy") == []
+    assert [f.item_id for f in finder.find("the comedy was slow")] == ["comedy"]
