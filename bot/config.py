@@ -27,9 +27,11 @@ Runtime = Literal["auto", "llama_cpp", "transformers", "openai"]
 # it (`kith ingest --format lastfm DIR --catalog lastfm`). Artists are known by their names alone,
 # so likeness of names (semantic) and MMR diversity over name embeddings are mostly noise there,
 # and listening histories are the signal; tuned on the social benchmark's seed-1 split
-# (`kith eval social --seed 1`), reported on seed 0.
+# (`kith eval social --seed 1`), reported on seed 0. Social: closeness and friends' taste squared
+# (`social_power`), scaled by the friends' total closeness rather than per request (`social_scale`).
 CATALOG_RANKING: dict[str, RankingWeights] = {
-    "lastfm": RankingWeights(semantic=0.0, collaborative=0.4, social=0.04, popularity=0.04, diversity=0.0),
+    "lastfm": RankingWeights(semantic=0.0, collaborative=0.4, social=0.3, popularity=0.04, diversity=0.0,
+                             social_power=2.0, social_scale="friends"),
     # `redial`: ReDial as the README imports it (`kith ingest --format redial DIR --movielens ML
     # --catalog redial`). Seekers ask for a genre and name films; what the training dialogues
     # talk about together (comention), MovieLens users' co-liking (similar) and popularity within

@@ -22,6 +22,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import sparse
@@ -62,6 +63,13 @@ class RankingWeights(BaseModel):
     popular_candidates: int = Field(50, ge=0, le=5000)
     # How many of the friends' activities (most relevant first) the social component reads.
     friends_activity: int = Field(40, ge=1, le=5000)
+    # How sharply the social component favours the closest friends and each friend's favourites:
+    # closeness and a friend's taste are raised to this power (1: as they are).
+    social_power: float = Field(1.0, ge=1, le=4)
+    # "top": the social component is scaled per request to its best candidate (1); "friends": by
+    # the square root of the friends' total closeness, so that many close friends who agree count
+    # more than one distant friend (whose favourite would otherwise score 1 too).
+    social_scale: Literal["top", "friends"] = "top"
 
 
 @dataclass
@@ -434,7 +442,7 @@ class Ranker:
             relevance = {item.id: max(0.0, float(semantic[row])) for row, item in enumerate(candidates)}
             for item_id in social_raw:
                 social_raw[item_id] *= relevance.get(item_id, 0.0)
-        social_top = max((abs(v) for v in social_raw.values()), default=0.0) or 1.0
+        social_top = (max((abs(v) for v in social_raw.values()), default=0.0) or 1.0) if w.social_scale == "top" else 1.0
         collab_top = max(collaborative.values(), default=0.0) or 1.0
         disliked_vectors = list(self.item_vectors(sorted(dislikes)).values())
         # Per candidate: its likeness to the closest thing the person disliked.
@@ -491,19 +499,30 @@ class Ranker:
         favourite 1, their least-liked near 0, a dislike below 0), and each friend is weighted by
         closeness: the friendship's strength times how much the friend's liked items overlap the
         person's (`taste_overlap` with `likes`, their own), plus a small floor so that a friend
-        with nothing in common, or a person with no history yet, still counts a little."""
+        with nothing in common, or a person with no history yet, still counts a little.
+
+        `social_power` sharpens both: closeness and taste are raised to it (a dislike keeps its
+        sign). With `social_scale` "friends" the sum is divided by the square root of the friends'
+        total closeness (else `rank` scales it to the best candidate)."""
         scores: dict[str, float] = defaultdict(float)
         if user_id is None or self.weights.social == 0:
             return scores
+        power = self.weights.social_power
         mine = set(likes)
+        total = 0.0
         for friend, strength in sorted(self.database.friends(self.catalog, user_id).items()):
             taste = self.stats.shared_taste(friend)
             if not taste:
                 continue
             theirs = {item_id for item_id, value in taste.items() if value > 0}
-            closeness = strength * (SOCIAL_CLOSENESS_FLOOR + taste_overlap(mine, theirs))
+            closeness = strength * (SOCIAL_CLOSENESS_FLOOR + taste_overlap(mine, theirs)) ** power
+            total += closeness
             for item_id, value in taste.items():
-                scores[item_id] += closeness * value
+                scores[item_id] += closeness * math.copysign(abs(value) ** power, value)
+        if self.weights.social_scale == "friends" and total > 0:
+            scale = 1.0 / math.sqrt(total)
+            for item_id in scores:
+                scores[item_id] *= scale
         return scores
 
     def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:

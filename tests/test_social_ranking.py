@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,11 +72,11 @@ class FakeStats:
         return shared_taste(self.activity.get(user_id, []))
 
 
-def social_ranker(friends: dict[str, float], activity: dict[str, list[Interaction]], social: float = 0.5) -> Ranker:
+def social_ranker(friends: dict[str, float], activity: dict[str, list[Interaction]], social: float = 0.5, **weights: Any) -> Ranker:
     """A Ranker with only what `_social` reads (no stores, no vectors)."""
     ranker = Ranker.__new__(Ranker)
     ranker.catalog = "test"
-    ranker.weights = RankingWeights(social=social)
+    ranker.weights = RankingWeights(social=social, **weights)
     ranker.database = FakeDatabase(friends)  # type: ignore[assignment]
     ranker.stats = FakeStats(activity)  # type: ignore[assignment]
     return ranker
@@ -102,6 +103,22 @@ def test_social_weights_each_friend_by_strength_and_shared_taste() -> None:
     assert "q" not in scores
     # The close friend's favourite outranks the far friend's, though both are their favourites.
     assert scores["a"] > scores["d"]
+
+
+def test_social_power_sharpens_and_friends_scale_divides_by_their_total_closeness() -> None:
+    activity = {
+        "close": [play("close", "a", 100), play("close", "c", 10)],  # taste a 1, c 0.5; overlap 0.5
+        "far": [play("far", "d", 50), play("far", "c", 5),  # taste d 1, c 0.5, e -1; no overlap
+                Interaction(user_id="far", item_id="e", kind="rating", rating=1, visibility="public")],
+    }
+    ranker = social_ranker({"close": 1.0, "far": 0.5}, activity, social_power=2.0, social_scale="friends")
+    scores = ranker._social("me", likes=["a", "b"])
+    close = 1.0 * (SOCIAL_CLOSENESS_FLOOR + 0.5) ** 2
+    far = 0.5 * SOCIAL_CLOSENESS_FLOOR**2
+    scale = 1 / math.sqrt(close + far)
+    assert scores["a"] == pytest.approx(close * scale)
+    assert scores["c"] == pytest.approx((close + far) * 0.25 * scale)
+    assert scores["e"] == pytest.approx(-far * scale)  # a dislike keeps its sign
 
 
 def test_social_is_off_without_a_person_or_at_weight_zero() -> None:
