@@ -29,7 +29,7 @@ from retrieval.titles import FoundTitle
 
 RECALL_KS = (1, 10, 50)
 # Each component the catalog's weights use (non-zero) is also measured switched off.
-ABLATED = ("semantic", "tags", "collaborative", "social", "popularity", "comention", "similar")
+ABLATED = ("semantic", "tags", "collaborative", "social", "popularity", "comention", "similar", "similar_requests")
 # Published figures on ReDial (repeats removed unless marked raw), for the comparison table.
 PUBLISHED = {
     "UniCRS (published)": {"recall@1": 0.024, "recall@10": 0.180, "recall@50": 0.335},

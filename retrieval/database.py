@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.datafiles import Dataset
-from retrieval.schemas import HelpArticle, Interaction, Item, User, check_catalog_name
+from retrieval.schemas import Dialogue, HelpArticle, Interaction, Item, User, check_catalog_name
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -240,13 +240,9 @@ class Database:
             rows = self.query("SELECT * FROM interactions WHERE catalog = ? AND user_id = ?", (catalog, user_id))
         return [_interaction(row) for row in rows]
 
-    def dialogue_mentions(self, catalog: str) -> list[list[str]]:
-        """Per stored dialogue, the item ids its turns mention, in order of first mention."""
-        rows = self.query("SELECT turns FROM dialogues WHERE catalog = ? ORDER BY id", (catalog,))
-        return [
-            list(dict.fromkeys(m["item_id"] for turn in json.loads(row["turns"]) for m in turn.get("mentions", [])))
-            for row in rows
-        ]
+    def dialogues(self, catalog: str) -> list[Dialogue]:
+        rows = self.query("SELECT * FROM dialogues WHERE catalog = ? ORDER BY id", (catalog,))
+        return [Dialogue(id=r["id"], user_id=r["user_id"], turns=json.loads(r["turns"])) for r in rows]
 
     def help_articles(self, catalog: str) -> list[HelpArticle]:
         rows = self.query("SELECT * FROM help_articles WHERE catalog = ? ORDER BY id", (catalog,))

@@ -112,6 +112,11 @@ def ingest_dataset(
     for row, n in enumerate(with_text):
         activity_vectors[n] = text_vectors[row]
     help_vectors = embedder.embed([f"{h.title}. {h.body}" for h in dataset.help_articles], progress=progress)
+    # What people asked before an agent's suggestions, for the ranking's `similar_requests`. A
+    # dialogue loaded again with fewer requests leaves its old vectors unread: the ranking looks
+    # vectors up by the requests the stored dialogues have now.
+    requests = [request for dialogue in dataset.dialogues for request in dialogue.requests()]
+    request_vectors = embedder.embed([r.text for r in requests], progress=progress)
     embed_seconds = time.perf_counter() - started
 
     counts = dataset.counts()
@@ -139,6 +144,14 @@ def ingest_dataset(
             [f"{h.title}. {h.body}" for h in dataset.help_articles],
             help_vectors,
             [{"title": h.title} for h in dataset.help_articles],
+            progress=progress,
+        )
+        vectors.upsert(
+            catalog, "requests",
+            [r.key for r in requests],
+            [r.text for r in requests],
+            request_vectors,
+            [{"items": len(r.items)} for r in requests],
             progress=progress,
         )
         seconds = time.perf_counter() - started

@@ -1,6 +1,7 @@
 """Hybrid ranking with named components, penalties, hard constraints, diversity and reasons.
 
-score = semantic + tags + collaborative + social + popularity + comention + similar (each weighted)
+score = semantic + tags + collaborative + social + popularity + comention + similar
+        + similar_requests (each weighted)
         - penalties (similar to a dislike, disliked tags, already mentioned)
 Hard constraints (category, price, years, length, excluded tags) and items the person disliked,
 rejected or already has are removed, not just pushed down. Diversity by maximal marginal
@@ -10,6 +11,8 @@ Two components read what a catalog may bring besides interactions: `comention`, 
 catalog's stored dialogues talk about an item together with the items of this conversation, and
 `similar`, the catalog's own item-to-item similarity (an item's `similar` attribute, {item id:
 similarity 0..1}, e.g. from MovieLens ratings in the ReDial importer) to what the person liked.
+A third reads the stored dialogues' words: `similar_requests`, what the catalog's agents suggested
+when people asked much the same thing (the stored requests most alike this one).
 
 Privacy: other people's activity counts only where the viewer may see it: public activity for
 everyone, friends-visible activity for friends. Private activity never leaves its owner.
@@ -30,13 +33,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retrieval.database import Database
 from retrieval.embeddings import Embedder
-from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
+from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item, Request
 from retrieval.vectors import VectorStore
 
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # How much a friend counts whose liked items share nothing with the person's (see Ranker._social).
 SOCIAL_CLOSENESS_FLOOR = 0.02
+# How many of the stored requests most alike this one `similar_requests` reads (30 beat 10 and 100
+# in a one-off cross-validation inside ReDial's training dialogues, on bench/redial_cv.py's folds).
+REQUEST_NEIGHBOURS = 30
 
 
 class RankingWeights(BaseModel):
@@ -53,6 +59,7 @@ class RankingWeights(BaseModel):
     # or `similar` attributes are worth following.
     comention: float = Field(0.0, ge=0)
     similar: float = Field(0.0, ge=0)
+    similar_requests: float = Field(0.0, ge=0)
     dislike_similarity: float = Field(0.6, ge=0)
     disliked_tags: float = Field(0.3, ge=0)
     repeat: float = Field(1.0, ge=0)
@@ -223,7 +230,11 @@ class CatalogStats:
         # Every request considers the `popular_candidates` most popular items (at most 5000): sorted
         # once here, not per request.
         self.most_popular = sorted(self.popularity, key=lambda item_id: -self.popularity[item_id])[:5000]
-        self.comentions = _comentions(database.dialogue_mentions(catalog), self.item_index)
+        dialogues = database.dialogues(catalog)
+        self.comentions = _comentions(
+            [list(dict.fromkeys(m.item_id for turn in d.turns for m in turn.mentions)) for d in dialogues], self.item_index
+        )
+        self.requests = [request for dialogue in dialogues for request in dialogue.requests()]
         self.similar = _similar(self.items, self.item_index)
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
@@ -260,6 +271,9 @@ class Ranker:
         self.stats = CatalogStats(database, catalog, hidden)
         self._category_vectors: dict[str, tuple[list[str], np.ndarray]] = {}
         self._item_vectors: dict[str, np.ndarray] = {}
+        # The stored requests that have vectors, and those vectors as rows of one matrix.
+        self._requests: list[Request] = []
+        self._request_vectors: np.ndarray | None = None
         self._load_vectors()
 
     def refresh(self) -> None:
@@ -287,6 +301,9 @@ class Ranker:
         self._item_vectors = {
             item_id: matrix[row] for ids, matrix in self._category_vectors.values() for row, item_id in enumerate(ids)
         }
+        requests = self.vectors.embeddings(self.catalog, "requests", [r.key for r in self.stats.requests])
+        self._requests = [r for r in self.stats.requests if r.key in requests]
+        self._request_vectors = np.stack([requests[r.key] for r in self._requests]) if self._requests else None
 
     def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {i: self._item_vectors[i] for i in ids if i in self._item_vectors}
@@ -415,9 +432,11 @@ class Ranker:
         comention = {item_id: value / top for item_id, value in comention.items()}
         # Item similarity follows what they liked, else whatever the conversation is about.
         similar = _neighbours(stats.similar, stats, likes or talked, mean=True) if w.similar else {}
+        requested = self._similar_requests(query_vector) if w.similar_requests and query_text else {}
         for item_id in [
             *(i for _, i in sorted(((-v, i) for i, v in comention.items()))[: w.candidates]),
             *(i for _, i in sorted(((-v, i) for i, v in similar.items()))[: w.candidates]),
+            *(i for _, i in sorted(((-v, i) for i, v in requested.items()))[: w.candidates]),
             *stats.most_popular[: w.popular_candidates],
         ]:
             candidate_ids[item_id] = None
@@ -459,6 +478,7 @@ class Ranker:
                 "popularity": stats.popularity.get(item.id, 0.0),
                 "comention": comention.get(item.id, 0.0),
                 "similar": similar.get(item.id, 0.0),
+                "similar_requests": requested.get(item.id, 0.0),
             }
             penalty = 0.0
             if closest_dislike is not None:
@@ -476,6 +496,7 @@ class Ranker:
                 + w.popularity * components["popularity"]
                 + w.comention * components["comention"]
                 + w.similar * components["similar"]
+                + w.similar_requests * components["similar_requests"]
                 - penalty
             )
             scored.append(Recommendation(item.id, item.title, item.category, score, components, [], item.price, list(item.tags)))
@@ -524,6 +545,23 @@ class Ranker:
             for item_id in scores:
                 scores[item_id] *= scale
         return scores
+
+    def _similar_requests(self, query_vector: np.ndarray) -> dict[str, float]:
+        """Per item: how alike this request is to the stored requests (the `REQUEST_NEIGHBOURS`
+        most alike) that the catalog's agents answered by suggesting it, summed, scaled to the
+        best item (1)."""
+        if self._request_vectors is None:
+            return {}
+        likeness = self._request_vectors @ query_vector
+        scores: dict[str, float] = defaultdict(float)
+        for row in np.argsort(-likeness, kind="stable")[:REQUEST_NEIGHBOURS]:
+            if likeness[row] <= 0:
+                break
+            for item_id in self._requests[row].items:
+                if item_id in self.stats.items:
+                    scores[item_id] += float(likeness[row])
+        top = max(scores.values(), default=0.0) or 1.0
+        return {item_id: value / top for item_id, value in scores.items()}
 
     def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:
         """Item-to-item: people who liked what you liked also liked... (cosine on public likes)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -123,10 +124,32 @@ class DialogueTurn(Record):
     mentions: list[Mention] = []
 
 
+@dataclass(frozen=True)
+class Request:
+    """What a person asked just before the agent suggested items in a stored dialogue."""
+
+    key: str  # "<dialogue id>#<turn number>"
+    text: str  # the person's last two turns before the suggestion
+    items: tuple[str, ...]  # the items the agent named there first
+
+
 class Dialogue(Record):
     id: Id
     user_id: Id | None = None
     turns: list[DialogueTurn] = Field(min_length=1)
+
+    def requests(self) -> list[Request]:
+        """Each assistant turn that names items not named earlier in the dialogue, after the
+        person has said something: the person's request and the agent's new suggestions."""
+        requests, said, named = [], [], set()
+        for number, turn in enumerate(self.turns):
+            new = tuple(dict.fromkeys(m.item_id for m in turn.mentions if m.item_id not in named))
+            if turn.role == "assistant" and new and said:
+                requests.append(Request(f"{self.id}#{number}", " ".join(said[-2:]), new))
+            if turn.role == "user":
+                said.append(turn.text)
+            named.update(m.item_id for m in turn.mentions)
+        return requests
 
     @field_validator("turns")
     @classmethod

@@ -1,4 +1,4 @@
-"""Chroma: the vector store. Per catalog, three collections: items, activity, help.
+"""Chroma: the vector store. Per catalog, four collections: items, activity, help, requests.
 
 Embedded (`PersistentClient` inside the data folder) by default; an HTTP client to a Chroma
 server when a URL is configured, which is how several Kith processes share one index.
@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from retrieval.embeddings import KithEmbeddingFunction
 
-CollectionKind = Literal["items", "activity", "help"]
+CollectionKind = Literal["items", "activity", "help", "requests"]
 Metadata = dict[str, str | int | float | bool]
 
 

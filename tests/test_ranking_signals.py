@@ -111,3 +111,48 @@ def test_ranker_follows_the_similar_attribute_of_what_was_liked(stores: Stores, 
     # Switched off, neither component is computed.
     off = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY))
     assert all(r.components["similar"] == r.components["comention"] == 0 for r in off.rank(RankRequest(query="a film", likes=["f1"]), k=5).recommendations)
+
+
+def test_a_dialogues_requests_are_what_was_asked_before_new_suggestions() -> None:
+    dialogue = Dialogue(id="d", turns=[
+        DialogueTurn(role="assistant", text="Hi! Try Film f9", mentions=[Mention(item_id="f9")]),  # nothing asked yet
+        DialogueTurn(role="user", text="Hello"),
+        DialogueTurn(role="user", text="I loved Film f1, something like it?", mentions=[Mention(item_id="f1")]),
+        DialogueTurn(role="assistant", text="Film f1 is great; try Film f2", mentions=[Mention(item_id="f1"), Mention(item_id="f2")]),
+        DialogueTurn(role="user", text="Seen it. Another?"),
+        DialogueTurn(role="assistant", text="Then Film f2 again?", mentions=[Mention(item_id="f2")]),  # nothing new
+        DialogueTurn(role="assistant", text="Or Film f3", mentions=[Mention(item_id="f3")]),
+    ])
+    assert [(r.key, r.text, r.items) for r in dialogue.requests()] == [
+        ("d#3", "Hello I loved Film f1, something like it?", ("f2",)),
+        ("d#6", "I loved Film f1, something like it? Seen it. Another?", ("f3",)),
+    ]
+
+
+def test_ranker_follows_what_agents_suggested_for_similar_requests(stores: Stores, embedder: Embedder) -> None:
+    _films(stores, embedder)
+    dataset = Dataset()
+    origin = Origin("test", None)
+    for number, (asked, suggested) in enumerate([
+        ("a scary film for halloween please", ["f4"]),
+        ("a frightening horror film for halloween", ["f4", "f5"]),
+        ("something funny to laugh at with friends", ["f3"]),
+    ]):
+        dataset.add(Dialogue(id=f"r{number}", turns=[
+            DialogueTurn(role="user", text=asked),
+            DialogueTurn(role="assistant", text="Try these", mentions=[Mention(item_id=i) for i in suggested]),
+        ]), origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY, similar_requests=1.0))
+    picks = ranker.rank(RankRequest(query="a scary horror film for halloween night"), k=5).recommendations
+    asked = embedder.embed(["a scary horror film for halloween night"])[0]
+    stored = embedder.embed(["a scary film for halloween please", "a frightening horror film for halloween",
+                             "something funny to laugh at with friends"])
+    likeness = stored @ asked
+    # f4 was suggested for both halloween requests, f5 for one, f3 for the funny one.
+    assert [r.item_id for r in picks[:3]] == ["f4", "f5", "f3"]
+    assert picks[0].components["similar_requests"] == pytest.approx(1.0)
+    assert picks[1].components["similar_requests"] == pytest.approx(likeness[1] / (likeness[0] + likeness[1]), abs=1e-5)
+    assert picks[2].components["similar_requests"] == pytest.approx(likeness[2] / (likeness[0] + likeness[1]), abs=1e-5)
+    # Without a request there is nothing to compare.
+    assert all(r.components["similar_requests"] == 0 for r in ranker.rank(RankRequest(query="", likes=["f1"]), k=5).recommendations)
