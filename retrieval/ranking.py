@@ -20,6 +20,7 @@ everyone, friends-visible activity for friends. Private activity never leaves it
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import defaultdict
@@ -35,6 +36,8 @@ from retrieval.database import Database
 from retrieval.embeddings import Embedder
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item, Request
 from retrieval.vectors import VectorStore
+
+log = logging.getLogger(__name__)
 
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
@@ -304,6 +307,13 @@ class Ranker:
         requests = self.vectors.embeddings(self.catalog, "requests", [r.key for r in self.stats.requests])
         self._requests = [r for r in self.stats.requests if r.key in requests]
         self._request_vectors = np.stack([requests[r.key] for r in self._requests]) if self._requests else None
+        missing = len(self.stats.requests) - len(self._requests)
+        if missing and self.weights.similar_requests:
+            log.warning(
+                "catalog %r: %d of %d dialogue requests have no vectors (ingested before Kith stored them); "
+                "similar_requests reads only the others until those dialogues are ingested again",
+                self.catalog, missing, len(self.stats.requests),
+            )
 
     def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {i: self._item_vectors[i] for i in ids if i in self._item_vectors}

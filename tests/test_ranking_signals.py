@@ -156,3 +156,20 @@ def test_ranker_follows_what_agents_suggested_for_similar_requests(stores: Store
     assert picks[2].components["similar_requests"] == pytest.approx(likeness[2] / (likeness[0] + likeness[1]), abs=1e-5)
     # Without a request there is nothing to compare.
     assert all(r.components["similar_requests"] == 0 for r in ranker.rank(RankRequest(query="", likes=["f1"]), k=5).recommendations)
+
+
+def test_requests_without_vectors_are_skipped_with_a_warning(stores: Stores, embedder: Embedder, caplog: pytest.LogCaptureFixture) -> None:
+    _films(stores, embedder)
+    dataset = Dataset()
+    dataset.add(Dialogue(id="r0", turns=[
+        DialogueTurn(role="user", text="a scary film for halloween please"),
+        DialogueTurn(role="assistant", text="Try this", mentions=[Mention(item_id="f4")]),
+    ]), Origin("test", None))
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    # As in a data folder ingested before Kith stored request vectors.
+    stores.vectors.collection("films", "requests").delete(ids=["r0#1"])
+    with caplog.at_level("WARNING", logger="retrieval.ranking"):
+        ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY, similar_requests=1.0))
+    assert "1 of 1 dialogue requests have no vectors" in caplog.text
+    picks = ranker.rank(RankRequest(query="a scary film for halloween"), k=5).recommendations
+    assert all(r.components["similar_requests"] == 0 for r in picks)
