@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.sentiment import Sentiment
+from bot.sentiment import Sentiment, without_titles
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
@@ -177,13 +177,6 @@ def _plural(tag: str) -> tuple[str, ...]:
     return (tag + "s",) if tag.isalpha() and not tag.endswith("s") else ()
 
 
-def _without_titles(text: str, titles: Sequence[FoundTitle]) -> str:
-    """The text with each named title blanked out, other positions unchanged."""
-    for title in titles:
-        text = text[: title.start] + " " * (title.end - title.start) + text[title.end :]
-    return text
-
-
 def _remember(values: list[str], new: str) -> list[str]:
     """Most recent first, no duplicates, bounded."""
     return [new, *(v for v in values if v != new)][:MAX_REMEMBERED]
@@ -207,7 +200,9 @@ def update_profile(
     bowling, "Christmas Vacation" for no holiday)."""
     # "start over" clears the profile; the rest of the message still counts.
     p = Profile() if RESET.search(text) else profile.model_copy(deep=True)
-    text = _without_titles(text, titles)
+    # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
+    # negates horror.
+    text = without_titles(text, titles)
 
     for item_id, feeling in sentiment.items.items():
         # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -95,7 +96,8 @@ def item_feeling(text: str, mention: FoundTitle, others: list[FoundTitle]) -> It
     return {"positive": "like", "negative": "dislike", "neutral": "neutral"}[label]  # type: ignore[return-value]
 
 
-def without_titles(text: str, mentions: list[FoundTitle]) -> str:
+def without_titles(text: str, mentions: Sequence[FoundTitle]) -> str:
+    """The text with each named title read as "it": its words are a name, not what is said."""
     for mention in sorted(mentions, key=lambda m: -m.start):
         text = text[: mention.start] + "it" + text[mention.end :]
     return text

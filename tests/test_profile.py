@@ -42,6 +42,8 @@ def test_the_words_of_a_named_title_are_not_wishes() -> None:
     profile = say("I did see Bowling for Columbine and liked it", "Christmas Vacation is a classic")
     assert profile.likes == ["vacation", "columbine"]
     assert profile.liked_tags == [] and profile.context.occasion is None
+    # The title reads as "it": a negation before it still reaches what follows.
+    assert say("I don't like Bowling for Columbine or horror").constraints.excluded_tags == ["horror"]
 
 
 def test_everyday_words_are_not_tags_and_plurals_and_synonyms_are() -> None:
