@@ -151,7 +151,7 @@ def ingest_dataset(
             [r.key for r in requests],
             [r.text for r in requests],
             request_vectors,
-            [{"items": len(r.items)} for r in requests],
+            [{} for _ in requests],  # the items suggested are read from the stored dialogues
             progress=progress,
         )
         seconds = time.perf_counter() - started
