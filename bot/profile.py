@@ -137,6 +137,10 @@ class WordFinder:
         for name, words in words_by_name.items():
             for word in words:
                 self._meaning.setdefault(word.lower(), []).append(name)
+        # One order whatever the order of `words_by_name` (a set's, which varies between
+        # processes): the name that is the word itself first ("kids": kids, children, family).
+        for word, names in self._meaning.items():
+            names.sort(key=lambda name: (name.lower() != word, name))
         # Longest first, so "science fiction" wins over "science".
         alternatives = "|".join(re.escape(w) for w in sorted(self._meaning, key=len, reverse=True))
         self._pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.I) if alternatives else None
@@ -163,11 +167,14 @@ class Vocabulary:
         }
         if "films" in categories:
             category_words["films"] = tuple(dict.fromkeys(category_words["films"] + CATEGORY_WORDS["films"]))
+        # "good" or "love" as a catalog's tag would turn every "that was good" into a taste,
+        # "movies" (a MovieLens tag) every "any movies?" in a films catalog, and "not seen" every
+        # "I have not seen it".
+        not_tastes = EVERYDAY_WORDS | {word for words in category_words.values() for word in words}
         tag_words = {
             tag: tuple(dict.fromkeys((tag, tag.replace("-", " "), *_plural(tag), *TAG_WORDS.get(tag, ()))))
-            for tag in tags
-            # "good" or "love" as a catalog's tag would turn every "that was good" into a taste.
-            if tag not in EVERYDAY_WORDS
+            for tag in sorted(tags)
+            if not set(tag.lower().split()) <= not_tastes
         }
         return cls(WordFinder(category_words), WordFinder(tag_words))
 

@@ -105,9 +105,9 @@ EVERYDAY_WORDS = frozenset(
     from get give go going good got great had has have he her here him his home how i if in into is it
     its just know last left let life like little long look love made make man many may me more most much
     my need never new next night no not now of off old on once one only or other our out over people
-    please put really right said same see she should show so some something still such sure take than
+    please put really right said same see seen she should show so some something still such sure take than
     thanks that the their them then there these they thing think this those time to too try two up us
-    use very want was watch way we well went were what when where which while who why will with without
+    use very want was watch watched way we well went were what when where which while who why will with without
     work would year yes yet you your""".split()
 )
 

@@ -50,6 +50,20 @@ def test_everyday_words_are_not_tags_and_plurals_and_synonyms_are() -> None:
     assert say("that was good").liked_tags == []
     assert say("I love dramas").liked_tags == ["drama"]
     assert say("something animated please").liked_tags == ["animation"]
+    # Tags made of everyday words or the catalog's words for its categories (MovieLens has all three).
+    films = Vocabulary.for_catalog({"films"}, {"movies", "not seen", "great movie", "horror"})
+    message = "Any horror movies? I have not seen a great movie in ages"
+    assert update_profile(Profile(), message, analyze(message, []), films).liked_tags == ["horror"]
+
+
+def test_tags_come_in_one_order_whatever_the_order_of_the_catalogs_tags() -> None:
+    # A set's order varies between processes (hash seeds); the profile must not.
+    for tags in (["thriller", "suspense"], ["suspense", "thriller"]):
+        vocabulary = Vocabulary.for_catalog({"films"}, dict.fromkeys(tags).keys())  # type: ignore[arg-type]
+        message = "a film with some suspense"
+        # "suspense" is read as its own tag, then as the tags it is a synonym of; the latest
+        # remembered comes first.
+        assert update_profile(Profile(), message, analyze(message, []), vocabulary).liked_tags == ["thriller", "suspense"]
 
 
 def test_constraints() -> None:
