@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from retrieval.database import Database
 from retrieval.embeddings import Embedder
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item, Request
+from retrieval.titles import normalize, split_year
 from retrieval.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -240,6 +241,7 @@ class CatalogStats:
         )
         self.requests = [request for dialogue in dialogues for request in dialogue.requests()]
         self.similar = _similar(self.items, self.item_index)
+        self.listings = _listings(self.items)
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
         self._shared_taste: dict[str, dict[str, float]] = {}
@@ -409,6 +411,8 @@ class Ranker:
         likes = list(dict.fromkeys([*request.likes, *history_likes]))
         dislikes = set(request.dislikes) | set(history_dislikes)
         excluded = set(request.exclude) | owned | dislikes | set(request.likes)
+        # Another listing of what they liked, own or said no to is no news either.
+        excluded |= {other for item_id in excluded for other in stats.listings.get(item_id, ())}
 
         query_text = " ".join(filter(None, [request.query, " ".join(request.liked_tags), " ".join(request.categories)]))
         like_vectors = self.item_vectors(likes[:20])
@@ -478,6 +482,7 @@ class Ranker:
         # Per candidate: its likeness to the closest thing the person disliked.
         closest_dislike = (matrix @ np.stack(disliked_vectors).T).max(axis=1) if disliked_vectors else None
         seen = set(request.seen)
+        seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
 
         scored: list[Recommendation] = []
         for row, item in enumerate(candidates):
@@ -660,6 +665,25 @@ def _similar(items: dict[str, Item], item_index: dict[str, int]) -> sparse.csr_m
                 values.append(float(value))
     size = len(item_index)
     return sparse.csr_matrix((np.asarray(values, dtype=np.float64), (rows, columns)), shape=(size, size))
+
+
+def _listings(items: dict[str, Item]) -> dict[str, tuple[str, ...]]:
+    """Per item listed more than once: its other listings, the items of its category with the
+    same title and the same year or none (ReDial lists "The Matrix" and "The Matrix (1999)")."""
+    by_name: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    for item in items.values():
+        by_name[(item.category, normalize(split_year(item.title)[0]))].append(item)
+    listings: dict[str, tuple[str, ...]] = {}
+    for group in by_name.values():
+        for item in group if len(group) > 1 else ():
+            year = item.attributes.get("year")
+            others = tuple(
+                other.id for other in group
+                if other.id != item.id and (year is None or other.attributes.get("year") in (None, year))
+            )
+            if others:
+                listings[item.id] = others
+    return listings
 
 
 def _neighbours(matrix: sparse.csr_matrix, stats: CatalogStats, sources: Sequence[str], mean: bool = False) -> dict[str, float]:

@@ -113,6 +113,25 @@ def test_ranker_follows_the_similar_attribute_of_what_was_liked(stores: Stores, 
     assert all(r.components["similar"] == r.components["comention"] == 0 for r in off.rank(RankRequest(query="a film", likes=["f1"]), k=5).recommendations)
 
 
+def test_another_listing_of_a_liked_or_mentioned_film_is_no_news(stores: Stores, embedder: Embedder) -> None:
+    dataset = Dataset()
+    origin = Origin("test", None)
+    films = [("m1", "The Matrix (1999)", 1999), ("m2", "The Matrix", None), ("m3", "Matrix, The (1999)", 1999),
+             ("s1", "Scream (1996)", 1996), ("s2", "Scream", None), ("s3", "Scream (1981)", 1981),
+             ("x", "Heat (1995)", 1995)]
+    for item_id, title, year in films:
+        attributes = {"year": year} if year else {}
+        dataset.add(Item(id=item_id, title=title, category="films", description="A film.", attributes=attributes), origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**ONLY, popular_candidates=0))
+    # Same title, and the same year or none: one film listed twice. Scream (1981) and (1996) are two.
+    assert sorted(ranker.stats.listings["m1"]) == ["m2", "m3"] and ranker.stats.listings["s3"] == ("s2",)
+    assert "s3" not in ranker.stats.listings["s1"] and "x" not in ranker.stats.listings
+    picks = [r.item_id for r in ranker.rank(RankRequest(query="a film", likes=["m1"], seen=["s1"]), k=7).recommendations]
+    assert not {"m1", "m2", "m3"} & set(picks)  # liked: removed, under every listing
+    assert picks[-2:] in (["s1", "s2"], ["s2", "s1"]) and picks.index("s3") < picks.index("s2")  # mentioned: pushed down
+
+
 def test_a_dialogues_requests_are_what_was_asked_before_new_suggestions() -> None:
     dialogue = Dialogue(id="d", turns=[
         DialogueTurn(role="assistant", text="Hi! Try Film f9", mentions=[Mention(item_id="f9")]),  # nothing asked yet
