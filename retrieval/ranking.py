@@ -672,7 +672,9 @@ def _listings(items: dict[str, Item]) -> dict[str, tuple[str, ...]]:
     same title and the same year or none (ReDial lists "The Matrix" and "The Matrix (1999)")."""
     by_name: dict[tuple[str, str], list[Item]] = defaultdict(list)
     for item in items.values():
-        by_name[(item.category, normalize(split_year(item.title)[0]))].append(item)
+        name = normalize(split_year(item.title)[0])
+        if name:  # a name of punctuation alone ("!!!") says nothing of which work it is
+            by_name[(item.category, name)].append(item)
     listings: dict[str, tuple[str, ...]] = {}
     for group in by_name.values():
         for item in group if len(group) > 1 else ():

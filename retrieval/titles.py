@@ -17,7 +17,8 @@ YEAR_AT_END = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 PARENTHESES = re.compile(r"\(([^()]*)\)")
 TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|l'|el|il|die|der|das)$", re.IGNORECASE)
 LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+")
-NOT_WORD = re.compile(r"[^a-z0-9]+")
+# Letters and digits of every script are kept: "Кино" is a name, not nothing.
+NOT_WORD = re.compile(r"[\W_]+")
 
 
 def split_year(title: str) -> tuple[str, int | None]:

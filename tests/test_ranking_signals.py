@@ -127,7 +127,13 @@ def test_another_listing_of_a_liked_or_mentioned_film_is_no_news(stores: Stores,
     # Same title, and the same year or none: one film listed twice. Scream (1981) and (1996) are two.
     assert sorted(ranker.stats.listings["m1"]) == ["m2", "m3"] and ranker.stats.listings["s3"] == ("s2",)
     assert "s3" not in ranker.stats.listings["s1"] and "x" not in ranker.stats.listings
-    picks = [r.item_id for r in ranker.rank(RankRequest(query="a film", likes=["m1"], seen=["s1"]), k=7).recommendations]
+    # Names in any script count; names of punctuation alone are no one's other listing.
+    for item_id, title in (("k1", "Кино"), ("k2", "Ария"), ("k3", "Ежи И Петруччо"), ("k4", "Ежи и Петруччо"), ("p1", "!!!"), ("p2", ":(")):
+        dataset.add(Item(id=item_id, title=title, category="music", description="A band."), origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    ranker.refresh()
+    assert {i: ranker.stats.listings.get(i) for i in ("k1", "k2", "k3", "p1")} == {"k1": None, "k2": None, "k3": ("k4",), "p1": None}
+    picks = [r.item_id for r in ranker.rank(RankRequest(query="a film", categories=["films"], likes=["m1"], seen=["s1"]), k=7).recommendations]
     assert not {"m1", "m2", "m3"} & set(picks)  # liked: removed, under every listing
     assert picks[-2:] in (["s1", "s2"], ["s2", "s1"]) and picks.index("s3") < picks.index("s2")  # mentioned: pushed down
 
