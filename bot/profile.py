@@ -138,7 +138,7 @@ class WordFinder:
             for word in words:
                 self._meaning.setdefault(word.lower(), []).append(name)
         # One order whatever the order of `words_by_name` (a set's, which varies between
-        # processes): the name that is the word itself first ("kids": kids, children, family).
+        # processes): the name that is the word itself first ("suspense": suspense, thriller).
         for word, names in self._meaning.items():
             names.sort(key=lambda name: (name.lower() != word, name))
         # Longest first, so "science fiction" wins over "science".
