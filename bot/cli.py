@@ -6,7 +6,7 @@ import logging
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -165,11 +165,18 @@ def items(
         stores.close()
 
 
+def _given(config: KithConfig) -> dict[str, Any]:
+    """The settings a file, a variable or a flag gave, as `Kith.open` keyword arguments. Only
+    those: a ranking weight nobody set must stay unset, so that the catalog's shipped weights
+    (`ranking_by_catalog`) apply rather than the general default."""
+    return config.model_dump(exclude={"data_dir", "catalog"}, exclude_unset=True)
+
+
 def _open_kith(config: KithConfig, catalog: str):  # -> bot.kith.Kith
     from bot.kith import Kith, KithInputError
 
     try:
-        return Kith.open(config.data_dir, catalog, **config.model_dump(exclude={"data_dir", "catalog"}))
+        return Kith.open(config.data_dir, catalog, **_given(config))
     except KithInputError as error:
         _fail(str(error))
 
@@ -354,7 +361,7 @@ def eval_dialogues(
         dialogues = load_dialogues(files, config.data_dir)
     except ScriptedError as error:
         _fail(str(error))
-    report = run_dialogues(dialogues, config.data_dir, **config.model_dump(exclude={"data_dir", "catalog"}))
+    report = run_dialogues(dialogues, config.data_dir, **_given(config))
     typer.echo(report.summary())
     if out is not None:
         typer.echo(f"report: {write_report(out, 'dialogues', report.to_json(), files)}")

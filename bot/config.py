@@ -147,11 +147,17 @@ class KithConfig(BaseModel):
         return {**CATALOG_RANKING, **value} if isinstance(value, dict) else value
 
     def ranking_for(self, catalog: str) -> RankingWeights:
-        """`ranking` with the weights `ranking_by_catalog` names for this catalog."""
+        """`ranking` with the weights `ranking_by_catalog` names for this catalog. A shipped entry
+        (CATALOG_RANKING) is the catalog's default and gives way to any weight `ranking` sets (a
+        file, KITH_RANKING__*, `Kith.open(ranking=...)`): `ranking={"social": 0.0}` turns friends
+        off on `lastfm` too. An entry the configuration gives itself wins over `ranking`."""
         override = self.ranking_by_catalog.get(catalog)
         if override is None:
             return self.ranking
-        return self.ranking.model_copy(update={name: getattr(override, name) for name in override.model_fields_set})
+        named = override.model_fields_set
+        if override == CATALOG_RANKING.get(catalog):
+            named = named - self.ranking.model_fields_set
+        return self.ranking.model_copy(update={name: getattr(override, name) for name in named})
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

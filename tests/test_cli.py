@@ -6,7 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import _given, app
+from bot.config import CATALOG_RANKING, load_config
 from retrieval.database import Database
 from tests.conftest import write_jsonl
 
@@ -65,3 +66,13 @@ def test_chat_in_the_terminal(tmp_path: Path) -> None:
     assert "kith> " in result.stdout and "Try " in result.stdout
     assert "[profile]" in result.stdout and "looking for: books" in result.stdout
     assert "continue with --session" in result.stdout
+
+
+def test_the_cli_opens_kith_with_only_the_settings_given(tmp_path: Path) -> None:
+    # Handing Kith.open every setting, defaults included, made each ranking weight "set", and a
+    # set weight beats a catalog's shipped weights: `kith eval redial` ranked with the defaults.
+    config = load_config(None, {"data_dir": tmp_path, "cache_dir": None}, environ={"KITH_RANKING__SOCIAL": "0"})
+    given = _given(config)
+    assert given["ranking"] == {"social": 0.0} and "llm" not in given
+    opened = load_config(overrides={**given, "catalog": "lastfm"}, environ={})
+    assert opened.ranking_for("lastfm") == CATALOG_RANKING["lastfm"].model_copy(update={"social": 0.0})

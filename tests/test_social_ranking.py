@@ -141,6 +141,18 @@ def test_ranking_for_changes_only_the_weights_a_catalog_names(tmp_path: Path) ->
     assert "lastfm" in config.ranking_by_catalog
 
 
+def test_a_weight_set_in_ranking_beats_a_shipped_catalog_entry_but_not_a_configured_one() -> None:
+    # `ranking={"social": 0.0}` is how the issue and README say to turn friends off; the shipped
+    # `lastfm` entry (social 0.3) used to win over it.
+    lastfm = load_config(overrides={"ranking": {"social": 0.0}}, environ={}).ranking_for("lastfm")
+    assert (lastfm.social, lastfm.semantic, lastfm.social_power) == (0.0, 0.0, 2.0)  # the rest of the entry stays
+    by_variable = load_config(environ={"KITH_RANKING__COMENTION": "0"}).ranking_for("redial")
+    assert (by_variable.comention, by_variable.similar) == (0.0, 0.3)
+    configured = load_config(overrides={"ranking": {"social": 0.0}, "ranking_by_catalog": {"lastfm": {"social": 0.2}}}, environ={})
+    assert configured.ranking_for("lastfm").social == 0.2
+    assert load_config(environ={}).ranking_for("lastfm").social == 0.3
+
+
 def test_kith_ranks_with_its_catalogs_weights_applied_once(demo_template: Path, tmp_path: Path) -> None:
     data_dir = copy_demo(demo_template, tmp_path / "data")
     try:
