@@ -95,14 +95,10 @@ def measure(opened: list[tuple[Kith, list[RecommenderTurn], str]], update: dict[
     """Metrics per group ("folds" pooled, "valid") with the shipped weights changed by `update`."""
     samples: dict[str, list[tuple[list[str], str]]] = {}
     for kith, turns, group in opened:
-        shipped = kith.ranker.weights
-        kith.ranker.weights = shipped.model_copy(update=update)
-        try:
+        with kith.ranker.using(kith.ranker.weights.model_copy(update=update)):
             for turn in turns:
                 ranked = [r.item_id for r in kith.rank(turn.context, k=50)]
                 samples.setdefault(group, []).extend((ranked, target) for target in turn.targets_for("repeats_removed"))
-        finally:
-            kith.ranker.weights = shipped
     return {group: summarize(pairs, (1, 10, 50), 10) for group, pairs in samples.items()}
 
 

@@ -198,13 +198,17 @@ class Kith:
                 profile = self._understand(profile, message["text"], [])[0]
         return profile
 
-    def rank(self, messages: Sequence[dict[str, str]], user_id: str | None = None, k: int = 50) -> list[Recommendation]:
-        """Rank the catalog for a conversation without writing a reply."""
+    def rank_request(self, messages: Sequence[dict[str, str]], user_id: str | None = None) -> RankRequest:
+        """What a conversation asks of the ranker: the profile it implies, its last two user
+        messages as the query, and every item it mentioned as already seen."""
         profile = self.read_profile(messages)
         mentioned = [found.item_id for m in messages for found in self.finder.find(m["text"])]
         user_texts = [m["text"] for m in messages if m["role"] == "user"]
-        request = self._request(profile, " ".join(user_texts[-2:]), user_id, seen=mentioned)
-        return self.ranker.rank(request, k).recommendations
+        return self._request(profile, " ".join(user_texts[-2:]), user_id, seen=mentioned)
+
+    def rank(self, messages: Sequence[dict[str, str]], user_id: str | None = None, k: int = 50) -> list[Recommendation]:
+        """Rank the catalog for a conversation without writing a reply."""
+        return self.ranker.rank(self.rank_request(messages, user_id), k).recommendations
 
     # --- one turn -----------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -23,10 +23,11 @@ from bot.kith import Kith
 from bot.reports import plot_bars, plot_curves, table, timing_summary, write_report
 from bot.sentiment import item_feeling
 from retrieval.metrics import classification, recall_at_k, summarize
-from retrieval.ranking import RankingWeights
+from retrieval.ranking import RankingWeights, RankRequest
 from retrieval.redial import MENTION, redial_turns
 from retrieval.titles import FoundTitle
 
+T = TypeVar("T")
 RECALL_KS = (1, 10, 50)
 # Each component the catalog's weights use (non-zero) is also measured switched off.
 ABLATED = ("semantic", "tags", "collaborative", "social", "popularity", "comention", "similar", "similar_requests")
@@ -84,7 +85,9 @@ def ablations(weights: RankingWeights) -> list[str]:
     return [component for component in ABLATED if getattr(weights, component) > 0]
 
 
-def _ranked_lists(turns: Sequence[RecommenderTurn], rank: Callable[[RecommenderTurn], list[str]], label: str) -> tuple[list[list[str]], list[float]]:
+def _ranked_lists(turns: Sequence[T], rank: Callable[[T], list[str]], label: str) -> tuple[list[list[str]], list[float]]:
+    """`rank` of each turn (a RecommenderTurn, or what Kith asks the ranker at it), and the seconds
+    each took."""
     lists, seconds = [], []
     for turn in tqdm(turns, desc=label, unit="turn", leave=False):
         started = time.perf_counter()
@@ -157,14 +160,24 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
         turns = turns[:limit]
     popular = training_popularity(data.parent, titles)
 
+    # Two stages: reading the conversation (profile, query, what was mentioned), then ranking.
+    # What a turn asks of the ranker does not depend on the ranking weights, so every ablation
+    # ranks the same requests.
+    requests: list[RankRequest] = []
+    understand: list[float] = []
+    for turn in tqdm(turns, desc="reading", unit="turn", leave=False):
+        started = time.perf_counter()
+        requests.append(kith.rank_request(turn.context))
+        understand.append(time.perf_counter() - started)
+
+    def ranked(request: RankRequest) -> list[str]:
+        return [r.item_id for r in kith.ranker.rank(request, 50).recommendations]
+
     systems: dict[str, tuple[list[list[str]], list[float]]] = {}
-    systems["kith"] = _ranked_lists(turns, lambda t: [r.item_id for r in kith.rank(t.context, k=50)], "kith")
-    for component in ablations(kith.config.ranking):
-        weights = kith.config.ranking.model_copy(update={component: 0.0})
-        ablated = Kith(kith.config.model_copy(update={"ranking": weights}), kith.stores)
-        systems[f"kith without {component}"] = _ranked_lists(
-            turns, lambda t, a=ablated: [r.item_id for r in a.rank(t.context, k=50)], f"without {component}"
-        )
+    systems["kith"] = _ranked_lists(requests, ranked, "kith")
+    for component in ablations(kith.ranker.weights):
+        with kith.ranker.using(kith.ranker.weights.model_copy(update={component: 0.0})):
+            systems[f"kith without {component}"] = _ranked_lists(requests, ranked, f"without {component}")
     systems["popularity (training mentions)"] = _ranked_lists(
         turns, lambda t: [m for m in popular if m not in set(t.earlier)][:50], "popularity"
     )
@@ -182,7 +195,11 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
     curves = {name: values for name, values in curves.items() if values}
 
     sentiment = item_sentiment(kith, conversations, titles)
-    timings = timing_summary({"rank (kith)": systems["kith"][1]})
+    timings = timing_summary({
+        "understand (kith)": understand,
+        "rank (kith)": systems["kith"][1],
+        "total (kith)": [a + b for a, b in zip(understand, systems["kith"][1], strict=True)],
+    })
     payload = {
         "data_file": str(data),
         "catalog": kith.catalog,
@@ -196,7 +213,7 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
     }
     write_report(out_dir, "redial", payload, [data])
     plot_curves(out_dir / "recall_at_k.png", "ReDial, repeats removed: Recall@k", curves, "k", "Recall@k")
-    plot_bars(out_dir / "latency.png", "Ranking latency per turn", {s: {"p50": v["p50_s"], "p95": v["p95_s"]} for s, v in timings.items()}, "seconds")
+    plot_bars(out_dir / "latency.png", "Latency per turn, by stage", {s: {"p50": v["p50_s"], "p95": v["p95_s"]} for s, v in timings.items()}, "seconds")
     return payload
 
 
@@ -215,7 +232,7 @@ def summary_text(payload: dict[str, Any]) -> str:
         lines += ["", f"Protocol: {label}", table(rows, columns)]
     rows = [{"system": name, **values} for name, values in payload["item_sentiment"].items()]
     lines += ["", "Item sentiment (seeker mentions with liked = 0 or 1)", table(rows, ["system", "samples", "accuracy", "macro_f1"])]
-    timing = payload["timings"].get("rank (kith)")
-    if timing:
-        lines += ["", f"Ranking latency per turn: p50 {timing['p50_s'] * 1000:.0f} ms, p95 {timing['p95_s'] * 1000:.0f} ms"]
+    stages = [f"{stage} p50 {t['p50_s'] * 1000:.0f} ms, p95 {t['p95_s'] * 1000:.0f} ms" for stage, t in payload["timings"].items()]
+    if stages:
+        lines += ["", "Latency per turn: " + "; ".join(stages)]
     return "\n".join(lines)

@@ -24,7 +24,8 @@ import logging
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -281,6 +282,17 @@ class Ranker:
         self._requests: list[Request] = []
         self._request_vectors: np.ndarray | None = None
         self._load_vectors()
+
+    @contextmanager
+    def using(self, weights: RankingWeights) -> Iterator[None]:
+        """Rank with other weights inside the block, for evaluations (ablations, tuning) on a
+        ranker that serves no one else meanwhile; the catalog's statistics are shared."""
+        own = self.weights
+        self.weights = weights
+        try:
+            yield
+        finally:
+            self.weights = own
 
     def refresh(self) -> None:
         """Re-read the catalog after new data was ingested."""

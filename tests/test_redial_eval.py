@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from bot.redial_eval import _metrics, _repeat_last, ablations, load_turns
+from bot.kith import Kith
+from bot.redial_eval import _metrics, _repeat_last, ablations, evaluate, load_turns
+from retrieval.embeddings import Embedder
+from retrieval.ingest import ingest_dataset
 from retrieval.ranking import RankingWeights
+from retrieval.redial import load_redial
+from retrieval.store import Stores
+from tests.conftest import write_jsonl
 
 TITLES = {"1": "Alien (1979)", "2": "Aliens (1986)", "3": "Heat (1995)"}
 
@@ -43,3 +50,52 @@ def test_samples_follow_recommender_turns(tmp_path: Path) -> None:
 def test_ablations_are_the_components_the_weights_use() -> None:
     weights = RankingWeights(collaborative=0.0, social=0.0, comention=0.2)
     assert ablations(weights) == ["semantic", "tags", "popularity", "comention"]
+
+
+def _conversation(number: int, seeker: int, messages: list[tuple[int, str]], liked: dict[str, int]) -> dict:
+    mentioned = {m: TITLES.get(m, "") for _, text in messages for m in re.findall(r"@(\d+)", text)}
+    return {
+        "conversationId": number, "initiatorWorkerId": seeker, "respondentWorkerId": 99,
+        "movieMentions": mentioned,
+        "initiatorQuestions": {m: {"liked": v, "suggested": 0, "seen": 1} for m, v in liked.items()},
+        "messages": [{"senderWorkerId": sender, "text": text} for sender, text in messages],
+    }
+
+
+def test_evaluate_reports_every_system_ablation_and_stage(tmp_path: Path, embedder: Embedder) -> None:
+    folder = tmp_path / "redial"
+    folder.mkdir()
+    (folder / "movies_with_mentions.csv").write_text(
+        "movieId,movieName,nbMentions\n1,Alien (1979),3\n2,Aliens (1986),2\n3,Heat (1995),2\n4,Up (2009),1\n"
+    )
+    write_jsonl(folder / "train.jsonl", [
+        _conversation(1, 10, [(10, "I love @1"), (99, "then @2 for sure")], {"1": 1, "2": 1}),
+        _conversation(2, 11, [(11, "@3 was great"), (99, "try @2")], {"3": 1}),
+    ])
+    dev = write_jsonl(folder / "dev.jsonl", [
+        _conversation(3, 12, [(12, "I loved @1, what else?"), (99, "@2 and @3")], {"1": 1}),
+    ])
+    stores = Stores.open(tmp_path / "data")
+    ingest_dataset(load_redial(folder).dataset, "redial", "test", stores.database, stores.vectors, embedder)
+    stores.close()
+    kith = Kith.open(tmp_path / "data", catalog="redial")
+    shipped = kith.ranker.weights
+    payload = evaluate(dev, tmp_path / "out", kith, tmp_path / "data")
+    assert kith.ranker.weights is shipped  # the ablations gave the weights back
+
+    removed = payload["recommendation"]["repeats_removed"]
+    assert set(removed) == {"kith", "popularity (training mentions)", *(f"kith without {c}" for c in ablations(shipped))}
+    # One turn, targets 2 and 3. Popularity by training mentions: 2 (two conversations), then 1
+    # and 3 (one each); 1 was mentioned in this dialogue, so it ranks [2, 3]: one hit at 1, one at 2.
+    popularity = removed["popularity (training mentions)"]
+    assert (popularity["samples"], popularity["recall@1"], popularity["recall@10"]) == (2, 0.5, 1.0)
+    # An ablation ranks exactly as a Kith opened with that component off.
+    off = Kith.open(tmp_path / "data", catalog="redial", ranking={"comention": 0.0})
+    assert off.ranker.weights.comention == 0.0 and off.ranker.weights.similar == shipped.similar
+    turn = load_turns(dev, {i.id: i.title for i in off.ranker.stats.items.values()})[0][0]
+    ranked = [r.item_id for r in off.rank(turn.context, k=50)]
+    assert payload["recommendation"]["raw"]["kith without comention"] == _metrics([turn], [ranked], "raw")
+    assert set(payload["timings"]) == {"understand (kith)", "rank (kith)", "total (kith)"}
+    assert (tmp_path / "out" / "report.json").is_file() and (tmp_path / "out" / "latency.png").is_file()
+    kith.close()
+    off.close()
