@@ -96,7 +96,8 @@ class TitleIndex:
         return None
 
 
-TOKEN = re.compile(r"[A-Za-z0-9\u00C0-\u024F]+(?:['’][A-Za-z]+)?")
+# Words of every script ("Кино", "Mumford"), with an apostrophe's ending ("Schindler's").
+TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 MAX_TITLE_TOKENS = 10
 # Titles that are also everyday words ("It", "Up", "Her", "Home") would be found in every other
 # sentence; a one-word title counts only when written capitalized and not an everyday word.

@@ -64,3 +64,14 @@ def test_a_one_word_title_after_an_article_needs_its_own_article() -> None:
     # "a comedy" asks for a genre; only "the comedy" could name the film.
     assert finder.find("I would like to watch a comedy") == []
     assert [f.item_id for f in finder.find("the comedy was slow")] == ["comedy"]
+
+
+def test_names_in_any_script_are_keys_and_are_found_in_text() -> None:
+    # Last.fm has Cyrillic, Japanese and Arabic artists; their keys were all "" once.
+    # Marks come off in every script, as on "Amélie": й reads as и.
+    assert normalize("Мумий Тролль") == "мумии тролль" and normalize("坂本龍一") == "坂本龍一"
+    assert normalize("!!!") == ""
+    finder = TitleFinder([("kino", "Кино", 1.0), ("troll", "Мумий Тролль", 1.0), ("list", "Schindler's List (1993)", 1.0)])
+    assert [f.item_id for f in finder.find("я люблю Кино и Мумий Тролль")] == ["kino", "troll"]
+    assert [f.item_id for f in finder.find("I loved Schindler's List")] == ["list"]
+    assert finder.find("смотрю кино") == []  # a one-word name still has to be written as one
