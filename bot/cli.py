@@ -352,7 +352,7 @@ def eval_dialogues(
     """Run scripted conversations and check each turn's expectations.
 
     Exits 1 if any expectation fails (so it can gate a deployment), 2 on invalid files."""
-    from bot.reports import write_report
+    from bot.reports import plot_latency, write_report
     from bot.scripted import ScriptedError, load_dialogues, run_dialogues
 
     config: KithConfig = ctx.obj
@@ -364,7 +364,9 @@ def eval_dialogues(
     report = run_dialogues(dialogues, config.data_dir, **_given(config))
     typer.echo(report.summary())
     if out is not None:
-        typer.echo(f"report: {write_report(out, 'dialogues', report.to_json(), files)}")
+        path = write_report(out, "dialogues", report.to_json(), files)
+        plot = plot_latency(out / "latency.png", "Scripted dialogues: latency per turn, by stage", report.timings())
+        typer.echo(f"report: {path}, plot: {plot}")
     raise typer.Exit(0 if report.passed else 1)
 
 
@@ -445,4 +447,4 @@ def eval_social(
     finally:
         kith.close()
     typer.echo(summary_text(payload))
-    typer.echo(f"\nreport: {out / 'report.json'}, plot: {out / 'social.png'}")
+    typer.echo(f"\nreport: {out / 'report.json'}, plots: {out / 'social.png'}, {out / 'recall_at_k.png'}, {out / 'latency.png'}")

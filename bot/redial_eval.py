@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from bot.kith import Kith
-from bot.reports import plot_bars, plot_curves, table, timing_summary, write_report
+from bot.reports import plot_curves, plot_latency, table, timing_summary, write_report
 from bot.sentiment import item_feeling
 from retrieval.metrics import classification, recall_at_k, summarize
 from retrieval.ranking import RankingWeights, RankRequest
@@ -213,7 +213,7 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
     }
     write_report(out_dir, "redial", payload, [data])
     plot_curves(out_dir / "recall_at_k.png", "ReDial, repeats removed: Recall@k", curves, "k", "Recall@k")
-    plot_bars(out_dir / "latency.png", "Latency per turn, by stage", {s: {"p50": v["p50_s"], "p95": v["p95_s"]} for s, v in timings.items()}, "seconds")
+    plot_latency(out_dir / "latency.png", "ReDial: latency per turn, by stage", timings)
     return payload
 
 

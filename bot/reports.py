@@ -104,6 +104,12 @@ def plot_bars(path: Path, title: str, groups: Mapping[str, Mapping[str, float]],
     return path
 
 
+def plot_latency(path: Path, title: str, timings: Mapping[str, Mapping[str, float]]) -> Path:
+    """p50 and p95 per stage (or system), from `timing_summary`, in milliseconds."""
+    groups = {stage: {"p50": t["p50_s"] * 1000, "p95": t["p95_s"] * 1000} for stage, t in timings.items()}
+    return plot_bars(path, title, groups, "milliseconds")
+
+
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """A plain-text table for the terminal."""
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]

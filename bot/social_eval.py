@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from bot.kith import Kith
-from bot.reports import plot_bars, table, timing_summary, write_report
+from bot.reports import plot_bars, plot_curves, plot_latency, table, timing_summary, write_report
 from retrieval.metrics import ndcg_of_set, recall_of_set
 from retrieval.ranking import Ranker, RankingWeights, RankRequest
 
@@ -62,18 +62,21 @@ def evaluate(kith: Kith, out_dir: Path, seed: int = 0, users: int | None = None)
                                      disliked_tags=0, repeat=0, diversity=0, candidates=base.candidates),
     }
     results: dict[str, dict[str, float]] = {}
+    curves: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
     for name, weights in variants.items():
         ranker = Ranker(kith.catalog, kith.stores.database, kith.stores.vectors, kith.embedder, weights, hidden)
-        recalls, ndcgs, times = [], [], []
+        recalls: list[list[float]] = []  # per user: recall@1 .. recall@K
+        ndcgs, times = [], []
         for user in tqdm(kept, desc=name, unit="user", leave=False):
             started = time.perf_counter()
             ranking = ranker.rank(RankRequest(query="", user_id=user, likes=kept[user][:TASTE_SIZE]), K)
             times.append(time.perf_counter() - started)
             ranked = [r.item_id for r in ranking.recommendations]
-            recalls.append(recall_of_set(ranked, held[user], K))
+            recalls.append([recall_of_set(ranked, held[user], k) for k in range(1, K + 1)])
             ndcgs.append(ndcg_of_set(ranked, held[user], K))
-        results[name] = {"users": len(kept), f"recall@{K}": sum(recalls) / len(recalls), f"ndcg@{K}": sum(ndcgs) / len(ndcgs)}
+        curves[name] = [sum(user[k] for user in recalls) / len(recalls) for k in range(K)]
+        results[name] = {"users": len(kept), f"recall@{K}": curves[name][-1], f"ndcg@{K}": sum(ndcgs) / len(ndcgs)}
         seconds[name] = times
     with_friends = results["kith with friends"][f"ndcg@{K}"]
     without = results["kith without friends (social = 0)"][f"ndcg@{K}"]
@@ -84,12 +87,15 @@ def evaluate(kith: Kith, out_dir: Path, seed: int = 0, users: int | None = None)
         "min_artists": MIN_ARTISTS,
         "configuration": {name: weights.model_dump() for name, weights in variants.items()},
         "results": results,
+        "recall_at_k": curves,
         "friends_lift": with_friends / without if without else None,
         "timings": timing_summary({f"rank ({name})": values for name, values in seconds.items()}),
     }
     write_report(out_dir, "social", payload)
     plot_bars(out_dir / "social.png", "Last.fm: friends' activity", {name: values for name, values in
               ((n, {k: v for k, v in r.items() if k != "users"}) for n, r in results.items())}, "score")
+    plot_curves(out_dir / "recall_at_k.png", "Last.fm: Recall@k of the held-out artists", curves, "k", "Recall@k")
+    plot_latency(out_dir / "latency.png", "Last.fm: ranking latency per user", payload["timings"])
     return payload
 
 

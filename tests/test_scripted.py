@@ -8,7 +8,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.kith import Kith, KithInputError, Turn
 from bot.profile import Constraints, Context, Profile
 from bot.scripted import (
@@ -422,6 +424,17 @@ def test_runner_checks_ids_against_the_opened_catalog(tmp_path: Path, monkeypatc
         run_dialogues(load_dialogues([path]), tmp_path / "data")
     assert raised.value.problems[0].startswith(f"{path}: turns[0].expect.must_include[0]: unknown item 'film-001'")
     assert fake.calls == [] and fake.closed
+
+
+def test_the_command_writes_the_report_and_the_latency_plot_and_exits_1_on_a_failure(tmp_path: Path, monkeypatch) -> None:
+    fake = FakeKith()
+    monkeypatch.setattr(Kith, "open", classmethod(lambda cls, data_dir, catalog, **config: fake))
+    path = write(tmp_path, "x.yaml", "catalog: demo\nuser: u02\nturns:\n  - user: hi\n    expect: {tone: apologetic}\n")
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "eval", "dialogues", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output  # the reply's tone is not apologetic
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["passed"] is False and set(report["timings"]) == {"reply"}  # the stages the turn timed
+    assert (tmp_path / "out" / "latency.png").stat().st_size > 0
 
 
 # --- the starter suite, on the real product ------------------------------------------------------
