@@ -150,7 +150,8 @@ class KithConfig(BaseModel):
         """`ranking` with the weights `ranking_by_catalog` names for this catalog. A shipped entry
         (CATALOG_RANKING) is the catalog's default and gives way to any weight `ranking` sets (a
         file, KITH_RANKING__*, `Kith.open(ranking=...)`): `ranking={"social": 0.0}` turns friends
-        off on `lastfm` too. An entry the configuration gives itself wins over `ranking`."""
+        off on `lastfm` too. An entry the configuration gives itself wins over `ranking` (one equal
+        to the shipped entry is taken for it)."""
         override = self.ranking_by_catalog.get(catalog)
         if override is None:
             return self.ranking
