@@ -12,8 +12,9 @@ co-mentions, requests or seeker likes are known to the ranking. Two ways to spli
   4.6% of its last fifth's). Its figures come close to dev's (README, "ReDial").
 - `random`: fold f holds out every K-th conversation (line number mod K == f), and valid.jsonl
   is ranked with a catalog of all of train.jsonl. Held-out and known conversations interleave in
-  time and share most crowd workers (valid: 76% of seekers), so what one worker tends to suggest
-  carries over: it overrates the signals learnt from dialogues, and dev's figures.
+  time and share most crowd workers (in 76% of valid's conversations the seeker also works in
+  train), so what one worker tends to suggest carries over: it overrates the signals learnt from
+  dialogues, and dev's figures.
 
 Each variant is the shipped `redial` weights with some weights changed; the shipped weights are
 always measured first, in the same run. Metrics: ReDial's repeats-removed protocol
@@ -37,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.kith import Kith
-from bot.redial_eval import RecommenderTurn, load_turns
+from bot.redial_eval import load_turns
 from retrieval.metrics import summarize
+from retrieval.ranking import RankRequest
 
 CATALOG = "redial"
 # `temporal`: how many of the last chunks are held out, each ranked by the chunks before it.
@@ -91,14 +93,19 @@ def prepare(redial: Path, movielens: Path, work: Path, folds: int, split: str) -
     return sets
 
 
-def measure(opened: list[tuple[Kith, list[RecommenderTurn], str]], update: dict[str, Any]) -> dict[str, dict[str, float]]:
+# Per held-out catalog: its Kith, each turn's request to the ranker (read once: it does not depend
+# on the weights) with that turn's targets, and its group ("folds" or "valid").
+Opened = tuple[Kith, list[tuple[RankRequest, list[str]]], str]
+
+
+def measure(opened: list[Opened], update: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Metrics per group ("folds" pooled, "valid") with the shipped weights changed by `update`."""
     samples: dict[str, list[tuple[list[str], str]]] = {}
-    for kith, turns, group in opened:
+    for kith, requests, group in opened:
         with kith.ranker.using(kith.ranker.weights.model_copy(update=update)):
-            for turn in turns:
-                ranked = [r.item_id for r in kith.rank(turn.context, k=50)]
-                samples.setdefault(group, []).extend((ranked, target) for target in turn.targets_for("repeats_removed"))
+            for request, targets in requests:
+                ranked = [r.item_id for r in kith.ranker.rank(request, 50).recommendations]
+                samples.setdefault(group, []).extend((ranked, target) for target in targets)
     return {group: summarize(pairs, (1, 10, 50), 10) for group, pairs in samples.items()}
 
 
@@ -116,7 +123,8 @@ def main() -> None:
     for data_dir, conversations, group in prepare(args.redial, args.movielens, args.work, args.folds, args.split):
         kith = Kith.open(data_dir, catalog=CATALOG)
         titles = {item.id: item.title for item in kith.ranker.stats.items.values()}
-        opened.append((kith, load_turns(conversations, titles)[0], group))
+        turns = load_turns(conversations, titles)[0]
+        opened.append((kith, [(kith.rank_request(t.context), t.targets_for("repeats_removed")) for t in turns], group))
     groups = list(dict.fromkeys(group for _, _, group in opened))
     print(f"{'variant':40s}" + " |".join(f" {g + ' R@1':>9s} {'R@10':>6s} {'R@50':>6s} {'n':>5s}" for g in groups))
     for update in variants:

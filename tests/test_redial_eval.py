@@ -95,6 +95,12 @@ def test_evaluate_reports_every_system_ablation_and_stage(tmp_path: Path, embedd
     turn = load_turns(dev, {i.id: i.title for i in off.ranker.stats.items.values()})[0][0]
     ranked = [r.item_id for r in off.rank(turn.context, k=50)]
     assert payload["recommendation"]["raw"]["kith without comention"] == _metrics([turn], [ranked], "raw")
+    # On this data popularity is the component whose absence shows, so that check can fail.
+    no_popularity = Kith.open(tmp_path / "data", catalog="redial", ranking={"popularity": 0.0})
+    ranked = [r.item_id for r in no_popularity.rank(turn.context, k=50)]
+    assert payload["recommendation"]["raw"]["kith without popularity"] == _metrics([turn], [ranked], "raw")
+    assert payload["recommendation"]["raw"]["kith without popularity"] != payload["recommendation"]["raw"]["kith"]
+    no_popularity.close()
     assert set(payload["timings"]) == {"understand (kith)", "rank (kith)", "total (kith)"}
     assert (tmp_path / "out" / "report.json").is_file() and (tmp_path / "out" / "latency.png").is_file()
     kith.close()
