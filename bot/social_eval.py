@@ -64,17 +64,19 @@ def evaluate(kith: Kith, out_dir: Path, seed: int = 0, users: int | None = None)
     results: dict[str, dict[str, float]] = {}
     curves: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {}
+    # One ranker without the held-out plays, its statistics shared by every system.
+    ranker = Ranker(kith.catalog, kith.stores.database, kith.stores.vectors, kith.embedder, base, hidden)
     for name, weights in variants.items():
-        ranker = Ranker(kith.catalog, kith.stores.database, kith.stores.vectors, kith.embedder, weights, hidden)
         recalls: list[list[float]] = []  # per user: recall@1 .. recall@K
         ndcgs, times = [], []
-        for user in tqdm(kept, desc=name, unit="user", leave=False):
-            started = time.perf_counter()
-            ranking = ranker.rank(RankRequest(query="", user_id=user, likes=kept[user][:TASTE_SIZE]), K)
-            times.append(time.perf_counter() - started)
-            ranked = [r.item_id for r in ranking.recommendations]
-            recalls.append([recall_of_set(ranked, held[user], k) for k in range(1, K + 1)])
-            ndcgs.append(ndcg_of_set(ranked, held[user], K))
+        with ranker.using(weights):
+            for user in tqdm(kept, desc=name, unit="user", leave=False):
+                started = time.perf_counter()
+                ranking = ranker.rank(RankRequest(query="", user_id=user, likes=kept[user][:TASTE_SIZE]), K)
+                times.append(time.perf_counter() - started)
+                ranked = [r.item_id for r in ranking.recommendations]
+                recalls.append([recall_of_set(ranked, held[user], k) for k in range(1, K + 1)])
+                ndcgs.append(ndcg_of_set(ranked, held[user], K))
         curves[name] = [sum(user[k] for user in recalls) / len(recalls) for k in range(K)]
         results[name] = {"users": len(kept), f"recall@{K}": curves[name][-1], f"ndcg@{K}": sum(ndcgs) / len(ndcgs)}
         seconds[name] = times
