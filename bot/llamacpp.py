@@ -225,15 +225,28 @@ class LlamaCppRuntime:
             target = self.llama.tokenize(continuation.encode(), add_bos=False, special=False)
             if not target:
                 return 0.0
-            logits = self._evaluate(self.prompt_tokens(messages))
             total = 0.0
-            for position, token in enumerate(target):
-                row = logits.astype(np.float64)
+            for row, token in zip(self._forced_logits(self.prompt_tokens(messages), target), target):
+                row = row.astype(np.float64)
                 top = row.max()
                 total += float(row[token] - top - np.log(np.exp(row - top).sum()))
-                if position + 1 < len(target):
-                    logits = self._step(token)
             return total
+
+    def forced_logits(self, prompt: Sequence[int], target: Sequence[int]) -> np.ndarray:
+        """Teacher forcing: row i is the next-token logits after `prompt` and `target[:i]`, read
+        as `score` reads them (shape: len(target) x vocabulary)."""
+        with self._lock:
+            return self._forced_logits(list(prompt), target)
+
+    def _forced_logits(self, prompt: list[int], target: Sequence[int]) -> np.ndarray:
+        # The prompt through the prefix cache, then one `_step` a token, as decoding reads them.
+        rows = np.empty((len(target), self.vocabulary_size), dtype=np.float32)
+        logits = self._evaluate(prompt)
+        for position, token in enumerate(target):
+            rows[position] = logits
+            if position + 1 < len(target):
+                logits = self._step(token)
+        return rows
 
 
 def _stopped(text: str, piece: str, stop: Sequence[str]) -> tuple[bool, int]:

@@ -1,10 +1,30 @@
-"""The llama.cpp runtime gives the reference (transformers, fp32) answers within a stated
-tolerance, attaches a PEFT adapter the way transformers+peft does, and reuses its prefix cache.
+"""The llama.cpp runtime gives the reference (transformers, fp32) answers up to arithmetic,
+attaches a PEFT adapter the way transformers+peft does, and reuses its prefix cache.
 
-Tolerances. Both runtimes run the same Q4_1 weights (transformers de-quantizes them to fp32);
-llama.cpp rounds activations to 8 bits inside its 4-bit matrix products, so its log-likelihoods
-differ by arithmetic only: at most SCORE_TOLERANCE nats per token, measured ~0.01-0.03. Greedy
-replies agree token for token over the first GREEDY_TOKENS tokens on the prompts below.
+What is compared, and why. Both runtimes run the same Q4_1 weights (transformers de-quantizes
+them to fp32, exactly), so they differ by arithmetic only: llama.cpp rounds each activation
+vector to 8 bits (Q8_1: blocks of 32 values, one step of max|x|/127 a block) before its 4-bit
+matrix products, keeps the K/V cache in fp16, and sums in an order, and with kernels, that
+depend on the instruction set (AVX2, AVX-512, NEON). Rounding to a step of max|x|/127 adds noise
+of about (max|x|/rms|x|) / (127·√12), 0.3-1% of each product's output; carried through 30 layers
+to logits spread over a few nats, it moves a token's log-probability by a few hundredths of a
+nat, with a heavy tail. So no bound holds for every token on every CPU (the one-token
+continuation "Yes" is 0.14 nats apart with llama.cpp built for AVX2, here as on an AVX2 EPYC,
+0.04 built for AVX-512) and greedy replies part at near-ties. What the code guarantees on any
+x86-64 (measured here on both builds) and arm64 (NEON rounds activations the same way; not
+measured here) is:
+
+- the mean |log p| difference per token over a long teacher-forced text (LONG_REPLY, 305
+  tokens) is at most MEAN_TOLERANCE = 0.25 nats, about 4x what is measured: 0.058 with
+  llama.cpp built for AVX2 (the Makefile's build) and 0.059 built for AVX-512, on this Xeon
+  (median 0.04, max 0.3-0.4); with a LoRA adapter, against transformers+peft, 0.067-0.072;
+- the argmax next token is the same at >= TOP1_AGREEMENT = 90% of its positions: measured 97.7%
+  (AVX2) and 98.7% (AVX-512), every disagreement at a reference margin under 0.3 nats;
+- wherever the reference's top token leads its second by more than CLEAR_MARGIN = 2 nats,
+  llama.cpp chooses it, without exception: the largest change llama.cpp makes to that gap was
+  0.61 nats on either build (mean 0.09-0.12), so 2 nats is 3.3x the worst case seen (72 of the
+  305 positions are that clear). The same over the reference's own greedy replies, with each
+  runtime's repetition penalty: those replies can part at a near-tie only (seen: margins <= 0.48).
 """
 
 from __future__ import annotations
@@ -15,7 +35,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 import prompts
@@ -27,10 +49,34 @@ from bot.reply import ReplyWriter, opening_messages, recommendation_messages
 from retrieval.ranking import Recommendation
 from retrieval.titles import TitleFinder
 
-SCORE_TOLERANCE = 0.1  # nats per token
-GREEDY_TOKENS = 12
+MEAN_TOLERANCE = 0.25  # nats per token, mean over LONG_REPLY; measured 0.058 (AVX2), 0.059 (AVX-512)
+TOP1_AGREEMENT = 0.9  # share of LONG_REPLY's positions; measured 0.977 (AVX2), 0.987 (AVX-512)
+CLEAR_MARGIN = 2.0  # nats between the reference's top two tokens; largest change to it seen 0.61
 ASK = [{"role": "user", "content": "Recommend a film for a rainy evening."}]
 CONTINUATIONS = ["Try Paddington 2 — a warm, funny family film.", "Purple seventeen gravel whispers sideways.", "Yes"]
+LONG_ASK = [{"role": "user", "content": "I have a quiet weekend ahead. Could you suggest a few films and a book, "
+                                        "and tell me why each one is worth my time?"}]
+LONG_REPLY = (
+    "Of course! A quiet weekend is the perfect excuse to slow down, so here are a few ideas.\n\n"
+    "Start with Paddington 2. It is a warm, funny film about a polite bear who takes a job to buy a birthday "
+    "present for his aunt, and then finds himself in prison for a crime he did not commit. The jokes work for "
+    "children and adults alike, and the whole story is built on kindness, which makes it a lovely way to spend "
+    "a Friday evening.\n\n"
+    "If you would like something more thoughtful, watch Arrival. A language expert is asked to talk with "
+    "visitors who have landed on Earth, and the way the film plays with memory and time stays with you for "
+    "days. It is quiet and patient rather than loud, so give it your full attention.\n\n"
+    "For Saturday night, The Grand Budapest Hotel is a fast, colourful adventure about a hotel concierge and "
+    "his young friend. Every scene is full of small details, and it is just as much fun the second time.\n\n"
+    "Finally, for a book, I would pick A Man Called Ove by Fredrik Backman. It tells the story of a grumpy old "
+    "man whose life slowly changes when a young family moves in next door. It is sad in places, but mostly it "
+    "is funny and full of hope, and the chapters are short enough to read with a cup of tea on a Sunday "
+    "afternoon.\n\nI hope you enjoy your weekend, and let me know if you would like more ideas!"
+)
+GREEDY_PROMPTS = [ASK, [{"role": "user", "content": "Name one famous science fiction film."}]]
+GREEDY_NEW_TOKENS = 60
+
+# llama.cpp's logits, the reference's, one row a token of the target; the target's tokens.
+Forced = tuple[np.ndarray, np.ndarray, list[int]]
 
 
 @pytest.fixture(scope="module")
@@ -83,21 +129,95 @@ def test_prompt_tokens_match_the_transformers_chat_template(fast: LlamaCppRuntim
     assert fast.prompt_tokens(ASK) == reference._prompt_ids(ASK)[0].tolist()
 
 
-def test_scores_match_the_reference_within_tolerance(fast: LlamaCppRuntime, reference: TransformersRuntime) -> None:
-    for continuation in CONTINUATIONS:
-        tokens = len(fast.llama.tokenize(continuation.encode(), add_bos=False))
-        difference = abs(fast.score(ASK, continuation) - reference.score(ASK, continuation))
-        print(f"{continuation!r}: {difference / tokens:.3f} nats/token apart")
-        assert difference / tokens <= SCORE_TOLERANCE, (continuation, difference)
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    rows = logits.astype(np.float64)
+    rows -= rows.max(axis=-1, keepdims=True)
+    return rows - np.log(np.exp(rows).sum(axis=-1, keepdims=True))
+
+
+def _teacher_forced(
+    runtime: LlamaCppRuntime, model: Any, prompt: list[int], target: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The next-token logits before each token of `target`, after `prompt`: llama.cpp's (read
+    through the runtime, a token at a time as it decodes) and the transformers model's (one pass)."""
+    import torch
+
+    ours = runtime.forced_logits(prompt, target)
+    with torch.inference_mode():
+        theirs = model(input_ids=torch.tensor([prompt + target])).logits[0, len(prompt) - 1 : -1].float().numpy()
+    assert ours.shape == theirs.shape == (len(target), runtime.vocabulary_size)
+    return ours, theirs
+
+
+def _token_differences(ours: np.ndarray, theirs: np.ndarray, target: list[int]) -> np.ndarray:
+    """How far apart the two log-probabilities of each token of `target` are (nats)."""
+    rows = np.arange(len(target))
+    return np.abs(_log_softmax(ours)[rows, target] - _log_softmax(theirs)[rows, target])
+
+
+def _margins(logits: np.ndarray) -> np.ndarray:
+    """How far each row's top logit is above its second (nats: log-softmax keeps differences)."""
+    top_two = np.sort(logits, axis=-1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0]
+
+
+@pytest.fixture(scope="module")
+def long_text(fast: LlamaCppRuntime, reference: TransformersRuntime) -> Forced:
+    """Both runtimes' logits over LONG_REPLY, teacher-forced after LONG_ASK's prompt."""
+    target = fast.llama.tokenize(LONG_REPLY.encode(), add_bos=False)
+    assert 250 <= len(target) <= 400
+    return (*_teacher_forced(fast, reference.model, fast.prompt_tokens(LONG_ASK), target), target)
+
+
+def test_log_likelihoods_match_the_reference_per_token(fast: LlamaCppRuntime, long_text: Forced) -> None:
+    ours, theirs, target = long_text
+    differences = _token_differences(ours, theirs, target)
+    print(f"{len(target)} tokens: mean {differences.mean():.4f}, median {np.median(differences):.4f}, "
+          f"max {differences.max():.4f} nats/token apart")
+    assert differences.mean() <= MEAN_TOLERANCE
     assert fast.score(ASK, CONTINUATIONS[0]) > fast.score(ASK, CONTINUATIONS[1])
 
 
-def test_greedy_reply_matches_the_reference(fast: LlamaCppRuntime, reference: TransformersRuntime) -> None:
-    prompts = [ASK, [{"role": "user", "content": "Name one famous science fiction film."}]]
-    for messages in prompts:
-        ours = fast.generate(messages, max_new_tokens=GREEDY_TOKENS, prefix="Sure!")
-        theirs = reference.generate(messages, max_new_tokens=GREEDY_TOKENS, prefix="Sure!")
-        assert ours == theirs
+def test_top_choices_match_the_reference(long_text: Forced) -> None:
+    ours, theirs, target = long_text
+    same = ours.argmax(axis=-1) == theirs.argmax(axis=-1)
+    margins = _margins(theirs)
+    clear = margins > CLEAR_MARGIN
+    print(f"top-1 agreement {same.mean():.4f} over {len(target)} positions; {clear.sum()} clear "
+          f"(margin > {CLEAR_MARGIN}); disagreements at reference margins {np.round(margins[~same], 3).tolist()}")
+    assert same.mean() >= TOP1_AGREEMENT
+    assert clear.sum() >= len(target) // 6  # not vacuous
+    assert same[clear].all(), np.flatnonzero(clear & ~same).tolist()
+
+
+def test_greedy_reply_keeps_the_references_clear_choices(fast: LlamaCppRuntime, reference: TransformersRuntime) -> None:
+    """The reference's greedy reply, read back through llama.cpp: wherever the reference's
+    choice (after the repetition penalty) is clear, llama.cpp's decoding step chooses it too.
+    `forced_logits` reads as `stream` decodes, so the greedy replies can part at a near-tie only."""
+    import torch
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
+
+    penalty = reference.settings.repetition_penalty
+    penalize = RepetitionPenaltyLogitsProcessor(penalty)
+    for messages in GREEDY_PROMPTS:
+        text = "".join(reference.stream(messages, max_new_tokens=GREEDY_NEW_TOKENS, prefix="Sure!"))
+        prompt = fast.prompt_tokens(messages, "Sure!")
+        target = fast.llama.tokenize(text.encode(), add_bos=False)
+        ours, theirs = _teacher_forced(fast, reference.model, prompt, target)
+        sequence = torch.tensor([prompt + target])
+        choices, margins = [], []
+        for position in range(len(target)):
+            # Each runtime's own rule: transformers' processor, Kith's decoding step.
+            row = torch.from_numpy(theirs[position : position + 1].copy())
+            penalized = penalize(sequence[:, : len(prompt) + position], row)
+            margins.append(float(_margins(penalized.numpy())[0]))
+            seen = np.unique(np.asarray(prompt + target[:position], dtype=np.intp))
+            choices.append((int(penalized.argmax()), fast._choose(ours[position].copy(), seen, penalty)))
+        parted = [(position, round(margins[position], 3)) for position, (a, b) in enumerate(choices) if a != b]
+        clear = sum(margin > CLEAR_MARGIN for margin in margins)
+        print(f"{text!r}: {len(target)} tokens, {clear} clear; parted at (position, margin) {parted}")
+        assert clear >= len(target) // 6  # not vacuous
+        assert all(margin <= CLEAR_MARGIN for _, margin in parted), parted
 
 
 def test_stream_stops_at_a_stop_string_and_keeps_it(fast: LlamaCppRuntime) -> None:
@@ -107,7 +227,9 @@ def test_stream_stops_at_a_stop_string_and_keeps_it(fast: LlamaCppRuntime) -> No
     assert sum(text.count(mark) for mark in ".!?") == 1
 
 
-def test_lora_adapter_changes_output_as_transformers_peft_does(converted: Path, model_cache: Path, tmp_path: Path) -> None:
+def test_lora_adapter_changes_output_as_transformers_peft_does(
+    converted: Path, model_cache: Path, tmp_path: Path, long_text: Forced
+) -> None:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -123,14 +245,15 @@ def test_lora_adapter_changes_output_as_transformers_peft_does(converted: Path, 
     adapted = open_runtime(LLMConfig(**settings), model_cache)
     assert isinstance(adapted, LlamaCppRuntime) and "adapter" in adapted.description
     adapted_reference = open_runtime(LLMConfig(precision="fp32", runtime="transformers", **settings), model_cache)
-    plain = open_runtime(LLMConfig(), model_cache)
-    continuation = CONTINUATIONS[0]
-    tokens = len(plain.llama.tokenize(continuation.encode(), add_bos=False))
-    shift = adapted.score(ASK, continuation) - plain.score(ASK, continuation)
-    difference = adapted.score(ASK, continuation) - adapted_reference.score(ASK, continuation)
-    print(f"adapter shift {shift / tokens:.3f} nats/token; llama.cpp vs peft {difference / tokens:.3f} nats/token")
-    assert abs(shift) / tokens > 5 * SCORE_TOLERANCE, "the adapter must visibly change the model"
-    assert abs(difference) / tokens <= SCORE_TOLERANCE
+    assert isinstance(adapted_reference, TransformersRuntime)
+    plain, _, target = long_text
+    ours, theirs = _teacher_forced(adapted, adapted_reference.model, adapted.prompt_tokens(LONG_ASK), target)
+    shift = _token_differences(ours, plain, target).mean()
+    difference = _token_differences(ours, theirs, target).mean()
+    print(f"adapter shift {shift:.4f}, llama.cpp vs peft {difference:.4f} nats/token over {len(target)} tokens")
+    # Measured: shift 1.21, difference 0.072 (AVX2) and 0.067 (AVX-512): far beyond arithmetic.
+    assert shift > 3 * MEAN_TOLERANCE, "the adapter must visibly change the model"
+    assert difference <= MEAN_TOLERANCE
     # The converted adapter is cached: a second open does not convert again.
     cached = sorted((model_cache / "adapters").iterdir())
     open_runtime(LLMConfig(**settings), model_cache)
