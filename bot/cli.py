@@ -388,6 +388,9 @@ def eval_redial(
     kith = _open_kith(config, catalog)
     try:
         payload = evaluate(data, out, kith, config.data_dir, limit)
+    except DataError as error:
+        typer.echo(error.summary(limit_per_file=PROBLEMS_SHOWN_PER_FILE), err=True)
+        raise typer.Exit(2) from None
     finally:
         kith.close()
     typer.echo(summary_text(payload))
@@ -421,6 +424,9 @@ def eval_finetune(
     try:
         payload = measure(adapter, out, redial, config.cache_dir, kith, perplexity_examples, replies, rerank_turns,
                           precision.value if precision else None)
+    except DataError as error:
+        typer.echo(error.summary(limit_per_file=PROBLEMS_SHOWN_PER_FILE), err=True)
+        raise typer.Exit(2) from None
     finally:
         if kith is not None:
             kith.close()

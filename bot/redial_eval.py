@@ -22,9 +22,10 @@ from tqdm import tqdm
 from bot.kith import Kith
 from bot.reports import plot_curves, plot_latency, table, timing_summary, write_report
 from bot.sentiment import item_feeling
+from retrieval.datafiles import DataError, Issue
 from retrieval.metrics import classification, recall_at_k, summarize
 from retrieval.ranking import RankingWeights, RankRequest
-from retrieval.redial import MENTION, redial_turns
+from retrieval.redial import MENTION, read_conversations, redial_turns
 from retrieval.titles import FoundTitle
 
 T = TypeVar("T")
@@ -51,14 +52,11 @@ class RecommenderTurn:
 
 
 def load_turns(path: Path, titles: dict[str, str]) -> tuple[list[RecommenderTurn], list[dict[str, Any]]]:
-    """Recommender turns to rank at, and the raw conversations (for item sentiment)."""
+    """Recommender turns to rank at, and the raw conversations (for item sentiment). Raises
+    DataError naming every problem of the file."""
     turns: list[RecommenderTurn] = []
-    conversations = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        conversation = json.loads(line)
-        conversations.append(conversation)
+    conversations = [conversation for _, conversation in _conversations(path)]
+    for conversation in conversations:
         context: list[dict[str, str]] = []
         seen: list[str] = []
         for turn in redial_turns(conversation, titles):
@@ -73,11 +71,17 @@ def load_turns(path: Path, titles: dict[str, str]) -> tuple[list[RecommenderTurn
 def training_popularity(folder: Path, titles: dict[str, str]) -> list[str]:
     """Movies by how often training dialogues mention them (the popularity baseline)."""
     counts: Counter[str] = Counter()
-    path = folder / "train.jsonl"
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            counts.update(m for m in json.loads(line).get("movieMentions", {}) if m in titles)
+    for _, conversation in _conversations(folder / "train.jsonl"):
+        counts.update(m for m in conversation.get("movieMentions") or {} if m in titles)
     return [movie for movie, _ in counts.most_common()]
+
+
+def _conversations(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    issues: list[Issue] = []
+    found = read_conversations(path, issues)
+    if issues:
+        raise DataError(issues)
+    return found
 
 
 def ablations(weights: RankingWeights) -> list[str]:
@@ -112,8 +116,6 @@ def item_sentiment(kith: Kith, conversations: Sequence[dict[str, Any]], titles: 
     truth_kith, truth_vader = [], []
     for conversation in conversations:
         questions = conversation.get("initiatorQuestions") or {}
-        if not isinstance(questions, dict):
-            continue
         labels = {str(k): v.get("liked") for k, v in questions.items() if v.get("liked") in (0, 1)}
         turns = redial_turns(conversation, titles)
         profile = kith.read_profile([{"role": t.role, "text": t.text} for t in turns])

@@ -9,7 +9,8 @@ Two kinds of example, each a chat prompt and the assistant text to learn:
 - interaction: what a person liked so far (and their friends' shared activity, where the data has
   friendships) followed by the next item they chose, as one exchange (`interaction_messages`). A
   ReDial recommender turn gives one too: the seeker's liked movies and last message, then the
-  recommended movie the seeker had not mentioned.
+  recommended movie the seeker had not mentioned. Only public and friends-visible interactions
+  are read: an adapter serves everyone, and private activity never leaves its owner.
 
 Input: ReDial conversations (`*.jsonl` with `conversationId`, `messages`, `movieMentions`) and
 Kith's own files (`dialogues*.jsonl`, `items*`, `interactions*`, `users*`, `friendships*`,
@@ -31,9 +32,9 @@ import prompts
 from bot.llm import Message
 from bot.reply import LISTED, choose_tone, recommendation_messages
 from bot.sentiment import analyze
-from retrieval.datafiles import DataError, Issue, expand_paths, jsonl_rows, kind_of_file, read_files
+from retrieval.datafiles import DataError, Issue, expand_paths, kind_of_file, read_files
 from retrieval.ranking import Recommendation
-from retrieval.redial import redial_turns
+from retrieval.redial import read_conversations, redial_turns
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
 
 # Interactions that say a person chose an item and was glad of it.
@@ -91,7 +92,7 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
                                 "Kith files named dialogues*, items*, interactions*, users*, friendships*"))
     conversations: list[tuple[str, int, dict[str, Any]]] = []
     for path in redial_files:
-        conversations += _read_redial(path, issues)
+        conversations += [(str(path), line, conversation) for line, conversation in read_conversations(path, issues)]
     try:
         dataset = read_files(kith_files) if kith_files else None
     except DataError as error:
@@ -124,57 +125,16 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
 # --- ReDial -----------------------------------------------------------------------------------
 
 
-def _read_redial(path: Path, issues: list[Issue]) -> list[tuple[str, int, dict[str, Any]]]:
-    """ReDial conversations of one file, each checked for the fields training reads."""
-    found = []
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        issues.append(Issue(str(path), None, None, f"cannot read file: {error.strerror}"))
-        return found
-    for number, conversation in jsonl_rows(path, raw, issues):
-        problems = _redial_problems(conversation)
-        issues += [Issue(str(path), number, where, message) for where, message in problems]
-        if not problems:
-            found.append((str(path), number, conversation))
-    return found
-
-
-def _redial_problems(conversation: dict[str, Any]) -> list[tuple[str | None, str]]:
-    problems: list[tuple[str | None, str]] = []
-    for name in ("conversationId", "initiatorWorkerId", "messages"):
-        if name not in conversation:
-            problems.append((name, "required field is missing (is this a ReDial conversation?)"))
-    messages = conversation.get("messages")
-    if messages is not None and not isinstance(messages, list):
-        problems.append(("messages", "must be a list of messages"))
-    elif messages:
-        for index, message in enumerate(messages):
-            if not isinstance(message, dict):
-                problems.append((f"messages.{index}", "must be an object with text and senderWorkerId"))
-                continue
-            if not isinstance(message.get("text"), str):
-                problems.append((f"messages.{index}.text", "required text is missing or not a string"))
-            if "senderWorkerId" not in message:
-                problems.append((f"messages.{index}.senderWorkerId", "required field is missing"))
-    for name in ("movieMentions", "initiatorQuestions"):
-        value = conversation.get(name)
-        if value is not None and not isinstance(value, (dict, list)):
-            problems.append((name, "must be an object keyed by movie id"))
-    return problems
-
-
 def _redial_examples(conversations: Sequence[tuple[str, int, dict[str, Any]]], seed: int, worked_examples: bool) -> list[Example]:
     titles: dict[str, str] = {}
     for _, _, conversation in conversations:
         mentions = conversation.get("movieMentions") or {}
-        if isinstance(mentions, dict):
-            titles.update({str(k): " ".join(v.split()) for k, v in mentions.items() if isinstance(v, str) and v.strip()})
+        titles.update({str(k): " ".join(v.split()) for k, v in mentions.items() if v and v.strip()})
     items = {movie_id: Item(id=movie_id, title=title, category="films") for movie_id, title in titles.items()}
     examples = []
     for path, line, conversation in conversations:
         questions = conversation.get("initiatorQuestions") or {}
-        liked = {str(k) for k, v in questions.items() if isinstance(v, dict) and v.get("liked") == 1} if isinstance(questions, dict) else set()
+        liked = {str(k) for k, v in questions.items() if v.get("liked") == 1}
         turns = [(t.role, t.text, t.movie_ids) for t in redial_turns(conversation, titles)]
         examples += _dialogue_examples(turns, items, liked, f"{path}:{line}", str(conversation["conversationId"]), seed, worked_examples)
     return examples
@@ -256,19 +216,17 @@ def _interaction_examples(
     origins: dict[int, Any],
 ) -> list[Example]:
     """For each person, each liked item after the first: the items liked before it (and what
-    friends shared) -> that item. Order: timestamps where given, else file order."""
+    friends shared) -> that item. Order: timestamps where given, else file order. Private
+    interactions are left out altogether, as history, target and friends' activity alike: the
+    adapter serves everyone and may repeat what it was trained on."""
     by_user: dict[str, list[Interaction]] = defaultdict(list)
     for interaction in interactions:
-        if _chosen(interaction) and interaction.item_id in items:
+        if interaction.visibility in SHARED_VISIBILITIES and _chosen(interaction) and interaction.item_id in items:
             by_user[interaction.user_id].append(interaction)
     friends: dict[str, set[str]] = defaultdict(set)
     for friendship in friendships:
         friends[friendship.user_id].add(friendship.friend_id)
         friends[friendship.friend_id].add(friendship.user_id)
-    shared = {
-        user: [i.item_id for i in chosen if i.visibility in SHARED_VISIBILITIES]
-        for user, chosen in by_user.items()
-    }
     examples = []
     for user, chosen in sorted(by_user.items()):
         ordered = sorted(enumerate(chosen), key=lambda pair: (pair[1].timestamp is not None, pair[1].timestamp or 0, pair[0]))
@@ -277,7 +235,7 @@ def _interaction_examples(
             history = [items[i].title for i in sequence[max(0, position - HISTORY_SHOWN):position]]
             own = set(sequence[:position])
             from_friends = list(dict.fromkeys(
-                i for friend in sorted(friends[user]) for i in shared.get(friend, []) if i not in own
+                i.item_id for friend in sorted(friends[user]) for i in by_user.get(friend, []) if i.item_id not in own
             ))[:FRIEND_ITEMS_SHOWN]
             first = next(i for _, i in ordered if i.item_id == sequence[position])
             origin = origins.get(id(first))

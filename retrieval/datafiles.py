@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError
 
@@ -330,3 +330,50 @@ def check_dataset(dataset: Dataset, known_users: set[str], known_items: set[str]
                     )
     issues.sort(key=lambda i: (i.path, i.line or 0))
     return issues
+
+
+def delimited_rows(
+    path: Path, columns: Sequence[str], issues: list[Issue], delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of each row of a CSV (or, with `delimiter`, tab-separated) file whose header
+    names `columns`, and perhaps others. What cannot be read becomes an issue: the file, a missing
+    column, bytes that are not UTF-8, a row with more or fewer cells than the header."""
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        issues.append(Issue(str(path), None, None, f"cannot read file: {error.strerror}"))
+        return
+    with handle:
+        reader = csv.reader(_text_lines(path, handle, issues), delimiter=delimiter, quoting=quoting)
+        header: list[str] | None = None
+        try:
+            for cells in reader:
+                if header is None:
+                    header = cells
+                    missing = [name for name in columns if name not in header]
+                    if missing:
+                        issues.append(Issue(str(path), 1, ", ".join(missing), "missing column(s) in the header"))
+                        return
+                elif len(cells) == len(header):
+                    yield reader.line_num, dict(zip(header, cells, strict=True))
+                elif cells:  # a blank line is no row
+                    issues.append(Issue(str(path), reader.line_num, None,
+                                        f"row has {len(cells)} cells where the header has {len(header)}"))
+        except csv.Error as error:
+            # The reader cannot find where the row ends (an unclosed quote): the rest is unreadable.
+            issues.append(Issue(str(path), reader.line_num, None, f"not valid CSV: {error}"))
+            return
+        if header is None:
+            issues.append(Issue(str(path), None, None, "empty file: expected a header naming " + ", ".join(columns)))
+
+
+def _text_lines(path: Path, handle: BinaryIO, issues: list[Issue]) -> Iterator[str]:
+    # Decoded line by line so that a bad byte names its line; the line is still passed on (with
+    # replacement characters) so that the reader's line numbers stay true.
+    for number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            issues.append(Issue(str(path), number, None, f"not valid UTF-8 (byte {error.start})"))
+            text = raw.decode("utf-8", errors="replace")
+        yield text.removeprefix("\ufeff") if number == 1 else text

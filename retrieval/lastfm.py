@@ -4,24 +4,26 @@ friendship graph. Ids are Last.fm's own (as strings), so evaluation can join on 
 from __future__ import annotations
 
 import csv
+import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset
+from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset, delimited_rows
 from retrieval.schemas import Friendship, Interaction, Item, User
 
 FILES = ("artists.dat", "user_artists.dat", "user_friends.dat")
+# Last.fm's ids are whole numbers (users are listed in their order), short enough for a Kith id.
+LASTFM_ID = re.compile(r"[0-9]{1,200}")
 
 
-def _rows(path: Path, issues: list[Issue], columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            issues.append(Issue(str(path), 1, ", ".join(missing), "missing column(s) in the header"))
-            return
-        for row in reader:
-            yield reader.line_num, row
+def _rows(path: Path, issues: list[Issue], columns: tuple[str, ...], ids: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows of one tab-separated file whose `ids` columns hold Last.fm ids; the others become issues."""
+    for line, row in delimited_rows(path, columns, issues, delimiter="\t", quoting=csv.QUOTE_NONE):
+        bad = [name for name in ids if not LASTFM_ID.fullmatch(row[name])]
+        issues += [Issue(str(path), line, name, f"not a Last.fm id (a whole number): {row[name]!r}") for name in bad]
+        if not bad:
+            yield line, row
 
 
 def load_lastfm(folder: Path) -> Dataset:
@@ -30,19 +32,21 @@ def load_lastfm(folder: Path) -> Dataset:
         raise DataError(issues)
     dataset = Dataset()
     artists = folder / "artists.dat"
-    for line, row in _rows(artists, issues, ("id", "name", "url")):
-        attributes = {"url": row["url"]} if row.get("url") else {}
+    for line, row in _rows(artists, issues, ("id", "name", "url"), ("id",)):
+        attributes = {"url": row["url"]} if row["url"] else {}
         dataset.add(
-            Item(id=row["id"], title=row["name"] or f"artist {row['id']}", category="music", attributes=attributes),
+            Item(id=row["id"], title=row["name"].strip() or f"artist {row['id']}", category="music", attributes=attributes),
             Origin(str(artists), line),
         )
 
     user_ids: set[str] = set()
     plays = folder / "user_artists.dat"
-    for line, row in _rows(plays, issues, ("userID", "artistID", "weight")):
+    for line, row in _rows(plays, issues, ("userID", "artistID", "weight"), ("userID", "artistID")):
         try:
             weight = float(row["weight"])
         except ValueError:
+            weight = math.nan
+        if not math.isfinite(weight):
             issues.append(Issue(str(plays), line, "weight", f"not a number: {row['weight']!r}"))
             continue
         user_ids.add(row["userID"])
@@ -61,7 +65,7 @@ def load_lastfm(folder: Path) -> Dataset:
 
     friends = folder / "user_friends.dat"
     pairs: set[frozenset[str]] = set()
-    for line, row in _rows(friends, issues, ("userID", "friendID")):
+    for line, row in _rows(friends, issues, ("userID", "friendID"), ("userID", "friendID")):
         pair = frozenset((row["userID"], row["friendID"]))
         user_ids |= pair
         if pair in pairs or len(pair) == 1:

@@ -16,19 +16,18 @@ which counts mentions in every split, the held-out ones included.
 
 from __future__ import annotations
 
-import csv
-import json
+import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 from scipy import sparse
 
-from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset
+from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset, delimited_rows, jsonl_rows
 from retrieval.schemas import Dialogue, DialogueTurn, Interaction, Item, Mention, User
 from retrieval.titles import TitleIndex, split_year
 
@@ -90,34 +89,61 @@ def read_catalog(folder: Path) -> dict[str, tuple[str, int]]:
     if not path.is_file():
         raise DataError([Issue(str(path), None, None, "ReDial catalog file movies_with_mentions.csv not found")])
     movies: dict[str, tuple[str, int]] = {}
+    lines: dict[str, int] = {}
     issues: list[Issue] = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            try:
-                movies[row["movieId"].strip()] = (" ".join(row["movieName"].split()), int(row["nbMentions"]))
-            except (KeyError, ValueError, AttributeError) as error:
-                issues.append(Issue(str(path), reader.line_num, None, f"bad row: {error}"))
+    for line, row in delimited_rows(path, ("movieId", "movieName", "nbMentions"), issues):
+        movie_id, title = row["movieId"].strip(), " ".join(row["movieName"].split())
+        problems = []
+        if not movie_id:
+            problems.append(("movieId", "empty"))
+        elif movie_id in lines:
+            problems.append(("movieId", f"duplicate id {movie_id!r} (first at line {lines[movie_id]})"))
+        if not title:
+            problems.append(("movieName", "empty"))
+        mentions = _whole_number(row["nbMentions"])
+        if mentions is None:
+            problems.append(("nbMentions", f"not a whole number: {row['nbMentions']!r}"))
+        issues += [Issue(str(path), line, name, message) for name, message in problems]
+        if not problems:
+            movies[movie_id], lines[movie_id] = (title, mentions), line
     if issues:
         raise DataError(issues)
     return movies
 
 
-def _movielens(folder: Path) -> tuple[TitleIndex, dict[str, list[str]], dict[str, list[str]]]:
+def _whole_number(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _movielens(folder: Path, issues: list[Issue]) -> tuple[TitleIndex, dict[str, list[str]], dict[str, list[str]]]:
     genres: dict[str, list[str]] = {}
     titles: list[tuple[str, str]] = []
-    with (folder / "movies.csv").open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            titles.append((row["movieId"], row["title"]))
-            genres[row["movieId"]] = [
-                g.lower() for g in row["genres"].split("|") if g and g != "(no genres listed)"
-            ]
+    movies = folder / "movies.csv"
+    for line, row in delimited_rows(movies, ("movieId", "title", "genres"), issues):
+        # Matched movies keep their MovieLens id as a number (`movielens_id`).
+        if _whole_number(row["movieId"]) is None:
+            issues.append(Issue(str(movies), line, "movieId", f"not a whole number: {row['movieId']!r}"))
+            continue
+        titles.append((row["movieId"], row["title"]))
+        genres[row["movieId"]] = [
+            g.lower() for g in row["genres"].split("|") if g and g != "(no genres listed)"
+        ]
     tag_counts: dict[str, Counter[str]] = defaultdict(Counter)
     tags_file = folder / "tags.csv"
     if tags_file.is_file():
-        with tags_file.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                tag_counts[row["movieId"]][row["tag"].strip().lower()] += 1
+        for _, row in delimited_rows(tags_file, ("movieId", "tag"), issues):
+            tag_counts[row["movieId"]][row["tag"].strip().lower()] += 1
     top_tags = {movie: [t for t, _ in counts.most_common(TAGS_PER_MOVIE)] for movie, counts in tag_counts.items()}
     return TitleIndex(titles), genres, top_tags
 
@@ -125,20 +151,27 @@ def _movielens(folder: Path) -> tuple[TitleIndex, dict[str, list[str]], dict[str
 def movielens_similar(ratings: Path, movielens_ids: dict[str, int], per_movie: int = SIMILAR_PER_MOVIE) -> dict[str, dict[str, float]]:
     """Catalog movie -> {the `per_movie` most similar catalog movies: cosine}, where a movie is the
     set of MovieLens users who rated it `LIKED_RATING` or more. `movielens_ids`: catalog id ->
-    MovieLens id (several catalog ids may share one)."""
+    MovieLens id (several catalog ids may share one). Raises DataError naming every bad row."""
     catalog_ids = list(movielens_ids)
     columns_of: dict[int, list[int]] = defaultdict(list)
     for column, catalog_id in enumerate(catalog_ids):
         columns_of[movielens_ids[catalog_id]].append(column)
     users: dict[str, int] = {}
     rows, columns = [], []
-    with ratings.open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if float(row["rating"]) < LIKED_RATING:
-                continue
-            for column in columns_of.get(int(row["movieId"]), []):
-                rows.append(users.setdefault(row["userId"], len(users)))
-                columns.append(column)
+    issues: list[Issue] = []
+    for line, row in delimited_rows(ratings, ("userId", "movieId", "rating"), issues):
+        rating, movie = _number(row["rating"]), _whole_number(row["movieId"])
+        if rating is None or movie is None:
+            bad = ("rating", "not a number") if rating is None else ("movieId", "not a whole number")
+            issues.append(Issue(str(ratings), line, bad[0], f"{bad[1]}: {row[bad[0]]!r}"))
+            continue
+        if rating < LIKED_RATING:
+            continue
+        for column in columns_of.get(movie, []):
+            rows.append(users.setdefault(row["userId"], len(users)))
+            columns.append(column)
+    if issues:
+        raise DataError(issues)
     liked = sparse.csr_matrix(
         (np.ones(len(rows), dtype=np.float64), (rows, columns)), shape=(len(users), len(catalog_ids))
     )
@@ -159,25 +192,78 @@ def movielens_similar(ratings: Path, movielens_ids: dict[str, int], per_movie: i
     return similar
 
 
-def _conversations(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, json.loads(line)
+def read_conversations(path: Path, issues: list[Issue]) -> list[tuple[int, dict[str, Any]]]:
+    """(line, conversation) of each conversation of a ReDial JSONL file that has what Kith reads
+    of one; every problem of the others becomes an issue (`file:line: field: message`)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        issues.append(Issue(str(path), None, None, f"cannot read file: {error.strerror}"))
+        return []
+    found = []
+    for number, conversation in jsonl_rows(path, raw, issues):
+        problems = conversation_problems(conversation)
+        issues += [Issue(str(path), number, where, message) for where, message in problems]
+        if not problems:
+            found.append((number, conversation))
+    return found
+
+
+def conversation_problems(conversation: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """(field, message) of each way `conversation` lacks what a ReDial conversation has."""
+    problems: list[tuple[str | None, str]] = []
+    for name in ("conversationId", "initiatorWorkerId", "messages"):
+        if name not in conversation:
+            problems.append((name, "required field is missing (is this a ReDial conversation?)"))
+        elif name != "messages" and not _is_id(conversation[name]):
+            problems.append((name, f"must be a non-empty string or a whole number (got {conversation[name]!r:.60})"))
+    messages = conversation.get("messages", [])
+    if not isinstance(messages, list):
+        problems.append(("messages", "must be a list of messages"))
+    else:
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict):
+                problems.append((f"messages.{index}", "must be an object with text and senderWorkerId"))
+                continue
+            if not isinstance(message.get("text"), str):
+                problems.append((f"messages.{index}.text", "required text is missing or not a string"))
+            if "senderWorkerId" not in message:
+                problems.append((f"messages.{index}.senderWorkerId", "required field is missing"))
+    # ReDial writes an empty list where a conversation has no movies or answers.
+    for name, kind, valid in (("movieMentions", "a title or null", lambda v: v is None or isinstance(v, str)),
+                              ("initiatorQuestions", "an object of answers", lambda v: isinstance(v, dict))):
+        value = conversation.get(name)
+        if value is None or value == []:
+            continue
+        if not isinstance(value, dict):
+            problems.append((name, "must be an object keyed by movie id"))
+            continue
+        problems += [(f"{name}.{key}", f"must be {kind}") for key, entry in value.items() if not valid(entry)]
+    return problems
+
+
+def _is_id(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and bool(value.strip()))
 
 
 def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
     movies = read_catalog(folder)
     if movielens is not None and not (movielens / "movies.csv").is_file():
         raise DataError([Issue(str(movielens), None, None, "MovieLens folder has no movies.csv")])
-    index, genres, top_tags = _movielens(movielens) if movielens else (None, {}, {})
+    issues: list[Issue] = []
+    index, genres, top_tags = _movielens(movielens, issues) if movielens else (None, {}, {})
 
     dataset = Dataset()
     catalog_path = str(folder / "movies_with_mentions.csv")
     matches = {movie_id: index.match(title) for movie_id, (title, _) in movies.items()} if index else {}
     matched_ids = {movie_id: int(found) for movie_id, found in matches.items() if found is not None}
     ratings = movielens / "ratings.csv" if movielens else None
-    similar = movielens_similar(ratings, matched_ids) if ratings is not None and ratings.is_file() else {}
+    similar: dict[str, dict[str, float]] = {}
+    if ratings is not None and ratings.is_file():
+        try:
+            similar = movielens_similar(ratings, matched_ids)
+        except DataError as error:
+            issues += error.issues
     matched = 0
     for line, (movie_id, (title, _)) in enumerate(movies.items(), start=2):
         _, year = split_year(title)
@@ -204,22 +290,25 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
 
     titles = {movie_id: title for movie_id, (title, _) in movies.items()}
     seekers: set[str] = set()
-    issues: list[Issue] = []
     for name in DIALOGUE_FILES:
         path = folder / name
         if not path.is_file():
             continue
-        for line, conversation in _conversations(path):
+        for line, conversation in read_conversations(path, issues):
             try:
                 dialogue = _dialogue(conversation, titles)
-            except (KeyError, TypeError, ValueError) as error:
-                issues.append(Issue(str(path), line, None, f"not a ReDial conversation: {error}"))
+                interactions = _seeker_interactions(conversation, titles)
+            except ValidationError as error:
+                issues += [
+                    Issue(str(path), line, None, f"cannot import: {'.'.join(map(str, problem['loc']))}: {problem['msg']}")
+                    for problem in error.errors()
+                ]
                 continue
             if dialogue is None:
                 continue
             seekers.add(str(dialogue.user_id))
             dataset.add(dialogue, Origin(str(path), line))
-            for interaction in _seeker_interactions(conversation, titles):
+            for interaction in interactions:
                 dataset.add(interaction, Origin(str(path), line))
     for seeker in sorted(seekers):
         dataset.add(User(id=seeker, name=f"ReDial seeker {seeker}"), Origin(str(folder), None))
@@ -231,8 +320,6 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
 
 def _seeker_interactions(conversation: dict[str, Any], titles: dict[str, str]) -> list[Interaction]:
     questions = conversation.get("initiatorQuestions") or {}
-    if not isinstance(questions, dict):
-        return []
     seeker = str(conversation["initiatorWorkerId"])
     found = []
     for movie_id, answers in questions.items():
@@ -252,7 +339,7 @@ def _seeker_interactions(conversation: dict[str, Any], titles: dict[str, str]) -
 
 def _dialogue(conversation: dict[str, Any], titles: dict[str, str]) -> Dialogue | None:
     questions = conversation.get("initiatorQuestions") or {}
-    liked = {str(k): v.get("liked") for k, v in questions.items()} if isinstance(questions, dict) else {}
+    liked = {str(k): v.get("liked") for k, v in questions.items()}
     turns = []
     for turn in redial_turns(conversation, titles):
         if not turn.text:

@@ -42,9 +42,11 @@ def kith_folder(tmp_path: Path) -> Path:
     write_jsonl(folder / "friendships.jsonl", [{"user_id": "ann", "friend_id": "bob"}])
     write_jsonl(folder / "dialogues.jsonl", [DIALOGUE])
     write_jsonl(folder / "interactions.jsonl", [
-        {"user_id": "ann", "item_id": "arrival", "kind": "like", "timestamp": "2026-01-01T10:00:00Z"},
-        {"user_id": "ann", "item_id": "heat", "kind": "rating", "rating": 2, "timestamp": "2026-01-02T10:00:00Z"},
-        {"user_id": "ann", "item_id": "up", "kind": "rating", "rating": 5, "timestamp": "2026-01-03T10:00:00Z"},
+        {"user_id": "ann", "item_id": "arrival", "kind": "like", "timestamp": "2026-01-01T10:00:00Z", "visibility": "public"},
+        {"user_id": "ann", "item_id": "heat", "kind": "rating", "rating": 2, "timestamp": "2026-01-02T10:00:00Z",
+         "visibility": "public"},
+        {"user_id": "ann", "item_id": "up", "kind": "rating", "rating": 5, "timestamp": "2026-01-03T10:00:00Z",
+         "visibility": "friends"},
         {"user_id": "bob", "item_id": "heat", "kind": "like", "visibility": "public"},
         {"user_id": "bob", "item_id": "alien", "kind": "like", "visibility": "private"},
     ])
@@ -82,7 +84,44 @@ def test_interaction_examples_follow_time_and_show_only_shared_friend_activity(t
     prompt = ann[0].messages[1]["content"]
     assert prompt.startswith("I liked: Arrival (2016). My friends liked: Heat (1995).")
     assert "Alien" not in prompt  # Bob's like of Alien is private
-    assert [e for e in data.examples if e.group == "user:bob"][0].target == "Alien (1979)"
+    # Nor is it training data: without it, Bob's one like (Heat) makes no example.
+    assert not [e for e in data.examples if e.group == "user:bob"]
+
+
+def test_training_reads_public_and_friends_visible_activity_never_private(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_jsonl(folder / "items.jsonl", [
+        *FILMS,
+        {"id": "secret", "title": "Zqx Private Marker Film", "category": "films"},
+        {"id": "shared", "title": "Zqx Friends Marker Film", "category": "films"},
+    ])
+    write_jsonl(folder / "users.jsonl", [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}])
+    write_jsonl(folder / "friendships.jsonl", [{"user_id": "ann", "friend_id": "bob"}])
+    day = "2026-01-0{}T10:00:00Z".format
+    write_jsonl(folder / "interactions.jsonl", [
+        {"user_id": "ann", "item_id": "arrival", "kind": "like", "timestamp": day(1), "visibility": "public"},
+        # No visibility given: private, the default.
+        {"user_id": "ann", "item_id": "secret", "kind": "review", "rating": 5, "text": "Loved it", "timestamp": day(2)},
+        {"user_id": "ann", "item_id": "up", "kind": "like", "timestamp": day(3), "visibility": "public"},
+        {"user_id": "ann", "item_id": "heat", "kind": "purchase", "timestamp": day(4), "visibility": "friends"},
+        {"user_id": "bob", "item_id": "secret", "kind": "like", "timestamp": day(1), "visibility": "private"},
+        {"user_id": "bob", "item_id": "shared", "kind": "like", "timestamp": day(2), "visibility": "friends"},
+        {"user_id": "bob", "item_id": "paddington", "kind": "like", "timestamp": day(3), "visibility": "public"},
+    ])
+    examples = load_examples([folder]).examples
+    texts = [" ".join(m["content"] for m in e.messages) + " " + e.target for e in examples]
+    assert not [text for text in texts if "Zqx Private Marker Film" in text]
+    # Public and friends-visible activity is training data: as history, target and friends' likes.
+    friends = "My friends liked: Zqx Friends Marker Film; Paddington 2 (2017). What should I try next?"
+    assert [(e.messages[1]["content"], e.target) for e in examples if e.group == "user:ann"] == [
+        (f"I liked: Arrival (2016). {friends}", "Up (2009)"),
+        (f"I liked: Arrival (2016); Up (2009). {friends}", "Heat (1995)"),
+    ]
+    bob = [e for e in examples if e.group == "user:bob"]
+    assert [(e.messages[1]["content"].split(". ")[0], e.target) for e in bob] == [
+        ("I liked: Zqx Friends Marker Film", "Paddington 2 (2017)"),
+    ]
 
 
 def test_bad_files_report_every_problem_at_once(tmp_path: Path) -> None:

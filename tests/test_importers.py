@@ -1,19 +1,23 @@
-"""Importers for real public data sets (skipped where ../shared/data is absent)."""
+"""Importers for real public data sets (skipped where ../shared/data is absent), and what they
+and the ReDial benchmark say of hand-made malformed files."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli import app
 from retrieval.datafiles import DataError, Dataset
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.lastfm import load_lastfm
 from retrieval.redial import load_redial, redial_turns
 from retrieval.store import Stores
-from tests.conftest import shared_data
+from tests.conftest import copy_demo, shared_data
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +147,102 @@ def test_read_source_reports_the_movielens_match_rate(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="takes exactly one folder"):
         read_source([tmp_path, tmp_path], "lastfm", stores, "lastfm")
     stores.close()
+
+
+# --- malformed input: every problem named by file and line, never a traceback -------------------
+
+CONVERSATION = {
+    "conversationId": "1", "initiatorWorkerId": 10, "respondentWorkerId": 20,
+    "movieMentions": {"5": "Alien (1979)"}, "initiatorQuestions": {"5": {"liked": 1, "seen": 1, "suggested": 0}},
+    "messages": [{"senderWorkerId": 10, "text": "I loved @5"}, {"senderWorkerId": 20, "text": "Then try @6"}],
+}
+
+
+def redial_folder(tmp_path: Path, *train_lines: str) -> Path:
+    folder = tmp_path / "redial"
+    folder.mkdir()
+    (folder / "movies_with_mentions.csv").write_text("movieId,movieName,nbMentions\n5,Alien (1979),3\n6,Aliens (1986),2\n")
+    (folder / "train.jsonl").write_text("".join(line + "\n" for line in train_lines))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        (json.dumps(CONVERSATION) + json.dumps({**CONVERSATION, "conversationId": "3"}), ":2: not valid JSON: Extra data"),
+        ("conversationId: 2, messages: []", ":2: not valid JSON"),
+        (json.dumps({key: value for key, value in CONVERSATION.items() if key != "messages"}),
+         ":2: messages: required field is missing"),
+    ],
+    ids=["two-objects-on-one-line", "not-json", "no-messages"],
+)
+def test_malformed_redial_conversation_is_named_by_file_and_line(tmp_path: Path, bad_line: str, expected: str) -> None:
+    folder = redial_folder(tmp_path, json.dumps(CONVERSATION), bad_line, json.dumps({**CONVERSATION, "conversationId": "4"}))
+    with pytest.raises(DataError) as raised:
+        load_redial(folder)
+    [issue] = raised.value.issues
+    assert (issue.path, issue.line) == (str(folder / "train.jsonl"), 2)
+    assert f"  {folder / 'train.jsonl'}{expected}" in str(raised.value)
+
+
+def test_redial_reports_every_bad_row_of_its_csv_files(tmp_path: Path) -> None:
+    folder = redial_folder(tmp_path, json.dumps(CONVERSATION))
+    (folder / "movies_with_mentions.csv").write_text("movieId,movieName,nbMentions\n5,Alien (1979),3\n6,Aliens (1986)\n7,,x\n")
+    with pytest.raises(DataError) as raised:
+        load_redial(folder)
+    catalog = str(folder / "movies_with_mentions.csv")
+    assert [(i.path, i.line, i.field) for i in raised.value.issues] == [
+        (catalog, 3, None), (catalog, 4, "movieName"), (catalog, 4, "nbMentions"),
+    ]
+    (folder / "movies_with_mentions.csv").write_text("movieId,movieName,nbMentions\n5,Alien (1979),3\n")
+    movielens = tmp_path / "movielens"
+    movielens.mkdir()
+    (movielens / "movies.csv").write_text("movieId,title,genres\n1,Alien (1979),Horror|Sci-Fi\nx,Heat (1995),Crime\n")
+    (movielens / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.5,0\n2,1,great,0\n3,1\n")
+    with pytest.raises(DataError) as raised:
+        load_redial(folder, movielens)
+    assert [(Path(i.path).name, i.line, i.field) for i in raised.value.issues] == [
+        ("movies.csv", 3, "movieId"), ("ratings.csv", 3, "rating"), ("ratings.csv", 4, None),
+    ]
+
+
+def test_malformed_lastfm_rows_are_named_by_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "artists.dat").write_text("id\tname\turl\tpictureURL\n51\tDuran Duran\thttp://x\thttp://y\n")
+    (tmp_path / "user_artists.dat").write_text("userID\tartistID\tweight\n2\t51\t13883\n3\t51\n4x\t51\t7\n5\t51\tlots\n")
+    (tmp_path / "user_friends.dat").write_text("userID\tfriendID\n2\t3\n")
+    with pytest.raises(DataError) as raised:
+        load_lastfm(tmp_path)
+    plays = str(tmp_path / "user_artists.dat")
+    assert [(i.path, i.line, i.field) for i in raised.value.issues] == [(plays, 3, None), (plays, 4, "userID"), (plays, 5, "weight")]
+    assert f"{plays}:3: row has 2 cells where the header has 3" in str(raised.value)
+
+
+def test_benchmark_reads_redial_files_as_the_importer_does(tmp_path: Path) -> None:
+    from bot.redial_eval import load_turns
+
+    folder = redial_folder(tmp_path, json.dumps(CONVERSATION), "{not json")
+    with pytest.raises(DataError, match=f"{re.escape(str(folder / 'train.jsonl'))}:2: not valid JSON"):
+        load_turns(folder / "train.jsonl", {"5": "Alien (1979)"})
+
+
+def test_ingest_command_reports_a_malformed_redial_file_and_exits_2(tmp_path: Path) -> None:
+    folder = redial_folder(tmp_path, json.dumps(CONVERSATION), json.dumps(CONVERSATION) + json.dumps(CONVERSATION))
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path / "data"), "ingest", "--format", "redial", str(folder), "--catalog", "redial"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{folder / 'train.jsonl'}:2: not valid JSON" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_eval_redial_command_reports_a_malformed_file_and_exits_2(tmp_path: Path, demo_template: Path) -> None:
+    data_dir = copy_demo(demo_template, tmp_path / "data")
+    folder = redial_folder(tmp_path, json.dumps(CONVERSATION))
+    dev = folder / "dev.jsonl"
+    dev.write_text(json.dumps(CONVERSATION) + "\n" + "[1, 2]\n")
+    result = CliRunner().invoke(
+        app, ["--data-dir", str(data_dir), "eval", "redial", "--catalog", "demo", "--data", str(dev), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"{dev}:2: expected a JSON object, got list" in result.stderr
+    assert "Traceback" not in result.output

@@ -1,4 +1,5 @@
-"""Private activity never reaches anyone else: not in rankings, explanations, or replies."""
+"""Private activity never reaches anyone else, and friends-visible activity no one but the
+owner's friends: not in rankings, explanations, or replies."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from bot import Kith
 from retrieval.embeddings import shared_embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.datafiles import read_files
-from tests.conftest import write_jsonl
+from tests.conftest import copy_demo, write_jsonl
 
 SECRET = "zebra-quartz-secret"
 QUERIES = ["something to read", "a film for tonight", "new music", "gear for a hike", "anything my friends loved"]
+FRIENDS_ONLY = "kelp-lantern-quartz"
+# Asked in the very words of the friends-only review, so that it is the activity nearest the request.
+LIGHTHOUSE = "a quiet novel about a lighthouse keeper"
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +82,42 @@ def test_owners_still_see_their_own_private_activity_counted(kith: Kith) -> None
     friend = next(iter(kith.stores.database.friends("demo", "u01")))
     liked, _, consumed = kith.ranker.own_history(friend)
     assert "book-001" in liked and "book-001" in consumed
+
+
+@pytest.fixture(scope="module")
+def friends_only(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Iterator[tuple[Kith, str]]:
+    """The demo catalog where u01 reviews a book for friends only, in words no one else wrote."""
+    opened = Kith.open(copy_demo(demo_template, tmp_path_factory.mktemp("friends-only") / "data"), "demo")
+    extra = tmp_path_factory.mktemp("friends-rows")
+    write_jsonl(extra / "interactions-friends.jsonl", [
+        {"user_id": "u01", "item_id": "book-001", "kind": "review", "rating": 5,
+         "text": f"{FRIENDS_ONLY}: {LIGHTHOUSE}, loved it", "visibility": "friends"},
+    ])
+    dataset = read_files([extra], opened.stores.database.ids("demo", "users"), opened.stores.database.ids("demo", "items"))
+    ingest_dataset(dataset, "demo", "friends-only test row", opened.stores.database, opened.stores.vectors, shared_embedder())
+    opened.refresh()
+    yield opened, "u01"
+    opened.close()
+
+
+def test_friends_visible_activity_reaches_the_owners_friends_only(friends_only: tuple[Kith, str]) -> None:
+    kith, owner = friends_only
+    friends = set(kith.stores.database.friends("demo", owner))
+    name = next(u.name for u in kith.users() if u.id == owner)
+    strangers = [u.id for u in kith.users() if u.id != owner and u.id not in friends]
+    profile = kith.read_profile([{"role": "user", "text": LIGHTHOUSE}])
+    for stranger in strangers:
+        ranking = kith.ranker.rank(kith._request(profile, LIGHTHOUSE, stranger), 10)
+        assert all(activity.friend_id != owner and FRIENDS_ONLY not in activity.text for activity in ranking.friends_activity)
+        for recommendation in ranking.recommendations:
+            assert all(FRIENDS_ONLY not in reason and f"your friend {name} " not in reason for reason in recommendation.reasons)
+    # A stranger who has friends of their own: their friends' activity is there, the owner's review is not.
+    stranger = next(s for s in strangers if kith.stores.database.friends("demo", s))
+    turn = kith.reply(stranger, LIGHTHOUSE)
+    assert turn.friends_activity
+    assert all(FRIENDS_ONLY not in activity.text for activity in turn.friends_activity)
+    assert all(FRIENDS_ONLY not in reason for r in turn.recommendations for reason in r.reasons)
+    assert FRIENDS_ONLY not in turn.text
+    # The same request from a friend of the owner does reach the review: the checks above are not vacuous.
+    turn = kith.reply(sorted(friends)[0], LIGHTHOUSE)
+    assert any(FRIENDS_ONLY in activity.text and activity.friend_id == owner for activity in turn.friends_activity)
