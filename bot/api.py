@@ -1,10 +1,15 @@
 """The HTTP API (`kith serve`): Kith as an embeddable customer-service and recommendation bot.
 
 FastAPI documents every route at /docs (OpenAPI at /openapi.json). Every /v1 request carries
-`Authorization: Bearer KEY`; the key names the calling app (tenant). An end user's data is
-reached only under that user's path, and sessions belong to the app that started them.
+`Authorization: Bearer KEY`; the key names the calling tenant and app. A tenant sees only its own
+catalogs (stored apart, see retrieval.schemas.stored_catalog), so another tenant's catalogs,
+users, profiles and sessions are 404 to it, as if they did not exist. Apps of one tenant share
+its profiles; sessions belong to the app that started them.
 Errors are JSON `{"error": {"status", "code", "message", "details"}}` with a 4xx status that
-says what was wrong; nothing is written by a request that fails.
+says what was wrong; nothing is written by a request that fails. A store that is down gets 503
+with Retry-After: the Chroma server unreachable (`store_unavailable`), the data folder unable
+to take writes (`storage_unavailable`; reads still work). An LLM endpoint that is down costs
+no status: the reply is written from the ranking and marked `degraded` (bot.reply).
 
 Threads: FastAPI runs these handlers in a thread pool. SQLite is shared behind a lock, ranking
 reads shared arrays, and the LLM generates one reply at a time (bot.llm.SerialRuntime).
@@ -13,6 +18,7 @@ reads shared arrays, and the LLM generates one reply at a time (bot.llm.SerialRu
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import logging
 import threading
@@ -38,18 +44,24 @@ from bot.profile import Profile
 from bot.sentiment import Sentiment
 from bot.sessions import UnknownSession, expire_sessions
 from bot.support import Handoff, HelpAnswer
+from retrieval.database import StorageUnavailable
 from retrieval.datafiles import DataError, read_records
 from retrieval.embeddings import shared_embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.ranking import FriendActivity, Recommendation
-from retrieval.schemas import check_catalog_name
+from retrieval.schemas import DEFAULT_TENANT, stored_catalog, tenant_catalogs
 from retrieval.store import Stores
+from retrieval.vectors import StoreUnavailable
 
 log = logging.getLogger("kith.api")
 
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$"
 SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 INGEST_PREFIX = "/v1/catalogs/"
+# Retry-After of the 503s: a Chroma server restarts in seconds; a data folder that cannot be
+# written waits for a person to free or remount it.
+STORE_RETRY_AFTER_S = 5
+STORAGE_RETRY_AFTER_S = 60
 IngestKind = Literal["items", "users", "friendships", "interactions", "help-articles", "dialogues"]
 
 
@@ -66,6 +78,15 @@ def _error_response(status: int, code: str, message: str, details: list[dict[str
                     headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"status": status, "code": code, "message": message, "details": details or []}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _unavailable(error: StoreUnavailable | StorageUnavailable) -> tuple[str, str, int]:
+    """Code, message and Retry-After seconds of the 503 for a store that is down: a response's,
+    or a streamed `error` event's."""
+    if isinstance(error, StoreUnavailable):
+        return ("store_unavailable", f"{error}: Kith cannot search the catalog now; nothing was changed, "
+                f"retry in {STORE_RETRY_AFTER_S} s", STORE_RETRY_AFTER_S)
+    return "storage_unavailable", f"{error}; reads still work", STORAGE_RETRY_AFTER_S
 
 
 # --- request and response bodies -----------------------------------------------------------
@@ -92,6 +113,9 @@ class TurnOut(BaseModel):
     asked_clarifying: bool
     friends_activity: list[FriendActivity]
     timings: dict[str, float]
+    degraded: str | None = Field(None, description="Set when the reply was written without the LLM: "
+                                 "\"llm_unavailable\" (its endpoint is down). The picks and their reasons are "
+                                 "the ranking's as always.")
 
 
 class ProfileOut(BaseModel):
@@ -133,25 +157,36 @@ class IngestOut(BaseModel):
 
 class Health(BaseModel):
     status: str
-    catalogs: list[str]
-    default_catalog: str
     llm_loaded: bool
+
+
+class CatalogsOut(BaseModel):
+    catalogs: list[str] = Field(description="The calling tenant's catalogs.")
+    default: str | None = Field(description="The catalog used when a request names none.")
 
 
 # --- callers: keys and rate limits ------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Caller:
+    tenant: str
     app: str
     admin: bool
+
+    @property
+    def session_owner(self) -> str:
+        """How this app's sessions are marked: the app's name for the default tenant (as before
+        tenants existed), "tenant/app" for the others."""
+        return self.app if self.tenant == DEFAULT_TENANT else f"{self.tenant}/{self.app}"
 
 
 class Keys:
     def __init__(self, entries: list[str]):
         self._keys: list[tuple[bytes, Caller]] = []
         for entry in entries:
-            app, key, *role = entry.split(":")
-            self._keys.append((key.encode(), Caller(app, role == ["admin"])))
+            owner, key, *role = entry.split(":")
+            tenant, _, app = owner.rpartition("/")
+            self._keys.append((key.encode(), Caller(tenant or DEFAULT_TENANT, app, role == ["admin"])))
 
     def caller(self, authorization: str | None) -> Caller:
         if not self._keys:
@@ -214,27 +249,45 @@ class Service:
                 self._llm = SerialRuntime(open_runtime(self.config.llm, self.config.cache_dir))
             return self._llm
 
-    def kith(self, catalog: str | None) -> Kith:
-        name = catalog or self.config.catalog
-        with self._kiths_lock:
-            if name not in self._kiths:
-                try:
-                    check_catalog_name(name)
-                except ValueError as error:
-                    raise ApiError(422, "invalid_catalog", str(error), [{"where": "catalog", "problem": str(error)}])
-                if not self.stores.database.has_catalog(name):
-                    known = self.stores.database.catalogs()
-                    raise ApiError(404, "unknown_catalog", f"no catalog {name!r}; catalogs: {', '.join(known) or 'none'}")
-                settings = self.config.model_copy(update={"catalog": name})
-                self._kiths[name] = Kith(settings, self.stores, llm=self.llm)
-            return self._kiths[name]
+    def catalogs(self, tenant: str) -> list[str]:
+        return tenant_catalogs(self.stores.database.catalogs(), tenant)
 
-    def user_known(self, kith: Kith, user_id: str, app: str) -> bool:
+    def default_catalog(self, tenant: str) -> str | None:
+        """The server's default catalog where the tenant has it, else the tenant's only one."""
+        own = self.catalogs(tenant)
+        if self.config.catalog in own:
+            return self.config.catalog
+        return own[0] if len(own) == 1 else None
+
+    def kith(self, catalog: str | None, who: Caller) -> Kith:
+        """The Kith of the caller's catalog `catalog` (or its default). Another tenant's catalog
+        is answered exactly as a missing one."""
+        name = catalog or self.default_catalog(who.tenant)
+        if name is None:
+            own = self.catalogs(who.tenant)
+            problem = f"name a catalog: tenant {who.tenant!r} has {', '.join(own) if own else 'none yet'}"
+            raise ApiError(422, "no_catalog", problem, [{"where": "catalog", "problem": problem}])
+        try:
+            stored = stored_catalog(who.tenant, name)
+        except ValueError as error:
+            raise ApiError(422, "invalid_catalog", str(error), [{"where": "catalog", "problem": str(error)}])
+        with self._kiths_lock:
+            if stored not in self._kiths:
+                if not self.stores.database.has_catalog(stored):
+                    known = ", ".join(self.catalogs(who.tenant)) or "none"
+                    raise ApiError(404, "unknown_catalog", f"no catalog {name!r}; catalogs: {known}")
+                settings = self.config.model_copy(update={"catalog": stored})
+                self._kiths[stored] = Kith(settings, self.stores, llm=self.llm)
+            return self._kiths[stored]
+
+    def user_known(self, kith: Kith, user_id: str) -> bool:
+        """Whether the catalog knows this person: one of its users, or someone who has a profile
+        or a session in it (of any app: the catalog is its tenant's alone)."""
         database = self.stores.database
         return (
             user_id in database.ids(kith.catalog, "users")
             or bool(database.query("SELECT 1 FROM profiles WHERE catalog = ? AND user_id = ?", (kith.catalog, user_id)))
-            or bool(kith.sessions.sessions(user_id, app))
+            or bool(database.query("SELECT 1 FROM sessions WHERE catalog = ? AND user_id = ?", (kith.catalog, user_id)))
         )
 
     def start(self) -> None:
@@ -272,8 +325,8 @@ def caller(request: Request, authorization: Annotated[str | None, Header()] = No
     """The calling app, from its key; also where each app's rate limit is applied."""
     service: Service = request.app.state.service
     found = service.keys.caller(authorization)
-    request.state.app = found.app
-    wait = service.limiter.take(found.app)
+    request.state.app = found.session_owner
+    wait = service.limiter.take(found.session_owner)
     if wait is not None:
         limit = service.config.service.rate_limit_per_minute
         raise ApiError(429, "rate_limited", f"app {found.app!r} sent more than {limit} requests a minute; "
@@ -316,39 +369,50 @@ def create_app(config: KithConfig) -> FastAPI:
         return response
 
     def checked_turn_input(user_id: str, body: MessageIn, who: Caller) -> tuple[Kith, str]:
-        kith = service.kith(body.catalog)
+        kith = service.kith(body.catalog, who)
         try:
             text = kith.check_message(user_id, body.text)
         except KithInputError as error:
             raise ApiError(422, "invalid_message", str(error), [{"where": "body.text", "problem": str(error)}])
         try:  # checked before a reply streams, so the status can still say it; writes nothing
-            kith.sessions.open_session(user_id, body.session_id, who.app)
+            kith.sessions.open_session(user_id, body.session_id, who.session_owner)
         except UnknownSession as error:
             raise ApiError(404, "unknown_session", str(error))
-        if not config.service.allow_new_users and not service.user_known(kith, user_id, who.app):
-            raise ApiError(404, "unknown_user", f"no user {user_id!r} in catalog {kith.catalog!r}")
+        known_user(kith, user_id, new_allowed=config.service.allow_new_users)
         return kith, text
+
+    def known_user(kith: Kith, user_id: str, new_allowed: bool = False) -> None:
+        if not new_allowed and not service.user_known(kith, user_id):
+            raise ApiError(404, "unknown_user", f"no user {user_id!r} in catalog {catalog_name(kith)!r}")
+
+    def catalog_name(kith: Kith) -> str:
+        """The catalog's name as its tenant knows it."""
+        return kith.catalog.rpartition(".")[2]
 
     def turn_out(kith: Kith, turn: Turn) -> TurnOut:
         return TurnOut(
             text=turn.text, session_id=turn.session_id, recommendations=turn.recommendations, profile=turn.profile,
             profile_summary=kith.describe_profile(turn.profile), handoff=turn.handoff, help=turn.help,
             refused=turn.refused, sentiment=turn.sentiment, tone=turn.tone, asked_clarifying=turn.asked_clarifying,
-            friends_activity=turn.friends_activity, timings=turn.timings,
+            friends_activity=turn.friends_activity, timings=turn.timings, degraded=turn.degraded,
         )
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
-        """Liveness and what the server holds; needs no key."""
-        return Health(status="ok", catalogs=service.stores.database.catalogs(), default_catalog=config.catalog,
-                      llm_loaded=service._llm is not None)
+        """Liveness; needs no key, so it names nothing a tenant owns."""
+        return Health(status="ok", llm_loaded=service._llm is not None)
+
+    @app.get("/v1/catalogs", response_model=CatalogsOut, tags=["service"])
+    def list_catalogs(who: Authorized) -> CatalogsOut:
+        """The calling tenant's catalogs, and the one a request naming none gets."""
+        return CatalogsOut(catalogs=service.catalogs(who.tenant), default=service.default_catalog(who.tenant))
 
     @app.post("/v1/users/{user_id}/messages", response_model=TurnOut, tags=["conversation"])
     def send_message(user_id: UserId, body: MessageIn, who: Authorized) -> TurnOut:
         """Send the user's message; get the whole reply with recommendations, profile and hand-off."""
         kith, text = checked_turn_input(user_id, body, who)
         try:
-            turn = kith.reply(user_id, text, body.session_id, app=who.app)
+            turn = kith.reply(user_id, text, body.session_id, app=who.session_owner)
         except UnknownSession as error:
             raise ApiError(404, "unknown_session", str(error))
         return turn_out(kith, turn)
@@ -356,22 +420,37 @@ def create_app(config: KithConfig) -> FastAPI:
     @app.post("/v1/users/{user_id}/messages/stream", tags=["conversation"],
               responses={200: {"content": {"text/event-stream": {}},
                                "description": "Server-sent events: `delta` events with `{\"text\"}` pieces, "
-                                              "then one `turn` event with the same body as the non-streamed reply."}})
+                                              "then one `turn` event with the same body as the non-streamed reply; "
+                                              "a turn that fails once streaming began ends with an `error` event "
+                                              "`{\"code\", \"message\", \"retry_after\"}` instead."}})
     def stream_message(user_id: UserId, body: MessageIn, who: Authorized) -> StreamingResponse:
         """Send the user's message; the reply streams as server-sent events."""
         kith, text = checked_turn_input(user_id, body, who)
+        pieces = kith.stream(user_id, text, body.session_id, app=who.session_owner)
+        # The first piece comes after the turn's retrieval and ranking: taken before the status
+        # line is sent, a failure there (a vector store that is down) still gets its status.
+        try:
+            first = next(pieces)
+        except UnknownSession as error:
+            raise ApiError(404, "unknown_session", str(error))
 
         def events() -> Iterator[bytes]:
             try:
-                for piece in kith.stream(user_id, text, body.session_id, app=who.app):
+                for piece in itertools.chain([first], pieces):
                     if isinstance(piece, Turn):
                         data = turn_out(kith, piece).model_dump_json()
                         yield format_sse_event(data_str=data, event="turn")
                     else:
                         yield format_sse_event(data_str=json.dumps({"text": piece}), event="delta")
-            except Exception as error:  # the status line is sent; report in the stream
+            except (StoreUnavailable, StorageUnavailable) as error:  # the status line is sent: say it here
+                code, message, retry_after = _unavailable(error)
+                log.warning("streamed turn failed: %s", error)
+                payload = {"code": code, "message": message, "retry_after": retry_after}
+                yield format_sse_event(data_str=json.dumps(payload), event="error")
+            except Exception as error:
                 log.exception("streamed turn failed")
-                yield format_sse_event(data_str=json.dumps({"message": f"the turn failed: {type(error).__name__}"}),
+                yield format_sse_event(data_str=json.dumps({"code": "internal_error",
+                                                            "message": f"the turn failed: {type(error).__name__}"}),
                                        event="error")
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -379,14 +458,14 @@ def create_app(config: KithConfig) -> FastAPI:
     @app.get("/v1/users/{user_id}/sessions", response_model=list[SessionOut], tags=["sessions"])
     def list_sessions(user_id: UserId, who: Authorized, catalog: Catalog = None) -> list[SessionOut]:
         """This user's sessions started by the calling app, newest first."""
-        kith = service.kith(catalog)
-        return [SessionOut(**row) for row in kith.sessions.sessions(user_id, who.app)]
+        kith = service.kith(catalog, who)
+        return [SessionOut(**row) for row in kith.sessions.sessions(user_id, who.session_owner)]
 
     @app.get("/v1/users/{user_id}/sessions/{session_id}", response_model=SessionDetail, tags=["sessions"])
     def read_session(user_id: UserId, session_id: SessionId, who: Authorized,
                      catalog: Catalog = None) -> SessionDetail:
-        kith = service.kith(catalog)
-        listed = {row["id"]: row for row in kith.sessions.sessions(user_id, who.app)}
+        kith = service.kith(catalog, who)
+        listed = {row["id"]: row for row in kith.sessions.sessions(user_id, who.session_owner)}
         if session_id not in listed:
             raise ApiError(404, "unknown_session", f"no session {session_id!r} for user {user_id!r}")
         transcript = [
@@ -399,27 +478,31 @@ def create_app(config: KithConfig) -> FastAPI:
     @app.delete("/v1/users/{user_id}/sessions/{session_id}", status_code=204, tags=["sessions"])
     def delete_session(user_id: UserId, session_id: SessionId, who: Authorized,
                        catalog: Catalog = None) -> None:
-        kith = service.kith(catalog)
-        if not kith.sessions.delete_session(user_id, session_id, who.app):
+        kith = service.kith(catalog, who)
+        if not kith.sessions.delete_session(user_id, session_id, who.session_owner):
             raise ApiError(404, "unknown_session", f"no session {session_id!r} for user {user_id!r}")
 
     @app.get("/v1/users/{user_id}/profile", response_model=ProfileOut, tags=["profile"])
     def read_profile(user_id: UserId, who: Authorized, catalog: Catalog = None) -> ProfileOut:
-        kith = service.kith(catalog)
-        if not service.user_known(kith, user_id, who.app):
-            raise ApiError(404, "unknown_user", f"no user {user_id!r} in catalog {kith.catalog!r}")
+        kith = service.kith(catalog, who)
+        known_user(kith, user_id)
         profile = kith.profile(user_id)
-        return ProfileOut(user_id=user_id, catalog=kith.catalog, profile=profile, summary=kith.describe_profile(profile))
+        return ProfileOut(user_id=user_id, catalog=catalog_name(kith), profile=profile,
+                          summary=kith.describe_profile(profile))
 
     @app.put("/v1/users/{user_id}/profile", response_model=ProfileOut, tags=["profile"])
     def correct_profile(user_id: UserId, profile: Profile, who: Authorized, catalog: Catalog = None) -> ProfileOut:
-        """Replace the user's profile (the person corrected it); items must exist in the catalog."""
-        kith = service.kith(catalog)
+        """Replace the user's profile (the person corrected it); items must exist in the catalog.
+        A user the catalog does not know gets one only where new users may start
+        (`service.allow_new_users`), as a first message would."""
+        kith = service.kith(catalog, who)
+        known_user(kith, user_id, new_allowed=config.service.allow_new_users)
         try:
             kith.set_profile(user_id, profile)
         except KithInputError as error:
             raise ApiError(422, "invalid_profile", str(error), [{"where": "body", "problem": str(error)}])
-        return ProfileOut(user_id=user_id, catalog=kith.catalog, profile=profile, summary=kith.describe_profile(profile))
+        return ProfileOut(user_id=user_id, catalog=catalog_name(kith), profile=profile,
+                          summary=kith.describe_profile(profile))
 
     @app.post(INGEST_PREFIX + "{catalog}/{kind}", response_model=IngestOut, tags=["ingest"])
     def ingest(catalog: str, kind: IngestKind, body: RecordsIn, who: Authorized) -> IngestOut:
@@ -428,25 +511,25 @@ def create_app(config: KithConfig) -> FastAPI:
         if not who.admin:
             raise ApiError(403, "not_admin", f"app {who.app!r} may not change catalogs: use a key marked ':admin'")
         try:
-            check_catalog_name(catalog)
+            stored = stored_catalog(who.tenant, catalog)
         except ValueError as error:
             raise ApiError(422, "invalid_catalog", str(error))
         database = service.stores.database
-        if kind != "items" and not database.has_catalog(catalog):
+        if kind != "items" and not database.has_catalog(stored):
             raise ApiError(404, "unknown_catalog", f"no catalog {catalog!r}: send its items first")
         started = time.perf_counter()
         try:
             dataset = read_records(kind.replace("-", "_"), body.records, "body.records",
-                                   database.ids(catalog, "users"), database.ids(catalog, "items"))
+                                   database.ids(stored, "users"), database.ids(stored, "items"))
         except DataError as error:
             details = [{"where": f"{i.path}[{i.line}]" + (f".{i.field}" if i.field else ""), "problem": i.message}
                        for i in error.issues]
             raise ApiError(422, "invalid_records", f"{len(error.issues)} problem(s) in the records; nothing was written",
                            details)
-        ingest_dataset(dataset, catalog, f"HTTP API ({who.app})", database, service.stores.vectors,
+        ingest_dataset(dataset, stored, f"HTTP API ({who.session_owner})", database, service.stores.vectors,
                        shared_embedder(config.embedding_batch_size, config.cache_dir))
-        if catalog in service._kiths:
-            service._kiths[catalog].refresh()
+        if stored in service._kiths:
+            service._kiths[stored].refresh()
         return IngestOut(catalog=catalog, written={k: v for k, v in dataset.counts().items() if v},
                          seconds=round(time.perf_counter() - started, 3))
 
@@ -521,6 +604,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error_response(400, "invalid_json", "the body could not be read: send UTF-8 JSON")
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return _error_response(error.status_code, code, str(error.detail), headers=getattr(error, "headers", None))
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(StorageUnavailable)
+    async def store_down(request: Request, error: StoreUnavailable | StorageUnavailable) -> JSONResponse:
+        code, message, retry_after = _unavailable(error)
+        # One line, no traceback: every request meets the same outage.
+        log.warning("%s %s -> 503: %s", request.method, request.url.path, error)
+        return _error_response(503, code, message, headers={"Retry-After": str(retry_after)})
 
     @app.exception_handler(UnicodeDecodeError)
     async def not_utf8(_: Request, error: UnicodeDecodeError) -> JSONResponse:

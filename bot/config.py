@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from retrieval.embeddings import DEFAULT_CACHE_DIR
 from retrieval.ranking import RankingWeights
+from retrieval.schemas import CATALOG_NAME
 
 Precision = Literal["nf4", "fp32", "bf16"]
 # auto: llama.cpp on the CPU for the default model at 4-bit (it runs the GGUF as shipped, ~8x
@@ -86,8 +87,11 @@ class ServiceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Each entry is "app:key" or "app:key:admin" (admin keys may also ingest data); the app
-    # names the calling tenant. KITH_API_KEYS sets this as a comma-separated list.
+    # Each entry is "[tenant/]app:key" or "[tenant/]app:key:admin" (admin keys may also ingest
+    # data). A tenant owns its catalogs and everything in them (users, profiles, sessions); its
+    # apps share its profiles, and each app owns the sessions it starts. Without "tenant/", a key
+    # belongs to the default tenant, whose catalogs are the ones `kith ingest` loads by default.
+    # KITH_API_KEYS sets this as a comma-separated list.
     api_keys: list[str] = Field(default_factory=list)
     # Requests per minute per app (a token bucket; bursts up to the same number).
     rate_limit_per_minute: int = Field(120, ge=1)
@@ -112,10 +116,48 @@ class ServiceConfig(BaseModel):
     def _well_formed(cls, keys: list[str]) -> list[str]:
         for number, entry in enumerate(keys, start=1):
             parts = entry.split(":")
-            if len(parts) not in (2, 3) or not all(parts[:2]) or (len(parts) == 3 and parts[2] != "admin"):
+            tenant, slash, app = parts[0].rpartition("/")
+            if (len(parts) not in (2, 3) or not app or not parts[1] or (len(parts) == 3 and parts[2] != "admin")
+                    or (slash and not CATALOG_NAME.match(tenant))):
                 # The entry itself is never echoed: it holds a secret.
-                raise ValueError(f"API key entry {number} is not 'app:key' or 'app:key:admin'")
+                raise ValueError(
+                    f"API key entry {number} is not '[tenant/]app:key' or '[tenant/]app:key:admin' (a tenant is "
+                    "2-50 lowercase letters, digits, '-' or '_')"
+                )
         return keys
+
+
+class UIConfig(BaseModel):
+    """The web UI (`kith ui`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Whether the page may chat as any user of the catalog (a picker of its users): a demo feature.
+    # Unset, it is on for the bundled demo catalog only. Off, each browser chats as its own guest,
+    # or, with `logins`, as the user it logged in as.
+    impersonate: bool | None = None
+    # "user_id:password" entries: the UI asks for a login (Gradio's) and the person chats as that
+    # user id. KITH_UI__LOGINS sets this as a comma-separated list.
+    logins: list[str] = Field(default_factory=list)
+
+    @field_validator("logins", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("logins")
+    @classmethod
+    def _well_formed(cls, logins: list[str]) -> list[str]:
+        for number, entry in enumerate(logins, start=1):
+            user, _, password = entry.partition(":")
+            if not user.strip() or not password:
+                raise ValueError(f"login entry {number} is not 'user_id:password'")
+        return logins
+
+    def credentials(self) -> list[tuple[str, str]]:
+        return [(user.strip(), password) for user, _, password in (e.partition(":") for e in self.logins)]
 
 
 class KithConfig(BaseModel):
@@ -139,6 +181,7 @@ class KithConfig(BaseModel):
     # catalog's shipped entry).
     ranking_by_catalog: dict[str, RankingWeights] = Field(default_factory=lambda: dict(CATALOG_RANKING))
     service: ServiceConfig = Field(default_factory=ServiceConfig)
+    ui: UIConfig = Field(default_factory=UIConfig)
 
     @field_validator("ranking_by_catalog", mode="before")
     @classmethod

@@ -31,6 +31,13 @@ from retrieval.store import Stores
 from retrieval.titles import TitleFinder
 
 
+# How many of a session's latest messages a turn reads (10 turns of message and reply): what it
+# derives from the conversation (items mentioned, earlier picks, the last picks, hand-off
+# reasons, help topics) comes from these, so a turn costs the same in a session's 1,000th turn
+# as in its 10th. Taste that outlives the window is in the profile, which every turn reads whole.
+HISTORY_WINDOW = 20
+
+
 class KithInputError(ValueError):
     """A caller's input is unusable; the message says what and how to fix it."""
 
@@ -55,6 +62,8 @@ class Turn:
     handoff: Handoff | None = None
     # Why the message was refused ("instructions" or "private"), if it was.
     refused: str | None = None
+    # Why the reply was written without the LLM ("llm_unavailable": its endpoint is down), if it was.
+    degraded: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,7 @@ class Turn:
             "help": asdict(self.help) if self.help else None,
             "handoff": self.handoff.to_dict() if self.handoff else None,
             "refused": self.refused,
+            "degraded": self.degraded,
         }
 
 
@@ -269,13 +279,14 @@ class Kith:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         session_id, is_new = self.sessions.open_session(user_id, session_id, app)
-        history = self.sessions.messages(session_id)
-        stored_profile = self.sessions.profile(user_id)
+        history = self.sessions.recent_messages(session_id, HISTORY_WINDOW)
+        # The profile as stored when this turn began: saving merges this turn's change into
+        # whatever another turn of the same person stored meanwhile (SessionStore.save_turn).
+        base = self.sessions.profile(user_id)
+        stored_profile = base
         if is_new:
             # Taste persists across sessions; constraints and context belong to one conversation.
-            stored_profile = stored_profile.model_copy(
-                update={"constraints": Constraints(), "context": Context(), "rejected": []}
-            )
+            stored_profile = base.model_copy(update={"constraints": Constraints(), "context": Context(), "rejected": []})
         last_recommended = next(
             ([r["item_id"] for r in m.data.get("recommendations", [])] for m in reversed(history) if m.role == "assistant"),
             [],
@@ -318,6 +329,7 @@ class Kith:
         friends_activity: list[FriendActivity] = []
         tone = choose_tone(sentiment)
         ask = repaired = False
+        degraded: str | None = None
         written: list[Written] = []
         if recommend:
             mentioned = [f.item_id for m in history for f in self.finder.find(m.text)]
@@ -352,7 +364,7 @@ class Kith:
                                                            profile=described)
                 yield section(next(pieces))
                 yield from pieces
-                sections[-1], repaired = written[0].text, written[0].repaired
+                sections[-1], repaired, degraded = written[0].text, written[0].repaired, written[0].degraded
         timings["reply"] = time.perf_counter() - mark
         mark = time.perf_counter()
 
@@ -363,13 +375,13 @@ class Kith:
         if reason is not None:
             help_titles = [m.data["help"]["title"] for m in history if m.data.get("help")]
             help_titles += [help_answer.title] if help_answer else []
-            summary = support.summarize(user_id, history, message, self.describe_profile(profile), help_titles, reason)
+            turns = self.sessions.message_count(session_id) // 2 + 1
+            summary = support.summarize(user_id, turns, history, message, self.describe_profile(profile), help_titles,
+                                        reason)
             handoff = support.Handoff(reason, support.handoff_text(reason), summary)
             yield section(handoff.explanation)
 
         text = "\n\n".join(sections)
-        turn = Turn(text, recommendations, profile, sentiment, session_id, tone, ask, friends_activity, timings,
-                    repaired, help_answer, handoff, refused)
         data = {
             "recommendations": [asdict(r) for r in recommendations],
             "tone": tone,
@@ -380,7 +392,9 @@ class Kith:
             "handoff": handoff.to_dict() if handoff else None,
             "refused": refused,
         }
-        self.sessions.save_turn(session_id, user_id, message, text, data, profile, app)
+        profile = self.sessions.save_turn(session_id, user_id, message, text, data, profile, app, base=base)
+        turn = Turn(text, recommendations, profile, sentiment, session_id, tone, ask, friends_activity, timings,
+                    repaired, help_answer, handoff, refused, degraded)
         if self.writer.started:
             # Between turns, the LLM reads the next reply prompt up to the person's next message.
             self.writer.prepare_next(self.describe_profile(profile))

@@ -7,8 +7,10 @@ server) can replace transformers without touching them.
 from __future__ import annotations
 
 import importlib.metadata
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypedDict
 
@@ -55,9 +57,21 @@ class LLMRuntime(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """What a generating thread hands the consumer when the runtime raised."""
+
+    error: BaseException
+
+
 class SerialRuntime:
     """One generation at a time through a runtime shared by threads (the HTTP service's
-    workers): a model's cache and its CPU threads serve one request well, several badly."""
+    workers): a model's cache and its CPU threads serve one request well, several badly.
+
+    `stream` generates on a thread of its own, under the lock, into a queue that the caller
+    reads without it: the lock is held as long as the generation takes (bounded by its token
+    limit), not as long as the caller takes to read, so a client that stops reading a streamed
+    reply (a stalled server-sent-events connection) holds up no one else."""
 
     def __init__(self, runtime: LLMRuntime):
         self.runtime = runtime
@@ -67,8 +81,42 @@ class SerialRuntime:
     def stream(
         self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
     ) -> Iterator[str]:
-        with self._lock:
-            yield from self.runtime.stream(messages, max_new_tokens, prefix, stop)
+        pieces: queue.SimpleQueue[str | _Failed | None] = queue.SimpleQueue()  # None: the end
+        # Set when the caller closes (or drops) this generator: the rest is wanted by no one.
+        abandoned = threading.Event()
+
+        def generate() -> None:
+            try:
+                with self._lock:
+                    if abandoned.is_set():  # closed while another generation held the LLM
+                        return
+                    generated = self.runtime.stream(messages, max_new_tokens, prefix, stop)
+                    try:
+                        for piece in generated:
+                            if abandoned.is_set():
+                                break
+                            pieces.put(piece)
+                    finally:
+                        # Ends the runtime's own generator under the lock (its clean-up may
+                        # touch the model).
+                        if isinstance(generated, Generator):
+                            generated.close()
+            except BaseException as error:  # re-raised in the caller's thread below
+                pieces.put(_Failed(error))
+            else:
+                pieces.put(None)
+
+        # Not a daemon: the interpreter's exit waits for it (at most the rest of one bounded
+        # generation) rather than stopping it inside the model, which can crash the process.
+        worker = threading.Thread(target=generate, name="kith-llm-stream")
+        worker.start()
+        try:
+            while (piece := pieces.get()) is not None:
+                if isinstance(piece, _Failed):
+                    raise piece.error
+                yield piece
+        finally:
+            abandoned.set()
 
     def generate(
         self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()

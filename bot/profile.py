@@ -263,6 +263,54 @@ def update_profile(
     return p
 
 
+# The profile's lists that hold a set of values (most recent first); the excluded tags live in
+# its constraints.
+SET_LISTS = ("likes", "dislikes", "liked_tags", "disliked_tags", "rejected", "excluded_tags")
+# Lists where a value's arrival in one means it leaves the other: a turn that likes an item takes
+# it out of the dislikes, so the dislikes another turn wrote meanwhile must lose it too.
+OPPOSITES = (("likes", "dislikes"), ("liked_tags", "disliked_tags"), ("liked_tags", "excluded_tags"))
+
+
+def _set_lists(profile: Profile) -> dict[str, list[str]]:
+    return {name: getattr(profile.constraints if name == "excluded_tags" else profile, name) for name in SET_LISTS}
+
+
+def _merge_list(base: list[str], ours: list[str], theirs: list[str]) -> list[str]:
+    """theirs - (base - ours) + (ours - base): our additions first (the lists are most recent
+    first, and ours is the later write), then theirs without what we removed; bounded as
+    `_remember` bounds them."""
+    removed = set(base) - set(ours)
+    added = [value for value in ours if value not in base]
+    return list(dict.fromkeys([*added, *(value for value in theirs if value not in removed)]))[:MAX_REMEMBERED]
+
+
+def _ours_if_changed(base: BaseModel, ours: BaseModel, theirs: BaseModel, name: str) -> object:
+    return getattr(ours, name) if getattr(ours, name) != getattr(base, name) else getattr(theirs, name)
+
+
+def merge_profiles(base: Profile, ours: Profile, theirs: Profile) -> Profile:
+    """A three-way merge: the change one turn made (`base` -> `ours`) applied to the profile
+    another turn stored meanwhile (`theirs`), so that neither turn's update is lost. Pure.
+
+    Lists of values (likes, dislikes, tags, rejected picks, excluded tags) are sets: our
+    additions and removals apply to theirs. Every other value (categories, prices, years,
+    length, context) is ours where this turn changed it, else theirs. Where the two turns
+    disagree about one value (we liked what they disliked), this turn, written last, wins."""
+    b, o, t = _set_lists(base), _set_lists(ours), _set_lists(theirs)
+    lists = {name: _merge_list(b[name], o[name], t[name]) for name in SET_LISTS}
+    for one, other in OPPOSITES:
+        for kept, dropped in ((one, other), (other, one)):
+            added = set(o[kept]) - set(b[kept])
+            lists[dropped] = [value for value in lists[dropped] if value not in added]
+    excluded = lists.pop("excluded_tags")
+    constraints = {name: _ours_if_changed(base.constraints, ours.constraints, theirs.constraints, name)
+                   for name in Constraints.model_fields if name != "excluded_tags"}
+    context = {name: _ours_if_changed(base.context, ours.context, theirs.context, name) for name in Context.model_fields}
+    return Profile.model_validate(
+        {**lists, "constraints": {**constraints, "excluded_tags": excluded}, "context": context}
+    )
+
+
 def _update_price(constraints: Constraints, text: str) -> None:
     if ANY_PRICE.search(text):
         constraints.min_price = constraints.max_price = None

@@ -6,6 +6,10 @@ The prompt is rendered here with the model's own chat template (from the tokeniz
 Kith's prefilled reply start (`prefix`) exact on every server, which chat endpoints do not
 allow. Stop strings are applied here, not by the server, because Kith keeps the stop string
 (a sentence's final period) and OpenAI-style servers drop it.
+
+An endpoint that is down (refused or dropped connections, timeouts, 5xx answers) raises
+`LLMUnavailable`, which the reply writer answers without the LLM (bot.reply); other failures
+(a 4xx: wrong model name or key) are configuration errors and raise `EndpointError`.
 """
 
 from __future__ import annotations
@@ -21,10 +25,17 @@ from bot.config import LLMConfig
 from bot.llm import Message
 
 TIMEOUT_S = 120.0
+# A host that is down answers no connection attempt at all; waiting the whole TIMEOUT_S for
+# it would hold every turn that long.
+CONNECT_TIMEOUT_S = 5.0
 
 
 class EndpointError(RuntimeError):
     """The LLM endpoint failed or answered something unusable; the message says which and how."""
+
+
+class LLMUnavailable(EndpointError):
+    """The LLM endpoint cannot answer now (down, unreachable, timing out, failing with 5xx)."""
 
 
 class OpenAICompatibleRuntime:
@@ -37,7 +48,8 @@ class OpenAICompatibleRuntime:
         self.base_url = settings.endpoint.rstrip("/")
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         key = os.environ.get(settings.endpoint_key_env, "")
-        self._client = httpx.Client(timeout=TIMEOUT_S, headers={"Authorization": f"Bearer {key}"} if key else {})
+        self._client = httpx.Client(timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
+                                    headers={"Authorization": f"Bearer {key}"} if key else {})
         self.description = f"{settings.endpoint_model} at {self.base_url} (OpenAI-compatible)"
 
     def _prompt(self, messages: Sequence[Message]) -> str:
@@ -78,6 +90,8 @@ class OpenAICompatibleRuntime:
                     produced += piece
                     if piece:
                         yield piece
+        except httpx.TransportError as error:
+            raise LLMUnavailable(f"LLM endpoint {self.base_url} failed: {type(error).__name__}: {error}") from error
         except httpx.HTTPError as error:
             raise EndpointError(f"LLM endpoint {self.base_url} failed: {error}") from error
 
@@ -96,6 +110,8 @@ class OpenAICompatibleRuntime:
         body = self._request(prompt + continuation, 1, False, echo=True, logprobs=1)
         try:
             response = self._client.post(f"{self.base_url}/completions", json=body)
+        except httpx.TransportError as error:
+            raise LLMUnavailable(f"LLM endpoint {self.base_url} failed: {type(error).__name__}: {error}") from error
         except httpx.HTTPError as error:
             raise EndpointError(f"LLM endpoint {self.base_url} failed: {error}") from error
         _check(response)
@@ -117,4 +133,5 @@ def _first_stop(text: str, stop: Sequence[str]) -> int | None:
 def _check(response: httpx.Response) -> None:
     if response.status_code != 200:
         detail = response.read().decode("utf-8", "replace")[:300]
-        raise EndpointError(f"LLM endpoint answered {response.status_code}: {detail}")
+        failure = LLMUnavailable if response.status_code >= 500 else EndpointError
+        raise failure(f"LLM endpoint answered {response.status_code}: {detail}")

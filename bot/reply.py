@@ -4,6 +4,9 @@ The ranking decides what is recommended; the LLM writes words. Its sentence is c
 a sentence that names a catalog item outside the ranked list (other than items the person
 named), claims a friend the facts lack, or does not finish is replaced by the pick's own
 reason. Replies therefore only ever recommend ranked items.
+
+When the LLM is an endpoint that is down (bot.remote_llm.LLMUnavailable), the reply is written
+from the ranking alone: the top pick with its own reason, then the list, marked degraded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import prompts
 from bot.llm import LLMRuntime, Message
 from bot.profile import Profile
+from bot.remote_llm import LLMUnavailable
 from bot.sentiment import Sentiment
 from retrieval.ranking import Recommendation
 from retrieval.titles import TitleFinder
@@ -30,6 +34,8 @@ RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
 LISTED = 3  # picks written into the reply text; all of them travel as structured data
 PERSONAL_REASONS = ("because you liked", "your friend")
+# Why a reply was written without the LLM (Written.degraded, Turn.degraded).
+LLM_UNAVAILABLE = "llm_unavailable"
 logger = logging.getLogger(__name__)
 
 
@@ -116,6 +122,8 @@ def _messages(categories: Sequence[str], examples: bool, turn: str) -> list[Mess
 class Written:
     text: str
     repaired: bool
+    # Set (LLM_UNAVAILABLE) when the reply was written without the LLM.
+    degraded: str | None = None
 
 
 class ReplyWriter:
@@ -201,12 +209,21 @@ class ReplyWriter:
         llm = self._llm()
         self.started = True
         sentence = ""
-        for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=start, stop=SENTENCE_ENDS):
-            sentence += piece
-            yield piece
+        degraded = None
+        try:
+            for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=start, stop=SENTENCE_ENDS):
+                sentence += piece
+                yield piece
+        except LLMUnavailable as error:
+            # The picks and their reasons are the ranking's, not the LLM's: the reply stays
+            # useful. One line per turn, no traceback: an outage is not a bug.
+            logger.warning("replying without the LLM: %s", error)
+            degraded = LLM_UNAVAILABLE
+            sentence = f" {top.reasons[0]}."
+            yield sentence
         allowed = {r.item_id for r in recommendations} | named_by_person
         repaired = False
-        if not self._grounded(sentence, allowed, top):
+        if degraded is None and not self._grounded(sentence, allowed, top):
             repaired = True
             sentence = f" {top.reasons[0]}."
         sentence = sentence.strip()
@@ -215,7 +232,7 @@ class ReplyWriter:
         more = recommendations[1:LISTED]
         tail = f"\n\nAlso worth a look:\n{_listing(more, first_number=2)}" if more else ""
         yield tail
-        result.append(Written(f"{head} {sentence}{tail}", repaired))
+        result.append(Written(f"{head} {sentence}{tail}", repaired, degraded))
 
     def clarifying_question(self, profile: Profile, recommendations: Sequence[Recommendation]) -> str:
         questions = prompts.table("clarify")

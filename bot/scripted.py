@@ -92,14 +92,13 @@ Python API::
     report = run_dialogues(dialogues, data_dir=Path("/tmp/kith"))   # keyword args: Kith configuration
     print(report.summary()); report.passed; report.to_json()
 
-Command line: `python -m bot.scripted [--data-dir DIR] [--json FILE] PATH...` (files or folders);
+Command line: `kith [--data-dir DIR] eval dialogues PATH... [--out DIR]` (files or folders);
 exits 0 when every check passed, 1 when one failed, 2 when the files are invalid.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import re
 import time
 import unicodedata

@@ -1,18 +1,22 @@
 """Conversations at rest: sessions, their messages, and each user's profile (SQLite).
 
 A turn is saved in one transaction (the user's message, the reply, the new profile), so a
-crash mid-turn leaves the conversation as it was before that turn, never half a turn.
+crash mid-turn leaves the conversation as it was before that turn, never half a turn. Turns of
+one person may run at once (two tabs, two API workers on one database): each saves the change
+it made to the profile it started from, merged into whatever another turn stored meanwhile
+(`bot.profile.merge_profiles`), inside the write transaction, so no update is lost.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.profile import Profile
+from bot.profile import Profile, merge_profiles
 from retrieval.database import Database
 
 
@@ -31,22 +35,23 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+PROFILE_QUERY = "SELECT profile FROM profiles WHERE catalog = ? AND user_id = ?"
+
+
 class SessionStore:
     def __init__(self, database: Database, catalog: str):
         self.database = database
         self.catalog = catalog
 
     def profile(self, user_id: str) -> Profile:
-        rows = self.database.query(
-            "SELECT profile FROM profiles WHERE catalog = ? AND user_id = ?", (self.catalog, user_id)
-        )
+        rows = self.database.query(PROFILE_QUERY, (self.catalog, user_id))
         return Profile.model_validate_json(rows[0]["profile"]) if rows else Profile()
 
     def save_profile(self, user_id: str, profile: Profile) -> None:
         with self.database.transaction() as connection:
             self._write_profile(connection, user_id, profile)
 
-    def _write_profile(self, connection, user_id: str, profile: Profile) -> None:  # type: ignore[no-untyped-def]
+    def _write_profile(self, connection: sqlite3.Connection, user_id: str, profile: Profile) -> None:
         connection.execute(
             "INSERT INTO profiles (catalog, user_id, profile, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(catalog, user_id) DO UPDATE SET profile = excluded.profile, updated_at = excluded.updated_at",
@@ -67,15 +72,37 @@ class SessionStore:
         return session_id or uuid.uuid4().hex, True
 
     def messages(self, session_id: str) -> list[StoredMessage]:
+        """The whole transcript, oldest first."""
         rows = self.database.query(
             "SELECT role, text, data FROM messages WHERE session_id = ? ORDER BY position", (session_id,)
         )
         return [StoredMessage(row["role"], row["text"], json.loads(row["data"])) for row in rows]
 
+    def recent_messages(self, session_id: str, limit: int) -> list[StoredMessage]:
+        """The session's last `limit` messages, oldest first: read backwards along the primary
+        key (session_id, position), so the cost does not grow with the session."""
+        rows = self.database.query(
+            "SELECT role, text, data FROM messages WHERE session_id = ? ORDER BY position DESC LIMIT ?",
+            (session_id, limit),
+        )
+        return [StoredMessage(row["role"], row["text"], json.loads(row["data"])) for row in reversed(rows)]
+
+    def message_count(self, session_id: str) -> int:
+        """How many messages the session holds, without reading them (positions run 0, 1, ...)."""
+        rows = self.database.query(
+            "SELECT COALESCE(MAX(position) + 1, 0) AS n FROM messages WHERE session_id = ?", (session_id,)
+        )
+        return int(rows[0]["n"])
+
     def save_turn(
         self, session_id: str, user_id: str, message: str, reply: str, data: dict[str, Any], profile: Profile,
-        app: str = "",
-    ) -> None:
+        app: str = "", *, base: Profile,
+    ) -> Profile:
+        """Save one turn; return the profile stored. `base` is the stored profile the turn
+        started from and `profile` the one it computed: if another turn (thread or process)
+        stored a profile since `base` was read, this turn's change is merged into that one
+        rather than overwriting it. The re-read happens inside the write transaction (BEGIN
+        IMMEDIATE), which no other writer can enter meanwhile."""
         now = _now()
         with self.database.transaction() as connection:
             connection.execute(
@@ -86,16 +113,25 @@ class SessionStore:
             if tuple(owner) != (self.catalog, user_id, app):
                 # Two first turns raced for one new id; the other user's turn won it.
                 raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
-            (count,) = connection.execute("SELECT COUNT(*) FROM messages WHERE session_id = ?", (session_id,)).fetchone()
+            # The next free position: MAX reads one end of the primary key (session_id, position);
+            # COUNT(*) would read every message of the session.
+            (position,) = connection.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE session_id = ?", (session_id,)
+            ).fetchone()
             connection.executemany(
                 "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (session_id, count, "user", message, "{}", now),
-                    (session_id, count + 1, "assistant", reply, json.dumps(data, ensure_ascii=False), now),
+                    (session_id, position, "user", message, "{}", now),
+                    (session_id, position + 1, "assistant", reply, json.dumps(data, ensure_ascii=False), now),
                 ],
             )
             connection.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+            stored = connection.execute(PROFILE_QUERY, (self.catalog, user_id)).fetchone()
+            theirs = Profile.model_validate_json(stored["profile"]) if stored else Profile()
+            if theirs != base:
+                profile = merge_profiles(base, profile, theirs)
             self._write_profile(connection, user_id, profile)
+        return profile
 
     def sessions(self, user_id: str, app: str = "") -> list[dict[str, Any]]:
         rows = self.database.query(

@@ -104,6 +104,8 @@ class HelpDesk:
         if best.similarity < HELP_MIN_SIMILARITY:
             return None
         sentences, vectors = self._article_sentences(best.id)
+        if not sentences:
+            return None
         asked = self.embedder.embed([question])[0]
         chosen = sorted(np.argsort(-(vectors @ asked))[:ANSWER_SENTENCES])  # in the article's order
         return HelpAnswer(best.id, str(best.metadata.get("title", best.id)), " ".join(sentences[i] for i in chosen),
@@ -111,7 +113,10 @@ class HelpDesk:
 
     def _article_sentences(self, article_id: str) -> tuple[list[str], np.ndarray]:
         if article_id not in self._sentences:
-            article = next(a for a in self.database.help_articles(self.catalog) if a.id == article_id)
+            article = next((a for a in self.database.help_articles(self.catalog) if a.id == article_id), None)
+            if article is None:
+                # A vector whose row is not in SQLite (yet): ingest writes Chroma first.
+                return [], np.zeros((0, self.embedder.dimension), dtype=np.float32)
             sentences = [s.strip() for s in SENTENCE.split(article.body) if s.strip()]
             self._sentences[article_id] = (sentences, self.embedder.embed(sentences))
         return self._sentences[article_id]
@@ -168,14 +173,16 @@ def handoff_text(reason: HandoffReason) -> str:
 
 def summarize(
     user_id: str,
+    turns: int,
     history: Sequence[StoredMessage],
     message: str,
     profile_lines: Sequence[str],
     help_titles: Sequence[str],
     reason: HandoffReason,
 ) -> str:
-    """A plain summary for the person taking over: built from stored facts, not generated."""
-    turns = sum(1 for m in history if m.role == "user") + 1
+    """A plain summary for the person taking over: built from stored facts, not generated.
+    `turns` counts the person's messages in the whole conversation, this one included;
+    `history` is the recent part a turn reads."""
     recommended = [r["title"] for m in history if m.role == "assistant" for r in m.data.get("recommendations", [])[:3]]
     lines = [
         f"Customer {user_id}, {turns} message{'s' if turns != 1 else ''} in this conversation; "

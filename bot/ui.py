@@ -2,7 +2,11 @@
 
 `build_app(kith)` returns the Gradio Blocks; `launch(kith)` serves it. In Gradio 6 the page's
 theme and CSS are arguments of `Blocks.launch()`, not of `Blocks()`: whoever launches the app
-passes `**launch_options()` so the page gets Kith's look.
+passes `**launch_options(kith.config.ui)` so the page gets Kith's look (and its login, if any).
+
+Who is chatting: each browser is its own guest (a random id kept in the browser's storage), a
+person who logged in (`ui.logins`) is that user, and only where impersonation is on (the demo
+catalog, or `ui.impersonate`) may the page pick a catalog user to chat as (see `Identity`).
 
 Every text that reaches the page as HTML is escaped here; the chat renders Markdown with Gradio's
 own sanitizer.
@@ -11,18 +15,26 @@ own sanitizer.
 from __future__ import annotations
 
 import html
+import re
+import secrets
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 from pydantic import ValidationError
 
+from bot.config import UIConfig
 from bot.kith import Kith, KithInputError, Turn
 from bot.profile import Profile
+from retrieval.ingest import DEMO_CATALOG
 from retrieval.ranking import FriendActivity, Recommendation
+from retrieval.schemas import DEFAULT_TENANT, tenant_catalogs
 
+# The picker's value for "this browser's own guest"; never a user id itself.
 GUEST = "guest"
+GUEST_ID = re.compile(r"^guest-[0-9a-f]{32}$")
 TAGLINE = "Recommendations from a friend who knows your taste, and what your friends loved."
 FRIENDS_SHOWN = 6
 TAGS_SHOWN = 3
@@ -112,9 +124,9 @@ footer { display: none !important; }
 """
 
 
-def launch_options() -> dict[str, Any]:
+def launch_options(settings: UIConfig | None = None) -> dict[str, Any]:
     """The keyword arguments `Blocks.launch()` needs for Kith's look (Gradio 6 takes theme and
-    CSS there)."""
+    CSS there) and, where `ui.logins` lists any, Gradio's login page."""
     theme = gr.themes.Soft(
         primary_hue="indigo", secondary_hue="violet", neutral_hue="slate",
         font=("system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"),
@@ -131,7 +143,11 @@ def launch_options() -> dict[str, Any]:
         input_border_width="1px",
         input_shadow="none",
     )
-    return {"theme": theme, "css": CSS, "footer_links": []}
+    options: dict[str, Any] = {"theme": theme, "css": CSS, "footer_links": []}
+    if settings is not None and settings.logins:
+        options["auth"] = settings.credentials()
+        options["auth_message"] = "Sign in to chat with Kith."
+    return options
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -225,7 +241,8 @@ class _Catalogs:
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
-        return self._opened[self.default].stores.database.catalogs()
+        # The page serves the data folder's own catalogs, never an API tenant's.
+        return tenant_catalogs(self._opened[self.default].stores.database.catalogs(), DEFAULT_TENANT)
 
     def get(self, name: str | None) -> Kith:
         name = name or self.default
@@ -235,22 +252,58 @@ class _Catalogs:
             return self._opened[name]
 
 
-def _user_choices(kith: Kith) -> list[tuple[str, str]]:
-    choices = [(f"{user.name} ({user.id})", user.id) for user in kith.users()]
-    if GUEST not in {value for _, value in choices}:
-        choices.append(("Guest", GUEST))
-    return choices
+class Identity:
+    """Who the page chats as. A logged-in person is their user id; otherwise the browser's own
+    guest, unless impersonation is on for the catalog and the picker names one of its users."""
+
+    def __init__(self, settings: UIConfig):
+        self.settings = settings
+
+    def impersonating(self, kith: Kith) -> bool:
+        if self.settings.impersonate is not None:
+            return self.settings.impersonate
+        return kith.catalog == DEMO_CATALOG and not self.settings.logins
+
+    def choices(self, kith: Kith) -> list[tuple[str, str]]:
+        """The picker's entries: yourself (as guest), then the catalog's users to chat as."""
+        if not self.impersonating(kith):
+            return [("You", GUEST)]
+        return [("Guest (you)", GUEST), *((f"{user.name} ({user.id})", user.id) for user in kith.users())]
+
+    def user_id(self, kith: Kith, choice: str | None, guest: str | None, request: gr.Request | None) -> str:
+        username = getattr(request, "username", None) if request is not None else None
+        if self.settings.logins:
+            if not username:
+                raise KithInputError("sign in to chat")
+            return str(username)
+        if self.impersonating(kith) and choice and choice != GUEST and choice in {u.id for u in kith.users()}:
+            return choice
+        if guest and GUEST_ID.match(guest):
+            return guest
+        raise KithInputError("this page has no guest id yet: reload it")
+
+
+def new_guest(stored: str | None) -> str:
+    """The browser's guest id: the one it keeps, or a new random one (an id it cannot choose:
+    anything not of the form Kith issues is replaced)."""
+    return stored if stored and GUEST_ID.match(stored) else f"guest-{uuid.uuid4().hex}"
 
 
 # --- the app --------------------------------------------------------------------------------
 
 def build_app(kith: Kith) -> gr.Blocks:
     catalogs = _Catalogs(kith)
-    first_choices = _user_choices(kith)
-    first_user = first_choices[0][1]
+    identity = Identity(kith.config.ui)
+    first_choices = identity.choices(kith)
 
     def profile_outputs(k: Kith, profile: Profile) -> tuple[str, str]:
         return render_profile(k.describe_profile(profile)), profile.model_dump_json(indent=2)
+
+    def picker(k: Kith, chosen: str | None) -> dict[str, Any]:
+        choices = identity.choices(k)
+        values = [value for _, value in choices]
+        return gr.update(choices=choices, value=chosen if chosen in values else GUEST,
+                         visible=identity.impersonating(k))
 
     # Per open page: how many times the person started over. A reply still being written when
     # this changes stops quietly. (Gradio's `cancels=` is not used: cancelling a reply blocked in
@@ -260,6 +313,9 @@ def build_app(kith: Kith) -> gr.Blocks:
     with gr.Blocks(title="Kith", analytics_enabled=False) as app:
         session_state = gr.State(None)
         history_state = gr.State([])
+        # Kept in the browser (encrypted with a secret of this server process), so a reload
+        # continues as the same guest; a restarted server cannot read it back and issues a new one.
+        guest_state = gr.BrowserState("", storage_key="kith-guest", secret=secrets.token_hex(16))
 
         gr.HTML(
             '<div class="kith-brand"><div class="kith-logo">K</div>'
@@ -288,8 +344,8 @@ def build_app(kith: Kith) -> gr.Blocks:
 
             with gr.Column(scale=2, min_width=360, elem_id="kith-side"):
                 with gr.Column(elem_classes=["kith-panel"]):
-                    user = gr.Dropdown(first_choices, value=first_user, label="Chatting as", elem_id="kith-user",
-                                       interactive=True)
+                    user = gr.Dropdown(first_choices, value=GUEST, label="Chatting as", elem_id="kith-user",
+                                       interactive=True, visible=identity.impersonating(kith))
                     names = catalogs.names()
                     catalog = gr.Dropdown(names, value=kith.catalog, label="Catalog", elem_id="kith-catalog",
                                           visible=len(names) > 1, interactive=True)
@@ -299,7 +355,7 @@ def build_app(kith: Kith) -> gr.Blocks:
                                               js_on_load=None)
                 with gr.Column(elem_classes=["kith-panel"]):
                     gr.HTML('<div class="kith-section-title">Your profile</div>', js_on_load=None)
-                    first_view, first_json = profile_outputs(kith, kith.profile(first_user))
+                    first_view, first_json = profile_outputs(kith, Profile())
                     profile_view = gr.HTML(first_view, elem_id="kith-profile", js_on_load=None)
                     with gr.Accordion("Edit profile", open=False, elem_id="kith-profile-editor"):
                         profile_json = gr.Code(first_json, language="json", lines=12, max_lines=24,
@@ -312,8 +368,8 @@ def build_app(kith: Kith) -> gr.Blocks:
 
         # --- handlers ---------------------------------------------------------------------
 
-        def respond(text: str, history: list[dict[str, str]], session_id: str | None, user_id: str,
-                    catalog_name: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        def respond(text: str, history: list[dict[str, str]], session_id: str | None, choice: str,
+                    catalog_name: str, guest: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
             # outputs: chat, message, history, session, recommendations, friends, profile view,
             # profile json, status
             skip = gr.skip()
@@ -323,7 +379,7 @@ def build_app(kith: Kith) -> gr.Blocks:
             text = text or ""
             try:
                 k = catalogs.get(catalog_name)
-                pieces = k.stream(user_id or GUEST, text, session_id)
+                pieces = k.stream(identity.user_id(k, choice, guest, request), text, session_id)
                 first = next(pieces)
             except KithInputError as error:
                 gr.Warning(str(error))
@@ -368,20 +424,26 @@ def build_app(kith: Kith) -> gr.Blocks:
             yield (final, "", final, turn.session_id, render_recommendations(turn.recommendations),
                    render_friends(turn.friends_activity), view, raw, "")
 
-        def fresh(k: Kith, user_id: str) -> tuple[Any, ...]:
+        def profile_of(k: Kith, choice: str | None, guest: str | None, request: gr.Request | None) -> Profile:
+            try:
+                return k.profile(identity.user_id(k, choice, guest, request))
+            except KithInputError:  # no one to show yet (the page is still getting its guest id)
+                return Profile()
+
+        def fresh(k: Kith, choice: str, guest: str, request: gr.Request | None) -> tuple[Any, ...]:
             # outputs: chat, history, session, recommendations, friends, profile view, json, both statuses
-            view, raw = profile_outputs(k, k.profile(user_id or GUEST))
+            view, raw = profile_outputs(k, profile_of(k, choice, guest, request))
             return ([], [], None, render_recommendations([]), render_friends([]), view, raw, "", "")
 
         def start_over(request: gr.Request | None) -> None:
             page = request.session_hash if request is not None else None
             restarts[page] = restarts.get(page, 0) + 1
 
-        def new_conversation(user_id: str, catalog_name: str, request: gr.Request) -> tuple[Any, ...]:
+        def new_conversation(choice: str, catalog_name: str, guest: str, request: gr.Request) -> tuple[Any, ...]:
             start_over(request)
-            return fresh(catalogs.get(catalog_name), user_id)
+            return fresh(catalogs.get(catalog_name), choice, guest, request)
 
-        def change_catalog(catalog_name: str, user_id: str, request: gr.Request) -> tuple[Any, ...]:
+        def change_catalog(catalog_name: str, choice: str, guest: str, request: gr.Request) -> tuple[Any, ...]:
             start_over(request)
             try:
                 k = catalogs.get(catalog_name)
@@ -389,16 +451,15 @@ def build_app(kith: Kith) -> gr.Blocks:
                 gr.Warning(f"Could not open catalog {catalog_name!r}: {error}")
                 return (gr.update(value=catalogs.default), gr.skip(), *([gr.skip()] * 7),
                         _status(f"Could not open catalog {catalog_name!r}: {error}"), gr.skip())
-            choices = _user_choices(k)
-            values = [value for _, value in choices]
-            chosen = user_id if user_id in values else values[0]
-            return (gr.skip(), gr.update(choices=choices, value=chosen), *fresh(k, chosen))
+            update = picker(k, choice)
+            return (gr.skip(), update, *fresh(k, update["value"], guest, request))
 
-        def save_profile(raw: str, user_id: str, catalog_name: str) -> tuple[str, str, str]:
+        def save_profile(raw: str, choice: str, catalog_name: str, guest: str,
+                         request: gr.Request) -> tuple[str, str, str]:
             try:
                 profile = Profile.model_validate_json(raw or "")
                 k = catalogs.get(catalog_name)
-                k.set_profile(user_id or GUEST, profile)
+                k.set_profile(identity.user_id(k, choice, guest, request), profile)
             except ValidationError as error:
                 message_text = f"Not saved: {_validation_message(error)}"
                 gr.Warning(message_text)
@@ -409,24 +470,22 @@ def build_app(kith: Kith) -> gr.Blocks:
             view, canonical = profile_outputs(k, profile)
             return view, canonical, _status("Saved. Kith uses it from your next message.", "ok")
 
-        def on_load(user_id: str, catalog_name: str) -> tuple[Any, ...]:
+        def on_load(choice: str, catalog_name: str, stored_guest: str, request: gr.Request) -> tuple[Any, ...]:
             # A page opened later sees catalogs, users and profiles as they are now.
             names = catalogs.names()
             if catalog_name not in names:
                 catalog_name = catalogs.default
             k = catalogs.get(catalog_name)
-            choices = _user_choices(k)
-            values = [value for _, value in choices]
-            chosen = user_id if user_id in values else values[0]
-            view, raw = profile_outputs(k, k.profile(chosen))
-            return (gr.update(choices=choices, value=chosen),
-                    gr.update(choices=names, value=catalog_name, visible=len(names) > 1), view, raw)
+            guest = new_guest(stored_guest)
+            update = picker(k, choice)
+            view, raw = profile_outputs(k, profile_of(k, update["value"], guest, request))
+            return (update, gr.update(choices=names, value=catalog_name, visible=len(names) > 1), guest, view, raw)
 
         reset_outputs = [chat, history_state, session_state, recommendations, friends, profile_view, profile_json,
                          status, profile_status]
         gr.on(
             [message.submit, send.click], respond,
-            inputs=[message, history_state, session_state, user, catalog],
+            inputs=[message, history_state, session_state, user, catalog, guest_state],
             outputs=[chat, message, history_state, session_state, recommendations, friends, profile_view,
                      profile_json, status],
             show_progress="minimal", show_progress_on=[chat], api_name="chat",
@@ -436,13 +495,14 @@ def build_app(kith: Kith) -> gr.Blocks:
         # run carries the user picker's old value, which its new choices refuse (a cascading-
         # dropdown error, cf. gradio-app/gradio#12246).
         for trigger in (new.click, chat.clear, user.select):
-            trigger(new_conversation, inputs=[user, catalog], outputs=reset_outputs, api_visibility="private")
-        catalog.select(change_catalog, inputs=[catalog, user], outputs=[catalog, user, *reset_outputs],
+            trigger(new_conversation, inputs=[user, catalog, guest_state], outputs=reset_outputs,
+                    api_visibility="private")
+        catalog.select(change_catalog, inputs=[catalog, user, guest_state], outputs=[catalog, user, *reset_outputs],
                        api_visibility="private")
-        save.click(save_profile, inputs=[profile_json, user, catalog],
+        save.click(save_profile, inputs=[profile_json, user, catalog, guest_state],
                    outputs=[profile_view, profile_json, profile_status], api_name="save_profile")
-        app.load(on_load, inputs=[user, catalog], outputs=[user, catalog, profile_view, profile_json],
-                 api_visibility="private")
+        app.load(on_load, inputs=[user, catalog, guest_state],
+                 outputs=[user, catalog, guest_state, profile_view, profile_json], api_visibility="private")
 
         def forget_page(request: gr.Request) -> None:
             restarts.pop(request.session_hash if request is not None else None, None)
@@ -454,4 +514,4 @@ def build_app(kith: Kith) -> gr.Blocks:
 def launch(kith: Kith, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Serve the UI until interrupted."""
     app = build_app(kith)
-    app.launch(server_name=host, server_port=port, **launch_options())
+    app.launch(server_name=host, server_port=port, **launch_options(kith.config.ui))

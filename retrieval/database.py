@@ -3,11 +3,16 @@
 The schema is a numbered list of SQL files under `retrieval/migrations/`; `PRAGMA user_version`
 records how many have been applied. One connection is shared by the threads of a process and
 guarded by a lock; several processes may share one database file (WAL mode, busy timeout).
+
+A write that the data folder cannot take (read-only, full, failing) surfaces as
+`StorageUnavailable`, after the transaction is rolled back; reads keep working.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,6 +26,44 @@ from retrieval.datafiles import Dataset
 from retrieval.schemas import Dialogue, HelpArticle, Interaction, Item, User, check_catalog_name
 
 BUSY_TIMEOUT_MS = 30_000
+# SQLite's primary result codes that mean "this storage cannot be written now", not a bug.
+SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN = 8, 10, 13, 14
+
+
+class StorageUnavailable(RuntimeError):
+    """The data folder cannot be written now (read-only, full, I/O errors): the transaction
+    was rolled back whole, so nothing of it was stored. Reads still work."""
+
+    def __init__(self, folder: Path, problem: str, cause: sqlite3.Error):
+        super().__init__(f"the data folder {folder} {problem}: Kith cannot save changes now (nothing was written)")
+        self.folder = folder
+        self.problem = problem
+        self.cause = cause
+
+
+def _unwritable(folder: Path, error: sqlite3.Error) -> StorageUnavailable | None:
+    """StorageUnavailable saying why `folder` refused a write, or None for other errors."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if code == SQLITE_READONLY:
+        return StorageUnavailable(folder, "is read-only", error)
+    if code == SQLITE_FULL:
+        return StorageUnavailable(folder, "is full", error)
+    if code not in (SQLITE_IOERR, SQLITE_CANTOPEN):
+        return None
+    # SQLite says only "disk I/O error": a file system that went read-only under an open
+    # database (ext4's errors=remount-ro) fails writes that way. Creating a file asks the
+    # folder itself.
+    probe = folder / f".kith-write-probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        probe.unlink()
+    except OSError as refused:
+        if refused.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return StorageUnavailable(folder, "is read-only", error)
+        if refused.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageUnavailable(folder, "is full", error)
+        return StorageUnavailable(folder, f"cannot be written ({refused.strerror})", error)
+    return StorageUnavailable(folder, f"cannot be written ({error})", error)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -87,15 +130,25 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All-or-nothing: commit when the block ends, roll back everything if it raises."""
+        """All-or-nothing: commit when the block ends, roll back everything if it raises. A
+        write the data folder cannot take raises StorageUnavailable."""
         with self._lock:
-            self._connection.execute("BEGIN IMMEDIATE")
             try:
-                yield self._connection
-            except BaseException:
-                self._connection.execute("ROLLBACK")
-                raise
-            self._connection.execute("COMMIT")
+                self._connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._connection
+                    self._connection.execute("COMMIT")
+                except BaseException:
+                    # SQLite rolls back by itself after some failures (a full disk, I/O errors,
+                    # a failed COMMIT); a second ROLLBACK would fail and hide the cause.
+                    if self._connection.in_transaction:
+                        self._connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as error:
+                unwritable = _unwritable(self.path.parent, error)
+                if unwritable is None:
+                    raise
+                raise unwritable from error
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

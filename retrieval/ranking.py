@@ -20,13 +20,14 @@ everyone, friends-visible activity for friends. Private activity never leaves it
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -49,6 +50,9 @@ SOCIAL_CLOSENESS_FLOOR = 0.02
 # on bench/redial_cv.py's folds, in a one-off script that added the same score to Kith's ranked
 # list rather than as a component (folds Recall@10 0.155 against 0.146 and 0.151).
 REQUEST_NEIGHBOURS = 30
+# How many query texts' vectors a ranker keeps (most recently used): a turn's query often repeats
+# an earlier one, and evaluations rank the same requests under several weightings.
+QUERY_CACHE_SIZE = 1024
 
 
 class RankingWeights(BaseModel):
@@ -255,6 +259,31 @@ class CatalogStats:
         return taste
 
 
+@dataclass(frozen=True)
+class _ReadState:
+    """Everything a ranking reads of the catalog: its statistics and the vectors held in memory.
+
+    `Ranker.refresh` builds a new one whole and publishes it with one assignment; a ranking reads
+    the reference once and uses that state throughout, so a ranking that runs during a refresh
+    sees the catalog before it or after it, never statistics of one and vectors of the other.
+    Nothing in it changes once built (CatalogStats memoizes friends' tastes: it adds entries,
+    each computed from the same statistics, and never changes one)."""
+
+    stats: CatalogStats
+    # Every review's vector, by interaction key.
+    review_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # Per category: its items' ids and their vectors as the rows of one matrix.
+    category_vectors: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    # Rows of the category matrices (views, no copies), by item id.
+    item_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # The stored requests that have vectors, and those vectors as the rows of one matrix.
+    requests: list[Request] = field(default_factory=list)
+    request_vectors: np.ndarray | None = None
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return {i: self.item_vectors[i] for i in ids if i in self.item_vectors}
+
+
 class Ranker:
     def __init__(
         self,
@@ -272,16 +301,28 @@ class Ranker:
         self.embedder = embedder
         self.weights = weights
         self.hidden = hidden
+        # One refresh at a time; rankings take no lock (they read a published _ReadState).
         self._lock = threading.Lock()
-        self._query_cache: dict[str, np.ndarray] = {}
-        self._review_vectors: dict[str, np.ndarray] = {}
-        self.stats = CatalogStats(database, catalog, hidden)
-        self._category_vectors: dict[str, tuple[list[str], np.ndarray]] = {}
-        self._item_vectors: dict[str, np.ndarray] = {}
-        # The stored requests that have vectors, and those vectors as rows of one matrix.
-        self._requests: list[Request] = []
-        self._request_vectors: np.ndarray | None = None
-        self._load_vectors()
+
+        def embed_query(text: str) -> np.ndarray:
+            return embedder.embed([text])[0]
+
+        # lru_cache keeps its table consistent when threads share it (at worst two threads both
+        # embed a text that neither found).
+        self._embed_query = functools.lru_cache(maxsize=QUERY_CACHE_SIZE)(embed_query)
+        self._state = self._load(CatalogStats(database, catalog, hidden))
+
+    @property
+    def stats(self) -> CatalogStats:
+        """The catalog's statistics, as of the last refresh."""
+        return self._state.stats
+
+    @stats.setter
+    def stats(self, stats: CatalogStats) -> None:
+        """Other statistics with the same vectors: for tests of one component on a Ranker made
+        without stores (whose state holds no vectors then)."""
+        state = self.__dict__.get("_state")
+        self._state = _ReadState(stats) if state is None else replace(state, stats=stats)
 
     @contextmanager
     def using(self, weights: RankingWeights) -> Iterator[None]:
@@ -295,60 +336,52 @@ class Ranker:
             self.weights = own
 
     def refresh(self) -> None:
-        """Re-read the catalog after new data was ingested."""
+        """Re-read the catalog after new data was ingested. Rankings meanwhile read the
+        previous state; the new one replaces it whole once built."""
         with self._lock:
-            self.stats = CatalogStats(self.database, self.catalog, self.hidden)
-            self._load_vectors()
+            self._state = self._load(CatalogStats(self.database, self.catalog, self.hidden))
 
-    def _load_vectors(self) -> None:
-        """Every item's vector, read from Chroma once and held per category in one matrix; and
-        every review's. Scoring reads a few hundred candidates' vectors per request, which cost
-        ~7 ms per 200 when fetched from Chroma each time (100,000-item catalog) and nothing from
-        memory; the category matrices serve searches within categories (_search_items).
+    def _load(self, stats: CatalogStats) -> _ReadState:
+        """The read state for `stats`: every item's vector, read from Chroma once and held per
+        category in one matrix; every review's; every stored request's. Scoring reads a few
+        hundred candidates' vectors per request, which cost ~7 ms per 200 when fetched from
+        Chroma each time (100,000-item catalog) and nothing from memory; the category matrices
+        serve searches within categories (_search_items).
         Memory: 1.5 kB per item and per review (150 MB for 100,000 items)."""
-        reviews = [x.key for rows in self.stats.interactions_by_user.values() for x in rows if x.text]
-        self._review_vectors = self.vectors.embeddings(self.catalog, "activity", reviews)
-        stored = self.vectors.embeddings(self.catalog, "items", list(self.stats.items))
+        reviews = [x.key for rows in stats.interactions_by_user.values() for x in rows if x.text]
+        review_vectors = self.vectors.embeddings(self.catalog, "activity", reviews)
+        stored = self.vectors.embeddings(self.catalog, "items", list(stats.items))
         by_category: dict[str, list[str]] = defaultdict(list)
         for item_id in stored:
-            by_category[self.stats.items[item_id].category].append(item_id)
-        self._category_vectors = {
+            by_category[stats.items[item_id].category].append(item_id)
+        category_vectors = {
             category: (ids, np.stack([stored[i] for i in ids])) for category, ids in by_category.items()
         }
-        # Rows of the category matrices (views, no copies), by item id.
-        self._item_vectors = {
-            item_id: matrix[row] for ids, matrix in self._category_vectors.values() for row, item_id in enumerate(ids)
+        item_vectors = {
+            item_id: matrix[row] for ids, matrix in category_vectors.values() for row, item_id in enumerate(ids)
         }
-        requests = self.vectors.embeddings(self.catalog, "requests", [r.key for r in self.stats.requests])
-        self._requests = [r for r in self.stats.requests if r.key in requests]
-        self._request_vectors = np.stack([requests[r.key] for r in self._requests]) if self._requests else None
-        missing = len(self.stats.requests) - len(self._requests)
+        request_vectors = self.vectors.embeddings(self.catalog, "requests", [r.key for r in stats.requests])
+        requests = [r for r in stats.requests if r.key in request_vectors]
+        missing = len(stats.requests) - len(requests)
         if missing and self.weights.similar_requests:
             log.warning(
                 "catalog %r: %d of %d dialogue requests have no vectors (ingested before Kith stored them); "
                 "similar_requests reads only the others until those dialogues are ingested again",
-                self.catalog, missing, len(self.stats.requests),
+                self.catalog, missing, len(stats.requests),
             )
+        return _ReadState(
+            stats, review_vectors, category_vectors, item_vectors, requests,
+            np.stack([request_vectors[r.key] for r in requests]) if requests else None,
+        )
 
     def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return {i: self._item_vectors[i] for i in ids if i in self._item_vectors}
+        return self._state.vectors_of(ids)
 
     def own_history(self, user_id: str | None) -> tuple[list[str], list[str], set[str]]:
         """(liked, disliked, consumed) item ids from the person's own stored activity."""
-        if user_id is None:
-            return [], [], set()
-        liked, disliked, consumed = [], [], set()
-        for interaction in self.stats.interactions_by_user.get(user_id, []):
-            signal = _signal(interaction)
-            if signal >= 0.25:
-                liked.append(interaction.item_id)
-            elif signal < 0:
-                disliked.append(interaction.item_id)
-            # Anything they already watched, read, bought or rated is not news to them.
-            consumed.add(interaction.item_id)
-        return liked, disliked, consumed
+        return _own_history(self._state.stats, user_id)
 
-    def friends_activity(self, user_id: str | None, query_vector: np.ndarray) -> list[FriendActivity]:
+    def _friends_activity(self, state: _ReadState, user_id: str | None, query_vector: np.ndarray) -> list[FriendActivity]:
         """Friends' public and friends-visible activity, most relevant to the request first.
 
         The friends' activity is read from memory (the catalog's interactions) and ordered by
@@ -359,13 +392,14 @@ class Ranker:
         friends = self.database.friends(self.catalog, user_id)
         if not friends:
             return []
+        stats = state.stats
         shared: dict[str, Interaction] = {}
         for friend in sorted(friends):
-            for interaction in self.stats.interactions_by_user.get(friend, []):
+            for interaction in stats.interactions_by_user.get(friend, []):
                 # Only public and friends-visible activity may reach another person.
-                if interaction.visibility in SHARED_VISIBILITIES and interaction.item_id in self.stats.items:
+                if interaction.visibility in SHARED_VISIBILITIES and interaction.item_id in stats.items:
                     shared.setdefault(interaction.key, interaction)
-        vectors = self._activity_vectors(list(shared.values()))
+        vectors = _activity_vectors(state, list(shared.values()))
         keys = [key for key in shared if key in vectors]
         if not keys:
             return []
@@ -374,11 +408,11 @@ class Ranker:
         activity = []
         for row in nearest:
             interaction = shared[keys[row]]
-            item = self.stats.items[interaction.item_id]
+            item = stats.items[interaction.item_id]
             activity.append(
                 FriendActivity(
                     friend_id=interaction.user_id,
-                    friend_name=self.stats.user_names.get(interaction.user_id, interaction.user_id),
+                    friend_name=stats.user_names.get(interaction.user_id, interaction.user_id),
                     item_id=item.id,
                     item_title=item.title,
                     kind=interaction.kind,
@@ -389,26 +423,21 @@ class Ranker:
             )
         return activity
 
-    def _activity_vectors(self, interactions: Sequence[Interaction]) -> dict[str, np.ndarray]:
-        """Vectors of activity records by key, from memory. Bare activity (a play, a like) was
-        stored with its item's vector (retrieval.ingest); a review has its own words' vector."""
-        found = {x.key: self._review_vectors[x.key] for x in interactions if x.key in self._review_vectors}
-        found.update({x.key: self._item_vectors[x.item_id] for x in interactions
-                      if x.key not in found and not x.text and x.item_id in self._item_vectors})
-        return found
-
-    def _search_items(self, vector: np.ndarray, categories: Sequence[str]) -> list[str]:
+    def _search_items(self, state: _ReadState, vector: np.ndarray, categories: Sequence[str]) -> list[str]:
         """The catalog's items nearest to `vector` (of `categories`, if given), best first.
 
-        Unfiltered, Chroma's index answers (~2 ms on a 100,000-item catalog). Within categories,
-        an exact search over those categories' vectors in memory (~3 ms for 25,000 items) beats
+        Unfiltered, Chroma's index answers (~2 ms on a 100,000-item catalog); it may hold
+        vectors whose rows are not (yet) in the statistics (an ingest writes Chroma before
+        SQLite; data ingested since the last refresh), which are skipped. Within categories, an
+        exact search over those categories' vectors in memory (~3 ms for 25,000 items) beats
         Chroma, whose category-filtered search took ~150 ms there."""
-        limit = min(self.weights.candidates, len(self.stats.items) or 1)
+        limit = min(self.weights.candidates, len(state.stats.items) or 1)
         if not categories:
-            return [hit.id for hit in self.vectors.query(self.catalog, "items", embedding=vector, limit=limit, ids_only=True)]
+            hits = self.vectors.query(self.catalog, "items", embedding=vector, limit=limit, ids_only=True)
+            return [hit.id for hit in hits if hit.id in state.stats.items]
         found: list[tuple[float, str]] = []
         for category in dict.fromkeys(categories):
-            ids, matrix = self._category_vectors.get(category, ([], None))
+            ids, matrix = state.category_vectors.get(category, ([], None))
             if matrix is None:
                 continue
             likeness = matrix @ vector
@@ -418,8 +447,9 @@ class Ranker:
 
     def rank(self, request: RankRequest, k: int = 10) -> Ranking:
         w = self.weights
-        stats = self.stats
-        history_likes, history_dislikes, owned = self.own_history(request.user_id)
+        state = self._state  # read once: a refresh meanwhile publishes a new state, not a mix
+        stats = state.stats
+        history_likes, history_dislikes, owned = _own_history(stats, request.user_id)
         likes = list(dict.fromkeys([*request.likes, *history_likes]))
         dislikes = set(request.dislikes) | set(history_dislikes)
         excluded = set(request.exclude) | owned | dislikes | set(request.likes)
@@ -427,7 +457,7 @@ class Ranker:
         excluded |= {other for item_id in excluded for other in stats.listings.get(item_id, ())}
 
         query_text = " ".join(filter(None, [request.query, " ".join(request.liked_tags), " ".join(request.categories)]))
-        like_vectors = self.item_vectors(likes[:20])
+        like_vectors = state.vectors_of(likes[:20])
         # Taste: what they said they liked in this conversation, else their stored history.
         said = [like_vectors[i] for i in request.likes if i in like_vectors]
         taste_vectors = said or list(like_vectors.values())
@@ -440,13 +470,13 @@ class Ranker:
 
         candidate_ids: dict[str, None] = {}
         for vector in filter(lambda v: v is not None, (query_vector, centroid)):
-            for item_id in self._search_items(vector, request.categories):
+            for item_id in self._search_items(state, vector, request.categories):
                 candidate_ids[item_id] = None
         # Friends' activity is looked up by the request and, where known, the person's taste.
         taste = _unit(query_vector + centroid) if centroid is not None else query_vector
-        activity = self.friends_activity(request.user_id, taste)
-        collaborative = self._collaborative(likes)
-        social_all = self._social(request.user_id, likes)
+        activity = self._friends_activity(state, request.user_id, taste)
+        collaborative = self._collaborative(stats, likes)
+        social_all = self._social(request.user_id, likes, stats)
         for item_id in [
             *(a.item_id for a in activity),
             *sorted(collaborative, key=collaborative.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
@@ -459,7 +489,7 @@ class Ranker:
         comention = {item_id: value / top for item_id, value in comention.items()}
         # Item similarity follows what they liked, else whatever the conversation is about.
         similar = _neighbours(stats.similar, stats, likes or talked, mean=True) if w.similar else {}
-        requested = self._similar_requests(query_vector) if w.similar_requests and query_text else {}
+        requested = self._similar_requests(state, query_vector) if w.similar_requests and query_text else {}
         for item_id in [
             *(i for _, i in sorted(((-v, i) for i, v in comention.items()))[: w.candidates]),
             *(i for _, i in sorted(((-v, i) for i, v in similar.items()))[: w.candidates]),
@@ -470,7 +500,7 @@ class Ranker:
 
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded]
         candidates = [item for item in candidates if _satisfies(item, request)]
-        vectors = self.item_vectors([item.id for item in candidates])
+        vectors = state.vectors_of([item.id for item in candidates])
         candidates = [item for item in candidates if item.id in vectors]
         if not candidates:
             return Ranking([], activity)
@@ -490,7 +520,7 @@ class Ranker:
                 social_raw[item_id] *= relevance.get(item_id, 0.0)
         social_top = (max((abs(v) for v in social_raw.values()), default=0.0) or 1.0) if w.social_scale == "top" else 1.0
         collab_top = max(collaborative.values(), default=0.0) or 1.0
-        disliked_vectors = list(self.item_vectors(sorted(dislikes)).values())
+        disliked_vectors = list(state.vectors_of(sorted(dislikes)).values())
         # Per candidate: its likeness to the closest thing the person disliked.
         closest_dislike = (matrix @ np.stack(disliked_vectors).T).max(axis=1) if disliked_vectors else None
         seen = set(request.seen)
@@ -531,17 +561,11 @@ class Ranker:
 
         chosen = _diversify(scored, {r.item_id: vectors[r.item_id] for r in scored}, k, w.diversity)
         for recommendation in chosen:
-            recommendation.reasons = self._reasons(recommendation, request, likes, like_vectors, vectors, activity, collaborative)
+            recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
+                                                   collaborative)
         return Ranking(chosen, activity)
 
-    def _embed_query(self, text: str) -> np.ndarray:
-        if text not in self._query_cache:
-            if len(self._query_cache) > 1024:
-                self._query_cache.clear()
-            self._query_cache[text] = self.embedder.embed([text])[0]
-        return self._query_cache[text]
-
-    def _social(self, user_id: str | None, likes: Sequence[str] = ()) -> dict[str, float]:
+    def _social(self, user_id: str | None, likes: Sequence[str] = (), stats: CatalogStats | None = None) -> dict[str, float]:
         """Per item: what the person's friends think of it, a user-based prediction from friends.
 
         Each friend's shared activity is read on that friend's own scale (`shared_taste`: their
@@ -552,15 +576,17 @@ class Ranker:
 
         `social_power` sharpens both: closeness and taste are raised to it (a dislike keeps its
         sign). With `social_scale` "friends" the sum is divided by the square root of the friends'
-        total closeness (else `rank` scales it to the best candidate)."""
+        total closeness (else `rank` scales it to the best candidate). `stats`: the statistics of
+        the ranking's state (default: the current ones)."""
         scores: dict[str, float] = defaultdict(float)
         if user_id is None or self.weights.social == 0:
             return scores
+        stats = self.stats if stats is None else stats
         power = self.weights.social_power
         mine = set(likes)
         total = 0.0
         for friend, strength in sorted(self.database.friends(self.catalog, user_id).items()):
-            taste = self.stats.shared_taste(friend)
+            taste = stats.shared_taste(friend)
             if not taste:
                 continue
             theirs = {item_id for item_id, value in taste.items() if value > 0}
@@ -574,26 +600,25 @@ class Ranker:
                 scores[item_id] *= scale
         return scores
 
-    def _similar_requests(self, query_vector: np.ndarray) -> dict[str, float]:
+    def _similar_requests(self, state: _ReadState, query_vector: np.ndarray) -> dict[str, float]:
         """Per item: how alike this request is to the stored requests (the `REQUEST_NEIGHBOURS`
         most alike) that the catalog's agents answered by suggesting it, summed, scaled to the
         best item (1)."""
-        if self._request_vectors is None:
+        if state.request_vectors is None:
             return {}
-        likeness = self._request_vectors @ query_vector
+        likeness = state.request_vectors @ query_vector
         scores: dict[str, float] = defaultdict(float)
         for row in np.argsort(-likeness, kind="stable")[:REQUEST_NEIGHBOURS]:
             if likeness[row] <= 0:
                 break
-            for item_id in self._requests[row].items:
-                if item_id in self.stats.items:
+            for item_id in state.requests[row].items:
+                if item_id in state.stats.items:
                     scores[item_id] += float(likeness[row])
         top = max(scores.values(), default=0.0) or 1.0
         return {item_id: value / top for item_id, value in scores.items()}
 
-    def _collaborative(self, likes: Sequence[str]) -> dict[str, float]:
+    def _collaborative(self, stats: CatalogStats, likes: Sequence[str]) -> dict[str, float]:
         """Item-to-item: people who liked what you liked also liked... (cosine on public likes)."""
-        stats = self.stats
         rows = [stats.item_index[i] for i in likes[:20] if i in stats.item_index and stats.likers[stats.item_index[i]] > 0]
         if not rows or self.weights.collaborative == 0:
             return {}
@@ -609,6 +634,7 @@ class Ranker:
 
     def _reasons(
         self,
+        stats: CatalogStats,
         recommendation: Recommendation,
         request: RankRequest,
         likes: Sequence[str],
@@ -622,7 +648,7 @@ class Ranker:
         if like_vectors:
             nearest, closeness = max(((i, float(v @ vector)) for i, v in like_vectors.items()), key=lambda p: p[1])
             if closeness >= 0.45 or recommendation.components["collaborative"] > 0.3:
-                reasons.append(f"because you liked {self.stats.items[nearest].title}")
+                reasons.append(f"because you liked {stats.items[nearest].title}")
         friend = max(
             (a for a in activity if a.item_id == recommendation.item_id and _signal_of_activity(a) > 0),
             key=lambda a: (a.rating or 0, a.strength),
@@ -640,6 +666,30 @@ class Ranker:
         if not reasons:
             reasons.append("a close match to what you described")
         return reasons
+
+
+def _own_history(stats: CatalogStats, user_id: str | None) -> tuple[list[str], list[str], set[str]]:
+    if user_id is None:
+        return [], [], set()
+    liked, disliked, consumed = [], [], set()
+    for interaction in stats.interactions_by_user.get(user_id, []):
+        signal = _signal(interaction)
+        if signal >= 0.25:
+            liked.append(interaction.item_id)
+        elif signal < 0:
+            disliked.append(interaction.item_id)
+        # Anything they already watched, read, bought or rated is not news to them.
+        consumed.add(interaction.item_id)
+    return liked, disliked, consumed
+
+
+def _activity_vectors(state: _ReadState, interactions: Sequence[Interaction]) -> dict[str, np.ndarray]:
+    """Vectors of activity records by key, from memory. Bare activity (a play, a like) was
+    stored with its item's vector (retrieval.ingest); a review has its own words' vector."""
+    found = {x.key: state.review_vectors[x.key] for x in interactions if x.key in state.review_vectors}
+    found.update({x.key: state.item_vectors[x.item_id] for x in interactions
+                  if x.key not in found and not x.text and x.item_id in state.item_vectors})
+    return found
 
 
 def _comentions(dialogues: Sequence[Sequence[str]], item_index: dict[str, int]) -> sparse.csr_matrix:

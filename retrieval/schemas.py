@@ -20,16 +20,49 @@ ItemSentiment = Literal["like", "dislike", "neutral"]
 # explanations and replies. "private" never leaves its owner.
 SHARED_VISIBILITIES: tuple[Visibility, ...] = ("public", "friends")
 
-CATALOG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,48}[a-z0-9]$")
+NAME = r"[a-z0-9][a-z0-9_-]{0,48}[a-z0-9]"
+CATALOG_NAME = re.compile(rf"^{NAME}$")
+# A catalog as stored: a tenant's own catalogs are stored under "TENANT.NAME", so two tenants'
+# catalogs (and the users, profiles and sessions inside them) can never meet, and one tenant cannot
+# even learn that another's catalog exists. The default tenant's catalogs keep their plain names,
+# which is what every data folder made before tenants holds.
+STORED_CATALOG_NAME = re.compile(rf"^(?:{NAME}\.)?{NAME}$")
+DEFAULT_TENANT = "default"
 
 
-def check_catalog_name(name: str) -> str:
+def check_tenant_catalog_name(name: str) -> str:
+    """A catalog name as a tenant gives it (the HTTP API's paths and bodies): never qualified."""
     if not CATALOG_NAME.match(name):
         raise ValueError(
             f"catalog name {name!r} is not allowed: use 2-50 lowercase letters, digits, '-' or '_', "
             "starting and ending with a letter or digit"
         )
     return name
+
+
+def check_catalog_name(name: str) -> str:
+    """A catalog name as stored: a plain name (the default tenant's) or "TENANT.NAME". Local
+    callers (the CLI, the Python API, the web UI) reach every tenant's catalogs by these names."""
+    if not STORED_CATALOG_NAME.match(name):
+        raise ValueError(
+            f"catalog name {name!r} is not allowed: use 2-50 lowercase letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit (a tenant's catalog: TENANT.NAME)"
+        )
+    return name
+
+
+def stored_catalog(tenant: str, name: str) -> str:
+    """Where tenant `tenant` keeps its catalog `name`."""
+    check_tenant_catalog_name(name)
+    return name if tenant == DEFAULT_TENANT else f"{check_tenant_catalog_name(tenant)}.{name}"
+
+
+def tenant_catalogs(stored: list[str], tenant: str) -> list[str]:
+    """The names tenant `tenant` knows its catalogs by, among every stored catalog."""
+    if tenant == DEFAULT_TENANT:
+        return [name for name in stored if "." not in name]
+    prefix = f"{tenant}."
+    return [name[len(prefix):] for name in stored if name.startswith(prefix)]
 
 
 class Record(BaseModel):

@@ -2,17 +2,25 @@
 
 Embedded (`PersistentClient` inside the data folder) by default; an HTTP client to a Chroma
 server when a URL is configured, which is how several Kith processes share one index.
+
+A Chroma server that cannot be reached (stopped, restarting, connection dropped) surfaces as
+`StoreUnavailable`, whichever call met it: chromadb's HTTP client raises httpx's transport
+errors (`httpx.ConnectError` "Connection refused", `ReadError`, `RemoteProtocolError`) as they
+are. Collection objects stay valid across a restart of the server on the same path (the
+collections keep their ids), so nothing cached here needs dropping: the next call reaches it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
@@ -38,6 +46,16 @@ class Hit:
         return 1.0 - self.distance
 
 
+class StoreUnavailable(RuntimeError):
+    """The vector store cannot be reached now; retrying later may succeed. An upsert that met
+    it may have stored some of its batches: upserts are by id, so a retry converges."""
+
+    def __init__(self, what: str, cause: Exception):
+        super().__init__(f"{what} cannot be reached ({type(cause).__name__}: {cause})")
+        self.what = what
+        self.cause = cause
+
+
 def open_chroma(data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
     # Telemetry would try to reach the network, which this product never does on its own.
     settings = Settings(anonymized_telemetry=False)
@@ -56,6 +74,16 @@ class VectorStore:
         self._embedding_function = KithEmbeddingFunction(batch_size)
         self._collections: dict[str, Collection] = {}
 
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """Turn "the server is not there" into StoreUnavailable (only an HTTP client meets it)."""
+        try:
+            yield
+        except httpx.TransportError as error:
+            settings = self.client.get_settings()
+            where = f"the Chroma server at {settings.chroma_server_host}:{settings.chroma_server_http_port}"
+            raise StoreUnavailable(where, error) from error
+
     @staticmethod
     def collection_name(catalog: str, kind: CollectionKind) -> str:
         return f"{catalog}-{kind}"
@@ -63,11 +91,12 @@ class VectorStore:
     def collection(self, catalog: str, kind: CollectionKind) -> Collection:
         name = self.collection_name(catalog, kind)
         if name not in self._collections:
-            self._collections[name] = self.client.get_or_create_collection(
-                name,
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=self._embedding_function,  # type: ignore[arg-type]
-            )
+            with self._reaching():
+                self._collections[name] = self.client.get_or_create_collection(
+                    name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=self._embedding_function,  # type: ignore[arg-type]
+                )
         return self._collections[name]
 
     def upsert(
@@ -87,21 +116,26 @@ class VectorStore:
         starts = range(0, len(ids), step)
         for start in tqdm(starts, desc=f"{kind} -> Chroma", unit="batch", disable=not progress or len(starts) < 2):
             end = start + step
-            collection.upsert(
-                ids=list(ids[start:end]),
-                documents=list(documents[start:end]),
-                embeddings=embeddings[start:end],
-                # Chroma rejects empty metadata dicts; None means "no metadata".
-                metadatas=[m or None for m in metadatas[start:end]],  # type: ignore[misc]
-            )
+            with self._reaching():
+                collection.upsert(
+                    ids=list(ids[start:end]),
+                    documents=list(documents[start:end]),
+                    embeddings=embeddings[start:end],
+                    # Chroma rejects empty metadata dicts; None means "no metadata".
+                    metadatas=[m or None for m in metadatas[start:end]],  # type: ignore[misc]
+                )
 
     def count(self, catalog: str, kind: CollectionKind) -> int:
-        return self.collection(catalog, kind).count()
+        collection = self.collection(catalog, kind)
+        with self._reaching():
+            return collection.count()
 
     def embeddings(self, catalog: str, kind: CollectionKind, ids: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
+        collection = self.collection(catalog, kind)
         for start in range(0, len(ids), 4096):
-            result = self.collection(catalog, kind).get(ids=list(ids[start : start + 4096]), include=["embeddings"])
+            with self._reaching():
+                result = collection.get(ids=list(ids[start : start + 4096]), include=["embeddings"])
             for record_id, vector in zip(result["ids"], result["embeddings"], strict=True):  # type: ignore[arg-type]
                 found[record_id] = np.asarray(vector, dtype=np.float32)
         return found
@@ -122,13 +156,14 @@ class VectorStore:
         if (text is None) == (embedding is None):
             raise ValueError("query needs exactly one of text or embedding")
         collection = self.collection(catalog, kind)
-        result = collection.query(
-            query_texts=[text] if text is not None else None,
-            query_embeddings=[embedding] if embedding is not None else None,  # type: ignore[list-item]
-            n_results=limit,
-            where=where,
-            include=["distances"] if ids_only else ["documents", "metadatas", "distances"],
-        )
+        with self._reaching():
+            result = collection.query(
+                query_texts=[text] if text is not None else None,
+                query_embeddings=[embedding] if embedding is not None else None,  # type: ignore[list-item]
+                n_results=limit,
+                where=where,
+                include=["distances"] if ids_only else ["documents", "metadatas", "distances"],
+            )
         count = len(result["ids"][0])
         return [
             Hit(id=i, distance=float(d), document=doc or "", metadata=dict(m or {}))

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +101,20 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ensure_catalog(stores, "demo")
     stores.close()
     return folder
+
+
+def api_client(data_dir: Path, model_cache: Path, keys: list[str], **service: Any):  # -> TestClient
+    """The HTTP API in process over `data_dir`, with these keys and no practical rate limit."""
+    from fastapi.testclient import TestClient
+
+    from bot.api import create_app
+    from bot.config import load_config
+
+    config = load_config(overrides={
+        "data_dir": data_dir, "cache_dir": model_cache,
+        "service": {"api_keys": keys, "rate_limit_per_minute": 10_000, **service},
+    })
+    return TestClient(create_app(config))
 
 
 def copy_demo(template: Path, destination: Path) -> Path:

@@ -16,10 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.api import create_app
-from bot.config import load_config
 from bot.sessions import expire_sessions
-from tests.conftest import copy_demo
+from tests.conftest import api_client, copy_demo
 
 KEY, OTHER_KEY, ADMIN_KEY = "shop-secret-1", "widget-secret-2", "ops-secret-3"
 KEYS = [f"shop:{KEY}", f"widget:{OTHER_KEY}", f"ops:{ADMIN_KEY}:admin"]
@@ -29,11 +27,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 def make_client(data_dir: Path, model_cache: Path, **service: Any) -> TestClient:
-    config = load_config(overrides={
-        "data_dir": data_dir, "cache_dir": model_cache,
-        "service": {"api_keys": KEYS, "rate_limit_per_minute": 10_000, **service},
-    })
-    return TestClient(create_app(config))
+    return api_client(data_dir, model_cache, KEYS, **service)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +60,8 @@ def transcript_length(client: TestClient, user: str, session_id: str, headers=AU
 
 def test_health_needs_no_key(client: TestClient) -> None:
     body = client.get("/health").json()
-    assert body["status"] == "ok" and "demo" in body["catalogs"]
+    assert body["status"] == "ok" and "catalogs" not in body
+    assert client.get("/v1/catalogs", headers=AUTH).json() == {"catalogs": ["demo"], "default": "demo"}
 
 
 def test_message_returns_the_contract_fields(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from bot.cli import _given, app
 from bot.config import CATALOG_RANKING, load_config
 from retrieval.database import Database
-from tests.conftest import write_jsonl
+from tests.conftest import copy_demo, write_jsonl
 
 runner = CliRunner()
 
@@ -55,10 +55,10 @@ def test_usage_errors_say_what_to_do(tmp_path: Path, tiny_data: Path) -> None:
     assert bad_config.exit_code == 2 and "llm.precision" in bad_config.stderr
 
 
-def test_chat_in_the_terminal(tmp_path: Path) -> None:
+def test_chat_in_the_terminal(tmp_path: Path, demo_template: Path) -> None:
     result = runner.invoke(
         app,
-        ["--data-dir", str(tmp_path / "data"), "chat", "--user", "u09"],
+        ["--data-dir", str(copy_demo(demo_template, tmp_path / "data")), "chat", "--user", "u09"],
         input="a cozy mystery book please\n\n",
         catch_exceptions=False,
     )

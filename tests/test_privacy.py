@@ -22,9 +22,8 @@ LIGHTHOUSE = "a quiet novel about a lighthouse keeper"
 
 
 @pytest.fixture(scope="module")
-def kith(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kith]:
-    data_dir = tmp_path_factory.mktemp("privacy") / "data"
-    opened = Kith.open(data_dir, "demo")
+def kith(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Iterator[Kith]:
+    opened = Kith.open(copy_demo(demo_template, tmp_path_factory.mktemp("privacy") / "data"), "demo")
     # Every friend of u01 privately reviews one item with a phrase no one else ever wrote.
     extra = tmp_path_factory.mktemp("private")
     friends = opened.stores.database.friends("demo", "u01")

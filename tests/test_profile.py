@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.profile import Profile, Vocabulary, describe, update_profile
+from bot.profile import Constraints, Context, Profile, Vocabulary, describe, merge_profiles, update_profile
 from bot.sentiment import analyze
 from retrieval.titles import TitleFinder
 
@@ -111,3 +111,40 @@ def test_thin_profile_and_description() -> None:
     assert describe(profile, {"alien": "Alien (1979)"}) == [
         "likes: Alien (1979)", "into: mystery, cozy", "looking for: books", "price: 0 to 20",
     ]
+
+
+def test_merge_applies_our_change_to_what_another_turn_stored() -> None:
+    base = Profile(likes=["a"], liked_tags=["mystery"], rejected=["r"])
+    ours = Profile(likes=["b", "a"], liked_tags=["mystery"], rejected=[])  # liked b, took back r
+    theirs = Profile(likes=["c", "a"], liked_tags=["mystery", "cozy"], rejected=["r", "s"])  # liked c, cozy; rejected s
+    merged = merge_profiles(base, ours, theirs)
+    assert merged.likes == ["b", "c", "a"]  # our addition first: the lists are most recent first
+    assert merged.liked_tags == ["mystery", "cozy"] and merged.rejected == ["s"]
+    # Unchanged by another turn: our profile as it is.
+    assert merge_profiles(base, ours, base) == ours
+
+
+def test_merge_keeps_both_turns_removals_and_ours_wins_a_conflict() -> None:
+    base = Profile(likes=["a", "b"], constraints=Constraints(excluded_tags=["scary"]))
+    # We turned against a ("actually a was awful") and lifted "nothing scary" by liking horror.
+    ours = Profile(likes=["b"], dislikes=["a"], liked_tags=["horror"])
+    # Meanwhile they turned against b, disliked horror and excluded romance.
+    theirs = Profile(likes=["a"], dislikes=["b"], disliked_tags=["horror"],
+                     constraints=Constraints(excluded_tags=["romance", "scary"]))
+    merged = merge_profiles(base, ours, theirs)
+    assert merged.likes == [] and merged.dislikes == ["a", "b"]  # both turns' changes
+    # Horror: we liked it, they disliked it; ours is written last.
+    assert merged.liked_tags == ["horror"] and merged.disliked_tags == []
+    assert merged.constraints.excluded_tags == ["romance"]
+
+
+def test_merge_takes_scalars_from_whichever_turn_changed_them() -> None:
+    base = Profile(constraints=Constraints(max_price=20, categories=["books"]), context=Context(occasion="birthday"))
+    ours = Profile(constraints=Constraints(max_price=15, categories=["books"]), context=Context(occasion="birthday"))
+    theirs = Profile(constraints=Constraints(max_price=20, categories=["films"], length="short"),
+                     context=Context(occasion="birthday", audience="dad"))
+    merged = merge_profiles(base, ours, theirs)
+    assert merged.constraints == Constraints(max_price=15, categories=["films"], length="short")
+    assert merged.context == Context(occasion="birthday", audience="dad")
+    # Both changed one value: ours, written last.
+    assert merge_profiles(base, ours, Profile(constraints=Constraints(max_price=30))).constraints.max_price == 15

@@ -28,6 +28,7 @@ from bot.scripted import (
     load_dialogues,
     run_dialogues,
 )
+from tests.conftest import copy_demo
 from bot.sentiment import Sentiment
 from retrieval.ranking import FriendActivity, Recommendation
 from retrieval.schemas import Item, Interaction
@@ -440,11 +441,11 @@ def test_the_command_writes_the_report_and_the_latency_plot_and_exits_1_on_a_fai
 # --- the starter suite, on the real product ------------------------------------------------------
 
 
-def test_the_starter_suite_passes_on_the_demo_catalog(tmp_path: Path) -> None:
+def test_the_starter_suite_passes_on_the_demo_catalog(tmp_path: Path, demo_template: Path) -> None:
     files = sorted(DIALOGUES.glob("*.yaml"))
     dialogues = load_dialogues(files)
     assert len(dialogues) >= 25
-    report = run_dialogues(dialogues, tmp_path / "data")
+    report = run_dialogues(dialogues, copy_demo(demo_template, tmp_path / "data"))
     print(report.summary())
     assert report.passed, report.summary()
     assert report.total >= 100 and {"rank", "reply", "total"} <= set(report.timings())

@@ -1,6 +1,6 @@
 """The web UI in a real browser: Debian's Chromium, headless, driven by Selenium.
 
-The app runs in-process on a free localhost port over a temporary data folder holding the
+The app runs in-process on a free localhost port over a copy of a data folder holding the
 bundled demo data. The LLM comes from the user's model cache (~/.cache/kith), as in normal use.
 """
 
@@ -47,12 +47,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_url(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Iterator[str]:
     _require_browser()
     from bot.kith import Kith
     from bot.ui import build_app, launch_options
+    from tests.conftest import copy_demo
 
-    kith = Kith.open(tmp_path_factory.mktemp("ui") / "data", "demo")
+    kith = Kith.open(copy_demo(demo_template, tmp_path_factory.mktemp("ui") / "data"), "demo")
     app = build_app(kith)
     port = _free_port()
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_options())
@@ -64,25 +65,37 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
+def browsers(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Opens real browsers, each with a profile (and so a local storage) of its own."""
     _require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tmp_path / "chromium-profile"
-    profile.mkdir()
-    options.add_argument(f"--user-data-dir={profile}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    opened = []
+
+    def open_browser():  # type: ignore[no-untyped-def]
+        options = Options()
+        options.binary_location = str(CHROMIUM)
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        profile = tmp_path / f"chromium-profile-{len(opened)}"
+        profile.mkdir()
+        options.add_argument(f"--user-data-dir={profile}")
+        opened.append(webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options))
+        return opened[-1]
+
     try:
-        yield driver
+        yield open_browser
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        for number, driver in enumerate(opened):
+            driver.quit()
+            shutil.rmtree(tmp_path / f"chromium-profile-{number}", ignore_errors=True)
+
+
+@pytest.fixture
+def browser(browsers):  # type: ignore[no-untyped-def]
+    return browsers()
 
 
 def _open(browser, url: str):  # type: ignore[no-untyped-def]
@@ -153,3 +166,91 @@ def test_empty_message_shows_an_error_and_the_app_keeps_working(  # type: ignore
         return bool(driver.find_elements(By.CSS_SELECTOR, "#kith-recommendations .kith-card"))
 
     WebDriverWait(browser, REPLY_TIMEOUT, poll_frequency=0.5).until(answered)
+
+
+def _profile_text(browser) -> str:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return browser.find_element(By.ID, "kith-profile").text
+
+
+def test_each_browser_chats_as_its_own_guest(app_url: str, browsers) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    first = browsers()
+    _open(first, app_url)
+    _send(first, "I loved Arrival, more thoughtful films please")
+    WebDriverWait(first, REPLY_TIMEOUT, poll_frequency=0.5).until(lambda d: "Arrival" in _profile_text(d))
+    # Another browser is another guest: it starts with nothing of the first one's.
+    second = browsers()
+    _open(second, app_url)
+    assert "Arrival" not in _profile_text(second) and "Nothing yet" in _profile_text(second)
+    # A reload is the same browser, so the same guest and profile.
+    _open(first, app_url)
+    WebDriverWait(first, 10).until(lambda d: "Arrival" in _profile_text(d))
+
+
+def test_a_login_chats_as_that_user_and_no_one_else(tmp_path: Path, demo_template: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from bot.kith import Kith
+    from bot.ui import build_app, launch_options
+    from tests.conftest import copy_demo
+
+    kith = Kith.open(copy_demo(demo_template, tmp_path / "data"), "demo", ui={"logins": ["u03:pw-of-rhys"]})
+    app = build_app(kith)
+    port = _free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+               **launch_options(kith.config.ui))
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        wait = WebDriverWait(browser, PAGE_TIMEOUT)
+        fields = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input") if len(
+            d.find_elements(By.CSS_SELECTOR, "input")) >= 2 else False)
+        fields[0].send_keys("u03")
+        fields[1].send_keys("pw-of-rhys")
+        browser.find_element(By.CSS_SELECTOR, "button").click()
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#kith-input textarea")))
+        # No picker: a signed-in person chats as themselves only.
+        assert not [e for e in browser.find_elements(By.ID, "kith-user") if e.is_displayed()]
+        _send(browser, "I loved Arrival, something like it")
+        WebDriverWait(browser, REPLY_TIMEOUT, poll_frequency=0.5).until(lambda d: "Arrival" in _profile_text(d))
+        assert kith.profile("u03").likes and not kith.profile("guest").likes
+    finally:
+        app.close()
+        kith.close()
+
+
+def test_who_the_page_chats_as() -> None:
+    """Without a login, only the browser's own guest id, of the form Kith issues; a catalog user
+    only where impersonation is on."""
+    from types import SimpleNamespace
+
+    from bot.config import UIConfig
+    from bot.kith import KithInputError
+    from bot.ui import GUEST, Identity, new_guest
+
+    users = [SimpleNamespace(id="u01", name="Maya")]
+    demo = SimpleNamespace(catalog="demo", users=lambda: users)
+    shop = SimpleNamespace(catalog="shop", users=lambda: users)
+    guest = new_guest(None)
+    assert new_guest(guest) == guest and new_guest("u01") != "u01" and new_guest("u01").startswith("guest-")
+
+    auto = Identity(UIConfig())
+    assert auto.impersonating(demo) and not auto.impersonating(shop)  # type: ignore[arg-type]
+    assert auto.user_id(demo, "u01", guest, None) == "u01"  # type: ignore[arg-type]
+    assert auto.user_id(shop, "u01", guest, None) == guest  # type: ignore[arg-type]
+    assert auto.user_id(demo, GUEST, guest, None) == guest  # type: ignore[arg-type]
+    with pytest.raises(KithInputError):
+        auto.user_id(shop, GUEST, "u01", None)  # type: ignore[arg-type]  # a forged guest id
+    assert [value for _, value in auto.choices(shop)] == [GUEST]  # type: ignore[arg-type]
+
+    assert not Identity(UIConfig(impersonate=False)).impersonating(demo)  # type: ignore[arg-type]
+    assert Identity(UIConfig(impersonate=True)).impersonating(shop)  # type: ignore[arg-type]
+    logins = Identity(UIConfig(logins=["u01:pw"]))
+    assert not logins.impersonating(demo)  # type: ignore[arg-type]
+    assert logins.user_id(demo, "u02", guest, SimpleNamespace(username="u01")) == "u01"  # type: ignore[arg-type]
+    with pytest.raises(KithInputError):
+        logins.user_id(demo, GUEST, guest, SimpleNamespace(username=None))  # type: ignore[arg-type]
