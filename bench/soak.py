@@ -305,7 +305,8 @@ def load(server: Service, requests: int, clients: int, deadline_s: float) -> dic
     warm_kinds = ["message"] * len(SCRIPT) + list(MIX)
     foreign = ""
     for kind in warm_kinds:
-        foreign = foreign or warm.request(kind).body.get("session_id", "")
+        answered = warm.request(kind)
+        foreign = foreign or answered.body.get("session_id", "")
     warm.close()
     rss_start = rss_mb(server.pid)
     rng = random.Random(0)
