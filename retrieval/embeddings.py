@@ -161,9 +161,15 @@ class Embedder:
         return result
 
 
-@functools.cache
 def shared_embedder(batch_size: int = 64, cache_dir: Path = DEFAULT_CACHE_DIR) -> Embedder:
-    """One model per process: loading it costs a second and 90 MB."""
+    """One model per process: loading it costs a second and 90 MB. The arguments are passed on
+    in one form, since a cache keys `f(64)` and `f(64, DEFAULT_CACHE_DIR)` apart: Chroma's
+    embedding function and Kith asked those two ways and loaded the model twice (bench/soak.py)."""
+    return _embedder(batch_size, Path(cache_dir))
+
+
+@functools.cache
+def _embedder(batch_size: int, cache_dir: Path) -> Embedder:
     return Embedder(batch_size, cache_dir)
 
 

@@ -38,3 +38,10 @@ def test_export_is_made_once_and_reused(tmp_path) -> None:  # type: ignore[no-un
     stamp = first.stat().st_mtime_ns
     assert onnx_model(tmp_path) == first and first.stat().st_mtime_ns == stamp
     assert [p.name for p in first.parent.iterdir()] == [first.name]  # no temporary file left behind
+
+
+def test_one_model_per_process_however_it_is_asked_for() -> None:
+    # Chroma's embedding function asks with the batch size alone, Kith with the cache folder too.
+    from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
+
+    assert shared_embedder(64) is shared_embedder(64, DEFAULT_CACHE_DIR) is shared_embedder(64, str(DEFAULT_CACHE_DIR))
