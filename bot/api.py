@@ -12,7 +12,7 @@ to take writes (`storage_unavailable`; reads still work). An LLM endpoint that i
 no status: the reply is written from the ranking and marked `degraded` (bot.reply).
 
 Threads: FastAPI runs these handlers in a thread pool. SQLite is shared behind a lock, ranking
-reads shared arrays, and the LLM generates one reply at a time (bot.llm.SerialRuntime).
+reads shared arrays, and the LLM generates one reply at a time (bot.runtimes.base.SerialRuntime).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import KithConfig
 from bot.kith import Kith, KithInputError, Turn, ensure_catalog
-from bot.llm import LLMRuntime, SerialRuntime, open_runtime
 from bot.profile import Profile
+from bot.runtimes.base import LLMRuntime, SerialRuntime
+from bot.runtimes.factory import open_runtime
 from bot.sentiment import Sentiment
 from bot.sessions import UnknownSession, expire_sessions
 from bot.support import Handoff, HelpAnswer

@@ -17,9 +17,10 @@ from typing import Any
 from bot.config import KithConfig, load_config
 import prompts
 from bot import support
-from bot.llm import LLMRuntime, SerialRuntime, open_runtime
 from bot.profile import Constraints, Context, Profile, Vocabulary, describe, update_profile
 from bot.reply import ReplyWriter, Written, choose_tone
+from bot.runtimes.base import LLMRuntime, SerialRuntime
+from bot.runtimes.factory import open_runtime
 from bot.sentiment import Sentiment, analyze
 from bot.sessions import SessionStore
 from bot.support import Handoff, HelpAnswer, HelpDesk

@@ -5,7 +5,7 @@ a sentence that names a catalog item outside the ranked list (other than items t
 named), claims a friend the facts lack, or does not finish is replaced by the pick's own
 reason. Replies therefore only ever recommend ranked items.
 
-When the LLM is an endpoint that is down (bot.remote_llm.LLMUnavailable), the reply is written
+When the LLM is an endpoint that is down (bot.runtimes.base.LLMUnavailable), the reply is written
 from the ranking alone: the top pick with its own reason, then the list, marked degraded.
 """
 
@@ -19,9 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import prompts
-from bot.llm import LLMRuntime, Message
 from bot.profile import Profile
-from bot.remote_llm import LLMUnavailable
+from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
 from retrieval.ranking import Recommendation
 from retrieval.titles import TitleFinder

@@ -25,9 +25,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.llm import Message
 from bot.models import resolve_model
 from bot.reports import plot_bars, plot_curves, table, timing_summary, write_report
+from bot.runtimes.base import Message
 from finetune.examples import interaction_answer, interaction_messages, load_examples
 from finetune.train import METADATA, device_name, evaluate_loss, load_base, tokenize
 from retrieval.metrics import recall_at_k

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import prompts
-from bot.llm import Message
 from bot.reply import LISTED, choose_tone, recommendation_messages
+from bot.runtimes.base import Message
 from bot.sentiment import analyze
 from retrieval.datafiles import DataError, Issue, expand_paths, kind_of_file, read_files
 from retrieval.ranking import Recommendation

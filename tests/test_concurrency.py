@@ -19,7 +19,7 @@ import pytest
 
 from bot import Kith, Turn
 from bot.kith import HISTORY_WINDOW
-from bot.llm import Message, SerialRuntime
+from bot.runtimes.base import Message, SerialRuntime
 from retrieval.datafiles import Dataset
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset

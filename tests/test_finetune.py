@@ -11,8 +11,8 @@ import pytest
 
 import finetune.train as training
 from bot.config import LLMConfig
-from bot.llm import TransformersRuntime
 from bot.models import resolve_model
+from bot.runtimes.transformers import TransformersRuntime
 from finetune.examples import load_examples
 from finetune.train import CHECKPOINT, METADATA, TrainSettings, train
 from tests.test_finetune_examples import kith_folder

@@ -42,10 +42,11 @@ import pytest
 
 import prompts
 from bot.config import LLMConfig
-from bot.llamacpp import OPENMP_SPINS, LlamaCppRuntime
-from bot.llm import TransformersRuntime, choose_runtime, open_runtime
 from bot.models import ModelNotFound, resolve_model
 from bot.reply import ReplyWriter, opening_messages, recommendation_messages
+from bot.runtimes.factory import choose_runtime, open_runtime
+from bot.runtimes.llamacpp import OPENMP_SPINS, LlamaCppRuntime
+from bot.runtimes.transformers import TransformersRuntime
 from retrieval.ranking import Recommendation
 from retrieval.titles import TitleFinder
 
@@ -112,7 +113,7 @@ def test_llama_cpp_threads_spin_briefly_when_the_bot_loads_it() -> None:
     script = (
         "import sys\n"
         "from bot.config import LLMConfig, load_config\n"
-        "from bot.llm import open_runtime\n"
+        "from bot.runtimes.factory import open_runtime\n"
         "runtime = open_runtime(LLMConfig(), load_config().cache_dir)\n"
         "import os\n"
         "print('torch' in sys.modules, os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'),\n"

@@ -12,8 +12,9 @@ import pytest
 
 from bot import models
 from bot.config import LLMConfig
-from bot.llm import TransformersRuntime, open_runtime
 from bot.models import MARKER, ModelNotFound, ensure_converted, resolve_model
+from bot.runtimes.factory import open_runtime
+from bot.runtimes.transformers import TransformersRuntime
 
 
 def test_concurrent_conversions_publish_one_complete_folder(tmp_path: Path) -> None:

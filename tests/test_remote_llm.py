@@ -14,9 +14,10 @@ import pytest
 
 from bot import Kith
 from bot.config import LLMConfig
-from bot.llm import choose_runtime, open_runtime
 from bot.models import default_gguf
-from bot.remote_llm import EndpointError, OpenAICompatibleRuntime
+from bot.runtimes.base import EndpointError
+from bot.runtimes.factory import choose_runtime, open_runtime
+from bot.runtimes.remote import OpenAICompatibleRuntime
 from tests.conftest import copy_demo, free_port, wait_until_up
 
 ASK = [{"role": "system", "content": "You recommend films in one sentence."},

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import LLMConfig
-from bot.llm import Message
+from bot.runtimes.base import Message
 
 # transformers' default top-k when sampling (temperature > 0), kept for the same behaviour.
 SAMPLING_TOP_K = 50

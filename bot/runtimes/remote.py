@@ -22,20 +22,12 @@ from pathlib import Path
 import httpx
 
 from bot.config import LLMConfig
-from bot.llm import Message
+from bot.runtimes.base import EndpointError, LLMUnavailable, Message
 
 TIMEOUT_S = 120.0
 # A host that is down answers no connection attempt at all; waiting the whole TIMEOUT_S for
 # it would hold every turn that long.
 CONNECT_TIMEOUT_S = 5.0
-
-
-class EndpointError(RuntimeError):
-    """The LLM endpoint failed or answered something unusable; the message says which and how."""
-
-
-class LLMUnavailable(EndpointError):
-    """The LLM endpoint cannot answer now (down, unreachable, timing out, failing with 5xx)."""
 
 
 class OpenAICompatibleRuntime:
