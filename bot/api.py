@@ -40,11 +40,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.config import KithConfig
 from bot.kith import Kith, KithInputError, Turn, ensure_catalog
 from bot.profile import Profile
-from bot.runtimes.base import LLMRuntime, SerialRuntime
-from bot.runtimes.factory import open_runtime
+from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
 from bot.sessions import UnknownSession, expire_sessions
-from bot.support import Handoff, HelpAnswer
+from bot.handoff import Handoff
+from bot.helpdesk import HelpAnswer
 from retrieval.database import StorageUnavailable
 from retrieval.datafiles import DataError, read_records
 from retrieval.embeddings import shared_embedder
@@ -239,16 +239,9 @@ class Service:
         self.limiter = RateLimiter(config.service.rate_limit_per_minute)
         self._kiths: dict[str, Kith] = {}
         self._kiths_lock = threading.Lock()
-        self._llm: LLMRuntime | None = None
-        self._llm_lock = threading.Lock()
+        self.runtimes = Runtimes(config.llm, config.cache_dir)
         self._stop = threading.Event()
         self._cleaner: threading.Thread | None = None
-
-    def llm(self) -> LLMRuntime:
-        with self._llm_lock:
-            if self._llm is None:
-                self._llm = SerialRuntime(open_runtime(self.config.llm, self.config.cache_dir))
-            return self._llm
 
     def catalogs(self, tenant: str) -> list[str]:
         return tenant_catalogs(self.stores.database.catalogs(), tenant)
@@ -278,7 +271,7 @@ class Service:
                     known = ", ".join(self.catalogs(who.tenant)) or "none"
                     raise ApiError(404, "unknown_catalog", f"no catalog {name!r}; catalogs: {known}")
                 settings = self.config.model_copy(update={"catalog": stored})
-                self._kiths[stored] = Kith(settings, self.stores, llm=self.llm)
+                self._kiths[stored] = Kith(settings, self.stores, self.runtimes)
             return self._kiths[stored]
 
     def user_known(self, kith: Kith, user_id: str) -> bool:
@@ -401,7 +394,7 @@ def create_app(config: KithConfig) -> FastAPI:
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
         """Liveness; needs no key, so it names nothing a tenant owns."""
-        return Health(status="ok", llm_loaded=service._llm is not None)
+        return Health(status="ok", llm_loaded=service.runtimes.loaded)
 
     @app.get("/v1/catalogs", response_model=CatalogsOut, tags=["service"])
     def list_catalogs(who: Authorized) -> CatalogsOut:

@@ -160,6 +160,17 @@ class UIConfig(BaseModel):
         return [(user.strip(), password) for user, _, password in (e.partition(":") for e in self.logins)]
 
 
+UnderstandingField = Literal["intents", "opinions", "constraints", "tastes", "context"]
+
+
+class UnderstandingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The groups of fields (bot.understanding.FIELDS) the LLM reads; the rules read the rest, and
+    # every group the LLM fails on. Empty: the rules alone (no LLM call before the reply).
+    llm_fields: list[UnderstandingField] = []
+
+
 class KithConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -182,6 +193,7 @@ class KithConfig(BaseModel):
     ranking_by_catalog: dict[str, RankingWeights] = Field(default_factory=lambda: dict(CATALOG_RANKING))
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
+    understanding: UnderstandingConfig = Field(default_factory=UnderstandingConfig)
 
     @field_validator("ranking_by_catalog", mode="before")
     @classmethod

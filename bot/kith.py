@@ -1,29 +1,33 @@
 """`Kith`: the Python API, and the turn pipeline it runs.
 
-One turn: sentiment -> profile update -> retrieval and ranking -> reply -> saved turn.
-Each stage is a plain function or small class (bot/sentiment.py, bot/profile.py,
-retrieval/ranking.py, bot/reply.py, bot/sessions.py); this module only wires them.
+One turn (`Kith.stream`): open the session (bot/sessions.py) -> understand the message
+(bot/understand.py: an `Understanding`, by the LLM or the rules) -> plan (bot/plan.py) -> help
+(bot/helpdesk.py) and recommend (retrieval/ranking.py, then bot/reply.py) -> hand off
+(bot/handoff.py) -> save. Each stage is a plain function or small class; this module only wires them.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.config import KithConfig, load_config
 import prompts
-from bot import support
-from bot.profile import Constraints, Context, Profile, Vocabulary, describe, update_profile
+from bot.config import KithConfig, load_config
+from bot.guard import refusal_text
+from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
+from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
+from bot.plan import Plan, plan_turn
+from bot.profile import Constraints, Context, Profile, Vocabulary, apply_understanding, describe
 from bot.reply import ReplyWriter, Written, choose_tone
-from bot.runtimes.base import LLMRuntime, SerialRuntime
-from bot.runtimes.factory import open_runtime
-from bot.sentiment import Sentiment, analyze
-from bot.sessions import SessionStore
-from bot.support import Handoff, HelpAnswer, HelpDesk
+from bot.runtimes.base import LLMRuntime
+from bot.runtimes.factory import Runtimes
+from bot.sentiment import Sentiment
+from bot.sessions import SessionStore, StoredMessage
+from bot.understand import LLMReader, Reader, RuleReader, Said
+from bot.understanding import Understanding
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
 from retrieval.ranking import FriendActivity, Ranker, RankRequest, Recommendation
@@ -65,6 +69,8 @@ class Turn:
     refused: str | None = None
     # Why the reply was written without the LLM ("llm_unavailable": its endpoint is down), if it was.
     degraded: str | None = None
+    # What the message was understood to mean, and by which reader.
+    understanding: Understanding | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +88,7 @@ class Turn:
             "handoff": self.handoff.to_dict() if self.handoff else None,
             "refused": self.refused,
             "degraded": self.degraded,
+            "understanding": self.understanding.model_dump() if self.understanding else None,
         }
 
 
@@ -105,8 +112,8 @@ def ensure_catalog(
 class Kith:
     """A conversational recommender over one catalog of a data folder."""
 
-    def __init__(self, config: KithConfig, stores: Stores, llm: Callable[[], LLMRuntime] | None = None):
-        """`llm` shares one loaded LLM between Kith objects (the HTTP service opens one per
+    def __init__(self, config: KithConfig, stores: Stores, runtimes: Runtimes | None = None):
+        """`runtimes` shares one loaded LLM between Kith objects (the HTTP service opens one per
         catalog); by default this object loads its own on first use."""
         # The ranking weights are this catalog's (`ranking_by_catalog`) wherever they are read; the
         # entry is applied once, so a Kith opened on a copy of this config with other weights gets those.
@@ -120,9 +127,7 @@ class Kith:
         self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, self.config.ranking)
         self.sessions = SessionStore(stores.database, self.catalog)
         self.helpdesk = HelpDesk(self.catalog, stores.database, stores.vectors, self.embedder)
-        self._llm: LLMRuntime | None = None
-        self._llm_lock = threading.Lock()
-        self._shared_llm = llm
+        self.runtimes = runtimes or Runtimes(self.config.llm, self.config.cache_dir)
         self._rebuild_vocabulary()
 
     @classmethod
@@ -150,7 +155,7 @@ class Kith:
         Kith closes it too."""
         settings = self._settings.model_copy(update={"catalog": check_catalog_name(catalog)})
         ensure_catalog(self.stores, catalog, settings.embedding_batch_size, settings.cache_dir)
-        sibling = Kith(settings, self.stores, llm=self.llm)
+        sibling = Kith(settings, self.stores, self.runtimes)
         self._siblings.append(sibling)
         return sibling
 
@@ -164,6 +169,13 @@ class Kith:
         self.vocabulary = Vocabulary.for_catalog(stats.categories, stats.tags)
         self.finder = TitleFinder((item.id, item.title, stats.popularity.get(item.id, 0.0)) for item in stats.items.values())
         self.writer = ReplyWriter(self.llm, self.finder, sorted(stats.categories))
+        fields = self.config.understanding.llm_fields
+        self.reader = Reader(
+            RuleReader(self.vocabulary, self.finder),
+            LLMReader(self.reader_llm, self.vocabulary, self.finder, sorted(stats.categories),
+                      instructed=self.config.llm.adapter is None) if fields else None,
+            fields,
+        )
 
     def refresh(self) -> None:
         """Pick up data ingested since this catalog was opened."""
@@ -172,12 +184,12 @@ class Kith:
         self._rebuild_vocabulary()
 
     def llm(self) -> LLMRuntime:
-        if self._shared_llm is not None:
-            return self._shared_llm()
-        with self._llm_lock:
-            if self._llm is None:
-                self._llm = SerialRuntime(open_runtime(self.config.llm, self.config.cache_dir))
-            return self._llm
+        """The LLM that writes replies."""
+        return self.runtimes.reply()
+
+    def reader_llm(self) -> LLMRuntime:
+        """The LLM that reads messages (its own llama.cpp context: see Runtimes)."""
+        return self.runtimes.reader()
 
     # --- reading ------------------------------------------------------------------------
 
@@ -202,12 +214,28 @@ class Kith:
         return describe(profile, {item_id: self.title(item_id) for item_id in (*profile.likes, *profile.dislikes)})
 
     def read_profile(self, messages: Sequence[dict[str, str]]) -> Profile:
-        """The profile a conversation implies (nothing is stored). Messages: {"role", "text"}."""
-        profile = Profile()
+        """The profile a conversation implies (nothing is stored). Messages: {"role", "text"};
+        the assistant's messages say what the person's answers are about."""
+        return self.read_conversation(messages)[0]
+
+    def read_conversation(self, messages: Sequence[dict[str, str]], reader: Reader | None = None
+                          ) -> tuple[Profile, list[Understanding]]:
+        """The profile a conversation implies, and each user message's understanding (by
+        `reader`, this Kith's own by default)."""
+        reader = reader or self.reader
+        profile, read = Profile(), []
+        assistant, suggested, named = "", [], []
         for message in messages:
+            found = [f.item_id for f in self.finder.find(message["text"])]
             if message["role"] == "user":
-                profile = self._understand(profile, message["text"], [])[0]
-        return profile
+                understanding = reader.read(Said(message["text"], assistant, tuple(suggested), tuple(named)))[0]
+                profile = apply_understanding(profile, understanding, suggested)
+                read.append(understanding)
+                assistant, suggested = "", []
+            else:
+                assistant, suggested = (assistant + " " + message["text"]).strip(), [*suggested, *found]
+            named += [item_id for item_id in found if item_id not in named]
+        return profile, read
 
     def rank_request(self, messages: Sequence[dict[str, str]], user_id: str | None = None) -> RankRequest:
         """What a conversation asks of the ranker: the profile it implies, its last two user
@@ -222,11 +250,6 @@ class Kith:
         return self.ranker.rank(self.rank_request(messages, user_id), k).recommendations
 
     # --- one turn -----------------------------------------------------------------------
-
-    def _understand(self, profile: Profile, message: str, last_recommended: list[str]) -> tuple[Profile, Sentiment]:
-        mentions = self.finder.find(message)
-        sentiment = analyze(message, mentions)
-        return update_profile(profile, message, sentiment, self.vocabulary, last_recommended, titles=mentions), sentiment
 
     def _request(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = ()) -> RankRequest:
         c = profile.constraints
@@ -273,132 +296,178 @@ class Kith:
     def stream(self, user_id: str, message: str, session_id: str | None = None, app: str = "") -> Iterator[str | Turn]:
         """Yield the reply as text pieces, then the finished Turn.
 
-        A reply has up to three sections: a help answer (or a refusal), recommendations, and a
-        hand-off notice. Sections are separated by a blank line, in the stream as in the text.
-        `app` names the HTTP API tenant whose session this is ("" for local use)."""
+        The turn's stages, in order: open the session -> understand the message -> plan -> help
+        and recommend -> hand off -> save. A reply has up to three sections: a help answer (or a
+        refusal), recommendations, and a hand-off notice, separated by a blank line, in the stream
+        as in the text. `app` names the HTTP API tenant whose session this is ("" for local use)."""
         message = self.check_message(user_id, message)
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        session_id, is_new = self.sessions.open_session(user_id, session_id, app)
-        history = self.sessions.recent_messages(session_id, HISTORY_WINDOW)
-        # The profile as stored when this turn began: saving merges this turn's change into
-        # whatever another turn of the same person stored meanwhile (SessionStore.save_turn).
-        base = self.sessions.profile(user_id)
-        stored_profile = base
-        if is_new:
-            # Taste persists across sessions; constraints and context belong to one conversation.
-            stored_profile = base.model_copy(update={"constraints": Constraints(), "context": Context(), "rejected": []})
-        last_recommended = next(
-            ([r["item_id"] for r in m.data.get("recommendations", [])] for m in reversed(history) if m.role == "assistant"),
-            [],
-        )
-        mark = time.perf_counter()
-        timings["load"] = mark - started
+        clock = _Clock()
+        opened = self._open(user_id, session_id, app)
+        clock.lap("load")
+        understanding, sentiment = self.reader.read(Said(
+            message, opened.last_reply, tuple(opened.last_recommended),
+            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier]))))
+        plan = plan_turn(message, understanding)
+        # A refusal changes no taste.
+        profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
+                                                                           opened.last_recommended)
+        help_answer = self.helpdesk.answer(message) if plan.help else None
+        clock.lap("understand")
 
-        refused = support.refusal(message)
-        handing_to_person = support.asks_for_human(message)
-        problem = not refused and support.mentions_problem(message)
-        # A problem's words ("my boots arrived damaged") say nothing about taste.
-        about_choice = support.choice_part(message) if problem else message
-        profile, sentiment = self._understand(stored_profile, about_choice or message, last_recommended)
-        if refused or not about_choice:
-            profile = stored_profile  # a refusal, or a message only about a problem, changes no taste
-        if about_choice != message:
-            sentiment = analyze(message, self.finder.find(message))  # the feeling is the whole message's
-        help_answer = self.helpdesk.answer(message) if problem else None
-        timings["understand"] = time.perf_counter() - mark
-        mark = time.perf_counter()
-
-        sections: list[str] = []
-
-        def section(text: str) -> str:
-            sections.append(text)
-            return text if len(sections) == 1 else "\n\n" + text
-
+        reply = _Sections()
         failed = False
-        if refused:
-            yield section(support.refusal_text(refused))
-        elif problem:
-            if help_answer is not None:
-                yield section(help_answer.text)
-            else:
-                failed = True
-                yield section(prompts.table("support")["replies"]["help_not_found"])
-        recommend = not refused and not handing_to_person and (not problem or support.asks_to_choose(message))
-
-        recommendations: list[Recommendation] = []
-        friends_activity: list[FriendActivity] = []
-        tone = choose_tone(sentiment)
-        ask = repaired = False
-        degraded: str | None = None
-        written: list[Written] = []
-        if recommend:
-            mentioned = [f.item_id for m in history for f in self.finder.find(m.text)]
-            earlier = [r["item_id"] for m in history for r in m.data.get("recommendations", [])]
-            user_texts = [m.text for m in history if m.role == "user"][-1:] + [about_choice]
-            request = self._request(profile, " ".join(user_texts), user_id, seen=[*mentioned, *earlier])
-            history_likes = self.ranker.own_history(user_id)[0]
-            ask = profile.is_thin() and not history_likes and not sentiment.items
-            ranking = self.ranker.rank(request, self.config.recommendations)
-            recommendations, friends_activity = ranking.recommendations, ranking.friends_activity
-            timings["rank"] = time.perf_counter() - mark
-            mark = time.perf_counter()
+        if plan.refusal:
+            yield reply.add(refusal_text(plan.refusal))
+        elif plan.help:
+            failed = help_answer is None
+            yield reply.add(help_answer.text if help_answer else prompts.table("support")["replies"]["help_not_found"])
+        picks = _Picks(tone=choose_tone(sentiment))
+        if plan.recommend:
+            picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock)
             # Turning down every pick is a failure to help, as is finding nothing.
-            failed = failed or not recommendations or sentiment.mood == "rejecting"
-            if sections:
-                yield section(prompts.table("support")["replies"]["then_choose"])
-            ask = ask or not recommendations
-            if ask:
-                text = self.writer.clarifying_question(profile, recommendations) if recommendations else (
-                    "I couldn't find anything that fits all of that. Could you loosen one of your "
-                    "constraints (" + "; ".join(self.describe_profile(profile)) + ")?"
-                )
-                yield section(text)
-            else:
-                # Items the reply may name besides its picks: the person's own, which reasons cite.
-                named = {*profile.likes, *profile.dislikes, *history_likes, *mentioned,
-                         *(f.item_id for f in self.finder.find(message))}
-                # The reply prompt carries what the bot knew before this message (the message
-                # follows it), so the LLM could read that part after the previous turn (prepare_next).
-                described = self.describe_profile(stored_profile)
-                pieces = self.writer.stream_recommendation(message, recommendations, tone, written, named,
-                                                           profile=described)
-                yield section(next(pieces))
-                yield from pieces
-                sections[-1], repaired, degraded = written[0].text, written[0].repaired, written[0].degraded
-        timings["reply"] = time.perf_counter() - mark
-        mark = time.perf_counter()
+            failed = failed or not picks.recommendations or sentiment.mood == "rejecting"
+        clock.lap("reply")
 
-        negative = support.is_negative(message, sentiment)
-        failed = failed or support.complains(message)
+        negative = is_negative(message, sentiment)
+        failed = failed or complains(message)
         handoff = None
-        reason = None if refused else support.handoff_reason(message, negative, failed, history)
+        reason = None if plan.refusal else handoff_reason(message, negative, failed, opened.history)
         if reason is not None:
-            help_titles = [m.data["help"]["title"] for m in history if m.data.get("help")]
+            help_titles = [m.data["help"]["title"] for m in opened.history if m.data.get("help")]
             help_titles += [help_answer.title] if help_answer else []
-            turns = self.sessions.message_count(session_id) // 2 + 1
-            summary = support.summarize(user_id, turns, history, message, self.describe_profile(profile), help_titles,
-                                        reason)
-            handoff = support.Handoff(reason, support.handoff_text(reason), summary)
-            yield section(handoff.explanation)
+            turns = self.sessions.message_count(opened.session_id) // 2 + 1
+            summary = summarize(user_id, turns, opened.history, message, self.describe_profile(profile), help_titles,
+                                reason)
+            handoff = Handoff(reason, handoff_text(reason), summary)
+            yield reply.add(handoff.explanation)
 
-        text = "\n\n".join(sections)
         data = {
-            "recommendations": [asdict(r) for r in recommendations],
-            "tone": tone,
+            "recommendations": [asdict(r) for r in picks.recommendations],
+            "tone": picks.tone,
             "sentiment": asdict(sentiment),
             "failed": failed,
             "negative": negative,
             "help": asdict(help_answer) if help_answer else None,
             "handoff": handoff.to_dict() if handoff else None,
-            "refused": refused,
+            "refused": plan.refusal,
+            "understanding": understanding.model_dump(),
         }
-        profile = self.sessions.save_turn(session_id, user_id, message, text, data, profile, app, base=base)
-        turn = Turn(text, recommendations, profile, sentiment, session_id, tone, ask, friends_activity, timings,
-                    repaired, help_answer, handoff, refused, degraded)
+        profile = self.sessions.save_turn(opened.session_id, user_id, message, reply.text, data, profile, app,
+                                          base=opened.base)
         if self.writer.started:
             # Between turns, the LLM reads the next reply prompt up to the person's next message.
             self.writer.prepare_next(self.describe_profile(profile))
-        timings["save"] = time.perf_counter() - mark
-        timings["total"] = time.perf_counter() - started
-        yield turn
+        clock.lap("save")
+        yield Turn(reply.text, picks.recommendations, profile, sentiment, opened.session_id, picks.tone, picks.asked,
+                   picks.friends_activity, clock.finish(), picks.repaired, help_answer, handoff, plan.refusal,
+                   picks.degraded, understanding)
+
+    def _open(self, user_id: str, session_id: str | None, app: str) -> _Opened:
+        session_id, is_new = self.sessions.open_session(user_id, session_id, app)
+        history = self.sessions.recent_messages(session_id, HISTORY_WINDOW)
+        # The profile as stored when this turn began: saving merges this turn's change into
+        # whatever another turn of the same person stored meanwhile (SessionStore.save_turn).
+        base = self.sessions.profile(user_id)
+        profile = base
+        if is_new:
+            # Taste persists across sessions; constraints and context belong to one conversation.
+            profile = base.model_copy(update={"constraints": Constraints(), "context": Context(), "rejected": []})
+        replies = [m for m in history if m.role == "assistant"]
+        return _Opened(
+            session_id, history, base, profile,
+            last_reply=replies[-1].text if replies else "",
+            last_recommended=[r["item_id"] for r in replies[-1].data.get("recommendations", [])] if replies else [],
+            mentioned=[f.item_id for m in history for f in self.finder.find(m.text)],
+            earlier=[r["item_id"] for m in replies for r in m.data.get("recommendations", [])],
+        )
+
+    def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
+                   sentiment: Sentiment, reply: _Sections, clock: _Clock) -> Generator[str, None, _Picks]:
+        """Rank, then write the picks (or a clarifying question) as the reply's next section."""
+        # A problem's words ("my boots arrived damaged") are no query for the catalog.
+        about_choice = choice_part(message) if plan.help else message
+        user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
+        request = self._request(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier])
+        history_likes = self.ranker.own_history(user_id)[0]
+        ranking = self.ranker.rank(request, self.config.recommendations)
+        picks = _Picks(choose_tone(sentiment), ranking.recommendations, ranking.friends_activity)
+        clock.lap("rank")
+        if reply.sections:
+            yield reply.add(prompts.table("support")["replies"]["then_choose"])
+        picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items)
+        if picks.asked:
+            yield reply.add(self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations else (
+                "I couldn't find anything that fits all of that. Could you loosen one of your "
+                "constraints (" + "; ".join(self.describe_profile(profile)) + ")?"
+            ))
+            return picks
+        # Items the reply may name besides its picks: the person's own, which reasons cite.
+        named = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned,
+                 *(f.item_id for f in self.finder.find(message))}
+        # The reply prompt carries what the bot knew before this message (the message follows
+        # it), so the LLM could read that part after the previous turn (prepare_next).
+        written: list[Written] = []
+        pieces = self.writer.stream_recommendation(message, picks.recommendations, picks.tone, written, named,
+                                                   profile=self.describe_profile(opened.profile))
+        yield reply.add(next(pieces))
+        yield from pieces
+        reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded
+        return picks
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """What a turn starts from: its session, the recent messages, and the profile."""
+
+    session_id: str
+    history: list[StoredMessage]
+    base: Profile  # as stored when the turn began
+    profile: Profile  # what the turn starts from (a new session's without the last one's constraints)
+    last_reply: str
+    last_recommended: list[str]
+    mentioned: list[str]  # items the recent messages named
+    earlier: list[str]  # items the recent replies recommended
+
+
+@dataclass
+class _Picks:
+    """The recommend step's outcome."""
+
+    tone: str
+    recommendations: list[Recommendation] = field(default_factory=list)
+    friends_activity: list[FriendActivity] = field(default_factory=list)
+    asked: bool = False  # a clarifying question instead of picks
+    repaired: bool = False
+    degraded: str | None = None
+
+
+class _Sections:
+    """The reply's sections, each streamed after a blank line but the first."""
+
+    def __init__(self) -> None:
+        self.sections: list[str] = []
+
+    def add(self, text: str) -> str:
+        self.sections.append(text)
+        return text if len(self.sections) == 1 else "\n\n" + text
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.sections)
+
+
+class _Clock:
+    """Seconds per stage of a turn."""
+
+    def __init__(self) -> None:
+        self.started = self.mark = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = now - self.mark
+        self.mark = now
+
+    def finish(self) -> dict[str, float]:
+        self.timings["total"] = time.perf_counter() - self.started
+        return self.timings

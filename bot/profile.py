@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment, without_titles
+from bot.understanding import ItemOpinion, Understanding
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
@@ -193,6 +194,121 @@ def _forget(values: list[str], old: str) -> list[str]:
     return [v for v in values if v != old]
 
 
+SEEN = re.compile(r"\b(i'?ve seen|i have seen|i saw|seen (it|that|this|them)|watched (it|that|this|them)|i'?ve watched|already (seen|watched|read))\b", re.I)
+NOT_SEEN = re.compile(r"\b(haven'?t seen|have not seen|never seen|not seen|haven'?t watched|never watched|haven'?t read|never heard of)\b", re.I)
+# A reply about the assistant's suggestions names them only as "it" or not at all ("Yes, loved
+# it"). The rules read it as about them when the assistant named at most this many: more, and
+# they cannot tell which one is meant.
+SUGGESTIONS_READ = 2
+
+
+def read_rules(
+    text: str,
+    sentiment: Sentiment,
+    vocabulary: Vocabulary,
+    suggested: Sequence[str] = (),
+    today: date | None = None,
+    titles: Sequence[FoundTitle] = (),
+) -> Understanding:
+    """The rule reader: what this message says about taste, constraints and context. Pure.
+
+    `titles`: the catalog titles named in the message; their words are names, not wishes
+    ("Bowling for Columbine" asks for no bowling, "Christmas Vacation" for no holiday).
+    `suggested`: the items the assistant named in its last reply."""
+    u = Understanding(reset=bool(RESET.search(text)), rejects_suggestions=sentiment.mood == "rejecting")
+    # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
+    # negates horror.
+    text = without_titles(text, titles)
+    seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) else None
+
+    opinions: dict[str, ItemOpinion] = {}
+    for item_id, feeling in sentiment.items.items():
+        # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers
+        # liked 96% of the movies they named, and this rule scores best there (see README).
+        opinions[item_id] = ItemOpinion(item_id=item_id, feeling="dislike" if feeling == "dislike" else "like", seen=seen)
+    if not sentiment.items and 0 < len(suggested) <= SUGGESTIONS_READ:
+        # An answer about the suggestions: liked unless it is negative (94% of ReDial's seekers
+        # liked what was suggested to them; the same rule as for a named title).
+        disliked = sentiment.mood == "rejecting" or sentiment.label == "negative"
+        for item_id in suggested:
+            opinions[item_id] = ItemOpinion(item_id=item_id, feeling="dislike" if disliked else "like", seen=seen)
+    u.opinions = list(opinions.values())
+
+    u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
+    for tag, match in vocabulary.tags.find(text):
+        # Only the words of the same clause can negate a tag ("No thanks, I love horror").
+        before = re.split(r"[.;!?,]|\bbut\b", text[: match.start()])[-1]
+        if NEGATORS.search(before) and not ACCEPTING.search(before):
+            u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
+        else:
+            u.tags = [*_forget(u.tags, tag), tag]
+            for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
+                u.avoid = _forget(u.avoid, lifted)
+
+    _read_price(u, text)
+    _read_era(u, text, today or date.today())
+    if SHORT.search(text):
+        u.length = "short"
+    elif LONG.search(text):
+        u.length = "long"
+
+    u.occasion = next((o for o in OCCASIONS if re.search(rf"\b{o}\b", text, re.I)), None)
+    audience = AUDIENCE.search(text)
+    if audience:
+        u.audience = audience.group(1).lower()
+        if YOUNG_AUDIENCE.search(audience.group(1)):
+            u.tags += [tag for tag in ("family", "kids") if tag in vocabulary.tags.names and tag not in u.tags]
+    elif re.search(r"\bfor (me|myself)\b", text, re.I):
+        u.audience = "themselves"
+    if sentiment.mood in ("down", "excited"):
+        u.mood = sentiment.mood
+    return u
+
+
+def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[str] = ()) -> Profile:
+    """The profile after a message understood as `u` (by either reader). Pure: a new Profile.
+    `suggested`: the items the assistant named in its last reply (what a rejection turns down)."""
+    p = Profile() if u.reset else profile.model_copy(deep=True)
+    c = p.constraints
+    for taken in u.take_back:
+        if taken == "budget":
+            c.min_price = c.max_price = None
+        elif taken == "era":
+            c.min_year = c.max_year = None
+        elif taken == "length":
+            c.length = None
+        elif taken == "category":
+            c.categories = []
+        else:  # a tag or an item: what was said about it no longer holds
+            c.excluded_tags, p.disliked_tags = _forget(c.excluded_tags, taken), _forget(p.disliked_tags, taken)
+            p.likes, p.dislikes = _forget(p.likes, taken), _forget(p.dislikes, taken)
+    for opinion in u.opinions:
+        if opinion.feeling == "dislike":
+            p.dislikes, p.likes = _remember(p.dislikes, opinion.item_id), _forget(p.likes, opinion.item_id)
+        elif opinion.feeling == "like":
+            p.likes, p.dislikes = _remember(p.likes, opinion.item_id), _forget(p.dislikes, opinion.item_id)
+    if u.rejects_suggestions:
+        for item_id in suggested:
+            p.rejected = _remember(p.rejected, item_id)
+    if u.categories:
+        # A new request names what the person wants now; it replaces the earlier category.
+        c.categories = sorted(u.categories)
+    for tag in u.tags:
+        p.liked_tags = _remember(p.liked_tags, tag)
+        # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").
+        for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
+            c.excluded_tags, p.disliked_tags = _forget(c.excluded_tags, lifted), _forget(p.disliked_tags, lifted)
+    for tag in u.avoid:
+        c.excluded_tags, p.liked_tags = _remember(c.excluded_tags, tag), _forget(p.liked_tags, tag)
+    for name in ("min_price", "max_price", "min_year", "max_year", "length"):
+        if getattr(u, name) is not None:
+            setattr(c, name, getattr(u, name))
+    for name in ("occasion", "audience", "mood"):
+        if getattr(u, name) is not None:
+            setattr(p.context, name, getattr(u, name))
+    return p
+
+
 def update_profile(
     profile: Profile,
     text: str,
@@ -202,65 +318,9 @@ def update_profile(
     today: date | None = None,
     titles: Sequence[FoundTitle] = (),
 ) -> Profile:
-    """The profile after this message. Pure: returns a new Profile. `titles`: the catalog titles
-    named in the message; their words are names, not wishes ("Bowling for Columbine" asks for no
-    bowling, "Christmas Vacation" for no holiday)."""
-    # "start over" clears the profile; the rest of the message still counts.
-    p = Profile() if RESET.search(text) else profile.model_copy(deep=True)
-    # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
-    # negates horror.
-    text = without_titles(text, titles)
-
-    for item_id, feeling in sentiment.items.items():
-        # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers
-        # liked 96% of the movies they named, and this rule scores best there (see README).
-        if feeling == "dislike":
-            p.dislikes, p.likes = _remember(p.dislikes, item_id), _forget(p.likes, item_id)
-        else:
-            p.likes, p.dislikes = _remember(p.likes, item_id), _forget(p.dislikes, item_id)
-    if sentiment.mood == "rejecting" and last_recommended:
-        for item_id in last_recommended:
-            p.rejected = _remember(p.rejected, item_id)
-
-    categories = sorted({name for name, _ in vocabulary.categories.find(text)})
-    if categories:
-        # A new request names what the person wants now; it replaces the earlier category.
-        p.constraints.categories = sorted(categories)
-
-    for tag, match in vocabulary.tags.find(text):
-        # Only the words of the same clause can negate a tag ("No thanks, I love horror").
-        before = re.split(r"[.;!?,]|\bbut\b", text[: match.start()])[-1]
-        if NEGATORS.search(before) and not ACCEPTING.search(before):
-            p.constraints.excluded_tags = _remember(p.constraints.excluded_tags, tag)
-            p.liked_tags = _forget(p.liked_tags, tag)
-        else:
-            p.liked_tags = _remember(p.liked_tags, tag)
-            for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
-                p.constraints.excluded_tags = _forget(p.constraints.excluded_tags, lifted)
-                p.disliked_tags = _forget(p.disliked_tags, lifted)
-
-    _update_price(p.constraints, text)
-    _update_era(p.constraints, text, today or date.today())
-    if SHORT.search(text):
-        p.constraints.length = "short"
-    elif LONG.search(text):
-        p.constraints.length = "long"
-
-    occasion = next((o for o in OCCASIONS if re.search(rf"\b{o}\b", text, re.I)), None)
-    if occasion:
-        p.context.occasion = occasion
-    audience = AUDIENCE.search(text)
-    if audience:
-        p.context.audience = audience.group(1).lower()
-        if YOUNG_AUDIENCE.search(audience.group(1)):
-            for tag in ("family", "kids"):
-                if tag in vocabulary.tags.names:
-                    p.liked_tags = _remember(p.liked_tags, tag)
-    elif re.search(r"\bfor (me|myself)\b", text, re.I):
-        p.context.audience = "themselves"
-    if sentiment.mood in ("down", "excited"):
-        p.context.mood = sentiment.mood
-    return p
+    """The profile after this message, read by the rules."""
+    suggested = last_recommended or []
+    return apply_understanding(profile, read_rules(text, sentiment, vocabulary, suggested, today, titles), suggested)
 
 
 # The profile's lists that hold a set of values (most recent first); the excluded tags live in
@@ -311,34 +371,35 @@ def merge_profiles(base: Profile, ours: Profile, theirs: Profile) -> Profile:
     )
 
 
-def _update_price(constraints: Constraints, text: str) -> None:
+def _read_price(u: Understanding, text: str) -> None:
     if ANY_PRICE.search(text):
-        constraints.min_price = constraints.max_price = None
+        u.take_back.append("budget")
         return
     if match := PRICE_RANGE.search(text):
-        low, high = sorted((float(match.group(1)), float(match.group(2))))
-        constraints.min_price, constraints.max_price = low, high
+        u.min_price, u.max_price = sorted((float(match.group(1)), float(match.group(2))))
         return
     if match := MAX_PRICE.search(text) or BUDGET_OF.search(text):
-        constraints.max_price = float(match.group(1))
+        u.max_price = float(match.group(1))
     if match := MIN_PRICE.search(text):
-        constraints.min_price = float(match.group(1))
+        u.min_price = float(match.group(1))
 
 
-def _update_era(constraints: Constraints, text: str, today: date) -> None:
+def _read_era(u: Understanding, text: str, today: date) -> None:
     if match := DECADE.search(text):
         century = match.group(1) or ("20" if match.group(2) in "012" else "19")
         start = int(f"{century}{match.group(2)}0")
-        constraints.min_year, constraints.max_year = start, start + 9
+        u.min_year, u.max_year = start, start + 9
         return
     if match := BEFORE_YEAR.search(text):
-        constraints.max_year = int(match.group(1)) - 1
+        u.max_year = int(match.group(1)) - 1
     if match := AFTER_YEAR.search(text):
-        constraints.min_year = int(match.group(1))
+        u.min_year = int(match.group(1))
     if RECENT.search(text) and not (BEFORE_YEAR.search(text) or AFTER_YEAR.search(text)):
-        constraints.min_year, constraints.max_year = today.year - 5, None
+        u.take_back.append("era")
+        u.min_year = today.year - 5
     elif OLD.search(text) and not (BEFORE_YEAR.search(text) or AFTER_YEAR.search(text)):
-        constraints.min_year, constraints.max_year = None, 1989
+        u.take_back.append("era")
+        u.max_year = 1989
 
 
 def describe(profile: Profile, titles: dict[str, str]) -> list[str]:

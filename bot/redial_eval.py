@@ -22,6 +22,7 @@ from tqdm import tqdm
 from bot.kith import Kith
 from bot.reports import plot_curves, plot_latency, table, timing_summary, write_report
 from bot.sentiment import item_feeling
+from bot.understand import Reader
 from retrieval.datafiles import DataError, Issue
 from retrieval.metrics import classification, recall_at_k, summarize
 from retrieval.ranking import RankingWeights, RankRequest
@@ -110,28 +111,38 @@ def _curve(turns: Sequence[RecommenderTurn], lists: Sequence[list[str]], protoco
     return [sum(recall_at_k(r, t, n) for r, t in samples) / max(len(samples), 1) for n in range(1, k + 1)]
 
 
-def item_sentiment(kith: Kith, conversations: Sequence[dict[str, Any]], titles: dict[str, str]) -> dict[str, Any]:
-    """For each movie the seeker mentions with a liked label of 0 or 1: is it in read_profile's
-    likes or dislikes? Against plain VADER on the mention's clause, and the majority class."""
-    truth_kith, truth_vader = [], []
-    for conversation in conversations:
+def item_opinions(kith: Kith, conversations: Sequence[dict[str, Any]], titles: dict[str, str],
+                  readers: dict[str, Reader] | None = None) -> dict[str, Any]:
+    """For each movie with a seeker `liked` label of 0 or 1 that the seeker named or that was
+    suggested to them: does reading the whole dialogue put it in the profile's likes or dislikes?
+    An item in neither is a miss for its true class; macro-F1 over like/dislike. Per reader
+    (Kith's own by default), against plain VADER on the clause of the seeker's first mention and
+    the majority class, in the same run."""
+    readers = readers or {"kith": kith.reader}
+    truth: dict[str, list[tuple[str, str]]] = {name: [] for name in readers}
+    truth_vader = []
+    for conversation in tqdm(conversations, desc="opinions", unit="dialogue", leave=False):
         questions = conversation.get("initiatorQuestions") or {}
+        if not isinstance(questions, dict):
+            continue
         labels = {str(k): v.get("liked") for k, v in questions.items() if v.get("liked") in (0, 1)}
         turns = redial_turns(conversation, titles)
-        profile = kith.read_profile([{"role": t.role, "text": t.text} for t in turns])
-        seeker_mentions = {m for t in turns if t.role == "user" for m in t.movie_ids}
+        messages = [{"role": t.role, "text": t.text} for t in turns]
+        profiles = {name: kith.read_conversation(messages, reader)[0] for name, reader in readers.items()}
+        named = {m for t in turns for m in t.movie_ids}  # by the seeker, or suggested to them
         for movie_id, liked in labels.items():
-            if movie_id not in seeker_mentions or movie_id not in titles:
+            if movie_id not in named or movie_id not in titles:
                 continue
-            truth = "like" if liked == 1 else "dislike"
-            guess = "like" if movie_id in profile.likes else "dislike" if movie_id in profile.dislikes else "none"
-            truth_kith.append((truth, guess))
-            truth_vader.append((truth, _vader_guess(conversation, movie_id, titles)))
+            label = "like" if liked == 1 else "dislike"
+            for name, profile in profiles.items():
+                guess = "like" if movie_id in profile.likes else "dislike" if movie_id in profile.dislikes else "none"
+                truth[name].append((label, guess))
+            truth_vader.append((label, _vader_guess(conversation, movie_id, titles)))
     labels_used = ["like", "dislike"]
     return {
-        "kith (read_profile)": classification(truth_kith, labels_used),
+        **{f"{name} (read_profile)": classification(pairs, labels_used) for name, pairs in truth.items()},
         "vader (clause, strict)": classification(truth_vader, labels_used),
-        "majority (always like)": classification([(t, "like") for t, _ in truth_kith], labels_used),
+        "majority (always like)": classification([(t, "like") for t, _ in truth_vader], labels_used),
     }
 
 
@@ -196,7 +207,7 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
             curves[name] = _curve(turns, systems[name][0], "repeats_removed") if name != "repeat last mentioned" else []
     curves = {name: values for name, values in curves.items() if values}
 
-    sentiment = item_sentiment(kith, conversations, titles)
+    sentiment = item_opinions(kith, conversations, titles)
     timings = timing_summary({
         "understand (kith)": understand,
         "rank (kith)": systems["kith"][1],
@@ -233,7 +244,7 @@ def summary_text(payload: dict[str, Any]) -> str:
         rows += [{"system": name, **values} for name, values in published.items()]
         lines += ["", f"Protocol: {label}", table(rows, columns)]
     rows = [{"system": name, **values} for name, values in payload["item_sentiment"].items()]
-    lines += ["", "Item sentiment (seeker mentions with liked = 0 or 1)", table(rows, ["system", "samples", "accuracy", "macro_f1"])]
+    lines += ["", "Item opinions (seeker-named or suggested movies with liked = 0 or 1)", table(rows, ["system", "samples", "accuracy", "macro_f1"])]
     stages = [f"{stage} p50 {t['p50_s'] * 1000:.0f} ms, p95 {t['p95_s'] * 1000:.0f} ms" for stage, t in payload["timings"].items()]
     if stages:
         lines += ["", "Latency per turn: " + "; ".join(stages)]

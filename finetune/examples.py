@@ -101,9 +101,14 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
     if issues:
         raise DataError(sorted(issues, key=lambda i: (i.path, i.line or 0)))
 
+    # The understanding job's builders take this module's Example: imported here, not above.
+    from finetune import understanding
+
     examples: list[Example] = []
     if conversations:
-        examples += _redial_examples(conversations, seed, worked_examples)
+        titles = _redial_titles(conversations)
+        examples += _redial_examples(conversations, titles, seed, worked_examples)
+        examples += understanding.from_redial(conversations, titles)
     if dataset is not None:
         items = {item.id: item for item in dataset.items}
         origins = {id(d): dataset.origin(d) for d in dataset.dialogues}
@@ -114,22 +119,29 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
             examples += _dialogue_examples(turns, items, liked, f"{origin.path}:{origin.line}", dialogue.id, seed, worked_examples)
         examples += _interaction_examples(dataset.interactions, dataset.friendships, items,
                                           {id(i): dataset.origin(i) for i in dataset.interactions})
+        examples += understanding.from_kith_dialogues(dataset, items)
+        examples += understanding.from_catalog(dataset.items, seed)
     if not examples:
         raise DataError([Issue(", ".join(map(str, files)) or "<no files>", None, None,
                                "no training examples: dialogues need assistant turns that name items, "
                                "interactions need at least two liked items per person")])
-    counts = {kind: sum(e.kind == kind for e in examples) for kind in ("dialogue", "interaction")}
+    counts = {kind: sum(e.kind == kind for e in examples) for kind in ("dialogue", "interaction", "understanding")}
     return TrainingData(examples, files, counts)
 
 
 # --- ReDial -----------------------------------------------------------------------------------
 
 
-def _redial_examples(conversations: Sequence[tuple[str, int, dict[str, Any]]], seed: int, worked_examples: bool) -> list[Example]:
+def _redial_titles(conversations: Sequence[tuple[str, int, dict[str, Any]]]) -> dict[str, str]:
     titles: dict[str, str] = {}
     for _, _, conversation in conversations:
         mentions = conversation.get("movieMentions") or {}
         titles.update({str(k): " ".join(v.split()) for k, v in mentions.items() if v and v.strip()})
+    return titles
+
+
+def _redial_examples(conversations: Sequence[tuple[str, int, dict[str, Any]]], titles: dict[str, str], seed: int,
+                     worked_examples: bool) -> list[Example]:
     items = {movie_id: Item(id=movie_id, title=title, category="films") for movie_id, title in titles.items()}
     examples = []
     for path, line, conversation in conversations:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from importlib import resources
 from typing import Any
@@ -18,3 +19,10 @@ def text(name: str) -> str:
 def table(name: str) -> dict[str, Any]:
     """A TOML prompt file (`prompts/NAME.toml`)."""
     return tomllib.loads((resources.files("prompts") / f"{name}.toml").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def patterns(name: str, section: str, key: str) -> re.Pattern[str]:
+    """The regular expressions listed under `[section] key` of `prompts/NAME.toml`, as one
+    case-insensitive pattern that matches where any of them does."""
+    return re.compile("|".join(f"(?:{p})" for p in table(name)[section][key]), re.I)

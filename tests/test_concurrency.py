@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.runtimes.factory import Runtimes
 from bot import Kith, Turn
 from bot.kith import HISTORY_WINDOW
 from bot.runtimes.base import Message, SerialRuntime
@@ -72,7 +73,7 @@ def kith(data_dir: Path, model_cache: Path) -> Iterator[Kith]:
 
 
 def with_llm(kith: Kith, llm: FakeLLM, stores: Stores | None = None) -> Kith:
-    return Kith(kith.config, stores or kith.stores, llm=lambda: llm)
+    return Kith(kith.config, stores or kith.stores, Runtimes.of(llm))  # type: ignore[arg-type]
 
 
 # --- 1. profile updates ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtimes.factory import Runtimes
 from bot import Kith, KithInputError, Turn
 from bot.profile import Profile
 from retrieval.datafiles import read_files
@@ -176,7 +177,7 @@ def test_between_turns_the_llm_reads_the_next_prompts_opening(kith: Kith) -> Non
     message after every turn (one without a sentence of its own too), and the next reply's
     prompt continues what it read; before it has written, nothing loads it."""
     fake = RecordingLLM()
-    bot = Kith(kith.config, kith.stores, llm=lambda: fake)
+    bot = Kith(kith.config, kith.stores, Runtimes.of(fake))
     asked = bot.reply("prepare-newcomer", "recommend something")
     assert asked.asked_clarifying and fake.prepared == [] and fake.streamed == []
     first = bot.reply("prepare-newcomer", "I loved Arrival, a thoughtful sci-fi film please", asked.session_id)
@@ -198,7 +199,7 @@ def test_a_sibling_catalog_shares_stores_and_llm_and_takes_its_own_weights(data_
     first = Kith.open(data_dir, "demo", ranking_by_catalog={"demo": {"social": 0.0}})
     ingest_dataset(read_files([tiny_data]), "tiny", "tests", first.stores.database, first.stores.vectors, first.embedder)
     fake = RecordingLLM()
-    first._llm = fake  # type: ignore[assignment]  # the LLM this Kith would load
+    first.runtimes = Runtimes.of(fake)  # the LLM this Kith would load
     other = first.sibling("tiny")
     assert other.stores is first.stores and other.llm() is fake
     assert first.config.ranking.social == 0.0 and other.config.ranking.social == 0.5
@@ -220,7 +221,7 @@ def test_rank_and_read_profile_need_no_llm(data_dir: Path) -> None:
     assert any(t.startswith("Arrival") for t in titles) and any(t.startswith("Titanic") for t in titles)
     ranked = fresh.rank(messages, k=20)
     assert len(ranked) == 20 and ranked[0].category == "films"
-    assert fresh._llm is None
+    assert not fresh.runtimes.loaded
     fresh.close()
 
 
@@ -238,5 +239,5 @@ def test_open_takes_configuration_as_keywords(data_dir: Path, tmp_path: Path) ->
     assert opened.config.llm.adapter == tmp_path
     assert opened.config.ranking.diversity == 0.0 and opened.config.ranking.social == 0.5
     assert len(opened.rank([{"role": "user", "text": "a book"}], k=3)) == 3
-    assert opened._llm is None  # the LLM (and its adapter) load on the first reply only
+    assert not opened.runtimes.loaded  # the LLM (and its adapter) load on the first reply only
     opened.close()

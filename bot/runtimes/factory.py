@@ -4,12 +4,13 @@ concrete runtimes, each when it is chosen: importing this one loads neither torc
 from __future__ import annotations
 
 import importlib.metadata
+import threading
 from pathlib import Path
 from typing import Literal
 
 from bot.config import LLMConfig
 from bot.models import DEFAULT_MODEL, ModelNotFound, default_gguf, resolve_model
-from bot.runtimes.base import LLMRuntime
+from bot.runtimes.base import LLMRuntime, SerialRuntime
 
 
 def open_runtime(settings: LLMConfig, cache_dir: Path) -> LLMRuntime:
@@ -54,3 +55,49 @@ def choose_runtime(settings: LLMConfig) -> Literal["llama_cpp", "transformers", 
     import torch
 
     return "transformers" if torch.cuda.is_available() else "llama_cpp"
+
+
+class Runtimes:
+    """The LLM a process shares (between catalogs, and the HTTP service's workers), opened on
+    first use, as two jobs: writing replies and reading messages (bot/understand.py).
+
+    On llama.cpp each job gets a context of its own (the model loaded twice, ~100 MB more): a
+    context keeps the K/V of the prompt it read last, and the reply prompt, read ahead between
+    turns (`LLMRuntime.prepare`), would be lost to every understanding prompt read in between.
+    Other runtimes keep no prompt cache, so both jobs share one."""
+
+    def __init__(self, settings: LLMConfig, cache_dir: Path, given: LLMRuntime | None = None):
+        self.settings = settings
+        self.cache_dir = cache_dir
+        self._given = given
+        self._reply: LLMRuntime | None = None
+        self._reader: LLMRuntime | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, runtime: LLMRuntime) -> Runtimes:
+        """One runtime already open (a test's scripted LLM) for both jobs."""
+        return cls(LLMConfig(), Path(), given=runtime)
+
+    @property
+    def loaded(self) -> bool:
+        return self._reply is not None or self._reader is not None
+
+    def reply(self) -> LLMRuntime:
+        if self._given is not None:
+            return self._given
+        with self._lock:
+            if self._reply is None:
+                self._reply = self._open()
+            return self._reply
+
+    def reader(self) -> LLMRuntime:
+        if self._given is not None or choose_runtime(self.settings) != "llama_cpp":
+            return self.reply()
+        with self._lock:
+            if self._reader is None:
+                self._reader = self._open()
+            return self._reader
+
+    def _open(self) -> LLMRuntime:
+        return SerialRuntime(open_runtime(self.settings, self.cache_dir))

@@ -1,0 +1,91 @@
+"""Hand-off to a person: when the person asks for one, stays negative, or the bot keeps failing
+to help; with a plain summary, built from stored facts, for whoever takes over.
+Patterns, thresholds and wording live in prompts/support.toml."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import prompts
+from bot.sentiment import Sentiment
+from bot.sessions import StoredMessage
+
+HandoffReason = Literal["asked", "negative", "failures"]
+
+
+def asks_for_human(message: str) -> bool:
+    return bool(prompts.patterns("support", "handoff", "ask_for_human").search(message))
+
+
+@dataclass(frozen=True)
+class Handoff:
+    reason: HandoffReason
+    explanation: str
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def complains(message: str) -> bool:
+    return bool(prompts.patterns("support", "handoff", "complaint").search(message))
+
+
+def is_negative(message: str, sentiment: Sentiment) -> bool:
+    """A negative turn is about the experience: a complaint, or a clearly negative message that
+    is not taste ("I hated Psycho" is a dislike, not frustration)."""
+    threshold = float(prompts.table("support")["handoff"]["negative_polarity"])
+    return complains(message) or (sentiment.polarity <= threshold and "dislike" not in sentiment.items.values())
+
+
+def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence[StoredMessage]) -> HandoffReason | None:
+    """Why this turn hands the conversation to a person, if it does.
+
+    Only turns since the last hand-off count, so a conversation that goes on after one needs
+    fresh reasons for the next. `history` holds the stored messages before this turn; each
+    reply's data records whether its turn was negative and whether the bot failed to help."""
+    if asks_for_human(message):
+        return "asked"
+    replies = [m for m in history if m.role == "assistant"]
+    since = next((i for i in range(len(replies) - 1, -1, -1) if replies[i].data.get("handoff")), -1)
+    recent = replies[since + 1 :]
+    if negative and recent and recent[-1].data.get("negative"):
+        return "negative"
+    failures = sum(1 for m in recent if m.data.get("failed")) + int(failed)
+    if failures >= int(prompts.table("support")["handoff"]["failures"]):
+        return "failures"
+    return None
+
+
+def handoff_text(reason: HandoffReason) -> str:
+    support = prompts.table("support")
+    return support["replies"]["handoff"].format(reason=support["handoff_reasons"][reason])
+
+
+def summarize(
+    user_id: str,
+    turns: int,
+    history: Sequence[StoredMessage],
+    message: str,
+    profile_lines: Sequence[str],
+    help_titles: Sequence[str],
+    reason: HandoffReason,
+) -> str:
+    """A plain summary for the person taking over: built from stored facts, not generated.
+    `turns` counts the person's messages in the whole conversation, this one included;
+    `history` is the recent part a turn reads."""
+    recommended = [r["title"] for m in history if m.role == "assistant" for r in m.data.get("recommendations", [])[:3]]
+    lines = [
+        f"Customer {user_id}, {turns} message{'s' if turns != 1 else ''} in this conversation; "
+        f"handed off because {prompts.table('support')['summary_reasons'][reason]}.",
+    ]
+    if help_titles:
+        lines.append("Help topics: " + ", ".join(dict.fromkeys(help_titles)) + ".")
+    if profile_lines:
+        lines.append("Profile: " + "; ".join(profile_lines) + ".")
+    if recommended:
+        lines.append("Recommended so far: " + ", ".join(dict.fromkeys(recommended)) + ".")
+    lines.append(f"Last message: “{message}”")
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""The help desk: a problem ("my parcel hasn't arrived") is answered from the best-matching help
+article in Chroma, quoting its most relevant sentences and citing its title: extractive on
+purpose, so the answer says only what the article says.
+
+A message can hold a problem and a wish to choose at once ("...and can you suggest a book?");
+`choice_part` keeps the sentences about choosing. Patterns and wording: prompts/support.toml.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+import prompts
+from retrieval.database import Database
+from retrieval.embeddings import Embedder
+from retrieval.vectors import VectorStore
+
+# Cosine similarity a help article needs to answer a question. Measured on the demo articles:
+# matching questions score 0.40-0.69, recommendation requests and off-topic text 0.20-0.27.
+HELP_MIN_SIMILARITY = 0.30
+ANSWER_SENTENCES = 2
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+# People type sentences in lower case too.
+MESSAGE_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
+
+def mentions_problem(message: str) -> bool:
+    return bool(prompts.patterns("support", "intent", "problem").search(message))
+
+
+def asks_to_choose(message: str) -> bool:
+    return bool(prompts.patterns("support", "intent", "choose").search(message))
+
+
+def choice_part(message: str) -> str:
+    """The sentences of a message that are about choosing, not about a problem: "My boots
+    arrived damaged. Can you suggest a book?" -> "Can you suggest a book?"."""
+    sentences = [s for s in MESSAGE_SENTENCE.split(message) if s.strip()]
+    return " ".join(s for s in sentences if asks_to_choose(s) or not mentions_problem(s)).strip()
+
+
+@dataclass(frozen=True)
+class HelpAnswer:
+    article_id: str
+    title: str
+    answer: str
+    similarity: float
+
+    @property
+    def text(self) -> str:
+        replies = prompts.table("support")["replies"]
+        return f"{replies['help'].format(title=self.title, answer=self.answer)} {replies['help_more'].format(title=self.title)}"
+
+
+class HelpDesk:
+    """Answers problems from one catalog's help articles."""
+
+    def __init__(self, catalog: str, database: Database, vectors: VectorStore, embedder: Embedder):
+        self.catalog = catalog
+        self.database = database
+        self.vectors = vectors
+        self.embedder = embedder
+        self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
+
+    def answer(self, question: str) -> HelpAnswer | None:
+        if self.vectors.count(self.catalog, "help") == 0:
+            return None
+        best = self.vectors.query(self.catalog, "help", text=question, limit=1)[0]
+        if best.similarity < HELP_MIN_SIMILARITY:
+            return None
+        sentences, vectors = self._article_sentences(best.id)
+        if not sentences:
+            return None
+        asked = self.embedder.embed([question])[0]
+        chosen = sorted(np.argsort(-(vectors @ asked))[:ANSWER_SENTENCES])  # in the article's order
+        return HelpAnswer(best.id, str(best.metadata.get("title", best.id)), " ".join(sentences[i] for i in chosen),
+                          round(best.similarity, 3))
+
+    def _article_sentences(self, article_id: str) -> tuple[list[str], np.ndarray]:
+        if article_id not in self._sentences:
+            article = next((a for a in self.database.help_articles(self.catalog) if a.id == article_id), None)
+            if article is None:
+                # A vector whose row is not in SQLite (yet): ingest writes Chroma first.
+                return [], np.zeros((0, self.embedder.dimension), dtype=np.float32)
+            sentences = [s.strip() for s in SENTENCE.split(article.body) if s.strip()]
+            self._sentences[article_id] = (sentences, self.embedder.embed(sentences))
+        return self._sentences[article_id]
+
+    def forget(self) -> None:
+        """Drop cached sentences (articles were re-ingested)."""
+        self._sentences.clear()

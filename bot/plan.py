@@ -1,0 +1,33 @@
+"""The turn's second stage: what to do about a message, decided from its `Understanding`.
+
+A plan is some of: refuse, help (answer a problem from the help articles), recommend (rank, then
+write the picks, or a clarifying question when too little is known), hand off (the person asked
+for one). A refusal excludes everything else. Hand-offs the conversation earns on its own (it
+stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.guard import Refusal, refusal
+from bot.understanding import Understanding
+
+
+@dataclass(frozen=True)
+class Plan:
+    refusal: Refusal | None = None
+    help: bool = False
+    recommend: bool = False
+    handoff: bool = False
+
+
+def plan_turn(message: str, understanding: Understanding) -> Plan:
+    # The guard's patterns are a floor under any reader: what they refuse stays refused, and an
+    # attempt the LLM sees that they miss is refused as one on the instructions.
+    refused = refusal(message) or ("instructions" if understanding.wants("subvert") else None)
+    if refused:
+        return Plan(refusal=refused)
+    handoff = understanding.wants("human")
+    return Plan(help=understanding.wants("help"), recommend=understanding.wants("recommend") and not handoff,
+                handoff=handoff)

@@ -1,0 +1,270 @@
+"""The turn's first stage: one message, with what came before it, becomes an `Understanding`.
+
+Two readers:
+- `LLMReader`: the LLM writes a `Draft` as JSON under a grammar (always well-formed), then
+  `check_draft` keeps only what holds up against the catalog: titles resolve to item ids through
+  the catalog's `TitleFinder` and must be items the conversation named; tags and categories map
+  onto the catalog's vocabulary; prices and years must be sane numbers. What fails is dropped and
+  logged, never trusted.
+- the rules (`bot.profile.read_rules`, and the guard's, help desk's and hand-off's patterns for intents): the fallback
+  when the LLM is off or its output is unusable, and the baseline it is measured against.
+
+`Reader` takes each group of fields (bot.understanding.FIELDS) from the reader configured for it
+(`UnderstandingConfig.llm_fields`): each group ships with whichever reader measured better.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from pydantic import ValidationError
+
+import prompts
+from bot.guard import refusal
+from bot.handoff import asks_for_human
+from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
+from bot.profile import Vocabulary, read_rules
+from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
+from bot.sentiment import Sentiment, analyze
+from bot.understanding import CONSTRAINT_NAMES, FIELDS, Draft, Intent, ItemOpinion, Understanding, draft_schema
+from retrieval.titles import FoundTitle, TitleFinder
+
+log = logging.getLogger(__name__)
+
+# The LLM's answer is short (a dozen fields at most); a cut-off answer fails to parse and falls back.
+DRAFT_MAX_TOKENS = 96
+# How much of the assistant's last reply the LLM reads: enough for the items it named.
+ASSISTANT_CHARS = 300
+SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
+
+
+@dataclass(frozen=True)
+class Said:
+    """One message to understand, with what the reader may look at."""
+
+    message: str
+    # The assistant's last reply ("" at the start) and the items it named.
+    assistant: str = ""
+    suggested: tuple[str, ...] = ()
+    # Items the conversation named before this message: an opinion may be about one of them.
+    named_before: tuple[str, ...] = ()
+
+
+def rule_intents(message: str, u: Understanding) -> list[Intent]:
+    """Intents by the patterns of prompts/support.toml, as the turn has always read them: a refusal, a problem, a
+    wish for a person; everything else asks for suggestions."""
+    intents: list[Intent] = []
+    if refusal(message):
+        return ["subvert"]
+    problem = mentions_problem(message)
+    if problem:
+        intents.append("help")
+    if asks_for_human(message):
+        intents.append("human")
+    elif not problem or asks_to_choose(message):
+        intents.append("recommend")
+    if u.rejects_suggestions or u.opinions:
+        intents.append("feedback")
+    words = message.lower().strip(" !.?,").split()
+    if words and " ".join(words[:2]) in SMALLTALK or (words and words[0] in SMALLTALK):
+        intents.append("smalltalk")
+    return intents
+
+
+class RuleReader:
+    def __init__(self, vocabulary: Vocabulary, finder: TitleFinder, today: Callable[[], date] = date.today):
+        self.vocabulary = vocabulary
+        self.finder = finder
+        self.today = today
+
+    def read(self, said: Said, sentiment: Sentiment, mentions: Sequence[FoundTitle]) -> Understanding:
+        message = said.message
+        # A problem's words ("my boots arrived damaged") say nothing about taste.
+        about_choice = choice_part(message) if mentions_problem(message) else message
+        if about_choice != message:
+            mentions = self.finder.find(about_choice)
+            sentiment = analyze(about_choice, list(mentions))
+        u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions)
+        if refusal(message) or not about_choice:
+            u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
+        u.intents = rule_intents(message, u)
+        return u
+
+
+class LLMReader:
+    def __init__(self, llm: Callable[[], LLMRuntime], vocabulary: Vocabulary, finder: TitleFinder,
+                 categories: Sequence[str], instructed: bool = True, today: Callable[[], date] = date.today):
+        self.llm = llm
+        self.instructed = instructed
+        self.vocabulary = vocabulary
+        self.finder = finder
+        self.categories = sorted(categories)
+        self.today = today
+        self._schema = draft_schema()
+
+    def draft(self, said: Said) -> Draft | None:
+        """The LLM's draft, or None where its answer does not parse (logged)."""
+        text = self.llm().generate_json(understanding_messages(said, self.instructed), self._schema, DRAFT_MAX_TOKENS)
+        try:
+            return Draft.model_validate_json(text)
+        except ValidationError as error:
+            log.warning("understanding: the LLM's answer is not a valid draft (%s): %r", error.errors()[0]["msg"], text)
+            return None
+
+    def read(self, said: Said) -> Understanding | None:
+        draft = self.draft(said)
+        return None if draft is None else check_draft(draft, said, self.finder, self.vocabulary, self.categories,
+                                                      self.today())
+
+
+def understanding_messages(said: Said, instructed: bool = True) -> list[Message]:
+    """The LLM's prompt for one message, then the message with the assistant's last reply.
+
+    `instructed`: the task spelled out with worked examples, for a model not trained on it; an
+    adapter trained by `kith finetune` learned the task from its answers and gets one line
+    (a prompt of ~60 tokens instead of ~700)."""
+    table = prompts.table("understand")
+    if not instructed:
+        return [{"role": "system", "content": table["trained_system"]},
+                {"role": "user", "content": _shown(table, said.assistant[:ASSISTANT_CHARS], said.message)}]
+    shots: list[Message] = []
+    for example in table["examples"]:
+        shots += [{"role": "user", "content": _shown(table, example["assistant"], example["message"])},
+                  {"role": "assistant", "content": example["answer"]}]
+    return [{"role": "system", "content": table["system"]}, *shots,
+            {"role": "user", "content": _shown(table, said.assistant[:ASSISTANT_CHARS], said.message)}]
+
+
+def check_draft(draft: Draft, said: Said, finder: TitleFinder, vocabulary: Vocabulary, categories: Sequence[str],
+                today: date) -> Understanding:
+    """The draft in catalog terms, keeping only what holds up; each thing dropped is logged."""
+    dropped: list[str] = []
+    # An opinion may be about an item named in this message, just suggested, or named before.
+    in_message = [f.item_id for f in finder.find(said.message)]
+    known = {*in_message, *said.suggested, *said.named_before}
+    opinions: dict[str, ItemOpinion] = {}
+    for opinion in draft.opinions:
+        item_id = _resolve_title(opinion.title, finder, known)
+        if item_id is None:
+            dropped.append(f"opinion about {opinion.title!r} (no item the conversation named)")
+            continue
+        opinions[item_id] = ItemOpinion(item_id=item_id, feeling=opinion.feeling, seen=opinion.seen)
+
+    def tags(words: Sequence[str], what: str) -> list[str]:
+        found: list[str] = []
+        for word in words:
+            names = [name for name, _ in vocabulary.tags.find(word)]
+            if not names and word.lower() in vocabulary.tags.names:
+                names = [word.lower()]
+            if not names:
+                dropped.append(f"{what} {word!r} (not a tag of this catalog)")
+            found += [name for name in names if name not in found]
+        return found
+
+    chosen_categories = []
+    for word in draft.categories:
+        names = [name for name, _ in vocabulary.categories.find(word)] or ([word] if word in categories else [])
+        if not names:
+            dropped.append(f"category {word!r}")
+        chosen_categories += [name for name in names if name not in chosen_categories]
+
+    take_back: list[str] = []
+    for word in draft.take_back:
+        if word.lower() in CONSTRAINT_NAMES:
+            take_back.append(word.lower())
+        elif (item_id := _resolve_title(word, finder, known)) is not None:
+            take_back.append(item_id)
+        else:
+            take_back += tags([word], "take_back")
+
+    min_price, max_price = _number(draft.min_price, 0, 1e6), _number(draft.max_price, 0, 1e6)
+    if min_price is not None and max_price is not None and min_price > max_price:
+        dropped.append(f"price range {min_price}-{max_price}")
+        min_price = max_price = None
+    min_year, max_year = (_year(y, today) for y in (draft.min_year, draft.max_year))
+    if min_year is not None and max_year is not None and min_year > max_year:
+        dropped.append(f"years {min_year}-{max_year}")
+        min_year = max_year = None
+    u = Understanding(
+        intents=list(dict.fromkeys(draft.intents)),
+        opinions=list(opinions.values()),
+        # Turning the suggestions down: feedback that dislikes some of them and likes none.
+        rejects_suggestions="feedback" in draft.intents and {"dislike"} == {
+            o.feeling for o in opinions.values() if o.item_id in said.suggested},
+        categories=chosen_categories,
+        tags=tags(draft.tags, "tag"),
+        avoid=tags(draft.avoid, "avoid"),
+        min_price=min_price, max_price=max_price, min_year=min_year, max_year=max_year,
+        length=draft.length,
+        occasion=_phrase(draft.occasion), audience=_phrase(draft.audience), mood=_phrase(draft.mood),
+        take_back=take_back,
+    )
+    if dropped:
+        log.info("understanding: dropped from the LLM's reading of %r: %s", said.message[:80], "; ".join(dropped))
+    return u
+
+
+def _resolve_title(title: str, finder: TitleFinder, known: set[str]) -> str | None:
+    found = finder.find(title)
+    for hit in sorted(found, key=lambda f: f.start - f.end):  # the longest match first
+        for item_id in (hit.item_id, *hit.same_name):
+            if item_id in known:
+                return item_id
+    return None
+
+
+def _number(value: float | None, low: float, high: float) -> float | None:
+    return float(value) if value is not None and low <= value <= high else None
+
+
+def _year(value: int | None, today: date) -> int | None:
+    return value if value is not None and 1800 <= value <= today.year + 1 else None
+
+
+def _phrase(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    return value or None
+
+
+def _shown(table: dict[str, object], assistant: str, message: str) -> str:
+    shown = table["input"]
+    assert isinstance(shown, dict)
+    return (shown["with_assistant"] if assistant else shown["alone"]).format(assistant=assistant, message=message)
+
+
+class Reader:
+    """Each group of fields from its configured reader; the rules wherever the LLM fails."""
+
+    def __init__(self, rules: RuleReader, llm: LLMReader | None, llm_fields: Sequence[str]):
+        unknown = set(llm_fields) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"unknown understanding fields {sorted(unknown)}; known: {sorted(FIELDS)}")
+        self.rules = rules
+        self.llm = llm
+        self.llm_fields = tuple(llm_fields) if llm is not None else ()
+
+    def read(self, said: Said) -> tuple[Understanding, Sentiment]:
+        mentions = self.rules.finder.find(said.message)
+        sentiment = analyze(said.message, mentions)
+        ruled = self.rules.read(said, sentiment, mentions)
+        ruled.reader = {group: "rules" for group in FIELDS}
+        if not self.llm_fields or self.llm is None:
+            return ruled, sentiment
+        try:
+            read = self.llm.read(said)
+        except LLMUnavailable:
+            read = None
+        if read is None:
+            return ruled, sentiment
+        merged = ruled.model_copy(deep=True)
+        for group in self.llm_fields:
+            for name in FIELDS[group]:
+                setattr(merged, name, getattr(read, name))
+            merged.reader[group] = "llm"
+        if refusal(said.message) and "subvert" not in merged.intents:
+            # The guard's patterns are a floor under any reader: what they refuse stays refused.
+            merged.intents = ["subvert"]
+        return merged, sentiment

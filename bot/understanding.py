@@ -1,0 +1,110 @@
+"""What one message means: the typed record a turn is planned from.
+
+Two readers write it (bot/understand.py): the LLM, as JSON under a grammar (`Draft`, in the
+person's words: titles as said, tags and prices as said), which code then checks against the
+catalog; and the rules of bot/profile.py, the fallback and the baseline. Either way the turn
+gets an `Understanding` in catalog terms: item ids, catalog categories and tags, numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# recommend: wants suggestions; help: has a problem (an order, an account); feedback: an opinion
+# about something suggested; smalltalk: greetings, thanks; human: asks for a person; subvert:
+# tries to override the bot's instructions or read someone else's private activity.
+Intent = Literal["recommend", "help", "feedback", "smalltalk", "human", "subvert"]
+INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "human", "subvert")
+Feeling = Literal["like", "dislike", "neutral"]
+Length = Literal["short", "long"]
+# What a correction can take back besides a tag or a title: a whole constraint.
+CONSTRAINT_NAMES = ("budget", "era", "length", "category")
+
+
+class DraftOpinion(BaseModel):
+    """An opinion as the LLM writes it: `title` is the item as named, or the title "it" stands for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=120)
+    feeling: Feeling
+    seen: bool | None = None
+
+
+class Draft(BaseModel):
+    """The LLM's reading of one message, in the person's words; every field may be left out.
+
+    The field order is the order the LLM writes them in (its grammar follows the schema)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intents: list[Intent] = Field(default_factory=list, max_length=4)
+    opinions: list[DraftOpinion] = Field(default_factory=list, max_length=8)
+    categories: list[str] = Field(default_factory=list, max_length=4)
+    tags: list[str] = Field(default_factory=list, max_length=8)
+    avoid: list[str] = Field(default_factory=list, max_length=8)
+    min_price: float | None = None
+    max_price: float | None = None
+    min_year: int | None = None
+    max_year: int | None = None
+    length: Length | None = None
+    occasion: str | None = Field(None, max_length=40)
+    audience: str | None = Field(None, max_length=40)
+    mood: str | None = Field(None, max_length=20)
+    take_back: list[str] = Field(default_factory=list, max_length=6)
+
+
+def draft_schema() -> dict[str, object]:
+    """The JSON schema the LLM's output is constrained to."""
+    return Draft.model_json_schema()
+
+
+class ItemOpinion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: str
+    feeling: Feeling
+    seen: bool | None = None
+
+
+class Understanding(BaseModel):
+    """One message, understood, in catalog terms. Empty fields say nothing new.
+
+    `take_back` holds what an earlier message said and this one withdraws: tags, item ids, or
+    the names of whole constraints (CONSTRAINT_NAMES). `reader` records who wrote each field
+    ("llm" or "rules"), so a stored turn shows where its reading came from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intents: list[Intent] = []
+    opinions: list[ItemOpinion] = []
+    rejects_suggestions: bool = False
+    reset: bool = False
+    categories: list[str] = []
+    tags: list[str] = []
+    avoid: list[str] = []
+    min_price: float | None = Field(None, ge=0)
+    max_price: float | None = Field(None, ge=0)
+    min_year: int | None = None
+    max_year: int | None = None
+    length: Length | None = None
+    occasion: str | None = None
+    audience: str | None = None
+    mood: str | None = None
+    take_back: list[str] = []
+    reader: dict[str, Literal["llm", "rules"]] = {}
+
+    def wants(self, intent: Intent) -> bool:
+        return intent in self.intents
+
+
+# The fields a reader is chosen for (UnderstandingConfig.llm_fields): each is measured apart.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "intents": ("intents",),
+    "opinions": ("opinions", "rejects_suggestions"),
+    "constraints": ("categories", "min_price", "max_price", "min_year", "max_year", "length"),
+    "tastes": ("tags", "avoid", "take_back", "reset"),
+    "context": ("occasion", "audience", "mood"),
+}
