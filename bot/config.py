@@ -194,6 +194,10 @@ class KithConfig(BaseModel):
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     ui: UIConfig = Field(default_factory=UIConfig)
     understanding: UnderstandingConfig = Field(default_factory=UnderstandingConfig)
+    # Who plans a turn's tool use. code: the turn's stages, from the Understanding (the default
+    # 135M model cannot plan). agent: the LLM itself, in LangChain's agent loop over bot/tools.py,
+    # for a capable model behind llm.endpoint; a turn it fails falls back to code.
+    planner: Literal["code", "agent"] = "code"
 
     @field_validator("ranking_by_catalog", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ from retrieval.titles import TitleFinder
 # reasons, help topics) comes from these, so a turn costs the same in a session's 1,000th turn
 # as in its 10th. Taste that outlives the window is in the profile, which every turn reads whole.
 HISTORY_WINDOW = 20
+
+logger = logging.getLogger(__name__)
 
 
 class KithInputError(ValueError):
@@ -243,7 +246,7 @@ class Kith:
         profile = self.read_profile(messages)
         mentioned = [found.item_id for m in messages for found in self.finder.find(m["text"])]
         user_texts = [m["text"] for m in messages if m["role"] == "user"]
-        return self._request(profile, " ".join(user_texts[-2:]), user_id, seen=mentioned)
+        return self.request_for(profile, " ".join(user_texts[-2:]), user_id, seen=mentioned)
 
     def rank(self, messages: Sequence[dict[str, str]], user_id: str | None = None, k: int = 50) -> list[Recommendation]:
         """Rank the catalog for a conversation without writing a reply."""
@@ -251,7 +254,7 @@ class Kith:
 
     # --- one turn -----------------------------------------------------------------------
 
-    def _request(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = ()) -> RankRequest:
+    def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = ()) -> RankRequest:
         c = profile.constraints
         return RankRequest(
             query=query,
@@ -387,8 +390,15 @@ class Kith:
         # A problem's words ("my boots arrived damaged") are no query for the catalog.
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
-        request = self._request(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier])
+        request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier])
         history_likes = self.ranker.own_history(user_id)[0]
+        if self.config.planner == "agent":
+            answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)
+            if answered is not None:
+                picks, text = answered
+                clock.lap("rank")
+                yield reply.add(text)
+                return picks
         ranking = self.ranker.rank(request, self.config.recommendations)
         picks = _Picks(choose_tone(sentiment), ranking.recommendations, ranking.friends_activity)
         clock.lap("rank")
@@ -413,6 +423,37 @@ class Kith:
         yield from pieces
         reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded
         return picks
+
+
+    def chat_model(self):  # -> langchain_core BaseChatModel
+        """The reply LLM as a LangChain chat model, for the agent planner."""
+        from bot.runtimes.chat_model import RuntimeChatModel
+
+        return RuntimeChatModel(runtime=self.llm())
+
+    def _agent_answer(self, user_id: str, message: str, opened: _Opened, profile: Profile, sentiment: Sentiment,
+                      history_likes: Sequence[str]) -> tuple[_Picks, str] | None:
+        """`planner = "agent"`: the LLM plans its own tool calls (LangChain's agent loop over
+        bot/tools.py) and writes the answer. None, and the turn goes on as code plans it, when
+        the loop hit its step limit, found no items, or answered with what the facts lack
+        (the reply's one grounding check)."""
+        # LangChain's agent loads only where it is configured.
+        from langchain_core.messages import AIMessage, HumanMessage
+
+        from bot.agent import run_agent
+        from bot.tools import kith_tools
+
+        history = [HumanMessage(m.text) if m.role == "user" else AIMessage(m.text) for m in opened.history]
+        result = run_agent(self.chat_model(), kith_tools(self, user_id), prompts.table("tools")["agent"]["system"],
+                           [*history, HumanMessage(message)])
+        found = result.recommendations[: self.config.recommendations]
+        allowed = {r.item_id for r in found} | {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned}
+        reasons = " ".join(reason for r in found for reason in r.reasons)
+        if not result.finished or not found or not self.writer.grounded(result.text, allowed, reasons):
+            logger.info("agent planner: answering as code plans it (finished %s, %d items)", result.finished, len(found))
+            return None
+        friends = result.last_artifact("friends_activity") or []
+        return _Picks(choose_tone(sentiment), found, list(friends)), result.text
 
 
 @dataclass(frozen=True)

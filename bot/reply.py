@@ -136,13 +136,13 @@ class ReplyWriter:
         self._reads: list[threading.Thread] = []
         self._reads_lock = threading.Lock()
 
-    def _grounded(self, sentence: str, allowed: set[str], top: Recommendation) -> bool:
-        """The sentence names no item outside the ranking, says nothing about friends or
-        ratings that the pick's reasons do not say, and is a sentence (ended, not cut off)."""
+    def grounded(self, sentence: str, allowed: set[str], reasons: str) -> bool:
+        """The one grounding check of what an LLM writes: it names no item outside `allowed`
+        (the ranking and the person's own), says nothing about friends or ratings that the
+        picks' `reasons` do not say, and is a sentence (ended, not cut off)."""
         for found in self.finder.find(sentence):
             if not allowed & {found.item_id, *found.same_name}:
                 return False
-        reasons = " ".join(top.reasons)
         if "friend" in sentence.lower():
             # Only the friend the facts name, by their full name, may be mentioned.
             names = FRIEND_NAME.findall(reasons)
@@ -222,7 +222,7 @@ class ReplyWriter:
             yield sentence
         allowed = {r.item_id for r in recommendations} | named_by_person
         repaired = False
-        if degraded is None and not self._grounded(sentence, allowed, top):
+        if degraded is None and not self.grounded(sentence, allowed, " ".join(top.reasons)):
             repaired = True
             sentence = f" {top.reasons[0]}."
         sentence = sentence.strip()

@@ -122,6 +122,24 @@ def test_agent_stops_at_its_step_limit(kith: Kith) -> None:
     assert [use.name for use in result.tool_uses] == ["search_catalog"] and result.recommendations
 
 
+def test_a_turn_planned_by_the_agent_answers_from_its_search_or_falls_back_to_code(kith: Kith) -> None:
+    """planner = "agent": the turn's picks are what the agent's search found and its text is the
+    agent's answer; an answer naming an item the search did not return fails the grounding check
+    and the turn is planned by code instead."""
+    agent = Kith(kith.config.model_copy(update={"planner": "agent"}), kith.stores, kith.runtimes)
+    searching = AIMessage(content="", tool_calls=[{"name": "search_catalog", "args": SEARCH, "id": "call-1"}])
+    agent.chat_model = lambda: scripted(searching, AIMessage(content=ANSWER))  # type: ignore[method-assign]
+    turn = agent.reply("agent-turn", "Something warm for tonight, under 5, no horror")
+    assert turn.text == ANSWER and turn.recommendations
+    assert all(kith.ranker.stats.items[r.item_id].price <= 5.0 for r in turn.recommendations)
+    alien = kith.finder.find("Alien")[0].item_id  # a horror film: the search excluded it
+    assert alien not in {r.item_id for r in turn.recommendations}
+    agent.chat_model = lambda: scripted(searching, AIMessage(content="You must see Alien (1979)."))  # type: ignore[method-assign]
+    planned = agent.reply("agent-turn", "Something warm for tonight, under 5, no horror", turn.session_id)
+    assert "Alien (1979)" not in planned.text
+    assert planned.recommendations and planned.text != ANSWER
+
+
 def test_search_honours_the_stored_profile(kith: Kith) -> None:
     user = "profiled-user"
     tools = tools_by_name(kith, user)

@@ -54,7 +54,7 @@ def test_friends_activity_never_includes_private_rows(kith: Kith) -> None:
     checked = 0
     for user in kith.users():
         for query in QUERIES:
-            ranking = kith.ranker.rank(kith._request(kith.read_profile([{"role": "user", "text": query}]), query, user.id), 10)
+            ranking = kith.ranker.rank(kith.request_for(kith.read_profile([{"role": "user", "text": query}]), query, user.id), 10)
             for activity in ranking.friends_activity:
                 checked += 1
                 assert (activity.friend_id, activity.item_id) not in secret_pairs
@@ -106,7 +106,7 @@ def test_friends_visible_activity_reaches_the_owners_friends_only(friends_only: 
     strangers = [u.id for u in kith.users() if u.id != owner and u.id not in friends]
     profile = kith.read_profile([{"role": "user", "text": LIGHTHOUSE}])
     for stranger in strangers:
-        ranking = kith.ranker.rank(kith._request(profile, LIGHTHOUSE, stranger), 10)
+        ranking = kith.ranker.rank(kith.request_for(profile, LIGHTHOUSE, stranger), 10)
         assert all(activity.friend_id != owner and FRIENDS_ONLY not in activity.text for activity in ranking.friends_activity)
         for recommendation in ranking.recommendations:
             assert all(FRIENDS_ONLY not in reason and f"your friend {name} " not in reason for reason in recommendation.reasons)
