@@ -348,19 +348,37 @@ def eval_dialogues(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Scripted dialogue YAML files or folders of them.")],
     out: Annotated[Path | None, typer.Option(help="Write report.json into this folder.")] = None,
+    readers: Annotated[str | None, typer.Option(
+        help="Run the files once per understanding reader and compare them per field group, e.g. "
+             "`rules,llm` (rules: the LLM reads no field; llm: it reads all five).")] = None,
 ) -> None:
     """Run scripted conversations and check each turn's expectations.
 
     Exits 1 if any expectation fails (so it can gate a deployment), 2 on invalid files."""
     from bot.reports import plot_latency, write_report
-    from bot.scripted import ScriptedError, load_dialogues, run_dialogues
+    from bot.scripted import ScriptedError, load_dialogues, parse_readers, run_dialogues, run_readers
 
     config: KithConfig = ctx.obj
     files = [p for path in paths for p in (sorted(path.glob("*.yaml")) if path.is_dir() else [path])]
+    chosen: list[str] = []
+    if readers is not None:
+        try:
+            chosen = parse_readers(readers)
+        except ValueError as error:
+            _fail(f"--readers: {error}")
     try:
         dialogues = load_dialogues(files, config.data_dir)
     except ScriptedError as error:
         _fail(str(error))
+    if chosen:
+        comparison = run_readers(dialogues, config.data_dir, chosen, **_given(config))
+        typer.echo(comparison.summary())
+        if out is not None:
+            path = write_report(out, "dialogues", comparison.to_json(), files)
+            plots = [plot_latency(out / f"latency-{reader}.png", f"Scripted dialogues ({reader} reader): latency per turn, by stage",
+                                  report.timings()) for reader, report in comparison.reports.items()]
+            typer.echo(f"report: {path}, plots: {', '.join(str(p) for p in plots)}")
+        raise typer.Exit(0 if comparison.passed else 1)
     report = run_dialogues(dialogues, config.data_dir, **_given(config))
     typer.echo(report.summary())
     if out is not None:

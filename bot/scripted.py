@@ -11,7 +11,7 @@ File format (one dialogue per `.yaml` / `.yml` file)::
     user: u01                             # optional; default a fresh id per dialogue: "scripted-<file stem>"
     keep_profile: false                   # optional; see "Profiles" below
     turns:                                # required, at least one; all turns run in one session
-      - user: "I loved Arrival. A thoughtful sci-fi film please, nothing scary"   # the message (required)
+      - user: "I loved Arrival. A thoughtful sci-fi film please, nothing scary"   # the message (a turn is user or assistant)
         expect:                           # optional; every key is optional, each one is one check
           top_k: 5                        # k for the item checks below (default 5); not a check itself
           must_include: [film-006]        # every one of these ids is in the top k
@@ -44,6 +44,47 @@ File format (one dialogue per `.yaml` / `.yml` file)::
           friends_named_truthfully: true  # every "your friend <Name>" in the reply names a friend
                                           # whose activity the turn used (full or first name)
           no_private_activity: true       # nothing reveals another person's private activity (below)
+          understanding:                  # what the message was read to mean (turn.understanding), below
+            intents: [recommend]          # the set of intents equals these
+            avoid: [scary]                # these tags are among the things to avoid
+      - assistant: "You might like Arrival (2016): quiet, sad, clever."   # a scripted reply (below)
+        names: [film-005]                 # the items it suggests (default: none)
+      - user: "seen it, loved it"
+        expect:
+          understanding:
+            opinions: {film-005: like}    # each listed item has that feeling (like | dislike | neutral)
+            opinions_only: true           # ... and the understanding holds no other opinion
+            seen: {film-005: true}        # these opinions' `seen` is this (true | false)
+
+The understanding expectation (`expect.understanding`), each key one check against the turn's
+`Understanding` (bot/understanding.py), named after its field group (bot.understanding.FIELDS):
+`understanding.intents`, `understanding.opinions[.seen|.rejects_suggestions]`,
+`understanding.constraints.<key>`, `understanding.tastes.<key>`, `understanding.context.<key>`::
+
+    intents: [feedback, recommend]  # intents   the set equals these (recommend help feedback smalltalk human subvert)
+    opinions: {film-005: dislike}   # opinions  each listed item has that feeling; `{}` with
+    opinions_only: true             #           opinions_only: no opinion at all
+    seen: {film-005: false}         # opinions  the opinion about each item says seen true / false
+    rejects_suggestions: true       # opinions  the message turns the suggestions down (true / false)
+    categories: [books]             # constraints  the set of categories equals these ([] = none)
+    min_price: 10                   # constraints  equals this; for these five, null = left unset
+    max_price: 20
+    min_year: 1980
+    max_year: 1989
+    length: short                   # constraints  short | long | null
+    tags: [funny]                   # tastes    these are among the wanted tags
+    avoid: [scary]                  # tastes    these are among the tags to avoid
+    take_back: [budget, scary]      # tastes    among what is taken back: tags, item ids, or budget,
+                                    #           era, length, category
+    reset: true                     # tastes    the message starts over (true / false)
+    occasion: birthday              # context   each a case-insensitive substring of what was read,
+    audience: [gran, nan]           #           or a list of such phrases, any one of which matches;
+    mood: down                      #           null = nothing read
+
+A scripted assistant line (`assistant:` with optional `names:`, neither `user` nor `expect`) is
+stored into the session as if Kith had replied so, its `names` as the reply's recommendations:
+the next user turn reads them as just suggested ("I loved it", "not that one"), whatever a
+generated reply would have said. It is no check and costs no LLM call.
 
 Meaning of the checks:
 
@@ -77,14 +118,23 @@ profile back afterwards. The turns themselves are saved like any conversation: r
 dialogues on a scratch data folder.
 
 A turn that raises (e.g. a message over the length limit) is one failed check, "turn"; the
-dialogue's later turns are not run and each counts as one failed check.
+dialogue's later user turns are not run and each counts as one failed check (later assistant
+lines are skipped).
 
 The report: per dialogue its name, file, catalog, user, checks passed and total, and per turn
-the message, the reply, the recommended ids, every check as {check, passed, reason} and the
-turn's timings; totals; and per stage of a turn (load, understand, rank, reply, save, total)
-the p50 and p95 seconds over all turns run. `summary()` gives one line per dialogue
-(`✓ name (file): 9/9` or `✗ ...`), then every failed check with its reason, the timings, and
-the totals; `to_json()` gives all of it as a JSON-ready dict.
+the message, the reply, the recommended ids, every check as {check, passed, reason}, the
+turn's timings and its understanding (the Understanding as a dict); totals; and per stage of a turn (load, understand, rank, reply, save, total)
+the p50 and p95 seconds over all turns run; and per field group of the understanding (intents,
+opinions, constraints, tastes, context) the understanding checks passed and their total
+(`understanding_accuracy()`, "understanding" in the JSON). `summary()` gives one line per
+dialogue (`✓ name (file): 9/9` or `✗ ...`), then every failed check with its reason (an
+understanding check's reason starts with the reader that wrote the field: `[rules]`, `[llm]`),
+the per-group table, the timings, and the totals; `to_json()` gives all of it as a JSON-ready dict.
+
+Readers side by side: `run_readers(dialogues, data_dir, ["rules", "llm"])` runs the same files
+once per reader (READERS: `rules` gives the LLM no field group, `understanding.llm_fields = []`;
+`llm` gives it all five) and returns a `ReaderComparison`: `table_text()` is group | rules | llm
+(passed/total and %), `to_json()` holds it as "understanding_by_reader" with every run's report.
 
 Python API::
 
@@ -92,8 +142,9 @@ Python API::
     report = run_dialogues(dialogues, data_dir=Path("/tmp/kith"))   # keyword args: Kith configuration
     print(report.summary()); report.passed; report.to_json()
 
-Command line: `kith [--data-dir DIR] eval dialogues PATH... [--out DIR]` (files or folders);
-exits 0 when every check passed, 1 when one failed, 2 when the files are invalid.
+Command line: `kith [--data-dir DIR] eval dialogues PATH... [--out DIR] [--readers rules,llm]`
+(files or folders); exits 0 when every check passed, 1 when one failed, 2 when the files are
+invalid. The labelled understanding suite is `bench/understanding/`.
 """
 
 from __future__ import annotations
@@ -108,9 +159,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.reports import timing_summary
+from bot.understanding import CONSTRAINT_NAMES, FIELDS, Feeling, Intent, Length, Understanding
 
 # --- the file format -------------------------------------------------------------------------
 
@@ -135,6 +187,49 @@ class ProfileContextExpect(BaseModel):
     occasion: str | None = None
     audience: str | None = None
     mood: str | None = None
+
+
+class UnderstandingExpect(BaseModel):
+    """What the turn's message should have been read to mean (`turn.understanding`). Every field
+    is optional; each one given is one check (`opinions_only` belongs to the `opinions` check).
+    For the numbers, `length` and the context phrases, null means "left unset"."""
+
+    model_config = Strict
+
+    intents: list[Intent] | None = Field(None, min_length=1)
+    opinions: dict[str, Feeling] | None = None
+    opinions_only: Literal[True] | None = None
+    seen: dict[str, bool] | None = Field(None, min_length=1)
+    rejects_suggestions: bool | None = None
+    categories: list[str] | None = None
+    min_price: float | None = Field(None, ge=0)
+    max_price: float | None = Field(None, ge=0)
+    min_year: int | None = None
+    max_year: int | None = None
+    length: Length | None = None
+    tags: list[str] | None = Field(None, min_length=1)
+    avoid: list[str] | None = Field(None, min_length=1)
+    take_back: list[str] | None = Field(None, min_length=1)
+    reset: bool | None = None
+    # A phrase, or a list of phrases any one of which may match ("grand", or [road trip, drive]).
+    occasion: str | list[str] | None = Field(None, min_length=1)
+    audience: str | list[str] | None = Field(None, min_length=1)
+    mood: str | list[str] | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _only_with_opinions(self) -> UnderstandingExpect:
+        if self.opinions_only and self.opinions is None:
+            raise ValueError("opinions_only needs opinions (write `opinions: {}` for none at all)")
+        return self
+
+
+# The understanding keys whose null is a check ("left unset"); the others skip on null.
+NULLABLE_UNDERSTANDING = ("min_price", "max_price", "min_year", "max_year", "length", "occasion", "audience", "mood")
+# Each understanding key's field group (bot.understanding.FIELDS); `seen` is part of an opinion.
+UNDERSTANDING_GROUPS: dict[str, str] = {
+    **{name: group for group, names in FIELDS.items() for name in names},
+    "seen": "opinions",
+}
 
 
 class Expect(BaseModel):
@@ -166,13 +261,37 @@ class Expect(BaseModel):
     friend_reason: Literal[True] | None = None
     friends_named_truthfully: Literal[True] | None = None
     no_private_activity: Literal[True] | None = None
+    understanding: UnderstandingExpect | None = None
 
 
 class ScriptedTurn(BaseModel):
+    """A message of the person (`user`, with `expect`), or a scripted reply (`assistant`, with
+    the items it suggests in `names`), stored as if Kith had said it."""
+
     model_config = Strict
 
-    user: str = Field(min_length=1)
+    user: str | None = Field(None, min_length=1)
     expect: Expect = Field(default_factory=Expect)
+    assistant: str | None = Field(None, min_length=1)
+    names: list[str] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_speaker(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            if "user" in value and "assistant" in value:
+                raise ValueError("a turn is either user (a message) or assistant (a scripted reply), not both")
+            if "user" not in value and "assistant" not in value:
+                raise ValueError("needs user (the message) or assistant (a scripted reply)")
+            if "assistant" in value and "expect" in value:
+                raise ValueError("a scripted assistant line has no expect (put it on the next user turn)")
+            if "user" in value and "names" in value:
+                raise ValueError("names belongs to an assistant line (the items it suggests)")
+        return value
+
+    @property
+    def is_assistant(self) -> bool:
+        return self.assistant is not None
 
 
 class DialogueFile(BaseModel):
@@ -291,6 +410,8 @@ def _message(error: dict[str, Any]) -> str:
         return "must not be empty"
     if kind == "string_too_long":
         return f"must be at most {error['ctx']['max_length']} characters"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
     return error["msg"]
 
 
@@ -305,8 +426,20 @@ def _item_problems(raw: Any, facts: CatalogFacts) -> list[str]:
         close = difflib.get_close_matches(value, sorted(known), n=1)
         return f" (did you mean {close[0]!r}?)" if close else ""
 
+    def unknown(where: str, value: Any, known: set[str], what: str) -> None:
+        if isinstance(value, str) and value not in known:
+            problems.append(f"{where}: unknown {what} {value!r} in catalog {facts.name!r}{suggest(value, known)}")
+
+    # What a correction can take back: a tag, an item, or a whole constraint.
+    takeable = facts.tags | facts.item_ids | set(CONSTRAINT_NAMES)
     for number, turn in enumerate(turns):
-        expect = turn.get("expect") if isinstance(turn, dict) else None
+        if not isinstance(turn, dict):
+            continue
+        names = turn.get("names")
+        if isinstance(names, list):
+            for position, value in enumerate(names):
+                unknown(f"turns[{number}].names[{position}]", value, facts.item_ids, "item")
+        expect = turn.get("expect")
         if not isinstance(expect, dict):
             continue
         checks: list[tuple[str, set[str], str]] = [(key, facts.item_ids, "item") for key in ITEM_KEYS]
@@ -316,11 +449,23 @@ def _item_problems(raw: Any, facts: CatalogFacts) -> list[str]:
             if not isinstance(values, list):
                 continue
             for position, value in enumerate(values):
-                if isinstance(value, str) and value not in known:
-                    problems.append(
-                        f"turns[{number}].expect.{key}[{position}]: unknown {what} {value!r} in catalog "
-                        f"{facts.name!r}{suggest(value, known)}"
-                    )
+                unknown(f"turns[{number}].expect.{key}[{position}]", value, known, what)
+        understanding = expect.get("understanding")
+        if not isinstance(understanding, dict):
+            continue
+        at = f"turns[{number}].expect.understanding"
+        for key in ("opinions", "seen"):
+            values = understanding.get(key)
+            if isinstance(values, dict):
+                for value in values:
+                    unknown(f"{at}.{key}.{value}", value, facts.item_ids, "item")
+        for key, known, what in (("categories", facts.categories, "category"), ("tags", facts.tags, "tag"),
+                                 ("avoid", facts.tags, "tag"),
+                                 ("take_back", takeable, "tag, item or constraint (budget, era, length, category)")):
+            values = understanding.get(key)
+            if isinstance(values, list):
+                for position, value in enumerate(values):
+                    unknown(f"{at}.{key}[{position}]", value, known, what)
     return problems
 
 
@@ -691,6 +836,74 @@ def evaluate_turn(expect: Expect, turn: Any, context: EvalContext) -> list[Check
             "; ".join(leaks) if leaks
             else f"nothing private in friends' activity ({len(turn.friends_activity)} entries), "
                  f"reasons ({sum(len(r.reasons) for r in turn.recommendations)}) or the reply")
+    if expect.understanding is not None:
+        results += evaluate_understanding(expect.understanding, getattr(turn, "understanding", None))
+    return results
+
+
+def understanding_check(key: str) -> str:
+    """A check's name, carrying its field group: `understanding.opinions`, `understanding.tastes.avoid`."""
+    group = UNDERSTANDING_GROUPS[key]
+    return f"understanding.{group}" if key == group else f"understanding.{group}.{key}"
+
+
+def check_group(check: str) -> str | None:
+    """The field group of an understanding check's name (None for other checks)."""
+    parts = check.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "understanding" and parts[1] in FIELDS else None
+
+
+def evaluate_understanding(expect: UnderstandingExpect, u: Understanding | None) -> list[CheckResult]:
+    """Every key of `expect` checked against the turn's understanding; each reason says which
+    reader wrote the field (`[rules]`, `[llm]`)."""
+    results: list[CheckResult] = []
+    given = [key for key in UnderstandingExpect.model_fields if key != "opinions_only"
+             and (getattr(expect, key) is not None or (key in NULLABLE_UNDERSTANDING and key in expect.model_fields_set))]
+    for key in given:
+        name = understanding_check(key)
+        if u is None:
+            results.append(CheckResult(name, False, "the turn has no understanding"))
+            continue
+        by = f"[{u.reader.get(UNDERSTANDING_GROUPS[key], '?')}] "
+        wanted = getattr(expect, key)
+        have = getattr(u, key, None)
+        if key == "intents":
+            same = set(wanted) == set(u.intents)
+            reason = f"intents were {_ids(u.intents)}" + ("" if same else f", expected {_ids(wanted)}")
+            results.append(CheckResult(name, same, by + reason))
+        elif key == "opinions":
+            feelings = {o.item_id: o.feeling for o in u.opinions}
+            wrong = [f"no opinion about {i} (expected {f})" if i not in feelings
+                     else f"{i} was {feelings[i]}, expected {f}" for i, f in wanted.items() if feelings.get(i) != f]
+            if expect.opinions_only:
+                wrong += [f"also {i} {f}" for i, f in feelings.items() if i not in wanted]
+            found = ", ".join(f"{i} {f}" for i, f in feelings.items()) or "no opinions"
+            results.append(CheckResult(name, not wrong, by + ("; ".join(wrong) + f" (read: {found})" if wrong else found)))
+        elif key == "seen":
+            seen = {o.item_id: o.seen for o in u.opinions}
+            wrong = [f"no opinion about {i}" if i not in seen else f"{i} seen was {_fmt(seen[i])}, expected {_fmt(s)}"
+                     for i, s in wanted.items() if i not in seen or seen[i] is not s]
+            results.append(CheckResult(name, not wrong, by + ("; ".join(wrong) if wrong else
+                                       ", ".join(f"{i} seen {_fmt(s)}" for i, s in wanted.items()))))
+        elif key == "categories":
+            same = set(wanted) == set(u.categories)
+            reason = f"categories were {_ids(u.categories)}" + ("" if same else f", expected {_ids(wanted)}")
+            results.append(CheckResult(name, same, by + reason))
+        elif key in ("tags", "avoid", "take_back"):
+            missing = [v for v in wanted if v not in have]
+            reason = f"{key} were {_ids(have)}" + (f", missing {_ids(missing)}" if missing else "")
+            results.append(CheckResult(name, not missing, by + reason))
+        elif key in ("occasion", "audience", "mood"):
+            phrases = [wanted] if isinstance(wanted, str) else wanted
+            same = have is None if wanted is None else have is not None and any(
+                phrase.lower() in have.lower() for phrase in phrases)
+            expected = "null" if wanted is None else " or ".join(repr(p) for p in phrases)
+            reason = f"{key} was {_fmt(have)}" + ("" if same else f", expected {expected}")
+            results.append(CheckResult(name, same, by + reason))
+        else:  # numbers, length, the flags
+            same = have is None if wanted is None else have is not None and have == wanted
+            reason = f"{key} was {_fmt(have)}" + ("" if same else f", expected {_fmt(wanted)}")
+            results.append(CheckResult(name, same, by + reason))
     return results
 
 
@@ -764,6 +977,10 @@ class TurnResult:
     checks: list[CheckResult]
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    # A scripted assistant line: `reply` is its text, `recommendations` its names; no checks.
+    scripted_assistant: bool = False
+    # What the message was read to mean (Understanding.model_dump()), where the turn ran.
+    understanding: dict[str, Any] | None = None
 
 
 @dataclass
@@ -818,11 +1035,25 @@ class ScriptedReport:
                     stages.setdefault(stage, []).append(seconds)
         return timing_summary(stages)
 
+    def understanding_accuracy(self) -> dict[str, dict[str, Any]]:
+        """Per field group (bot.understanding.FIELDS, in that order): the understanding checks
+        passed, their total, and the share passed (None without checks)."""
+        counts = {group: [0, 0] for group in FIELDS}
+        for dialogue in self.dialogues:
+            for check in dialogue.checks:
+                group = check_group(check.check)
+                if group is not None:
+                    counts[group][0] += check.passed
+                    counts[group][1] += 1
+        return {group: {"passed": p, "total": n, "accuracy": round(p / n, 4) if n else None}
+                for group, (p, n) in counts.items()}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
             "passed_count": self.passed_count,
             "total": self.total,
+            "understanding": self.understanding_accuracy(),
             "dialogues_passed": sum(d.passed for d in self.dialogues),
             "dialogues": [
                 {
@@ -843,6 +1074,8 @@ class ScriptedReport:
                             "checks": [asdict(c) for c in t.checks],
                             "timings": {k: round(v, 4) for k, v in t.timings.items()},
                             "error": t.error,
+                            **({"scripted_assistant": True} if t.scripted_assistant else {}),
+                            **({"understanding": t.understanding} if t.understanding is not None else {}),
                         }
                         for t in d.turns
                     ],
@@ -866,6 +1099,10 @@ class ScriptedReport:
             lines += ["", "Failed checks:"]
             for d, t, c in failed:
                 lines.append(f"- {d.name}, turn {t.index + 1} ({t.user[:60]!r}): {c.check}: {c.reason}")
+        accuracy = self.understanding_accuracy()
+        if any(v["total"] for v in accuracy.values()):
+            lines += ["", "Understanding per field group (checks passed / total):"]
+            lines += [f"  {group:<12} {_share(v)}" for group, v in accuracy.items()]
         timings = self.timings()
         if timings:
             lines += ["", "Turn timings (s): " + ", ".join(
@@ -890,9 +1127,24 @@ def _run_one(kith: Any, dialogue: ScriptedDialogue, privacy: Privacy) -> Dialogu
         failed_at: int | None = None
         for index, scripted in enumerate(dialogue.turns):
             if failed_at is not None:
-                result.turns.append(TurnResult(index, scripted.user, "", [], [
-                    CheckResult("turn", False, f"not run: turn {failed_at + 1} failed")]))
+                if not scripted.is_assistant:
+                    result.turns.append(TurnResult(index, scripted.user or "", "", [], [
+                        CheckResult("turn", False, f"not run: turn {failed_at + 1} failed")]))
                 continue
+            if scripted.is_assistant:
+                try:
+                    session_id = say_as_assistant(kith, dialogue.user, session_id, scripted.assistant or "",
+                                                  scripted.names)
+                except Exception as error:  # noqa: BLE001 - as a failing turn
+                    failed_at = index
+                    result.turns.append(TurnResult(index, "", scripted.assistant or "", list(scripted.names), [
+                        CheckResult("turn", False, f"storing the assistant line raised {type(error).__name__}: {error}")],
+                        error=f"{type(error).__name__}: {error}", scripted_assistant=True))
+                    continue
+                result.turns.append(TurnResult(index, "", scripted.assistant or "", list(scripted.names), [],
+                                               scripted_assistant=True))
+                continue
+            assert scripted.user is not None
             try:
                 turn = kith.reply(dialogue.user, scripted.user, session_id)
             except Exception as error:  # noqa: BLE001 - a failing turn is a result, not a crash
@@ -904,12 +1156,38 @@ def _run_one(kith: Any, dialogue: ScriptedDialogue, privacy: Privacy) -> Dialogu
             session_id = turn.session_id
             result.turns.append(TurnResult(
                 index, scripted.user, turn.text, [r.item_id for r in turn.recommendations],
-                evaluate_turn(scripted.expect, turn, context), dict(turn.timings)))
+                evaluate_turn(scripted.expect, turn, context), dict(turn.timings),
+                understanding=turn.understanding.model_dump() if getattr(turn, "understanding", None) else None))
     finally:
         if not dialogue.keep_profile:
             kith.set_profile(dialogue.user, earlier)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def say_as_assistant(kith: Any, user_id: str, session_id: str | None, text: str, names: Sequence[str]) -> str:
+    """Store `text` in the session as Kith's reply, with `names` as its recommendations (what
+    the next turn reads as just suggested); returns the session id (a new one when None)."""
+    from retrieval.ranking import Recommendation
+
+    if session_id is None:
+        session_id, _ = kith.sessions.open_session(user_id, None)
+    items = kith.ranker.stats.items
+    recommendations = [
+        asdict(Recommendation(item_id, items[item_id].title, items[item_id].category, 0.0, {}, ["scripted"],
+                              items[item_id].price, list(items[item_id].tags)))
+        for item_id in names
+    ]
+    kith.sessions.append_message(session_id, user_id, "assistant", text,
+                                 {"recommendations": recommendations, "scripted": True})
+    return session_id
+
+
+def _share(counts: dict[str, Any]) -> str:
+    """"9/10 (90%)", or "-" without checks."""
+    if not counts["total"]:
+        return "-"
+    return f"{counts['passed']}/{counts['total']} ({100 * counts['passed'] / counts['total']:.0f}%)"
 
 
 def run_dialogues(dialogues: Sequence[ScriptedDialogue], data_dir: Path | None, **kith_config: Any) -> ScriptedReport:
@@ -934,7 +1212,7 @@ def run_dialogues(dialogues: Sequence[ScriptedDialogue], data_dir: Path | None, 
             if kith is None:
                 continue
             facts = CatalogFacts.from_items(dialogue.catalog, kith.ranker.stats.items.values())
-            raw = {"turns": [{"expect": t.expect.model_dump(exclude_none=True)} for t in dialogue.turns]}
+            raw = {"turns": [{"expect": t.expect.model_dump(exclude_none=True), "names": t.names} for t in dialogue.turns]}
             problems += [f"{dialogue.file}: {p}" for p in _item_problems(raw, facts)]
         if problems:
             raise ScriptedError(problems)
@@ -944,3 +1222,74 @@ def run_dialogues(dialogues: Sequence[ScriptedDialogue], data_dir: Path | None, 
         for kith in opened.values():
             kith.close()
     return ScriptedReport(results, time.perf_counter() - started)
+
+
+# --- readers side by side -----------------------------------------------------------------------
+
+# The understanding readers a comparison runs: the groups of fields each gives the LLM.
+READERS: dict[str, tuple[str, ...]] = {"rules": (), "llm": tuple(FIELDS)}
+
+
+def parse_readers(text: str) -> list[str]:
+    """"rules,llm" -> ["rules", "llm"]; ValueError naming the known readers otherwise."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in READERS]
+    if unknown or not names:
+        raise ValueError(f"unknown readers {', '.join(unknown) or '(none given)'}; known: {', '.join(READERS)}")
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class ReaderComparison:
+    """The same dialogues run once per reader."""
+
+    reports: dict[str, ScriptedReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(report.passed for report in self.reports.values())
+
+    def table(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """group -> reader -> {passed, total, accuracy}."""
+        accuracy = {reader: report.understanding_accuracy() for reader, report in self.reports.items()}
+        return {group: {reader: accuracy[reader][group] for reader in self.reports} for group in FIELDS}
+
+    def table_text(self) -> str:
+        readers = list(self.reports)
+        rows = [["group", *readers]]
+        totals = {reader: {"passed": 0, "total": 0} for reader in readers}
+        for group, by_reader in self.table().items():
+            rows.append([group, *(_share(by_reader[r]) for r in readers)])
+            for reader in readers:
+                totals[reader]["passed"] += by_reader[reader]["passed"]
+                totals[reader]["total"] += by_reader[reader]["total"]
+        rows.append(["all", *(_share(totals[r]) for r in readers)])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+        lines.insert(1, "-+-".join("-" * width for width in widths))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "understanding_by_reader": self.table(),
+            "readers": {reader: {"llm_fields": list(READERS[reader]), **report.to_json()}
+                        for reader, report in self.reports.items()},
+        }
+
+    def summary(self) -> str:
+        parts = [f"== reader: {reader} (LLM reads: {', '.join(READERS[reader]) or 'nothing'}) ==\n{report.summary()}"
+                 for reader, report in self.reports.items()]
+        parts.append("Understanding per field group, by reader (checks passed / total):\n" + self.table_text())
+        return "\n\n".join(parts)
+
+
+def run_readers(dialogues: Sequence[ScriptedDialogue], data_dir: Path | None, readers: Sequence[str],
+                **kith_config: Any) -> ReaderComparison:
+    """Run the dialogues once per reader (READERS: `rules` gives the LLM no field, `llm` all of
+    them), the rest of the Kith configuration the same."""
+    reports = {}
+    for reader in readers:
+        understanding = {**dict(kith_config.get("understanding") or {}), "llm_fields": list(READERS[reader])}
+        reports[reader] = run_dialogues(dialogues, data_dir, **{**kith_config, "understanding": understanding})
+    return ReaderComparison(reports)

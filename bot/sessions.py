@@ -105,19 +105,7 @@ class SessionStore:
         IMMEDIATE), which no other writer can enter meanwhile."""
         now = _now()
         with self.database.transaction() as connection:
-            connection.execute(
-                "INSERT OR IGNORE INTO sessions (id, catalog, user_id, app, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, self.catalog, user_id, app, now, now),
-            )
-            owner = connection.execute("SELECT catalog, user_id, app FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            if tuple(owner) != (self.catalog, user_id, app):
-                # Two first turns raced for one new id; the other user's turn won it.
-                raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
-            # The next free position: MAX reads one end of the primary key (session_id, position);
-            # COUNT(*) would read every message of the session.
-            (position,) = connection.execute(
-                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE session_id = ?", (session_id,)
-            ).fetchone()
+            position = self._next_position(connection, session_id, user_id, app, now)
             connection.executemany(
                 "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -132,6 +120,40 @@ class SessionStore:
                 profile = merge_profiles(base, profile, theirs)
             self._write_profile(connection, user_id, profile)
         return profile
+
+    def append_message(self, session_id: str, user_id: str, role: str, text: str, data: dict[str, Any],
+                       app: str = "") -> None:
+        """Add one message at the end of a session (created if new), the profile untouched: a
+        scripted dialogue's assistant line (bot/scripted.py), stored as a turn stores its reply,
+        so the next turn reads it (and `data["recommendations"]`) as what was just said."""
+        if role not in ("user", "assistant"):
+            raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
+        now = _now()
+        with self.database.transaction() as connection:
+            position = self._next_position(connection, session_id, user_id, app, now)
+            connection.execute(
+                "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, position, role, text, json.dumps(data, ensure_ascii=False), now),
+            )
+            connection.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+
+    def _next_position(self, connection: sqlite3.Connection, session_id: str, user_id: str, app: str, now: str) -> int:
+        """Inside a write transaction: the session created if new (it must be this user's, catalog's
+        and app's), and the position its next message takes."""
+        connection.execute(
+            "INSERT OR IGNORE INTO sessions (id, catalog, user_id, app, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, self.catalog, user_id, app, now, now),
+        )
+        owner = connection.execute("SELECT catalog, user_id, app FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if tuple(owner) != (self.catalog, user_id, app):
+            # Two first turns raced for one new id; the other user's turn won it.
+            raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
+        # The next free position: MAX reads one end of the primary key (session_id, position);
+        # COUNT(*) would read every message of the session.
+        (position,) = connection.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(position)
 
     def sessions(self, user_id: str, app: str = "") -> list[dict[str, Any]]:
         rows = self.database.query(

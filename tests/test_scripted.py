@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
+from bot.runtimes.factory import Runtimes
 from bot.cli import app
 from bot.kith import Kith, KithInputError, Turn
 from bot.profile import Constraints, Context, Profile
@@ -41,6 +42,13 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def assert_problems(problems: list[str], expected: list[str]) -> None:
+    """Each expected start begins one of the problems, and there are no others."""
+    for start in expected:
+        assert any(p.startswith(start) for p in problems), f"no problem starting {start!r} in:\n" + "\n".join(problems)
+    assert len(problems) == len(expected), "\n".join(problems)
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -90,9 +98,7 @@ turns:
         f"{empty}: turns: must not be empty",
         f"{empty}: catalog: required",
     ]
-    for start in expected:
-        assert any(p.startswith(start) for p in problems), f"no problem starting {start!r} in:\n" + "\n".join(problems)
-    assert len(problems) == len(expected)
+    assert_problems(problems, expected)
     assert str(good) not in str(raised.value)
     # The message lists them all too.
     assert all(p in str(raised.value) for p in problems)
@@ -450,3 +456,284 @@ def test_the_starter_suite_passes_on_the_demo_catalog(tmp_path: Path, demo_templ
     assert report.passed, report.summary()
     assert report.total >= 100 and {"rank", "reply", "total"} <= set(report.timings())
     json.dumps(report.to_json())
+
+
+# --- understanding expectations, scripted assistant lines, readers side by side -----------------
+
+from bot.scripted import (  # noqa: E402
+    ReaderComparison,
+    UnderstandingExpect,
+    evaluate_understanding,
+    parse_readers,
+    run_readers,
+)
+from bot.understanding import ItemOpinion, Understanding  # noqa: E402
+
+
+def test_understanding_keys_and_assistant_lines_are_validated_with_file_and_path(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.yaml", """
+catalog: demo
+turns:
+  - assistant: "You might like Arrival (2016)."
+    names: [film-005, film-999]
+  - user: "loved it"
+    expect:
+      understanding:
+        colour: red
+        opinions: {film-005: love, film-998: like}
+        seen: {film-997: true}
+        categories: [film]
+        tags: [scarry]
+        avoid: [horror]
+        take_back: [budgett]
+        intents: [chat]
+  - user: "x"
+    expect: {understanding: {opinions_only: true}}
+  - assistant: "Try Alien."
+    expect: {tone: warm}
+  - user: "y"
+    names: [film-001]
+  - expect: {tone: warm}
+""")
+    with pytest.raises(ScriptedError) as raised:
+        load_dialogues([bad])
+    problems = raised.value.problems
+    at = f"{bad}: turns[1].expect.understanding"
+    expected = [
+        f"{bad}: turns[0].names[1]: unknown item 'film-999' in catalog 'demo'",
+        f"{at}.colour: unknown key (allowed: intents, opinions, opinions_only, seen,",
+        f"{at}.opinions.film-005: must be one of 'like', 'dislike' or 'neutral'",
+        f"{at}.opinions.film-998: unknown item 'film-998' in catalog 'demo'",
+        f"{at}.seen.film-997: unknown item 'film-997'",
+        f"{at}.categories[0]: unknown category 'film' in catalog 'demo' (did you mean 'films'?)",
+        f"{at}.tags[0]: unknown tag 'scarry' in catalog 'demo' (did you mean 'scary'?)",
+        f"{at}.take_back[0]: unknown tag, item or constraint (budget, era, length, category) 'budgett' "
+        "in catalog 'demo' (did you mean 'budget'?)",
+        f"{at}.intents[0]: must be one of 'recommend', 'help'",
+        f"{bad}: turns[2].expect.understanding: opinions_only needs opinions (write `opinions: {{}}` for none at all)",
+        f"{bad}: turns[3]: a scripted assistant line has no expect",
+        f"{bad}: turns[4]: names belongs to an assistant line",
+        f"{bad}: turns[5]: needs user (the message) or assistant (a scripted reply)",
+    ]
+    assert_problems(problems, expected)
+
+
+def test_a_dialogue_with_an_assistant_line_and_understanding_loads() -> None:
+    [dialogue] = load_dialogues([Path(__file__).resolve().parents[1] / "bench" / "understanding" / "a15-alien-yes-shark-no.yaml"])
+    assistant, person = dialogue.turns
+    assert assistant.is_assistant and assistant.names == ["film-001", "film-020"] and assistant.expect == Expect()
+    wanted = person.expect.understanding
+    assert wanted.opinions == {"film-001": "like", "film-020": "dislike"} and wanted.opinions_only
+    assert wanted.seen == {"film-001": True, "film-020": True}
+
+
+def read(**fields) -> Understanding:
+    return Understanding(reader={"intents": "rules", "opinions": "llm", "constraints": "rules", "tastes": "rules",
+                                 "context": "llm"}, **fields)
+
+
+UNDERSTOOD = read(
+    intents=["feedback", "recommend"],
+    opinions=[ItemOpinion(item_id="film-a", feeling="like", seen=True), ItemOpinion(item_id="film-b", feeling="dislike")],
+    rejects_suggestions=False, categories=["films"], tags=["funny", "family"], avoid=["scary"], max_price=20.0,
+    min_year=1980, max_year=1989, length="short", occasion="my dad's 60th birthday", audience="dad",
+    take_back=["budget", "horror"],
+)
+
+
+@pytest.mark.parametrize(
+    ("expect", "check", "passed", "reason"),
+    [
+        ({"intents": ["recommend", "feedback"]}, "understanding.intents", True, "[rules] intents were feedback, recommend"),
+        ({"intents": ["feedback"]}, "understanding.intents", False, "intents were feedback, recommend, expected feedback"),
+        ({"opinions": {"film-a": "like"}}, "understanding.opinions", True, "[llm] film-a like, film-b dislike"),
+        ({"opinions": {"film-a": "like"}, "opinions_only": True}, "understanding.opinions", False, "also film-b dislike"),
+        ({"opinions": {"film-b": "neutral"}}, "understanding.opinions", False, "film-b was dislike, expected neutral"),
+        ({"opinions": {"book-c": "like"}}, "understanding.opinions", False, "no opinion about book-c (expected like)"),
+        ({"opinions": {}, "opinions_only": True}, "understanding.opinions", False, "also film-a like; also film-b dislike"),
+        ({"seen": {"film-a": True}}, "understanding.opinions.seen", True, "film-a seen True"),
+        ({"seen": {"film-b": False}}, "understanding.opinions.seen", False, "film-b seen was None, expected False"),
+        ({"rejects_suggestions": True}, "understanding.opinions.rejects_suggestions", False, "rejects_suggestions was False"),
+        ({"categories": ["films"]}, "understanding.constraints.categories", True, "categories were films"),
+        ({"categories": []}, "understanding.constraints.categories", False, "expected none"),
+        ({"max_price": 20}, "understanding.constraints.max_price", True, "max_price was 20"),
+        ({"min_price": None}, "understanding.constraints.min_price", True, "min_price was None"),
+        ({"max_price": None}, "understanding.constraints.max_price", False, "max_price was 20, expected None"),
+        ({"min_year": 1990}, "understanding.constraints.min_year", False, "min_year was 1980, expected 1990"),
+        ({"length": "short"}, "understanding.constraints.length", True, "length was 'short'"),
+        ({"tags": ["funny"]}, "understanding.tastes.tags", True, "tags were funny, family"),
+        ({"avoid": ["scary", "horror"]}, "understanding.tastes.avoid", False, "missing horror"),
+        ({"take_back": ["horror"]}, "understanding.tastes.take_back", True, "take_back were budget, horror"),
+        ({"reset": True}, "understanding.tastes.reset", False, "reset was False"),
+        ({"occasion": "Birthday"}, "understanding.context.occasion", True, "[llm] occasion was \"my dad's 60th birthday\""),
+        ({"audience": ["gran", "nan"]}, "understanding.context.audience", False, "expected 'gran' or 'nan'"),
+        ({"mood": None}, "understanding.context.mood", True, "mood was None"),
+    ],
+)
+def test_each_understanding_expectation_is_one_check_named_by_its_group(expect, check, passed, reason) -> None:
+    [result] = evaluate_understanding(UnderstandingExpect.model_validate(expect), UNDERSTOOD)
+    assert (result.check, result.passed) == (check, passed), result.reason
+    assert reason in result.reason
+
+
+def test_understanding_checks_fail_without_an_understanding_and_ride_on_evaluate_turn() -> None:
+    expect = Expect(tone="friendly", understanding=UnderstandingExpect(intents=["recommend"], max_price=None))
+    results = evaluate_turn(expect, make_turn(), context())
+    assert [(r.check, r.passed, r.reason) for r in results] == [
+        ("tone", True, "tone was 'friendly' (mood 'neutral')"),
+        ("understanding.intents", False, "the turn has no understanding"),
+        ("understanding.constraints.max_price", False, "the turn has no understanding"),
+    ]
+    understood = make_turn(understanding=read(intents=["recommend"]))
+    assert all(r.passed for r in evaluate_turn(expect, understood, context()))
+
+
+def report_with(*checks: tuple[str, bool]) -> ScriptedReport:
+    turn = TurnResult(0, "m", "r", [], [CheckResult(name, passed, "") for name, passed in checks])
+    return ScriptedReport([DialogueResult("d", "d.yaml", "demo", "u", [turn])])
+
+
+def test_per_group_accuracy_counts_understanding_checks_only_and_compares_readers() -> None:
+    rules = report_with(("understanding.intents", True), ("understanding.intents", False), ("tone", False),
+                        ("understanding.opinions", False), ("understanding.opinions.seen", True),
+                        ("understanding.tastes.avoid", True), ("turn", False))
+    llm = report_with(("understanding.intents", True), ("understanding.intents", True),
+                      ("understanding.opinions", True), ("understanding.opinions.seen", True),
+                      ("understanding.tastes.avoid", False))
+    assert rules.understanding_accuracy() == {
+        "intents": {"passed": 1, "total": 2, "accuracy": 0.5},
+        "opinions": {"passed": 1, "total": 2, "accuracy": 0.5},
+        "constraints": {"passed": 0, "total": 0, "accuracy": None},
+        "tastes": {"passed": 1, "total": 1, "accuracy": 1.0},
+        "context": {"passed": 0, "total": 0, "accuracy": None},
+    }
+    summary = rules.summary().splitlines()
+    assert "Understanding per field group (checks passed / total):" in summary
+    assert "  intents      1/2 (50%)" in summary and "  constraints  -" in summary
+    assert json.loads(json.dumps(rules.to_json()))["understanding"]["tastes"]["passed"] == 1
+    comparison = ReaderComparison({"rules": rules, "llm": llm})
+    assert comparison.table()["opinions"] == {"rules": {"passed": 1, "total": 2, "accuracy": 0.5},
+                                              "llm": {"passed": 2, "total": 2, "accuracy": 1.0}}
+    assert comparison.table_text().splitlines() == [
+        "group       | rules      | llm",
+        "------------+------------+-----------",
+        "intents     | 1/2 (50%)  | 2/2 (100%)",
+        "opinions    | 1/2 (50%)  | 2/2 (100%)",
+        "constraints | -          | -",
+        "tastes      | 1/1 (100%) | 0/1 (0%)",
+        "context     | -          | -",
+        "all         | 3/5 (60%)  | 4/5 (80%)",
+    ]
+    data = json.loads(json.dumps(comparison.to_json()))
+    assert data["understanding_by_reader"]["intents"]["llm"]["passed"] == 2
+    assert data["readers"]["rules"]["llm_fields"] == [] and len(data["readers"]["llm"]["llm_fields"]) == 5
+    assert parse_readers("rules, llm,rules") == ["rules", "llm"]
+    with pytest.raises(ValueError, match="unknown readers gpt; known: rules, llm"):
+        parse_readers("rules,gpt")
+
+
+class QuickLLM:
+    """Writes one sentence, instantly: the runner's replies without a model."""
+
+    description = "quick"
+
+    def stream(self, messages, max_new_tokens=None, prefix="", stop=()):  # type: ignore[no-untyped-def]
+        yield " a fine pick."
+
+    def generate(self, messages, max_new_tokens=None, prefix="", stop=()):  # type: ignore[no-untyped-def]
+        return "a fine pick."
+
+    def score(self, messages, continuation) -> float:  # type: ignore[no-untyped-def]
+        return 0.0
+
+    def prepare(self, messages) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_scripted_assistant_lines_are_stored_and_read_as_suggestions(tmp_path: Path, tiny_data: Path, embedder,
+                                                                    monkeypatch) -> None:
+    from retrieval.datafiles import read_files
+    from retrieval.ingest import ingest_dataset
+    from retrieval.store import Stores
+
+    data_dir = tmp_path / "data"
+    stores = Stores.open(data_dir)
+    ingest_dataset(read_files([tiny_data]), "tiny", "tests", stores.database, stores.vectors, embedder)
+    stores.close()
+    opened: list[Kith] = []
+    original = Kith.open.__func__  # type: ignore[attr-defined]
+
+    def open_quick(cls, *args, **config):  # type: ignore[no-untyped-def]
+        kith = original(cls, *args, **config)
+        kith.runtimes = Runtimes.of(QuickLLM())  # type: ignore[arg-type]
+        opened.append(kith)
+        return kith
+
+    monkeypatch.setattr(Kith, "open", classmethod(open_quick))
+    path = write(tmp_path, "it.yaml", """
+catalog: tiny
+user: ann
+turns:
+  - assistant: "You might like Paddington 2 (2017): a bear and a great deal of marmalade."
+    names: [paddington]
+  - user: "seen it twice, loved it"
+    expect:
+      understanding:
+        opinions: {paddington: like}
+        opinions_only: true
+        seen: {paddington: true}
+        max_price: null
+  - user: "a scary film under 5"
+    expect:
+      understanding: {tags: [scary], max_price: 5}
+""")
+    dialogues = load_dialogues([path], data_dir)
+    comparison = run_readers(dialogues, data_dir, ["rules"])
+    report = comparison.reports["rules"]
+    assert report.passed, report.summary()
+    first, second, third = report.dialogues[0].turns
+    assert first.scripted_assistant and first.checks == [] and first.recommendations == ["paddington"]
+    assert [c.check for c in second.checks] == ["understanding.opinions", "understanding.opinions.seen",
+                                               "understanding.constraints.max_price"]
+    assert report.understanding_accuracy()["opinions"] == {"passed": 2, "total": 2, "accuracy": 1.0}
+    assert opened[0].config.understanding.llm_fields == []
+    read = report.to_json()["dialogues"][0]["turns"][1]["understanding"]
+    assert read["opinions"] == [{"item_id": "paddington", "feeling": "like", "seen": True}] and read["reader"]["opinions"] == "rules"
+    # The line is in the session as Kith's reply, its names as the reply's recommendations.
+    kith = Kith.open(data_dir, "tiny")
+    try:
+        [session] = kith.sessions.sessions("ann")
+        messages = kith.sessions.messages(session["id"])
+        assert [m.role for m in messages] == ["assistant", "user", "assistant", "user", "assistant"]
+        assert messages[0].text.startswith("You might like Paddington 2")
+        assert messages[0].data["scripted"] and [r["item_id"] for r in messages[0].data["recommendations"]] == ["paddington"]
+        assert messages[0].data["recommendations"][0]["title"] == "Paddington 2 (2017)"
+        assert kith.profile("ann") == Profile()  # the earlier (empty) profile is back
+    finally:
+        kith.close()
+        for other in opened:
+            other.close()
+
+
+def test_the_command_compares_readers_side_by_side(tmp_path: Path, monkeypatch) -> None:
+    fake = FakeKith()
+    configs: list[dict] = []
+
+    def open_fake(cls, data_dir, catalog, **config):  # type: ignore[no-untyped-def]
+        configs.append(config)
+        return fake
+
+    monkeypatch.setattr(Kith, "open", classmethod(open_fake))
+    path = write(tmp_path, "x.yaml", "catalog: demo\nturns:\n  - user: hi\n    expect: {understanding: {intents: [smalltalk]}}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "eval", "dialogues", str(path),
+                                      "--readers", "rules,llm", "--out", str(out)])
+    assert result.exit_code == 1, result.output  # FakeKith's turns carry no understanding
+    assert [c["understanding"]["llm_fields"] for c in configs] == [[], ["intents", "opinions", "constraints", "tastes", "context"]]
+    assert "group       | rules    | llm" in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["understanding_by_reader"]["intents"] == {
+        "rules": {"passed": 0, "total": 1, "accuracy": 0.0}, "llm": {"passed": 0, "total": 1, "accuracy": 0.0}}
+    assert set(report["readers"]) == {"rules", "llm"} and (out / "latency-llm.png").stat().st_size > 0
+    bad = CliRunner().invoke(app, ["eval", "dialogues", str(path), "--readers", "regex"])
+    assert bad.exit_code == 2 and "unknown readers regex" in bad.output
