@@ -1,7 +1,10 @@
 """Per-stage latency of a full turn on the demo catalog: p50 and p95 over a scripted chat.
 
 Run from the repository root with the project's environment:
-    .venv/bin/python bench/turn_latency.py [--turns 12] [--data-dir DIR]
+    .venv/bin/python bench/turn_latency.py [--turns 12] [--data-dir DIR] [--adapter DIR] [--readers rules,llm]
+
+With several readers, each runs the same script in turn (rules: no LLM call before the reply;
+llm: every field group read by the LLM), printed side by side.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from bot import Kith
 from bot.reports import timing_summary
+from bot.understanding import FIELDS
 
 SCRIPT = [
     "I loved Arrival and The Martian, something thoughtful please",
@@ -34,17 +38,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=len(SCRIPT))
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--adapter", type=Path, default=None)
+    parser.add_argument("--readers", default="rules,llm", help="comma-separated: rules, llm")
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="kith-bench-"))
-    kith = Kith.open(data_dir, "demo")
-    kith.reply("bench-warmup", "a film please")  # loads the LLM; not measured
+    results = {}
+    for reader in args.readers.split(","):
+        fields = list(FIELDS) if reader == "llm" else []
+        config = {"understanding": {"llm_fields": fields}, **({"adapter": args.adapter} if args.adapter else {})}
+        results[reader] = run(Kith.open(data_dir, "demo", **config), args.turns, f"bench-{reader}")
+    print(f"{'stage':<12} " + " ".join(f"{reader + ' p50':>10} {reader + ' p95':>10}" for reader in results)
+          + f"   seconds, over {args.turns} turns, demo catalog, adapter {args.adapter or 'none'}")
+    for stage in next(iter(results.values())):
+        row = " ".join(f"{results[r].get(stage, {}).get('p50_s', float('nan')):>10.3f} "
+                       f"{results[r].get(stage, {}).get('p95_s', float('nan')):>10.3f}" for r in results)
+        print(f"{stage:<12} {row}")
+
+
+def run(kith: Kith, turns: int, user: str) -> dict[str, dict[str, float]]:
+    kith.reply(f"{user}-warmup", "a film please")  # loads the LLMs; not measured
     stages: dict[str, list[float]] = {}
     session = None
-    for number in range(args.turns):
+    for number in range(turns):
         message = SCRIPT[number % len(SCRIPT)]
         started = time.perf_counter()
         first = None
-        for piece in kith.stream("u01", message, session):
+        for piece in kith.stream(user, message, session):
             if first is None:
                 first = time.perf_counter() - started
             if not isinstance(piece, str):
@@ -52,10 +71,8 @@ def main() -> None:
                 for stage, seconds in piece.timings.items():
                     stages.setdefault(stage, []).append(seconds)
         stages.setdefault("first_text", []).append(first or 0.0)
-    print(f"{'stage':<12} {'p50 (s)':>8} {'p95 (s)':>8}   over {args.turns} turns, demo catalog")
-    for stage, summary in timing_summary(stages).items():
-        print(f"{stage:<12} {summary['p50_s']:>8.3f} {summary['p95_s']:>8.3f}")
     kith.close()
+    return timing_summary(stages)
 
 
 if __name__ == "__main__":

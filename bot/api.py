@@ -463,8 +463,8 @@ def create_app(config: KithConfig) -> FastAPI:
         if session_id not in listed:
             raise ApiError(404, "unknown_session", f"no session {session_id!r} for user {user_id!r}")
         transcript = [
-            StoredMessageOut(role=m.role, text=m.text, recommendations=[r["item_id"] for r in m.data.get("recommendations", [])],
-                             handoff=m.data.get("handoff"))
+            StoredMessageOut(role=m.role, text=m.text, recommendations=m.record.picks(),
+                             handoff=m.record.handoff.model_dump() if m.record.handoff else None)
             for m in kith.sessions.messages(session_id)
         ]
         return SessionDetail(**listed[session_id], transcript=transcript)

@@ -54,6 +54,13 @@ class ConfigError(ValueError):
     """A configuration value is wrong; the message names the setting and where it came from."""
 
 
+def _comma_list(value: Any) -> Any:
+    """A list setting given as text (an environment variable): comma-separated."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class LLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -104,12 +111,7 @@ class ServiceConfig(BaseModel):
     # Whether a message may come from a user id the catalog has never seen (a new customer).
     allow_new_users: bool = True
 
-    @field_validator("api_keys", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    _split = field_validator("api_keys", mode="before")(lambda value: _comma_list(value))
 
     @field_validator("api_keys")
     @classmethod
@@ -140,12 +142,7 @@ class UIConfig(BaseModel):
     # user id. KITH_UI__LOGINS sets this as a comma-separated list.
     logins: list[str] = Field(default_factory=list)
 
-    @field_validator("logins", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    _split = field_validator("logins", mode="before")(lambda value: _comma_list(value))
 
     @field_validator("logins")
     @classmethod
@@ -169,6 +166,8 @@ class UnderstandingConfig(BaseModel):
     # The groups of fields (bot.understanding.FIELDS) the LLM reads; the rules read the rest, and
     # every group the LLM fails on. Empty: the rules alone (no LLM call before the reply).
     llm_fields: list[UnderstandingField] = []
+
+    _split = field_validator("llm_fields", mode="before")(lambda value: _comma_list(value))
 
 
 class KithConfig(BaseModel):

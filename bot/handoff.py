@@ -49,11 +49,11 @@ def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence
     if asks_for_human(message):
         return "asked"
     replies = [m for m in history if m.role == "assistant"]
-    since = next((i for i in range(len(replies) - 1, -1, -1) if replies[i].data.get("handoff")), -1)
+    since = next((i for i in range(len(replies) - 1, -1, -1) if replies[i].record.handoff), -1)
     recent = replies[since + 1 :]
-    if negative and recent and recent[-1].data.get("negative"):
+    if negative and recent and recent[-1].record.negative:
         return "negative"
-    failures = sum(1 for m in recent if m.data.get("failed")) + int(failed)
+    failures = sum(1 for m in recent if m.record.failed) + int(failed)
     if failures >= int(prompts.table("support")["handoff"]["failures"]):
         return "failures"
     return None
@@ -76,7 +76,7 @@ def summarize(
     """A plain summary for the person taking over: built from stored facts, not generated.
     `turns` counts the person's messages in the whole conversation, this one included;
     `history` is the recent part a turn reads."""
-    recommended = [r["title"] for m in history if m.role == "assistant" for r in m.data.get("recommendations", [])[:3]]
+    recommended = [pick.title for m in history if m.role == "assistant" for pick in m.record.recommendations[:3]]
     lines = [
         f"Customer {user_id}, {turns} message{'s' if turns != 1 else ''} in this conversation; "
         f"handed off because {prompts.table('support')['summary_reasons'][reason]}.",

@@ -26,7 +26,7 @@ from bot.reply import ReplyWriter, Written, choose_tone
 from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
-from bot.sessions import SessionStore, StoredMessage
+from bot.sessions import SessionStore, StoredHandoff, StoredHelp, StoredMessage, StoredPick, TurnRecord
 from bot.understand import LLMReader, Reader, RuleReader, Said
 from bot.understanding import Understanding
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
@@ -310,7 +310,7 @@ class Kith:
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier]))))
-        plan = plan_turn(message, understanding)
+        plan = plan_turn(message, understanding, opening=not opened.history)
         # A refusal changes no taste.
         profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
                                                                            opened.last_recommended)
@@ -324,6 +324,8 @@ class Kith:
         elif plan.help:
             failed = help_answer is None
             yield reply.add(help_answer.text if help_answer else prompts.table("support")["replies"]["help_not_found"])
+        elif plan.smalltalk:
+            yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
             picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock)
@@ -336,7 +338,7 @@ class Kith:
         handoff = None
         reason = None if plan.refusal else handoff_reason(message, negative, failed, opened.history)
         if reason is not None:
-            help_titles = [m.data["help"]["title"] for m in opened.history if m.data.get("help")]
+            help_titles = [m.record.help.title for m in opened.history if m.record.help]
             help_titles += [help_answer.title] if help_answer else []
             turns = self.sessions.message_count(opened.session_id) // 2 + 1
             summary = summarize(user_id, turns, opened.history, message, self.describe_profile(profile), help_titles,
@@ -344,18 +346,16 @@ class Kith:
             handoff = Handoff(reason, handoff_text(reason), summary)
             yield reply.add(handoff.explanation)
 
-        data = {
-            "recommendations": [asdict(r) for r in picks.recommendations],
-            "tone": picks.tone,
-            "sentiment": asdict(sentiment),
-            "failed": failed,
-            "negative": negative,
-            "help": asdict(help_answer) if help_answer else None,
-            "handoff": handoff.to_dict() if handoff else None,
-            "refused": plan.refusal,
-            "understanding": understanding.model_dump(),
-        }
-        profile = self.sessions.save_turn(opened.session_id, user_id, message, reply.text, data, profile, app,
+        record = TurnRecord(
+            recommendations=[StoredPick(item_id=r.item_id, title=r.title, category=r.category, price=r.price,
+                                        reasons=r.reasons) for r in picks.recommendations],
+            tone=picks.tone, polarity=sentiment.polarity, failed=failed, negative=negative,
+            help=StoredHelp(article_id=help_answer.article_id, title=help_answer.title, answer=help_answer.answer)
+            if help_answer else None,
+            handoff=StoredHandoff(**handoff.to_dict()) if handoff else None,
+            refused=plan.refusal, understanding=understanding,
+        )
+        profile = self.sessions.save_turn(opened.session_id, user_id, message, reply.text, record, profile, app,
                                           base=opened.base)
         if self.writer.started:
             # Between turns, the LLM reads the next reply prompt up to the person's next message.
@@ -379,9 +379,9 @@ class Kith:
         return _Opened(
             session_id, history, base, profile,
             last_reply=replies[-1].text if replies else "",
-            last_recommended=[r["item_id"] for r in replies[-1].data.get("recommendations", [])] if replies else [],
+            last_recommended=replies[-1].record.picks() if replies else [],
             mentioned=[f.item_id for m in history for f in self.finder.find(m.text)],
-            earlier=[r["item_id"] for m in replies for r in m.data.get("recommendations", [])],
+            earlier=[item_id for m in replies for item_id in m.record.picks()],
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,

@@ -2,7 +2,9 @@
 
 A plan is some of: refuse, help (answer a problem from the help articles), recommend (rank, then
 write the picks, or a clarifying question when too little is known), hand off (the person asked
-for one). A refusal excludes everything else. Hand-offs the conversation earns on its own (it
+for one), or only a friendly word (small talk alone, after the conversation's opening: an
+opening greeting is answered as a request, with a question about what the person is after). A refusal excludes everything else. An
+opinion about a suggestion (feedback) is answered with picks that take it into account. Hand-offs the conversation earns on its own (it
 stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
 """
 
@@ -20,14 +22,21 @@ class Plan:
     help: bool = False
     recommend: bool = False
     handoff: bool = False
+    smalltalk: bool = False  # a friendly word and nothing else
 
 
-def plan_turn(message: str, understanding: Understanding) -> Plan:
+def plan_turn(message: str, understanding: Understanding, opening: bool = False) -> Plan:
+    """`opening`: the message opens the conversation (nothing was said before it)."""
     # The guard's patterns are a floor under any reader: what they refuse stays refused, and an
     # attempt the LLM sees that they miss is refused as one on the instructions.
     refused = refusal(message) or ("instructions" if understanding.wants("subvert") else None)
     if refused:
         return Plan(refusal=refused)
     handoff = understanding.wants("human")
-    return Plan(help=understanding.wants("help"), recommend=understanding.wants("recommend") and not handoff,
-                handoff=handoff)
+    if set(understanding.intents) == {"smalltalk"}:
+        if not opening:
+            return Plan(smalltalk=True)
+        return Plan(recommend=True)
+    # No intent read at all: the person is here to choose.
+    asks = understanding.wants("recommend") or understanding.wants("feedback") or not understanding.intents
+    return Plan(help=understanding.wants("help"), recommend=asks and not handoff, handoff=handoff)

@@ -1168,18 +1168,15 @@ def _run_one(kith: Any, dialogue: ScriptedDialogue, privacy: Privacy) -> Dialogu
 def say_as_assistant(kith: Any, user_id: str, session_id: str | None, text: str, names: Sequence[str]) -> str:
     """Store `text` in the session as Kith's reply, with `names` as its recommendations (what
     the next turn reads as just suggested); returns the session id (a new one when None)."""
-    from retrieval.ranking import Recommendation
+    from bot.sessions import StoredPick, TurnRecord
 
     if session_id is None:
         session_id, _ = kith.sessions.open_session(user_id, None)
     items = kith.ranker.stats.items
-    recommendations = [
-        asdict(Recommendation(item_id, items[item_id].title, items[item_id].category, 0.0, {}, ["scripted"],
-                              items[item_id].price, list(items[item_id].tags)))
-        for item_id in names
-    ]
+    picks = [StoredPick(item_id=item_id, title=items[item_id].title, category=items[item_id].category,
+                        price=items[item_id].price, reasons=["scripted"]) for item_id in names]
     kith.sessions.append_message(session_id, user_id, "assistant", text,
-                                 {"recommendations": recommendations, "scripted": True})
+                                 TurnRecord(recommendations=picks, scripted=True))
     return session_id
 
 

@@ -9,22 +9,77 @@ it made to the profile it started from, merged into whatever another turn stored
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from bot.profile import Profile, merge_profiles
+from bot.understanding import Understanding
 from retrieval.database import Database
+
+
+class StoredPick(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    item_id: str
+    title: str
+    category: str = ""
+    price: float | None = None
+    reasons: list[str] = []
+
+
+class StoredHelp(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    article_id: str
+    title: str
+    answer: str = ""
+
+
+class StoredHandoff(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reason: str
+    explanation: str = ""
+    summary: str = ""
+
+
+class TurnRecord(BaseModel):
+    """What a reply stored beside its text (the `record` column of messages; a person's message
+    stores an empty one). Later turns read it: what was just suggested, whether the bot failed
+    or handed off; so do the HTTP API's transcript and the hand-off summary. Rows of older
+    versions read as records too: keys this version does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    recommendations: list[StoredPick] = []
+    tone: str | None = None
+    polarity: float = 0.0
+    failed: bool = False  # the bot failed to help (no article, nothing fitting, picks turned down)
+    negative: bool = False  # the turn was negative about the experience
+    help: StoredHelp | None = None
+    handoff: StoredHandoff | None = None
+    refused: str | None = None
+    understanding: Understanding | None = None
+    scripted: bool = False  # written by a scripted dialogue (bot/scripted.py), not by Kith
+
+    def picks(self) -> list[str]:
+        return [pick.item_id for pick in self.recommendations]
 
 
 @dataclass(frozen=True)
 class StoredMessage:
     role: str
     text: str
-    data: dict[str, Any]
+    record: TurnRecord
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    return StoredMessage(row["role"], row["text"], TurnRecord.model_validate_json(row["record"]))
 
 
 class UnknownSession(LookupError):
@@ -74,18 +129,18 @@ class SessionStore:
     def messages(self, session_id: str) -> list[StoredMessage]:
         """The whole transcript, oldest first."""
         rows = self.database.query(
-            "SELECT role, text, data FROM messages WHERE session_id = ? ORDER BY position", (session_id,)
+            "SELECT role, text, record FROM messages WHERE session_id = ? ORDER BY position", (session_id,)
         )
-        return [StoredMessage(row["role"], row["text"], json.loads(row["data"])) for row in rows]
+        return [_message(row) for row in rows]
 
     def recent_messages(self, session_id: str, limit: int) -> list[StoredMessage]:
         """The session's last `limit` messages, oldest first: read backwards along the primary
         key (session_id, position), so the cost does not grow with the session."""
         rows = self.database.query(
-            "SELECT role, text, data FROM messages WHERE session_id = ? ORDER BY position DESC LIMIT ?",
+            "SELECT role, text, record FROM messages WHERE session_id = ? ORDER BY position DESC LIMIT ?",
             (session_id, limit),
         )
-        return [StoredMessage(row["role"], row["text"], json.loads(row["data"])) for row in reversed(rows)]
+        return [_message(row) for row in reversed(rows)]
 
     def message_count(self, session_id: str) -> int:
         """How many messages the session holds, without reading them (positions run 0, 1, ...)."""
@@ -95,7 +150,7 @@ class SessionStore:
         return int(rows[0]["n"])
 
     def save_turn(
-        self, session_id: str, user_id: str, message: str, reply: str, data: dict[str, Any], profile: Profile,
+        self, session_id: str, user_id: str, message: str, reply: str, record: TurnRecord, profile: Profile,
         app: str = "", *, base: Profile,
     ) -> Profile:
         """Save one turn; return the profile stored. `base` is the stored profile the turn
@@ -107,10 +162,10 @@ class SessionStore:
         with self.database.transaction() as connection:
             position = self._next_position(connection, session_id, user_id, app, now)
             connection.executemany(
-                "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (session_id, position, role, text, record, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (session_id, position, "user", message, "{}", now),
-                    (session_id, position + 1, "assistant", reply, json.dumps(data, ensure_ascii=False), now),
+                    (session_id, position + 1, "assistant", reply, record.model_dump_json(exclude_defaults=True), now),
                 ],
             )
             connection.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
@@ -121,19 +176,19 @@ class SessionStore:
             self._write_profile(connection, user_id, profile)
         return profile
 
-    def append_message(self, session_id: str, user_id: str, role: str, text: str, data: dict[str, Any],
+    def append_message(self, session_id: str, user_id: str, role: str, text: str, record: TurnRecord,
                        app: str = "") -> None:
         """Add one message at the end of a session (created if new), the profile untouched: a
         scripted dialogue's assistant line (bot/scripted.py), stored as a turn stores its reply,
-        so the next turn reads it (and `data["recommendations"]`) as what was just said."""
+        so the next turn reads it (and its record's recommendations) as what was just said."""
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")
         now = _now()
         with self.database.transaction() as connection:
             position = self._next_position(connection, session_id, user_id, app, now)
             connection.execute(
-                "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, position, role, text, json.dumps(data, ensure_ascii=False), now),
+                "INSERT INTO messages (session_id, position, role, text, record, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, position, role, text, record.model_dump_json(exclude_defaults=True), now),
             )
             connection.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
 

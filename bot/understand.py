@@ -53,23 +53,31 @@ class Said:
     named_before: tuple[str, ...] = ()
 
 
-def rule_intents(message: str, u: Understanding) -> list[Intent]:
-    """Intents by the patterns of prompts/support.toml, as the turn has always read them: a refusal, a problem, a
-    wish for a person; everything else asks for suggestions."""
-    intents: list[Intent] = []
+def rule_intents(said: Said, u: Understanding) -> list[Intent]:
+    """Intents by the patterns of prompts/support.toml: a refusal, a problem, a wish for a person;
+    an opinion about what was just suggested is feedback; small talk by its first words; the
+    rest asks for suggestions."""
+    message = said.message
     if refusal(message):
         return ["subvert"]
+    intents: list[Intent] = []
     problem = mentions_problem(message)
     if problem:
         intents.append("help")
     if asks_for_human(message):
         intents.append("human")
-    elif not problem or asks_to_choose(message):
-        intents.append("recommend")
-    if u.rejects_suggestions or u.opinions:
-        intents.append("feedback")
+    feedback = u.rejects_suggestions or any(o.item_id in said.suggested for o in u.opinions)
     words = message.lower().strip(" !.?,").split()
-    if words and " ".join(words[:2]) in SMALLTALK or (words and words[0] in SMALLTALK):
+    smalltalk = bool(words) and (" ".join(words[:2]) in SMALLTALK or words[0].strip("!,.") in SMALLTALK)
+    # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
+    asks_more = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
+                     or u.length or u.occasion or u.audience or "?" in message)
+    if "human" not in intents and (asks_to_choose(message)
+                                   or not problem and (asks_more or not (feedback or smalltalk))):
+        intents.append("recommend")
+    if feedback:
+        intents.append("feedback")
+    if smalltalk:
         intents.append("smalltalk")
     return intents
 
@@ -90,7 +98,7 @@ class RuleReader:
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions)
         if refusal(message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
-        u.intents = rule_intents(message, u)
+        u.intents = rule_intents(said, u)
         return u
 
 

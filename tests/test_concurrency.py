@@ -376,7 +376,7 @@ def test_a_turn_reads_only_the_latest_messages_of_a_long_session(kith: Kith, mon
             (session_id, user, now, now),
         )
         connection.executemany(
-            "INSERT INTO messages (session_id, position, role, text, data, created_at) VALUES (?, ?, ?, ?, '{}', ?)",
+            "INSERT INTO messages (session_id, position, role, text, record, created_at) VALUES (?, ?, ?, ?, '{}', ?)",
             [(session_id, n, "user" if n % 2 == 0 else "assistant", text, now) for n, text in enumerate(texts)],
         )
     jaws, psycho = (next(iter(bot.finder.find(f"I loved {title}"))).item_id for title in ("Jaws", "Psycho"))

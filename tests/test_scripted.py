@@ -706,8 +706,8 @@ turns:
         messages = kith.sessions.messages(session["id"])
         assert [m.role for m in messages] == ["assistant", "user", "assistant", "user", "assistant"]
         assert messages[0].text.startswith("You might like Paddington 2")
-        assert messages[0].data["scripted"] and [r["item_id"] for r in messages[0].data["recommendations"]] == ["paddington"]
-        assert messages[0].data["recommendations"][0]["title"] == "Paddington 2 (2017)"
+        assert messages[0].record.scripted and messages[0].record.picks() == ["paddington"]
+        assert messages[0].record.recommendations[0].title == "Paddington 2 (2017)"
         assert kith.profile("ann") == Profile()  # the earlier (empty) profile is back
     finally:
         kith.close()
