@@ -1,6 +1,6 @@
-"""What every LLM runtime is: a small interface (stream, generate, score, prepare), the messages
-it reads, the errors any runtime may raise, and `SerialRuntime`, which shares one runtime between
-threads.
+"""What every LLM runtime is: a small interface (stream, generate, generate_json, score, prepare),
+the messages it reads, the errors any runtime may raise, and `SerialRuntime`, which shares one
+runtime between threads.
 
 Callers depend on `LLMRuntime` only, so llama.cpp, transformers or an OpenAI-compatible server
 (bot.runtimes.llamacpp, .transformers, .remote; opened by bot.runtimes.factory) can run the LLM
@@ -9,11 +9,13 @@ without touching them. This module imports no runtime.
 
 from __future__ import annotations
 
+import copy
+import json
 import queue
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
 
 class EndpointError(RuntimeError):
@@ -51,6 +53,16 @@ class LLMRuntime(Protocol):
         self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "", stop: Sequence[str] = ()
     ) -> str:
         """The whole reply (after `prefix`) at once."""
+        ...
+
+    def generate_json(
+        self, messages: Sequence[Message], schema: dict[str, Any], max_new_tokens: int | None = None
+    ) -> str:
+        """The reply to `messages` as JSON that conforms to the JSON schema `schema` (as
+        pydantic's `model_json_schema()` writes it), the decoding constrained by a grammar made
+        from it: greedy, without a repetition penalty (JSON repeats its tokens by nature).
+        Objects take only the properties they declare (see `closed_schema`). Cut by
+        `max_new_tokens`, it is the JSON so far, unfinished: the caller validates it."""
         ...
 
     def score(self, messages: Sequence[Message], continuation: str) -> float:
@@ -131,6 +143,12 @@ class SerialRuntime:
         with self._lock:
             return self.runtime.generate(messages, max_new_tokens, prefix, stop)
 
+    def generate_json(
+        self, messages: Sequence[Message], schema: dict[str, Any], max_new_tokens: int | None = None
+    ) -> str:
+        with self._lock:
+            return self.runtime.generate_json(messages, schema, max_new_tokens)
+
     def score(self, messages: Sequence[Message], continuation: str) -> float:
         with self._lock:
             return self.runtime.score(messages, continuation)
@@ -143,3 +161,37 @@ class SerialRuntime:
                 self.runtime.prepare(messages)
             finally:
                 self._lock.release()
+
+
+def closed_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with `"additionalProperties": false` on every object schema that says nothing
+    of other properties. JSON Schema allows any other property by default, and so do the grammars
+    compiled from it by the spec (llguidance, servers' json_schema modes); pydantic's models
+    ignore other properties, so a model that wrote some would spend its tokens on nothing.
+    llama.cpp's own converter already reads a missing `additionalProperties` as false."""
+    closed = copy.deepcopy(schema)
+    _close(closed)
+    return closed
+
+
+def _close(node: Any) -> None:
+    """Close the object schemas in `node` (a schema), in place, following only the keywords
+    that hold schemas (a property may be named like a keyword)."""
+    if not isinstance(node, dict):
+        return
+    if "properties" in node:  # a free-form object (a dict field) stays free
+        node.setdefault("additionalProperties", False)
+    for keyword in ("properties", "$defs", "definitions", "patternProperties"):
+        for child in (node.get(keyword) or {}).values():
+            _close(child)
+    for keyword in ("items", "additionalProperties", "not", "if", "then", "else"):
+        _close(node.get(keyword))
+    for keyword in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for child in node.get(keyword) or ():
+            _close(child)
+
+
+def schema_key(schema: dict[str, Any]) -> str:
+    """One string per schema, for caching what is compiled from it. Keys keep their order: the
+    order of `properties` is the order the grammar writes them in."""
+    return json.dumps(schema, separators=(",", ":"))

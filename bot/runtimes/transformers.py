@@ -1,16 +1,23 @@
 """The transformers runtime: any Hugging Face causal-LM folder (the default model's GGUF
 converted to safetensors on first use), on the CPU or a CUDA GPU, with an optional PEFT adapter.
-The reference the llama.cpp runtime is measured against (tests/test_llamacpp.py)."""
+The reference the llama.cpp runtime is measured against (tests/test_llamacpp.py).
+
+`generate_json` constrains transformers' own greedy decoding with llguidance (a logits processor
+here, `_JsonConstraint`): llama.cpp's grammar engine needs a GGUF, and llguidance compiles the
+JSON schema against the Hugging Face tokenizer itself (Rust, ~0.01 ms a token's mask)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from bot.config import LLMConfig
 from bot.models import ModelNotFound
-from bot.runtimes.base import Message
+from bot.runtimes.base import Message, closed_schema, schema_key
 
 
 class TransformersRuntime:
@@ -38,6 +45,9 @@ class TransformersRuntime:
         self.device = next(model.parameters()).device
         adapter = f" + adapter {settings.adapter}" if settings.adapter else ""
         self.description = f"{model_dir.name} ({settings.precision}){adapter} on {self.device}"
+        self._guidance_tokenizer = None  # llguidance's view of the tokenizer, made on first use (~1 s)
+        self._matchers: dict[str, Any] = {}  # one compiled, unused llguidance matcher a schema
+        self._matchers_lock = threading.Lock()
 
     def _prompt_ids(self, messages: Sequence[Message], prefix: str = ""):  # -> torch.Tensor (1, prompt_tokens)
         import torch
@@ -102,6 +112,51 @@ class TransformersRuntime:
     ) -> str:
         return "".join(self.stream(messages, max_new_tokens, prefix, stop)).strip()
 
+    def generate_json(
+        self, messages: Sequence[Message], schema: dict[str, Any], max_new_tokens: int | None = None
+    ) -> str:
+        import torch
+        from transformers import LogitsProcessorList
+
+        input_ids = self._prompt_ids(messages)
+        constraint = _JsonConstraint(self._matcher(schema), self.tokenizer.eos_token_id)
+        with torch.inference_mode():
+            output = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                max_new_tokens=max_new_tokens or self.settings.max_new_tokens,
+                do_sample=False,
+                repetition_penalty=1.0,
+                logits_processor=LogitsProcessorList([constraint]),
+                # The grammar's end is llguidance's end-of-sequence token: it alone is allowed there.
+                eos_token_id=self.tokenizer.eos_token_id,
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
+        return self.tokenizer.decode(output[0, input_ids.shape[1]:], skip_special_tokens=True).strip()
+
+    def _matcher(self, schema: dict[str, Any]):  # -> llguidance.LLMatcher, fresh
+        import llguidance
+        import llguidance.hf
+
+        key = schema_key(schema)
+        with self._matchers_lock:
+            if self._guidance_tokenizer is None:
+                self._guidance_tokenizer = llguidance.hf.from_tokenizer(
+                    self.tokenizer, n_vocab=self.model.config.vocab_size
+                )
+            compiled = self._matchers.get(key)
+            if compiled is None:
+                # No whitespace between tokens (else a small model can pad with it to its token
+                # limit), closed objects (see closed_schema).
+                grammar = llguidance.LLMatcher.grammar_from_json_schema(
+                    closed_schema(schema), overrides={"whitespace_flexible": False}
+                )
+                compiled = llguidance.LLMatcher(self._guidance_tokenizer, grammar, log_level=0)
+                if compiled.is_error():
+                    raise ValueError(f"llguidance could not compile this JSON schema: {compiled.get_error()}")
+                self._matchers[key] = compiled
+            return compiled.deep_copy()
+
     def prepare(self, messages: Sequence[Message]) -> None:
         """Nothing: this runtime reads each prompt whole (it keeps no prompt cache)."""
 
@@ -119,6 +174,36 @@ class TransformersRuntime:
         # positions prompt_len-1 .. tokens-2.
         predicted = torch.log_softmax(logits[0, prompt.shape[1] - 1 : -1], dim=-1)
         return float(predicted.gather(1, target[0].unsqueeze(1)).sum())
+
+
+class _JsonConstraint:
+    """A transformers logits processor for greedy decoding of one sequence: the scores as they
+    are when `matcher` (llguidance, this generation's state) allows their top token next, else
+    -inf for every token it does not allow. Most steps are the first kind: one token checked
+    instead of a mask over the vocabulary."""
+
+    def __init__(self, matcher: Any, end: int):
+        self.matcher = matcher
+        self.end = end
+        self._started = False
+        self._mask: np.ndarray | None = None
+
+    def __call__(self, input_ids, scores):  # type: ignore[no-untyped-def]  # torch tensors
+        import torch
+
+        if self._started:
+            self.matcher.consume_token(int(input_ids[0, -1]))
+        self._started = True
+        if self.matcher.validate_tokens([int(scores[0].argmax())]) == 1:
+            return scores
+        vocabulary = scores.shape[-1]
+        if self._mask is None:
+            self._mask = np.zeros((vocabulary + 31) // 32, dtype=np.int32)
+        self.matcher.unsafe_compute_mask_ptr(self._mask.ctypes.data, self._mask.nbytes)
+        allowed = np.unpackbits(self._mask.view(np.uint8), bitorder="little")[:vocabulary]
+        if not allowed.any():  # a matcher in its error state allows nothing: end there
+            allowed[self.end] = 1
+        return scores.masked_fill(torch.from_numpy(allowed == 0).to(scores.device), float("-inf"))
 
 
 def _attach_adapter(model, adapter: Path):  # type: ignore[no-untyped-def]
