@@ -120,7 +120,11 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
         examples += _interaction_examples(dataset.interactions, dataset.friendships, items,
                                           {id(i): dataset.origin(i) for i in dataset.interactions})
         examples += understanding.from_kith_dialogues(dataset, items)
-        examples += understanding.from_catalog(dataset.items, seed)
+        # An item that only private activity names would reveal that activity if a generated
+        # message named it; the rest of the catalog is public.
+        shared = {i.item_id for i in dataset.interactions if i.visibility in SHARED_VISIBILITIES}
+        private_only = {i.item_id for i in dataset.interactions} - shared
+        examples += understanding.from_catalog([item for item in dataset.items if item.id not in private_only], seed)
     if not examples:
         raise DataError([Issue(", ".join(map(str, files)) or "<no files>", None, None,
                                "no training examples: dialogues need assistant turns that name items, "

@@ -160,3 +160,26 @@ def test_redial_conversations_give_both_kinds_of_example() -> None:
     example = next(e for e in data.examples if e.kind == "dialogue")
     assert "@" not in example.target and " ," not in example.target
     assert "\nRecommend: " in example.messages[-1]["content"] and 1 <= len(example.candidates) <= 3
+
+
+def test_understanding_examples_put_an_opinion_about_a_suggestion_on_the_reply_to_it(tmp_path: Path) -> None:
+    """ReDial's seeker labels say whether they liked a movie suggested to them; the example is
+    the seeker's first message after the suggestion, which names it only as "it"."""
+    conversation = {
+        "conversationId": "7", "initiatorWorkerId": 1, "respondentWorkerId": 2,
+        "movieMentions": {"111": "Heat (1995)", "222": "Up (2009)"},
+        "initiatorQuestions": {"111": {"suggested": 1, "seen": 0, "liked": 0},
+                               "222": {"suggested": 0, "seen": 1, "liked": 1}},
+        "messages": [
+            {"senderWorkerId": 1, "text": "hi, I loved @222 , any ideas?", "messageId": 1},
+            {"senderWorkerId": 2, "text": "You could try @111", "messageId": 2},
+            {"senderWorkerId": 1, "text": "not for me, I can't stand crime", "messageId": 3},
+        ],
+    }
+    path = write_jsonl(tmp_path / "conversations.jsonl", [conversation])
+    examples = [e for e in load_examples([path]).examples if e.kind == "understanding"]
+    targets = [json.loads(e.target) for e in examples]
+    assert targets[0]["opinions"] == [{"title": "Up (2009)", "feeling": "like", "seen": True}]
+    assert "Assistant: You could try Heat (1995)" in examples[1].messages[-1]["content"]
+    assert targets[1]["opinions"] == [{"title": "Heat (1995)", "feeling": "dislike", "seen": False}]
+    assert "feedback" in targets[1]["intents"]
