@@ -6,8 +6,10 @@
 - `transformers`: any Hugging Face folder on transformers (GPU, full precision, training).
 - `remote`: an OpenAI-compatible `/v1/completions` endpoint.
 - `adapters`: a PEFT LoRA adapter converted to llama.cpp's GGUF LoRA.
+- `chat_model`: any runtime as a LangChain chat model (tool calls and structured output through
+  `generate_json`).
 - `factory`: `choose_runtime` and `open_runtime`, the only module that imports the runtimes
-  (each when it is chosen).
+  (each when it is chosen), and `Runtimes`, the LLM a process shares for replies and reading.
 
 Importing this package imports none of them: it loads neither torch nor llama.cpp.
 """
