@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,6 +106,18 @@ class SessionStore:
     def save_profile(self, user_id: str, profile: Profile) -> None:
         with self.database.transaction() as connection:
             self._write_profile(connection, user_id, profile)
+
+    def change_profile(self, user_id: str, change: Callable[[Profile], Profile]) -> tuple[Profile, Profile]:
+        """Apply `change` to the stored profile inside one write transaction (BEGIN IMMEDIATE),
+        so a turn saving at the same time neither overwrites it nor is overwritten; (before,
+        after). The agent's profile tool changes a profile this way (bot/tools.py)."""
+        with self.database.transaction() as connection:
+            stored = connection.execute(PROFILE_QUERY, (self.catalog, user_id)).fetchone()
+            before = Profile.model_validate_json(stored["profile"]) if stored else Profile()
+            after = change(before)
+            if after != before:
+                self._write_profile(connection, user_id, after)
+        return before, after
 
     def _write_profile(self, connection: sqlite3.Connection, user_id: str, profile: Profile) -> None:
         connection.execute(

@@ -208,10 +208,7 @@ def update_profile_tool(kith: Kith, user_id: str) -> BaseTool:
             opinions=opinions, tags=[t for t in tags if t in known_tags], avoid=[t for t in avoid if t in known_tags],
             max_price=max_price,
         )
-        before = kith.sessions.profile(user_id)
-        after = apply_understanding(before, understanding)
-        if after != before:
-            kith.sessions.save_profile(user_id, after)
+        before, after = kith.sessions.change_profile(user_id, lambda stored: apply_understanding(stored, understanding))
         table = TEXT["update_profile"]
         said = [table["saved"].format(changes="; ".join(kith.describe_profile(after))) if after != before
                 else table["unchanged"]]

@@ -17,10 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.runtimes.factory import Runtimes
 from bot import Kith, Turn
 from bot.kith import HISTORY_WINDOW
+from bot.profile import Profile
 from bot.runtimes.base import Message, SerialRuntime
+from bot.runtimes.factory import Runtimes
+from bot.sessions import SessionStore, TurnRecord
+from retrieval.database import Database
 from retrieval.datafiles import Dataset
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
@@ -405,3 +408,29 @@ def test_a_turn_reads_only_the_latest_messages_of_a_long_session(kith: Kith, mon
     assert [(row["position"], row["role"]) for row in rows] == [
         (1998, "user"), (1999, "assistant"), (2000, "user"), (2001, "assistant"),
     ]
+
+
+def test_a_profile_change_and_a_turn_at_the_same_moment_both_count(tmp_path: Path) -> None:
+    """The agent's profile tool (SessionStore.change_profile) and a turn of the same person in
+    another worker (another connection): the turn's save waits for the change's transaction
+    and merges into it, so neither update is lost."""
+    path = tmp_path / "kith.sqlite"
+    tool, worker = SessionStore(Database(path), "demo"), SessionStore(Database(path), "demo")
+    base = Profile(likes=["film-001"])
+    tool.save_profile("ann", base)
+    inside = threading.Event()
+
+    def like_another(stored: Profile) -> Profile:
+        inside.set()
+        time.sleep(0.5)  # the turn below tries to save meanwhile
+        return stored.model_copy(update={"likes": ["film-002", *stored.likes]})
+
+    changing = threading.Thread(target=tool.change_profile, args=("ann", like_another))
+    changing.start()
+    assert inside.wait(10)
+    session, _ = worker.open_session("ann", None)
+    saved = worker.save_turn(session, "ann", "nothing scary", "ok", TurnRecord(),
+                             base.model_copy(update={"disliked_tags": ["scary"]}), base=base)
+    changing.join()
+    assert saved.likes == ["film-002", "film-001"] and saved.disliked_tags == ["scary"]
+    assert tool.profile("ann") == saved
