@@ -53,6 +53,12 @@ class Said:
     named_before: tuple[str, ...] = ()
 
 
+def opens_with_smalltalk(message: str) -> bool:
+    """Whether the message begins with a greeting, a thank-you or a goodbye."""
+    words = message.lower().strip(" !.?,").split()
+    return bool(words) and (" ".join(words[:2]) in SMALLTALK or words[0].strip("!,.") in SMALLTALK)
+
+
 def rule_intents(said: Said, u: Understanding) -> list[Intent]:
     """Intents by the patterns of prompts/support.toml: a refusal, a problem, a wish for a person;
     an opinion about what was just suggested is feedback; small talk by its first words; the
@@ -67,8 +73,7 @@ def rule_intents(said: Said, u: Understanding) -> list[Intent]:
     if asks_for_human(message):
         intents.append("human")
     feedback = u.rejects_suggestions or any(o.item_id in said.suggested for o in u.opinions)
-    words = message.lower().strip(" !.?,").split()
-    smalltalk = bool(words) and (" ".join(words[:2]) in SMALLTALK or words[0].strip("!,.") in SMALLTALK)
+    smalltalk = opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
     asks_more = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
                      or u.length or u.occasion or u.audience or "?" in message)
@@ -272,7 +277,4 @@ class Reader:
             for name in FIELDS[group]:
                 setattr(merged, name, getattr(read, name))
             merged.reader[group] = "llm"
-        if refusal(said.message) and "subvert" not in merged.intents:
-            # The guard's patterns are a floor under any reader: what they refuse stays refused.
-            merged.intents = ["subvert"]
         return merged, sentiment

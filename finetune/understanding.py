@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.profile import TAG_WORDS, Vocabulary, read_rules
 from bot.sentiment import analyze
-from bot.understand import Said, understanding_messages
+from bot.understand import Said, opens_with_smalltalk, understanding_messages
 from bot.understanding import Draft, DraftOpinion, Feeling
 from finetune.examples import Example
 from retrieval.redial import redial_turns
@@ -64,8 +64,7 @@ def from_redial(conversations: Sequence[tuple[str, int, dict[str, Any]]], titles
             done.update(about)
             intents = ["feedback"] if any(m in suggested for m in about) else []
             # A ReDial seeker is there for suggestions; a greeting or a thank-you alone asks for none.
-            words = turn.text.lower().split()
-            if words and words[0].strip("!.,") in ("hi", "hello", "hey", "thanks", "thank", "bye", "goodbye"):
+            if opens_with_smalltalk(turn.text):
                 intents.append("smalltalk")
             if "smalltalk" not in intents or "?" in turn.text or turn.movie_ids:
                 intents.append("recommend")

@@ -61,7 +61,7 @@ class Runtimes:
     """The LLM a process shares (between catalogs, and the HTTP service's workers), opened on
     first use, as two jobs: writing replies and reading messages (bot/understand.py).
 
-    On llama.cpp each job gets a context of its own (the model loaded twice, ~100 MB more): a
+    On llama.cpp each job gets a context of its own (the model loaded twice: +166 MB RSS, measured): a
     context keeps the K/V of the prompt it read last, and the reply prompt, read ahead between
     turns (`LLMRuntime.prepare`), would be lost to every understanding prompt read in between.
     Other runtimes keep no prompt cache, so both jobs share one."""
