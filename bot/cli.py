@@ -70,7 +70,7 @@ def main(
 
 
 def _stores(config: KithConfig) -> Stores:
-    return Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size)
+    return Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size, config.chroma_timeout_s)
 
 
 @app.command()

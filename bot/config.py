@@ -179,6 +179,8 @@ class KithConfig(BaseModel):
     # When set (e.g. http://127.0.0.1:8000), vectors live in that Chroma server instead of
     # the embedded store inside data_dir.
     chroma_url: str | None = None
+    # How long a request to that server may take before the turn gets 503 (store_unavailable).
+    chroma_timeout_s: float = Field(30.0, gt=0)
     embedding_batch_size: int = Field(64, ge=1, le=4096)
     catalog: str = "demo"
     # How many ranked recommendations a turn returns (the reply's text names the top three).

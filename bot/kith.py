@@ -144,7 +144,7 @@ class Kith:
         overrides["data_dir"] = Path(data_dir) if data_dir is not None else None
         overrides["catalog"] = check_catalog_name(catalog)
         settings = load_config(overrides=overrides)
-        stores = Stores.open(settings.data_dir, settings.chroma_url, settings.embedding_batch_size)
+        stores = Stores.open(settings.data_dir, settings.chroma_url, settings.embedding_batch_size, settings.chroma_timeout_s)
         try:
             ensure_catalog(stores, catalog, settings.embedding_batch_size, settings.cache_dir)
         except KithInputError:

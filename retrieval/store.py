@@ -18,12 +18,13 @@ class Stores:
     vectors: VectorStore
 
     @classmethod
-    def open(cls, data_dir: Path, chroma_url: str | None = None, batch_size: int = 64) -> Stores:
+    def open(cls, data_dir: Path, chroma_url: str | None = None, batch_size: int = 64,
+             chroma_timeout_s: float = 30.0) -> Stores:
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(
             data_dir=data_dir,
             database=Database(data_dir / DATABASE_FILE),
-            vectors=VectorStore(open_chroma(data_dir, chroma_url), batch_size),
+            vectors=VectorStore(open_chroma(data_dir, chroma_url, chroma_timeout_s), batch_size),
         )
 
     def close(self) -> None:

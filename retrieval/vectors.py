@@ -56,16 +56,30 @@ class StoreUnavailable(RuntimeError):
         self.cause = cause
 
 
-def open_chroma(data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
+def open_chroma(data_dir: Path, chroma_url: str | None = None, timeout_s: float = 30.0) -> ClientAPI:
+    """The embedded store in `data_dir`, or a client of the Chroma server at `chroma_url` whose
+    every request gives up after `timeout_s` (StoreUnavailable)."""
     # Telemetry would try to reach the network, which this product never does on its own.
     settings = Settings(anonymized_telemetry=False)
-    if chroma_url:
-        url = urlparse(chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"chroma_url {chroma_url!r} is not an http(s) URL such as http://127.0.0.1:8000")
-        port = url.port or (443 if url.scheme == "https" else 8000)
-        return chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings)
-    return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+    if not chroma_url:
+        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+    url = urlparse(chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"chroma_url {chroma_url!r} is not an http(s) URL such as http://127.0.0.1:8000")
+    port = url.port or (443 if url.scheme == "https" else 8000)
+    where = f"the Chroma server at {url.hostname}:{port}"
+    # chromadb's HTTP client waits for an answer for ever (httpx with timeout=None, no setting to
+    # change it), starting with the heartbeat its constructor sends: a server that accepts and
+    # then hangs would hang the process at start and every turn later. So: our own heartbeat
+    # first, then the client's session gets a timeout.
+    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
+    try:
+        httpx.get(f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+    except httpx.HTTPError as error:
+        raise StoreUnavailable(where, error) from error
+    client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings)
+    client._server._session.timeout = timeout  # type: ignore[attr-defined]
+    return client
 
 
 class VectorStore:

@@ -11,7 +11,9 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from bot.config import load_config
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset, read_source
 from retrieval.store import Stores
+from retrieval.vectors import StoreUnavailable
 from tests.conftest import copy_demo, free_port, wait_until_up
 
 KEY = "faults-key"
@@ -64,6 +67,16 @@ class Chroma:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        """Stopped (SIGSTOP) inside the block: it accepts connections and never answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.process.send_signal(signal.SIGCONT)
+
 
 @pytest.fixture
 def chroma(tmp_path: Path) -> Iterator[Chroma]:
@@ -75,14 +88,18 @@ def chroma(tmp_path: Path) -> Iterator[Chroma]:
         server.process.wait(timeout=30)
 
 
-def test_chroma_down_is_503_with_retry_after_and_recovers(
+def test_chroma_down_or_hung_is_503_with_retry_after_and_recovers(
     chroma: Chroma, tiny_data: Path, embedder: Embedder, model_cache: Path, tmp_path: Path
 ) -> None:
     stores = Stores.open(tmp_path / "data", chroma.url)
     dataset, _ = read_source([tiny_data], "kith", stores, "tiny")
     ingest_dataset(dataset, "tiny", "test", stores.database, stores.vectors, embedder)
     stores.close()
-    with make_client(tmp_path / "data", model_cache, chroma_url=chroma.url, catalog="tiny") as client:
+    # A server that accepts and never answers: opening gives up after the timeout.
+    with chroma.hung(), pytest.raises(StoreUnavailable, match="timed out"):
+        within(20, lambda: Stores.open(tmp_path / "data", chroma.url, chroma_timeout_s=1.0))
+    with make_client(tmp_path / "data", model_cache, chroma_url=chroma.url, chroma_timeout_s=1.0,
+                     catalog="tiny") as client:
         # No category named: the ranking asks Chroma's index, so each turn needs the server.
         ask = {"text": "something fun for the weekend please"}
         first = client.post("/v1/users/ann/messages", json=ask, headers=AUTH)
@@ -101,6 +118,20 @@ def test_chroma_down_is_503_with_retry_after_and_recovers(
         assert back.status_code == 200, back.text
         transcript = client.get(f"/v1/users/ann/sessions/{session['session_id']}", headers=AUTH).json()["transcript"]
         assert len(transcript) == 4  # the two refused turns wrote nothing
+        with chroma.hung():  # a turn gives up after the timeout instead of waiting for ever
+            hung = within(20, lambda: client.post("/v1/users/ann/messages", json=session, headers=AUTH))
+        assert hung.status_code == 503, hung.text
+        assert "ReadTimeout" in hung.json()["error"]["message"]
+        assert client.post("/v1/users/ann/messages", json=session, headers=AUTH).status_code == 200
+
+
+def within(seconds: float, call: Callable[[], Any]) -> Any:
+    """call(), or a failure once it has run `seconds` (the thread is left to finish)."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(call).result(timeout=seconds)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def test_llm_endpoint_down_replies_from_the_ranking(demo_template: Path, model_cache: Path, tmp_path: Path) -> None:
