@@ -233,7 +233,8 @@ class RateLimiter:
 class Service:
     def __init__(self, config: KithConfig):
         self.config = config
-        self.stores = Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size, config.chroma_timeout_s)
+        self.stores = Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size, config.chroma_timeout_s,
+                                  config.cache_dir)
         ensure_catalog(self.stores, config.catalog, config.embedding_batch_size, config.cache_dir)
         self.keys = Keys(config.service.api_keys)
         self.limiter = RateLimiter(config.service.rate_limit_per_minute)

@@ -70,7 +70,8 @@ def main(
 
 
 def _stores(config: KithConfig) -> Stores:
-    return Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size, config.chroma_timeout_s)
+    return Stores.open(config.data_dir, config.chroma_url, config.embedding_batch_size, config.chroma_timeout_s,
+                       config.cache_dir)
 
 
 @app.command()

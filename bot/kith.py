@@ -144,7 +144,8 @@ class Kith:
         overrides["data_dir"] = Path(data_dir) if data_dir is not None else None
         overrides["catalog"] = check_catalog_name(catalog)
         settings = load_config(overrides=overrides)
-        stores = Stores.open(settings.data_dir, settings.chroma_url, settings.embedding_batch_size, settings.chroma_timeout_s)
+        stores = Stores.open(settings.data_dir, settings.chroma_url, settings.embedding_batch_size,
+                             settings.chroma_timeout_s, settings.cache_dir)
         try:
             ensure_catalog(stores, catalog, settings.embedding_batch_size, settings.cache_dir)
         except KithInputError:

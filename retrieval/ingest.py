@@ -8,7 +8,8 @@ turn saves; in this process every query waits for the connection). Last, the SQL
 one short transaction. A failure before its commit leaves SQLite as it was, and perhaps vectors
 without rows; those are never surfaced, because retrieval reads rows from SQLite and skips a
 vector whose row it lacks (Ranker._search_items), and Chroma upserts by id, so a re-run
-overwrites them and converges.
+overwrites them and converges. A process killed inside Chroma's own writes can leave its
+folder unreadable; Stores.open then rebuilds the vectors from SQLite (rebuild_vectors).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -29,8 +30,10 @@ from retrieval.embeddings import Embedder
 from retrieval.schemas import Interaction, Item, check_catalog_name
 from retrieval.lastfm import load_lastfm
 from retrieval.redial import load_redial
-from retrieval.store import Stores
 from retrieval.vectors import CollectionKind, Metadata, VectorStore
+
+if TYPE_CHECKING:  # retrieval.store opens a data folder with rebuild_vectors from here
+    from retrieval.store import Stores
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,21 @@ def ingest_dataset(
 ) -> IngestReport:
     check_catalog_name(catalog)
     started = time.perf_counter()
+    embed_seconds = write_vectors(dataset, catalog, database, vectors, embedder, progress)
+    counts = dataset.counts()
+    with database.transaction() as connection:
+        database.write_dataset(connection, catalog, source, dataset)
+        seconds = time.perf_counter() - started
+        database.record_ingest(connection, catalog, source, counts, seconds)
+    return IngestReport(catalog, source, counts, seconds, embed_seconds)
 
+
+def write_vectors(
+    dataset: Dataset, catalog: str, database: Database, vectors: VectorStore, embedder: Embedder, progress: bool = False
+) -> float:
+    """Embed the dataset's records and upsert them into the catalog's collections; the seconds
+    spent embedding."""
+    started = time.perf_counter()
     item_vectors = embedder.embed([item.embedding_text() for item in dataset.items], progress=progress)
     # Activity with words of its own (a review) is embedded from those words; bare activity (a
     # play, a purchase) reuses its item's vector: same meaning, no model call. That keeps a
@@ -175,13 +192,22 @@ def ingest_dataset(
         [{} for _ in requests],  # the items suggested are read from the stored dialogues
         progress,
     )
+    return embed_seconds
 
-    counts = dataset.counts()
-    with database.transaction() as connection:
-        database.write_dataset(connection, catalog, source, dataset)
-        seconds = time.perf_counter() - started
-        database.record_ingest(connection, catalog, source, counts, seconds)
-    return IngestReport(catalog, source, counts, seconds, embed_seconds)
+
+def rebuild_vectors(database: Database, vectors: VectorStore, embedder: Embedder, progress: bool = False) -> list[str]:
+    """Write every catalog's vectors again from SQLite, which holds every record they are made
+    from: how a Chroma folder left unreadable is replaced (Stores.open). The catalogs rebuilt."""
+    catalogs = database.catalogs()
+    for catalog in catalogs:
+        stored = Dataset(
+            items=database.items(catalog),
+            interactions=database.interactions(catalog),
+            help_articles=database.help_articles(catalog),
+            dialogues=database.dialogues(catalog),
+        )
+        write_vectors(stored, catalog, database, vectors, embedder, progress)
+    return catalogs
 
 
 DEMO_CATALOG = "demo"

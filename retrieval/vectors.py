@@ -24,7 +24,9 @@ import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
+from chromadb.errors import ChromaError
 from tqdm import tqdm
 
 from retrieval.embeddings import KithEmbeddingFunction
@@ -87,6 +89,26 @@ class VectorStore:
         self.client = client
         self._embedding_function = KithEmbeddingFunction(batch_size)
         self._collections: dict[str, Collection] = {}
+
+    def unreadable(self) -> str | None:
+        """What stops a collection from being read, or None when all can be. Embedded Chroma
+        writes an index's files in place: a process killed during a write can leave one cut
+        short (seen: "Error deserializing pickle file: ... EOF"), and every later read of that
+        collection fails. Counting reads each collection's index; ~1 ms each."""
+        for collection in self.client.list_collections():
+            try:
+                collection.count()
+            except ChromaError as error:
+                return f"collection {collection.name!r}: {type(error).__name__}: {error}"
+        return None
+
+    def close(self) -> None:
+        """Stop the embedded store and forget it, so this process can open its path afresh
+        (chromadb shares one store per path in a process, and keeps it until told)."""
+        identifier = self.client._identifier  # type: ignore[attr-defined]
+        SharedSystemClient._identifier_to_system.pop(identifier).stop()
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        self._collections.clear()
 
     @contextmanager
     def _reaching(self) -> Iterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from retrieval.datafiles import DataError, read_files
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset, read_source
 from retrieval.store import Stores
-from tests.conftest import write_jsonl
+from tests.conftest import copy_demo, write_jsonl
 
 
 def load(stores: Stores, embedder: Embedder, paths: list[Path], catalog: str = "shop"):
@@ -128,3 +129,26 @@ def test_data_survives_reopening(tmp_path: Path, embedder: Embedder, tiny_data: 
     assert snapshot(again)["chroma_items"] == 3
     assert again.database.schema_version >= 1
     again.close()
+
+
+def test_a_chroma_folder_left_unreadable_is_rebuilt_from_sqlite_on_open(
+    demo_template: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = copy_demo(demo_template, tmp_path / "data")
+    # What a SIGKILL inside Chroma's own index write leaves (bench/soak.py met it: "Error
+    # deserializing pickle file: ... EOF"): an index file cut short.
+    indexes = sorted((data / "chroma").glob("*/index_metadata.pickle"))
+    assert indexes, "the demo's activity collection is large enough to have an index on disk"
+    for index in indexes:
+        index.write_bytes(index.read_bytes()[: index.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="retrieval.store"):
+        stores = Stores.open(data)
+    assert "cannot be read" in caplog.text and "InternalError" in caplog.text
+    [aside] = data.glob("chroma.unreadable-*")
+    assert sorted(p.name for p in aside.iterdir()) == sorted(p.name for p in (demo_template / "chroma").iterdir())
+    assert stores.vectors.unreadable() is None
+    for kind, table in (("items", "items"), ("activity", "interactions"), ("help", "help_articles")):
+        assert stores.vectors.count("demo", kind) == stores.database.count("demo", table) > 0
+    [hit] = stores.vectors.query("demo", "items", text="a film about first contact with aliens", limit=1)
+    assert stores.database.items("demo", [hit.id])[0].category == "films"
+    stores.close()
