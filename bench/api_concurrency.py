@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.reports import table, timing_summary, write_report
+from evaluation.reports import table, timing_summary, write_report
 
 KEY = "bench-key"
 SCRIPT = ["I loved Arrival, something thoughtful to watch", "no, not those", "a book for a long flight",

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import load_config
-from bot.reports import timing_summary
+from evaluation.reports import timing_summary
 from retrieval.datafiles import Dataset
 from retrieval.embeddings import shared_embedder
 from retrieval.ingest import ingest_dataset

@@ -18,7 +18,7 @@ co-mentions, requests or seeker likes are known to the ranking. Two ways to spli
 
 Each variant is the shipped `redial` weights with some weights changed; the shipped weights are
 always measured first, in the same run. Metrics: ReDial's repeats-removed protocol
-(bot/redial_eval.py), pooled over the folds. The fold catalogs are imported once into `--work`
+(evaluation/redial.py), pooled over the folds. The fold catalogs are imported once into `--work`
 (~40 s each on 2 cores) and reused.
 
 Run from the repository root with the project's environment, e.g.
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.kith import Kith
-from bot.redial_eval import load_turns
+from evaluation.redial import load_turns
 from retrieval.metrics import summarize
 from retrieval.ranking import RankRequest
 
@@ -102,10 +102,10 @@ def measure(opened: list[Opened], update: dict[str, Any]) -> dict[str, dict[str,
     """Metrics per group ("folds" pooled, "valid") with the shipped weights changed by `update`."""
     samples: dict[str, list[tuple[list[str], str]]] = {}
     for kith, requests, group in opened:
-        with kith.ranker.using(kith.ranker.weights.model_copy(update=update)):
-            for request, targets in requests:
-                ranked = [r.item_id for r in kith.ranker.rank(request, 50).recommendations]
-                samples.setdefault(group, []).extend((ranked, target) for target in targets)
+        ranker = kith.ranker.with_weights(kith.ranker.weights.model_copy(update=update))
+        for request, targets in requests:
+            ranked = [r.item_id for r in ranker.rank(request, 50).recommendations]
+            samples.setdefault(group, []).extend((ranked, target) for target in targets)
     return {group: summarize(pairs, (1, 10, 50), 10) for group, pairs in samples.items()}
 
 

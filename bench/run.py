@@ -35,7 +35,7 @@ from turn_latency import SCRIPT  # noqa: E402
 from bot import Kith  # noqa: E402
 from bot.config import LLMConfig, load_config  # noqa: E402
 from bot.models import default_gguf, resolve_model  # noqa: E402
-from bot.reports import timing_summary  # noqa: E402
+from evaluation.reports import timing_summary  # noqa: E402
 from bot.runtimes.adapters import adapter_gguf  # noqa: E402
 from bot.runtimes.factory import open_runtime  # noqa: E402
 from bot.runtimes.transformers import TransformersRuntime  # noqa: E402

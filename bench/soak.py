@@ -59,7 +59,7 @@ from typing import Any
 import httpx
 
 from bot.models import default_gguf
-from bot.reports import table, timing_summary
+from evaluation.reports import table, timing_summary
 from catalog_scale import synthetic_dataset
 
 KEY = "soak-key"

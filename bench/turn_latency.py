@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bot import Kith
-from bot.reports import timing_summary
+from evaluation.reports import timing_summary
 from bot.understanding import FIELDS
 
 SCRIPT = [

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from bot import Kith
-from bot.redial_eval import item_opinions
-from bot.reports import table, timing_summary
+from evaluation.redial import item_opinions
+from evaluation.reports import table, timing_summary
 from bot.understand import LLMReader, Reader, Said
 
 

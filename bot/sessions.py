@@ -18,9 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.context import ClientContext
 from bot.profile import Profile, merge_profiles
 from bot.understanding import Understanding
 from retrieval.database import Database
+from retrieval.schemas import Interaction
 
 
 class StoredPick(BaseModel):
@@ -66,7 +68,8 @@ class TurnRecord(BaseModel):
     handoff: StoredHandoff | None = None
     refused: str | None = None
     understanding: Understanding | None = None
-    scripted: bool = False  # written by a scripted dialogue (bot/scripted.py), not by Kith
+    scripted: bool = False  # written by a scripted dialogue (evaluation/scripted.py), not by Kith
+    context: ClientContext | None = None  # the moment the client sent with the message
 
     def picks(self) -> list[str]:
         return [pick.item_id for pick in self.recommendations]
@@ -118,6 +121,43 @@ class SessionStore:
             if after != before:
                 self._write_profile(connection, user_id, after)
         return before, after
+
+    def save_feedback(self, interaction: Interaction, signal: str, session_id: str | None, app: str,
+                      change: Callable[[Profile], Profile]) -> Profile:
+        """Store feedback on a card in one transaction: the person (a catalog user, named by
+        their id, if they were none yet), the interaction, the latest signal on the item, and
+        the profile `change` makes of the stored one (so a turn saving meanwhile merges into it:
+        see save_turn). `session_id`, if given, must be this person's and app's session in this
+        catalog (else UnknownSession, and nothing is written). Returns the profile stored."""
+        user_id = interaction.user_id
+        with self.database.transaction() as connection:
+            if session_id is not None:
+                owner = connection.execute("SELECT catalog, user_id, app FROM sessions WHERE id = ?",
+                                           (session_id,)).fetchone()
+                if owner is None or tuple(owner) != (self.catalog, user_id, app):
+                    raise UnknownSession(f"no session {session_id!r} for user {user_id!r}")
+            connection.execute("INSERT OR IGNORE INTO users (catalog, id, name) VALUES (?, ?, ?)",
+                               (self.catalog, user_id, user_id))
+            self.database.write_interactions(connection, self.catalog, [interaction])
+            connection.execute(
+                "INSERT INTO feedback (catalog, user_id, item_id, signal, interaction_id, session_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(catalog, user_id, item_id) DO UPDATE SET "
+                "signal = excluded.signal, interaction_id = excluded.interaction_id, "
+                "session_id = excluded.session_id, created_at = excluded.created_at",
+                (self.catalog, user_id, interaction.item_id, signal, interaction.key, session_id, _now()),
+            )
+            stored = connection.execute(PROFILE_QUERY, (self.catalog, user_id)).fetchone()
+            profile = change(Profile.model_validate_json(stored["profile"]) if stored else Profile())
+            self._write_profile(connection, user_id, profile)
+        return profile
+
+    def feedback(self, user_id: str) -> dict[str, str]:
+        """The person's latest signal per item ("up", "down", "owned"), most recent first."""
+        rows = self.database.query(
+            "SELECT item_id, signal FROM feedback WHERE catalog = ? AND user_id = ? ORDER BY created_at DESC, item_id",
+            (self.catalog, user_id),
+        )
+        return {row["item_id"]: row["signal"] for row in rows}
 
     def _write_profile(self, connection: sqlite3.Connection, user_id: str, profile: Profile) -> None:
         connection.execute(
@@ -192,7 +232,7 @@ class SessionStore:
     def append_message(self, session_id: str, user_id: str, role: str, text: str, record: TurnRecord,
                        app: str = "") -> None:
         """Add one message at the end of a session (created if new), the profile untouched: a
-        scripted dialogue's assistant line (bot/scripted.py), stored as a turn stores its reply,
+        scripted dialogue's assistant line (evaluation/scripted.py), stored as a turn stores its reply,
         so the next turn reads it (and its record's recommendations) as what was just said."""
         if role not in ("user", "assistant"):
             raise ValueError(f"role must be 'user' or 'assistant', not {role!r}")

@@ -30,7 +30,7 @@ from bot.kith import Kith, KithInputError, Turn
 from bot.profile import Profile
 from retrieval.ingest import DEMO_CATALOG
 from retrieval.ranking import FriendActivity, Recommendation
-from retrieval.schemas import DEFAULT_TENANT, tenant_catalogs
+from retrieval.schemas import DEFAULT_TENANT, User, tenant_catalogs
 
 # The picker's value for "this browser's own guest"; never a user id itself.
 GUEST = "guest"
@@ -38,6 +38,33 @@ GUEST_ID = re.compile(r"^guest-[0-9a-f]{32}$")
 TAGLINE = "Recommendations from a friend who knows your taste, and what your friends loved."
 FRIENDS_SHOWN = 6
 TAGS_SHOWN = 3
+# Sending a message sends the browser's local time with its UTC offset (the turn's context:
+# season and time of day follow from it), as the last input of the chat event.
+BROWSER_TIME_JS = """
+(...inputs) => {
+  const now = new Date();
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+  const offset = -now.getTimezoneOffset();
+  const stamp = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}T${pad(now.getHours())}:` +
+    `${pad(now.getMinutes())}:${pad(now.getSeconds())}${offset >= 0 ? '+' : '-'}${pad(offset / 60)}:${pad(offset % 60)}`;
+  return [...inputs.slice(0, -1), stamp];
+}
+"""
+# The buttons on every recommendation card, by the signal each sends (bot/feedback.py).
+FEEDBACK_LABELS = {"up": "More like this", "down": "Not for me", "owned": "Already have it"}
+# A card's buttons send their signal as the recommendations panel's `feedback` event; the card
+# is marked at once, so the click shows before the server answers.
+FEEDBACK_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-signal]');
+  if (!button) return;
+  const card = button.closest('.kith-card');
+  card.querySelectorAll('button[data-signal]').forEach((b) => b.classList.remove('kith-fb-chosen'));
+  button.classList.add('kith-fb-chosen');
+  card.dataset.feedback = button.dataset.signal;
+  trigger('feedback', {item_id: button.dataset.itemId, signal: button.dataset.signal});
+});
+"""
 
 CSS = """
 html { scrollbar-gutter: stable; }
@@ -66,6 +93,7 @@ footer { display: none !important; }
 #kith-send { min-height: 46px; font-size: 15px; }
 #kith-status p { margin: 2px 4px; font-size: 13px; }
 #kith-status .kith-error { color: #b91c1c; }
+#kith-status .kith-ok { color: #047857; }
 
 /* side column: scrolls on its own so the chat stays in view */
 #kith-side { position: sticky; top: 12px; align-self: flex-start; max-height: calc(100vh - 150px);
@@ -100,6 +128,12 @@ footer { display: none !important; }
   color: var(--body-text-color); }
 .kith-reasons li { margin: 2px 0; }
 .kith-reasons li::marker { color: #818cf8; }
+.kith-feedback { display: flex; flex-wrap: wrap; gap: 6px; margin: 10px 0 0 34px; }
+.kith-fb { font-size: 12px; line-height: 1; padding: 5px 10px; border-radius: 999px; cursor: pointer;
+  background: transparent; color: var(--body-text-color-subdued); border: 1px solid var(--border-color-primary); }
+.kith-fb:hover { color: var(--body-text-color); border-color: #a5b4fc; }
+.kith-fb.kith-fb-chosen { background: #eef2ff; color: #4338ca; border-color: #a5b4fc; font-weight: 600; }
+.kith-card[data-feedback="down"], .kith-card[data-feedback="owned"] { opacity: 0.6; }
 
 /* profile and friends */
 #kith-profile ul { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 6px; }
@@ -181,9 +215,27 @@ def render_recommendations(recommendations: list[Recommendation]) -> str:
             f'<span class="kith-score" title="ranking score">score <b>{rec.score:.2f}</b></span></div>'
             f'<div class="kith-badges">{"".join(badges)}</div>'
             + (f'<ul class="kith-reasons">{reasons}</ul>' if reasons else "")
+            + f'<div class="kith-feedback">{_feedback_buttons(rec.item_id)}</div>'
             + "</div>"
         )
     return f'<div class="kith-cards">{"".join(cards)}</div>'
+
+
+def _feedback_buttons(item_id: str) -> str:
+    return "".join(
+        f'<button type="button" class="kith-fb kith-fb-{signal}" data-signal="{signal}" data-item-id="{_e(item_id)}">'
+        f"{_e(label)}</button>"
+        for signal, label in FEEDBACK_LABELS.items()
+    )
+
+
+def feedback_note(signal: str, title: str) -> str:
+    """What the page says once feedback on a card is stored."""
+    return {
+        "up": f"Noted: more like {title}, from your next message.",
+        "down": f"Noted: {title} is not for you; Kith won't suggest it again.",
+        "owned": f"Noted: you already have {title}; Kith won't suggest it again.",
+    }[signal]
 
 
 def render_friends(activity: list[FriendActivity]) -> str:
@@ -268,7 +320,13 @@ class Identity:
         """The picker's entries: yourself (as guest), then the catalog's users to chat as."""
         if not self.impersonating(kith):
             return [("You", GUEST)]
-        return [("Guest (you)", GUEST), *((f"{user.name} ({user.id})", user.id) for user in kith.users())]
+        return [("Guest (you)", GUEST), *((f"{user.name} ({user.id})", user.id) for user in self.pickable(kith))]
+
+    @staticmethod
+    def pickable(kith: Kith) -> list[User]:
+        """The catalog's users one may chat as: not other browsers' guests (a guest is a catalog
+        user once they gave feedback on a card)."""
+        return [user for user in kith.users() if not GUEST_ID.match(user.id)]
 
     def user_id(self, kith: Kith, choice: str | None, guest: str | None, request: gr.Request | None) -> str:
         username = getattr(request, "username", None) if request is not None else None
@@ -276,7 +334,7 @@ class Identity:
             if not username:
                 raise KithInputError("sign in to chat")
             return str(username)
-        if self.impersonating(kith) and choice and choice != GUEST and choice in {u.id for u in kith.users()}:
+        if self.impersonating(kith) and choice and choice != GUEST and choice in {u.id for u in self.pickable(kith)}:
             return choice
         if guest and GUEST_ID.match(guest):
             return guest
@@ -316,6 +374,8 @@ def build_app(kith: Kith) -> gr.Blocks:
         # Kept in the browser (encrypted with a secret of this server process), so a reload
         # continues as the same guest; a restarted server cannot read it back and issues a new one.
         guest_state = gr.BrowserState("", storage_key="kith-guest", secret=secrets.token_hex(16))
+        # The browser's local time when a message is sent (filled in by BROWSER_TIME_JS).
+        browser_time = gr.Textbox("", visible=False, elem_id="kith-browser-time")
 
         gr.HTML(
             '<div class="kith-brand"><div class="kith-logo">K</div>'
@@ -352,7 +412,7 @@ def build_app(kith: Kith) -> gr.Blocks:
                 with gr.Column(elem_classes=["kith-panel"]):
                     gr.HTML('<div class="kith-section-title">Recommendations</div>', js_on_load=None)
                     recommendations = gr.HTML(render_recommendations([]), elem_id="kith-recommendations",
-                                              js_on_load=None)
+                                              js_on_load=FEEDBACK_JS)
                 with gr.Column(elem_classes=["kith-panel"]):
                     gr.HTML('<div class="kith-section-title">Your profile</div>', js_on_load=None)
                     first_view, first_json = profile_outputs(kith, Profile())
@@ -369,7 +429,7 @@ def build_app(kith: Kith) -> gr.Blocks:
         # --- handlers ---------------------------------------------------------------------
 
         def respond(text: str, history: list[dict[str, str]], session_id: str | None, choice: str,
-                    catalog_name: str, guest: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+                    catalog_name: str, guest: str, local_time: str, request: gr.Request) -> Iterator[tuple[Any, ...]]:
             # outputs: chat, message, history, session, recommendations, friends, profile view,
             # profile json, status
             skip = gr.skip()
@@ -379,7 +439,8 @@ def build_app(kith: Kith) -> gr.Blocks:
             text = text or ""
             try:
                 k = catalogs.get(catalog_name)
-                pieces = k.stream(identity.user_id(k, choice, guest, request), text, session_id)
+                pieces = k.stream(identity.user_id(k, choice, guest, request), text, session_id,
+                                  context={"time": local_time} if local_time else None)
                 first = next(pieces)
             except KithInputError as error:
                 gr.Warning(str(error))
@@ -423,6 +484,19 @@ def build_app(kith: Kith) -> gr.Blocks:
             view, raw = profile_outputs(k, turn.profile)
             yield (final, "", final, turn.session_id, render_recommendations(turn.recommendations),
                    render_friends(turn.friends_activity), view, raw, "")
+
+        def give_feedback(session_id: str | None, choice: str, catalog_name: str, guest: str, event: gr.EventData,
+                          request: gr.Request) -> tuple[Any, ...]:
+            # outputs: profile view, profile json, status
+            try:
+                k = catalogs.get(catalog_name)
+                given = k.feedback(identity.user_id(k, choice, guest, request), str(event.item_id), str(event.signal),
+                                   session_id)
+            except Exception as error:  # the page must keep working whatever failed
+                gr.Warning(f"Feedback not saved: {error}")
+                return gr.skip(), gr.skip(), _status(f"Feedback not saved: {error}")
+            view, raw = profile_outputs(k, given.profile)
+            return view, raw, _status(feedback_note(given.signal, k.title(given.item_id)), "ok")
 
         def profile_of(k: Kith, choice: str | None, guest: str | None, request: gr.Request | None) -> Profile:
             try:
@@ -485,10 +559,10 @@ def build_app(kith: Kith) -> gr.Blocks:
                          status, profile_status]
         gr.on(
             [message.submit, send.click], respond,
-            inputs=[message, history_state, session_state, user, catalog, guest_state],
+            inputs=[message, history_state, session_state, user, catalog, guest_state, browser_time],
             outputs=[chat, message, history_state, session_state, recommendations, friends, profile_view,
                      profile_json, status],
-            show_progress="minimal", show_progress_on=[chat], api_name="chat",
+            show_progress="minimal", show_progress_on=[chat], api_name="chat", js=BROWSER_TIME_JS,
         )
         # Starting over stops a reply still being written (see `restarts`). The pickers listen
         # to `select`, not `input`: in Gradio 6 one pick can fire `input` twice, and the second
@@ -499,6 +573,8 @@ def build_app(kith: Kith) -> gr.Blocks:
                     api_visibility="private")
         catalog.select(change_catalog, inputs=[catalog, user, guest_state], outputs=[catalog, user, *reset_outputs],
                        api_visibility="private")
+        recommendations.feedback(give_feedback, inputs=[session_state, user, catalog, guest_state],
+                                 outputs=[profile_view, profile_json, status], api_visibility="private")
         save.click(save_profile, inputs=[profile_json, user, catalog, guest_state],
                    outputs=[profile_view, profile_json, profile_status], api_name="save_profile")
         app.load(on_load, inputs=[user, catalog, guest_state],

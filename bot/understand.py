@@ -169,7 +169,8 @@ def check_draft(draft: Draft, said: Said, finder: TitleFinder, vocabulary: Vocab
     def tags(words: Sequence[str], what: str) -> list[str]:
         found: list[str] = []
         for word in words:
-            names = [name for name, _ in vocabulary.tags.find(word)]
+            # A word the LLM wrote as a tag describes the thing wanted: a mood word ("sad") counts.
+            names = [name for name, _ in vocabulary.tags.find(word) or vocabulary.moods.find(word)]
             if not names and word.lower() in vocabulary.tags.names:
                 names = [word.lower()]
             if not names:

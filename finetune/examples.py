@@ -3,9 +3,12 @@
 Two kinds of example, each a chat prompt and the assistant text to learn:
 - dialogue: at every assistant turn that names items, the prompt is the one the bot sends at that
   moment (`bot.reply.recommendation_messages`: the person's last message, the tone its sentiment
-  calls for, the top pick and the next picks), and the target is what the recommender said. The
-  picks are the items the recommender named plus distractors from the same data, so the model
-  learns to recommend from the candidates it is given;
+  calls for, the top pick's facts), and the target is what the recommender said where every
+  sentence of it passes the bot's faithfulness check (bot/faithfulness.py) against those facts;
+  otherwise the sentence the bot builds from the facts ("Try <title> — <description sentence or
+  tags>"), and no example where the pick has no facts beyond its kind. So an adapter never learns
+  to claim what its prompt does not say. The picks are the items the recommender named plus
+  distractors from the same data, so the model learns to recommend from the candidates it is given;
 - interaction: what a person liked so far (and their friends' shared activity, where the data has
   friendships) followed by the next item they chose, as one exchange (`interaction_messages`). A
   ReDial recommender turn gives one too: the seeker's liked movies and last message, then the
@@ -29,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import prompts
-from bot.reply import LISTED, choose_tone, recommendation_messages
+from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
+from bot.reply import LISTED, choose_tone, fact_sentences, lead, recommendation_messages
 from bot.runtimes.base import Message
 from bot.sentiment import analyze
 from retrieval.datafiles import DataError, Issue, expand_paths, kind_of_file, read_files
-from retrieval.ranking import Recommendation
 from retrieval.redial import read_conversations, redial_turns
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
+from retrieval.titles import TitleFinder
 
 # Interactions that say a person chose an item and was glad of it.
 CHOSEN_KINDS = ("like", "purchase", "rating", "review")
@@ -112,11 +116,13 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
     if dataset is not None:
         items = {item.id: item for item in dataset.items}
         origins = {id(d): dataset.origin(d) for d in dataset.dialogues}
+        check = _check(items)
         for dialogue in dataset.dialogues:
             origin = origins[id(dialogue)]
             turns = [(t.role, t.text, [m.item_id for m in t.mentions]) for t in dialogue.turns]
             liked = {m.item_id for t in dialogue.turns if t.role == "user" for m in t.mentions if m.sentiment in ("like", None)}
-            examples += _dialogue_examples(turns, items, liked, f"{origin.path}:{origin.line}", dialogue.id, seed, worked_examples)
+            examples += _dialogue_examples(turns, items, liked, f"{origin.path}:{origin.line}", dialogue.id, seed, check,
+                                           worked_examples)
         examples += _interaction_examples(dataset.interactions, dataset.friendships, items,
                                           {id(i): dataset.origin(i) for i in dataset.interactions})
         examples += understanding.from_kith_dialogues(dataset, items)
@@ -147,20 +153,39 @@ def _redial_titles(conversations: Sequence[tuple[str, int, dict[str, Any]]]) -> 
 def _redial_examples(conversations: Sequence[tuple[str, int, dict[str, Any]]], titles: dict[str, str], seed: int,
                      worked_examples: bool) -> list[Example]:
     items = {movie_id: Item(id=movie_id, title=title, category="films") for movie_id, title in titles.items()}
+    check = _check(items)
     examples = []
     for path, line, conversation in conversations:
         questions = conversation.get("initiatorQuestions") or {}
         liked = {str(k) for k, v in questions.items() if v.get("liked") == 1}
         turns = [(t.role, t.text, t.movie_ids) for t in redial_turns(conversation, titles)]
-        examples += _dialogue_examples(turns, items, liked, f"{path}:{line}", str(conversation["conversationId"]), seed, worked_examples)
+        examples += _dialogue_examples(turns, items, liked, f"{path}:{line}", str(conversation["conversationId"]), seed,
+                                       check, worked_examples)
     return examples
 
 
 # --- dialogues (ReDial's and Kith's) -----------------------------------------------------------
 
 
-def _candidate(item: Item) -> Recommendation:
-    return Recommendation(item.id, item.title, item.category, 0.0, {}, [], item.price, list(item.tags[:3]))
+def _candidate(item: Item) -> ItemFacts:
+    return ItemFacts(item.id, item.title, item.category, item.description, tuple(item.tags), item.price, (),
+                     dict(item.attributes))
+
+
+def _check(items: dict[str, Item]) -> FaithfulnessCheck:
+    finder = TitleFinder((item.id, item.title, 0.0) for item in items.values())
+    return FaithfulnessCheck(finder, {tag for item in items.values() for tag in item.tags})
+
+
+def _faithful_target(text: str, pick: ItemFacts, own: set[str], message: str, check: FaithfulnessCheck) -> str | None:
+    """What the recommender said where the pick's facts support all of it, else the bot's
+    sentence from those facts, else None (the pick has no facts beyond its kind)."""
+    facts = TurnFacts((pick,), frozenset(own))
+    if all(verdict.supported for _, verdict in check.check_reply(text, facts)):
+        return text
+    if not pick.description and not pick.tags:
+        return None
+    return next(s for s in fact_sentences(lead(0, pick.title), pick, message) if check.check(s, facts).supported)
 
 
 def _dialogue_examples(
@@ -170,6 +195,7 @@ def _dialogue_examples(
     origin: str,
     group: str,
     seed: int,
+    check: FaithfulnessCheck,
     worked_examples: bool = False,
 ) -> list[Example]:
     """Examples at each assistant turn that names items and answers a person's message."""
@@ -196,11 +222,14 @@ def _dialogue_examples(
                 distractors = rng.sample(pool, min(LISTED - len(named), len(pool)))
                 picks = [_candidate(items[i]) for i in [*named, *distractors]]
                 tone = choose_tone(analyze(message, []))
-                examples.append(Example(
-                    tuple(recommendation_messages(message, picks, tone, sorted({p.category for p in picks}),
-                                                  examples=worked_examples, profile=profile)),
-                    _tidy(text), "dialogue", origin, group, tuple(p.item_id for p in picks),
-                ))
+                own = {m for r, _, mentioned in turns[:index] if r == "user" for m in mentioned}
+                target = _faithful_target(_tidy(text), picks[0], own, message, check)
+                if target is not None:
+                    examples.append(Example(
+                        tuple(recommendation_messages(message, picks, tone, sorted({p.category for p in picks}),
+                                                      examples=worked_examples, profile=profile)),
+                        target, "dialogue", origin, group, tuple(p.item_id for p in picks),
+                    ))
             fresh = [m for m in named if m not in earlier]
             if fresh:
                 examples.append(Example(

@@ -25,8 +25,8 @@ from typing import Any
 
 from bot.config import Precision
 from bot.models import MARKER, resolve_model
-from bot.reports import file_sha256
 from finetune.examples import Example, TrainingData
+from retrieval.datafiles import file_sha256
 
 METADATA = "kith-adapter.json"
 CHECKPOINT = "checkpoint"

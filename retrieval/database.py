@@ -217,18 +217,7 @@ class Database:
                 for a, b in ((f.user_id, f.friend_id), (f.friend_id, f.user_id))
             ],
         )
-        connection.executemany(
-            "INSERT INTO interactions (catalog, id, user_id, item_id, kind, rating, text, timestamp, visibility, weight) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(catalog, id) DO UPDATE SET "
-            "user_id = excluded.user_id, item_id = excluded.item_id, kind = excluded.kind, "
-            "rating = excluded.rating, text = excluded.text, timestamp = excluded.timestamp, "
-            "visibility = excluded.visibility, weight = excluded.weight",
-            [
-                (catalog, x.key, x.user_id, x.item_id, x.kind, x.rating, x.text,
-                 x.timestamp.isoformat() if x.timestamp else None, x.visibility, x.weight)
-                for x in dataset.interactions
-            ],
-        )
+        self.write_interactions(connection, catalog, dataset.interactions)
         connection.executemany(
             "INSERT INTO help_articles (catalog, id, title, body, tags) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(catalog, id) DO UPDATE SET title = excluded.title, body = excluded.body, tags = excluded.tags",
@@ -240,6 +229,21 @@ class Database:
             [
                 (catalog, d.id, d.user_id, json.dumps([t.model_dump() for t in d.turns], ensure_ascii=False))
                 for d in dataset.dialogues
+            ],
+        )
+
+    def write_interactions(self, connection: sqlite3.Connection, catalog: str, interactions: Sequence[Interaction]) -> None:
+        """Upsert interactions by id (their users and items must exist); inside `transaction()`."""
+        connection.executemany(
+            "INSERT INTO interactions (catalog, id, user_id, item_id, kind, rating, text, timestamp, visibility, weight) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(catalog, id) DO UPDATE SET "
+            "user_id = excluded.user_id, item_id = excluded.item_id, kind = excluded.kind, "
+            "rating = excluded.rating, text = excluded.text, timestamp = excluded.timestamp, "
+            "visibility = excluded.visibility, weight = excluded.weight",
+            [
+                (catalog, x.key, x.user_id, x.item_id, x.kind, x.rating, x.text,
+                 x.timestamp.isoformat() if x.timestamp else None, x.visibility, x.weight)
+                for x in interactions
             ],
         )
 

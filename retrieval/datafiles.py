@@ -7,6 +7,7 @@ A file's kind comes from its name: `items.jsonl`, `items-books.csv`, `users.csv`
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -34,6 +35,15 @@ SUFFIXES = (".jsonl", ".csv")
 CSV_LIST_SEPARATOR = "|"
 CSV_JSON_FIELDS = {"attributes"}
 CSV_LIST_FIELDS = {"tags"}
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

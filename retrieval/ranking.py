@@ -1,8 +1,8 @@
 """Hybrid ranking with named components, penalties, hard constraints, diversity and reasons.
 
 score = semantic + tags + collaborative + social + popularity + comention + similar
-        + similar_requests (each weighted)
-        - penalties (similar to a dislike, disliked tags, already mentioned)
+        + similar_requests + graph + more_like + context (each weighted)
+        - penalties (similar to a dislike or to a "not for me", disliked tags, already mentioned)
 Hard constraints (category, price, years, length, excluded tags) and items the person disliked,
 rejected or already has are removed, not just pushed down. Diversity by maximal marginal
 relevance. Every component is kept so the person can be told why.
@@ -25,9 +25,10 @@ import logging
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import copy
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retrieval.database import Database
 from retrieval.embeddings import Embedder
+from retrieval.graph import GraphModel, load_graph
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item, Request
 from retrieval.titles import normalize, split_year
 from retrieval.vectors import VectorStore
@@ -53,6 +55,19 @@ REQUEST_NEIGHBOURS = 30
 # How many query texts' vectors a ranker keeps (most recently used): a turn's query often repeats
 # an earlier one, and evaluations rank the same requests under several weightings.
 QUERY_CACHE_SIZE = 1024
+# A pick whose graph score is at least this share of the best candidate's says why: people whose
+# taste the person shares (and their friends, where the graph holds friendships) loved it.
+GRAPH_REASON = 0.8
+# Feedback on cards reaches items by likeness: from about that of two unrelated items (0.3, the
+# demo catalog's median item-to-item cosine in a category is 0.28-0.35) to that of close kin
+# (0.6: its nearest neighbours are 0.44-0.62), as 0..1. A "more like X" reason needs 0.4 (the
+# demo's 90th percentile).
+FEEDBACK_LIKENESS = (0.3, 0.6)
+MORE_LIKE_REASON = 0.4
+# The reasons on a pick that does not carry every tag the request asked for (see `_fitting`):
+# where the person already has most of what does, and where the catalog has little that does.
+CLOSEST_YOU_HAVE_MOST = "the closest to what you asked: you already have most of what fits all of it"
+CLOSEST = "the closest to what you asked: little here fits all of it"
 
 
 class RankingWeights(BaseModel):
@@ -70,9 +85,23 @@ class RankingWeights(BaseModel):
     comention: float = Field(0.0, ge=0)
     similar: float = Field(0.0, ge=0)
     similar_requests: float = Field(0.0, ge=0)
+    # The graph model's score (retrieval/graph.py, `kith train-graph`); nothing where the catalog
+    # has no trained model.
+    graph: float = Field(0.0, ge=0)
     dislike_similarity: float = Field(0.6, ge=0)
     disliked_tags: float = Field(0.3, ge=0)
     repeat: float = Field(1.0, ge=0)
+    # Feedback on cards: likeness to what the person asked for more of ("more like this"), and
+    # a penalty for likeness to what they said was not for them.
+    more_like: float = Field(0.5, ge=0)
+    less_like: float = Field(0.3, ge=0)
+    # The moment (client context: time, weather, occasion): its favoured tags lift an item, its
+    # disfavoured ones push it down; soft, below an asked-for tag's weight (`tags`).
+    context: float = Field(0.2, ge=0)
+    # Whether the tags a request asks for (`RankRequest.required_tags`) are hard (`_fitting`: what
+    # carries them is picked first, then the closest) or only score (the `tags` component). Soft
+    # for a catalog whose tags are too sparse to say an item lacks one (ReDial's MovieLens tags).
+    required_tags: Literal["hard", "soft"] = "hard"
     # 0: rank by score alone; higher trades score for variety among the top items.
     diversity: float = Field(0.25, ge=0, le=1)
     candidates: int = Field(200, ge=10, le=5000)
@@ -110,6 +139,19 @@ class RankRequest:
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
     seen: Sequence[str] = ()
+    # Items the person asked for more like (a card's "more like this"), most recent first: liked,
+    # and what is like them is pulled up (the `more_like` component) and says so.
+    more_like: Sequence[str] = ()
+    # Items the person said were not for them (a card's "not for me"), most recent first:
+    # removed, and what is like them is pushed down (`less_like`, a penalty).
+    less_like: Sequence[str] = ()
+    # The moment's favoured tags, each with the words that explain it ("a rainy evening"), and
+    # its disfavoured tags (bot/context.py); soft: never a constraint.
+    context_tags: Mapping[str, str] = field(default_factory=dict)
+    context_avoid: Sequence[str] = ()
+    # What the request itself asks for, beating the person's history: an item must carry a tag
+    # of each group (any one of a group will do: near-synonyms such as comedy and funny).
+    required_tags: Sequence[Sequence[str]] = ()
 
 
 @dataclass(frozen=True)
@@ -163,7 +205,8 @@ def _signal_from(kind: str, rating: float | None, weight: float = 1.0) -> float:
     return {"like": 0.8, "purchase": 0.6, "review": 0.5}.get(kind, 0.3)
 
 
-def _signal(interaction: Interaction) -> float:
+def interaction_signal(interaction: Interaction) -> float:
+    """How much a stored interaction says its person liked the item: -1 .. 1."""
     return _signal_from(interaction.kind, interaction.rating, interaction.weight)
 
 
@@ -179,7 +222,7 @@ def shared_taste(interactions: Sequence[Interaction]) -> dict[str, float]:
     for interaction in interactions:
         if interaction.visibility not in SHARED_VISIBILITIES:
             continue
-        signal = _signal(interaction)
+        signal = interaction_signal(interaction)
         known = strongest.get(interaction.item_id)
         if known is None or (abs(signal), interaction.weight) > (abs(known[0]), known[1]):
             strongest[interaction.item_id] = (signal, interaction.weight)
@@ -207,7 +250,7 @@ def taste_overlap(mine: set[str], theirs: set[str]) -> float:
 class CatalogStats:
     """Per-catalog statistics from interactions, computed once and refreshed on demand."""
 
-    def __init__(self, database: Database, catalog: str, hidden: frozenset[str] = frozenset()):
+    def __init__(self, database: Database, catalog: str):
         self.items: dict[str, Item] = {item.id: item for item in database.items(catalog)}
         users = {user.id: user.name for user in database.users(catalog)}
         self.user_names = users
@@ -218,10 +261,8 @@ class CatalogStats:
         user_index: dict[str, int] = {}
         rows, columns = [], []
         for interaction in database.interactions(catalog):
-            if interaction.key in hidden:
-                continue
             self.interactions_by_user[interaction.user_id].append(interaction)
-            if interaction.visibility == "public" and _signal(interaction) > 0 and interaction.item_id in self.item_index:
+            if interaction.visibility == "public" and interaction_signal(interaction) > 0 and interaction.item_id in self.item_index:
                 rows.append(user_index.setdefault(interaction.user_id, len(user_index)))
                 columns.append(self.item_index[interaction.item_id])
         likes = sparse.csr_matrix(
@@ -279,6 +320,8 @@ class _ReadState:
     # The stored requests that have vectors, and those vectors as the rows of one matrix.
     requests: list[Request] = field(default_factory=list)
     request_vectors: np.ndarray | None = None
+    # The catalog's trained graph model, if any (read from the Ranker's `graph_dir`).
+    graph: GraphModel | None = None
 
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {i: self.item_vectors[i] for i in ids if i in self.item_vectors}
@@ -292,15 +335,16 @@ class Ranker:
         vectors: VectorStore,
         embedder: Embedder,
         weights: RankingWeights,
-        hidden: frozenset[str] = frozenset(),
+        graph_dir: Path | None = None,
     ):
-        """`hidden`: interaction ids to act as if absent (held-out data in an evaluation)."""
+        """`graph_dir`: the folder of the catalog's graph model (`retrieval.graph`), read at
+        every refresh; none there, no graph component."""
         self.catalog = catalog
         self.database = database
         self.vectors = vectors
         self.embedder = embedder
         self.weights = weights
-        self.hidden = hidden
+        self.graph_dir = graph_dir
         # One refresh at a time; rankings take no lock (they read a published _ReadState).
         self._lock = threading.Lock()
 
@@ -310,7 +354,7 @@ class Ranker:
         # lru_cache keeps its table consistent when threads share it (at worst two threads both
         # embed a text that neither found).
         self._embed_query = functools.lru_cache(maxsize=QUERY_CACHE_SIZE)(embed_query)
-        self._state = self._load(CatalogStats(database, catalog, hidden))
+        self._state = self._load(CatalogStats(database, catalog))
 
     @property
     def stats(self) -> CatalogStats:
@@ -324,22 +368,24 @@ class Ranker:
         state = self.__dict__.get("_state")
         self._state = _ReadState(stats) if state is None else replace(state, stats=stats)
 
-    @contextmanager
-    def using(self, weights: RankingWeights) -> Iterator[None]:
-        """Rank with other weights inside the block, for evaluations (ablations, tuning) on a
-        ranker that serves no one else meanwhile; the catalog's statistics are shared."""
-        own = self.weights
-        self.weights = weights
-        try:
-            yield
-        finally:
-            self.weights = own
+    @property
+    def graph(self) -> GraphModel | None:
+        """The catalog's graph model, as of the last refresh (None: no graph component)."""
+        return self._state.graph
+
+    def with_weights(self, weights: RankingWeights) -> Ranker:
+        """Another ranker with other weights over this one's state as it is now (statistics,
+        vectors, graph model and query cache shared, nothing copied); this one is unchanged, so
+        both may rank at once. A refresh of either one reaches that one only."""
+        other = copy.copy(self)
+        other.weights = weights
+        return other
 
     def refresh(self) -> None:
         """Re-read the catalog after new data was ingested. Rankings meanwhile read the
         previous state; the new one replaces it whole once built."""
         with self._lock:
-            self._state = self._load(CatalogStats(self.database, self.catalog, self.hidden))
+            self._state = self._load(CatalogStats(self.database, self.catalog))
 
     def _load(self, stats: CatalogStats) -> _ReadState:
         """The read state for `stats`: every item's vector, read from Chroma once and held per
@@ -372,6 +418,7 @@ class Ranker:
         return _ReadState(
             stats, review_vectors, category_vectors, item_vectors, requests,
             np.stack([request_vectors[r.key] for r in requests]) if requests else None,
+            load_graph(self.graph_dir),
         )
 
     def item_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -450,9 +497,9 @@ class Ranker:
         state = self._state  # read once: a refresh meanwhile publishes a new state, not a mix
         stats = state.stats
         history_likes, history_dislikes, owned = _own_history(stats, request.user_id)
-        likes = list(dict.fromkeys([*request.likes, *history_likes]))
+        likes = list(dict.fromkeys([*request.more_like, *request.likes, *history_likes]))
         dislikes = set(request.dislikes) | set(history_dislikes)
-        excluded = set(request.exclude) | owned | dislikes | set(request.likes)
+        excluded = set(request.exclude) | owned | dislikes | set(request.likes) | set(request.more_like) | set(request.less_like)
         # Another listing of what they liked, own or said no to is no news either.
         excluded |= {other for item_id in excluded for other in stats.listings.get(item_id, ())}
 
@@ -477,10 +524,12 @@ class Ranker:
         activity = self._friends_activity(state, request.user_id, taste)
         collaborative = self._collaborative(stats, likes)
         social_all = self._social(request.user_id, likes, stats)
+        graph_scores = self._graph(state, request.user_id, request.likes)
         for item_id in [
             *(a.item_id for a in activity),
             *sorted(collaborative, key=collaborative.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
             *sorted(social_all, key=social_all.get, reverse=True)[: w.candidates],  # type: ignore[arg-type]
+            *_best(graph_scores, w.candidates),
         ]:
             candidate_ids[item_id] = None
         talked = list(dict.fromkeys([*likes, *request.seen]))
@@ -499,7 +548,13 @@ class Ranker:
             candidate_ids[item_id] = None
 
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded]
-        candidates = [item for item in candidates if _satisfies(item, request)]
+        if w.required_tags == "soft":
+            request = replace(request, required_tags=())
+        seen = set(request.seen)
+        seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
+        tiers = _fitting(candidates, request, k, seen)
+        tier_of = {item.id: n for n, tier in enumerate(tiers) for item in tier}
+        candidates = [item for tier in tiers for item in tier]
         vectors = state.vectors_of([item.id for item in candidates])
         candidates = [item for item in candidates if item.id in vectors]
         if not candidates:
@@ -520,11 +575,16 @@ class Ranker:
                 social_raw[item_id] *= relevance.get(item_id, 0.0)
         social_top = (max((abs(v) for v in social_raw.values()), default=0.0) or 1.0) if w.social_scale == "top" else 1.0
         collab_top = max(collaborative.values(), default=0.0) or 1.0
+        graph_raw = {item.id: graph_scores[item.id] for item in candidates if item.id in graph_scores}
+        graph_top = max(graph_raw.values(), default=0.0)
+        graph_top = graph_top if graph_top > 0 else 1.0
         disliked_vectors = list(state.vectors_of(sorted(dislikes)).values())
         # Per candidate: its likeness to the closest thing the person disliked.
         closest_dislike = (matrix @ np.stack(disliked_vectors).T).max(axis=1) if disliked_vectors else None
-        seen = set(request.seen)
-        seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
+        # Per candidate: how like it is to the closest item of their "more like this" and of
+        # their "not for me" (0..1, see _feedback_likeness).
+        more_like = _feedback_likeness(matrix, state.vectors_of(request.more_like[:20]))
+        less_like = _feedback_likeness(matrix, state.vectors_of(request.less_like[:20]))
 
         scored: list[Recommendation] = []
         for row, item in enumerate(candidates):
@@ -537,12 +597,16 @@ class Ranker:
                 "comention": comention.get(item.id, 0.0),
                 "similar": similar.get(item.id, 0.0),
                 "similar_requests": requested.get(item.id, 0.0),
+                "graph": max(0.0, graph_raw.get(item.id, 0.0)) / graph_top,
+                "more_like": float(more_like[row]),
+                "context": _context_fit(item, request),
             }
             penalty = 0.0
             if closest_dislike is not None:
                 closeness = float(closest_dislike[row])
                 penalty += w.dislike_similarity * max(0.0, (closeness - 0.5) / 0.5)
             penalty += w.disliked_tags * len(set(item.tags) & set(request.disliked_tags))
+            penalty += w.less_like * float(less_like[row])
             if item.id in seen:
                 penalty += w.repeat
             components["penalty"] = -penalty
@@ -555,14 +619,27 @@ class Ranker:
                 + w.comention * components["comention"]
                 + w.similar * components["similar"]
                 + w.similar_requests * components["similar_requests"]
+                + w.graph * components["graph"]
+                + w.more_like * components["more_like"]
+                + w.context * components["context"]
                 - penalty
             )
             scored.append(Recommendation(item.id, item.title, item.category, score, components, [], item.price, list(item.tags)))
 
-        chosen = _diversify(scored, {r.item_id: vectors[r.item_id] for r in scored}, k, w.diversity)
+        chosen: list[Recommendation] = []
+        for n in range(len(tiers)):  # every item that fits the request better comes first
+            tier = [r for r in scored if tier_of[r.item_id] == n]
+            chosen += _diversify(tier, {r.item_id: vectors[r.item_id] for r in tier}, k - len(chosen), w.diversity)
+        if request.required_tags:
+            # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
+            fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
+                              and _carries(stats.items[i], request.required_tags))
+            closest = CLOSEST_YOU_HAVE_MOST if fitting_had > len(tiers[0]) else CLOSEST
         for recommendation in chosen:
             recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
-                                                   collaborative)
+                                                   collaborative, _graph_reason(state.graph) if w.graph else None)
+            if not _carries(stats.items[recommendation.item_id], request.required_tags):
+                recommendation.reasons.insert(0, closest)
         return Ranking(chosen, activity)
 
     def _social(self, user_id: str | None, likes: Sequence[str] = (), stats: CatalogStats | None = None) -> dict[str, float]:
@@ -599,6 +676,17 @@ class Ranker:
             for item_id in scores:
                 scores[item_id] *= scale
         return scores
+
+    def _graph(self, state: _ReadState, user_id: str | None, said: Sequence[str]) -> dict[str, float]:
+        """Per item: the graph model's score for the person (LightGCN: their vector's dot product
+        with the item's), their vector being the learned one, plus the mean of what they said
+        they liked in this conversation (all there is for someone the model never saw)."""
+        if self.weights.graph == 0 or state.graph is None:
+            return {}
+        scores = state.graph.scores(user_id, said)
+        if scores is None:
+            return {}
+        return dict(zip(state.graph.item_ids, scores.tolist(), strict=True))
 
     def _similar_requests(self, state: _ReadState, query_vector: np.ndarray) -> dict[str, float]:
         """Per item: how alike this request is to the stored requests (the `REQUEST_NEIGHBOURS`
@@ -642,13 +730,19 @@ class Ranker:
         vectors: dict[str, np.ndarray],
         activity: list[FriendActivity],
         collaborative: dict[str, float],
+        graph_reason: str | None = None,
     ) -> list[str]:
         reasons: list[str] = []
         vector = vectors[recommendation.item_id]
         if like_vectors:
-            nearest, closeness = max(((i, float(v @ vector)) for i, v in like_vectors.items()), key=lambda p: p[1])
-            if closeness >= 0.45 or recommendation.components["collaborative"] > 0.3:
-                reasons.append(f"because you liked {stats.items[nearest].title}")
+            asked = [(i, float(like_vectors[i] @ vector)) for i in request.more_like if i in like_vectors]
+            closest_asked = max(asked, key=lambda p: p[1], default=None)
+            if closest_asked is not None and closest_asked[1] >= MORE_LIKE_REASON:
+                reasons.append(f"more like {stats.items[closest_asked[0]].title}, which you liked")
+            else:
+                nearest, closeness = max(((i, float(v @ vector)) for i, v in like_vectors.items()), key=lambda p: p[1])
+                if closeness >= 0.45 or recommendation.components["collaborative"] > 0.3:
+                    reasons.append(f"because you liked {stats.items[nearest].title}")
         friend = max(
             (a for a in activity if a.item_id == recommendation.item_id and _signal_of_activity(a) > 0),
             key=lambda a: (a.rating or 0, a.strength),
@@ -656,9 +750,14 @@ class Ranker:
         )
         if friend is not None:
             reasons.append(friend.describe())
+        if graph_reason is not None and recommendation.components.get("graph", 0.0) >= GRAPH_REASON:
+            reasons.append(graph_reason)
         matched = [t for t in request.liked_tags if t in recommendation.tags]
         if matched:
             reasons.append("matches what you asked for: " + ", ".join(matched[:3]))
+        fits = [phrase for tag, phrase in request.context_tags.items() if tag in recommendation.tags]
+        if fits and recommendation.components["context"] > 0:
+            reasons.append(f"fits {fits[0]}")
         if request.max_price is not None and recommendation.price is not None:
             reasons.append(f"within your budget at {recommendation.price:.2f}")
         if recommendation.components["popularity"] >= 0.6 and len(reasons) < 2:
@@ -673,7 +772,7 @@ def _own_history(stats: CatalogStats, user_id: str | None) -> tuple[list[str], l
         return [], [], set()
     liked, disliked, consumed = [], [], set()
     for interaction in stats.interactions_by_user.get(user_id, []):
-        signal = _signal(interaction)
+        signal = interaction_signal(interaction)
         if signal >= 0.25:
             liked.append(interaction.item_id)
         elif signal < 0:
@@ -763,6 +862,41 @@ def _neighbours(matrix: sparse.csr_matrix, stats: CatalogStats, sources: Sequenc
     return {stats.item_ids[n]: float(scores[n]) for n in np.flatnonzero(scores > 0)}
 
 
+def _context_fit(item: Item, request: RankRequest) -> float:
+    """How well an item fits the moment: the share of its favoured tags it carries (two are a
+    full fit), less 1 if it carries a disfavoured one: -1 .. 1."""
+    tags = set(item.tags)
+    favoured = len(tags & set(request.context_tags)) / min(2, len(request.context_tags)) if request.context_tags else 0.0
+    return min(1.0, favoured) - (1.0 if tags & set(request.context_avoid) else 0.0)
+
+
+def _feedback_likeness(matrix: np.ndarray, vectors: dict[str, np.ndarray]) -> np.ndarray:
+    """Per row of `matrix`: its likeness to the closest of `vectors` beyond that of two
+    unrelated items (FEEDBACK_LIKENESS), 0..1; zeros where `vectors` is empty."""
+    if not vectors:
+        return np.zeros(len(matrix))
+    low, high = FEEDBACK_LIKENESS
+    closest = (matrix @ np.stack(list(vectors.values())).T).max(axis=1)
+    return np.clip((closest - low) / (high - low), 0.0, 1.0)
+
+
+def _best(scores: dict[str, float], limit: int) -> list[str]:
+    """The `limit` items of highest score, best first."""
+    if len(scores) <= limit:
+        return sorted(scores, key=scores.__getitem__, reverse=True)
+    ids = list(scores)
+    values = np.fromiter(scores.values(), dtype=np.float64, count=len(ids))
+    top = np.argpartition(-values, limit - 1)[:limit]
+    return [ids[n] for n in top[np.argsort(-values[top], kind="stable")]]
+
+
+def _graph_reason(graph: GraphModel | None) -> str | None:
+    """What a high graph score tells the person, by what the model learned from."""
+    if graph is None:
+        return None
+    return "people whose taste you share, and your friends, loved it" if graph.friends else "people whose taste you share loved it"
+
+
 def _signal_of_activity(activity: FriendActivity) -> float:
     return _signal_from(activity.kind, activity.rating)
 
@@ -770,6 +904,34 @@ def _signal_of_activity(activity: FriendActivity) -> float:
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm else vector
+
+
+def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
+    """Whether the item carries a tag of every group."""
+    return all(set(group) & set(item.tags) for group in groups if group)
+
+
+def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Collection[str] = ()) -> list[list[Item]]:
+    """The items a ranking picks from, in tiers picked in order. First those within the
+    request's hard constraints (`_satisfies`) that carry a tag of every group of its
+    `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
+    closest: the groups are let go one at a time (the one that fewest items meet) until `k`
+    items fit, each step a tier; then the rest within the constraints; last what this
+    conversation already showed (`seen`): across tiers its repeat penalty cannot keep a shown
+    item that fits below fresh ones that fit less. Tier 0 may be empty."""
+    groups = [list(group) for group in request.required_tags if group]
+    if not groups:
+        return [[item for item in candidates if _satisfies(item, request)]]
+    within = [item for item in candidates if _satisfies(item, request) and item.id not in seen]
+    again = [item for item in candidates if _satisfies(item, request) and item.id in seen]
+    tiers = [[item for item in within if _carries(item, groups)]]
+    placed = {item.id for item in tiers[0]}
+    while len(placed) < k and groups:
+        groups.remove(max(groups, key=lambda group: sum(_carries(item, [g for g in groups if g is not group])
+                                                        for item in within)))
+        tiers.append([item for item in within if item.id not in placed and _carries(item, groups)])
+        placed.update(item.id for item in tiers[-1])
+    return [*tiers, again]
 
 
 def _satisfies(item: Item, request: RankRequest) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -339,6 +340,101 @@ def test_private_activity_never_appears_in_any_reply(data_dir: Path, model_cache
                 assert not any(marker in seen for marker in markers), message
                 checked += 1
         assert checked == 24
+
+
+# --- feedback on cards -------------------------------------------------------------------------
+
+def feedback(client: TestClient, user: str, headers=AUTH, **body: Any):  # -> httpx.Response
+    return client.post(f"/v1/users/{user}/feedback", json=body, headers=headers)
+
+
+def stored_feedback(data_dir: Path, user: str) -> list[tuple[str, str, float | None, str]]:
+    with sqlite3.connect(data_dir / "kith.db") as connection:
+        return connection.execute(
+            "SELECT item_id, kind, rating, visibility FROM interactions WHERE catalog = 'demo' AND user_id = ? "
+            "ORDER BY item_id", (user,)).fetchall()
+
+
+def test_feedback_changes_the_very_next_reply(client: TestClient, data_dir: Path) -> None:
+    first = say(client, "fb-shopper", "a thoughtful sci-fi film")
+    picks = [r["item_id"] for r in first["recommendations"]]
+    session = first["session_id"]
+    down, up = picks[0], picks[1]
+    answered = feedback(client, "fb-shopper", item_id=down, signal="down", session_id=session)
+    assert answered.status_code == 200, answered.text
+    assert down in answered.json()["profile"]["dislikes"] and answered.json()["visibility"] == "private"
+    answered = feedback(client, "fb-shopper", item_id=up, signal="up", session_id=session)
+    assert up in answered.json()["profile"]["likes"]
+    up_title = next(r["title"] for r in first["recommendations"] if r["item_id"] == up)
+
+    for reply in (say(client, "fb-shopper", "another thoughtful sci-fi film", session),
+                  say(client, "fb-shopper", "a thoughtful sci-fi film")):  # and in a new session
+        ids = [r["item_id"] for r in reply["recommendations"]]
+        assert down not in ids and up not in ids
+        reasons = [reason for r in reply["recommendations"] for reason in r["reasons"]]
+        assert f"more like {up_title}, which you liked" in reasons, reasons
+    # Stored as the person's own interactions, private: a 1/5 rating and a like.
+    assert stored_feedback(data_dir, "fb-shopper") == sorted([(down, "rating", 1.0, "private"), (up, "like", None, "private")])
+
+
+def test_feedback_already_have_it_removes_the_item_and_the_latest_signal_wins(client: TestClient, data_dir: Path) -> None:
+    first = say(client, "fb-owner", "a warm jacket for winter hiking")
+    owned = first["recommendations"][0]["item_id"]
+    assert feedback(client, "fb-owner", item_id=owned, signal="up").status_code == 200
+    answered = feedback(client, "fb-owner", item_id=owned, signal="owned", visibility="friends")
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["signal"] == "owned"
+    assert stored_feedback(data_dir, "fb-owner") == [(owned, "purchase", None, "friends")]
+    again = say(client, "fb-owner", "a warm jacket for winter hiking")
+    assert owned not in [r["item_id"] for r in again["recommendations"]]
+
+
+def test_bad_feedback_gets_a_clear_4xx_and_stores_nothing(client: TestClient, data_dir: Path) -> None:
+    first = say(client, "fb-careful", "a funny book")
+    item = first["recommendations"][0]["item_id"]
+    profile = client.get("/v1/users/fb-careful/profile", headers=AUTH).json()["profile"]
+    other_session = say(client, "u02", "a funny book")["session_id"]
+    cases = [
+        ({"item_id": "no-such-item", "signal": "down"}, 404, "unknown_item", "no-such-item"),
+        ({"item_id": item, "signal": "meh"}, 422, "invalid_request", "body.signal"),
+        ({"signal": "up"}, 422, "invalid_request", "body.item_id"),
+        ({"item_id": item, "signal": "up", "visibility": "everyone"}, 422, "invalid_request", "body.visibility"),
+        ({"item_id": item, "signal": "up", "extra": 1}, 422, "invalid_request", "body.extra"),
+        ({"item_id": item, "signal": "up", "session_id": other_session}, 404, "unknown_session", other_session),
+        ({"item_id": item, "signal": "up", "catalog": "missing"}, 404, "unknown_catalog", "missing"),
+    ]
+    for body, status, code, named in cases:
+        response = feedback(client, "fb-careful", **body)
+        assert response.status_code == status, (body, response.text)
+        error = response.json()["error"]
+        assert error["code"] == code and named in error["message"], (body, error)
+    assert feedback(client, "nobody-ever", item_id=item, signal="up").json()["error"]["code"] == "unknown_user"
+    raw = client.post("/v1/users/fb-careful/feedback", content=b"{", headers={**AUTH, "Content-Type": "application/json"})
+    assert raw.status_code == 400
+    assert client.get("/v1/users/fb-careful/profile", headers=AUTH).json()["profile"] == profile
+    assert stored_feedback(data_dir, "fb-careful") == [] and stored_feedback(data_dir, "nobody-ever") == []
+
+
+# --- client context --------------------------------------------------------------------------
+
+def test_context_shifts_the_ranking_and_bad_context_gets_422(client: TestClient) -> None:
+    def picks(context: dict[str, Any]) -> list[dict[str, Any]]:
+        response = client.post("/v1/users/ctx-listener/messages", json={"text": "put on some music", "context": context},
+                               headers=AUTH)
+        assert response.status_code == 200, response.text
+        return response.json()["recommendations"]
+
+    rainy = picks({"time": "2025-11-12T20:30:00+01:00", "weather": "rain"})
+    sunny = picks({"time": "2025-07-12T14:00:00+01:00", "weather": "sunny"})
+    assert [r["item_id"] for r in rainy] != [r["item_id"] for r in sunny]
+    assert "fits a rainy evening" in rainy[0]["reasons"]
+    for context, where in (({"time": "2025-11-12T20:30:00"}, "body.context.time"),
+                           ({"weather": "rain"}, "body.context.time"),
+                           ({"time": "2025-11-12T20:30:00+01:00", "mood": "x"}, "body.context.mood")):
+        response = client.post("/v1/users/ctx-listener/messages", json={"text": "music", "context": context},
+                               headers=AUTH)
+        assert response.status_code == 422, response.text
+        assert where in [d["where"] for d in response.json()["error"]["details"]]
 
 
 # --- housekeeping ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -9,6 +10,10 @@ from typer.testing import CliRunner
 from bot.cli import _given, app
 from bot.config import CATALOG_RANKING, load_config
 from retrieval.database import Database
+from retrieval.embeddings import shared_embedder
+from retrieval.graph import graph_folder
+from retrieval.ranking import Ranker, RankingWeights
+from retrieval.store import Stores
 from tests.conftest import copy_demo, write_jsonl
 
 runner = CliRunner()
@@ -76,3 +81,20 @@ def test_the_cli_opens_kith_with_only_the_settings_given(tmp_path: Path) -> None
     assert given["ranking"] == {"social": 0.0} and "llm" not in given
     opened = load_config(overrides={**given, "catalog": "lastfm"}, environ={})
     assert opened.ranking_for("lastfm") == CATALOG_RANKING["lastfm"].model_copy(update={"social": 0.0})
+
+
+def test_train_graph_saves_a_self_describing_model_the_ranker_reads(tmp_path: Path, tiny_data: Path) -> None:
+    assert kith(tmp_path / "data", "ingest", str(tiny_data), "--catalog", "shop", "--no-progress").exit_code == 0
+    result = kith(tmp_path / "data", "train-graph", "--catalog", "shop", "--epochs", "2", "--no-progress")
+    assert result.exit_code == 0, result.output
+    # Only Ann's public rating is learnt from: Bob's friends-only review and Cat's private purchase are not.
+    assert "2 people, 1 items, 1 liked pairs, 1 friendships as edges" in result.stdout
+    info = json.loads((graph_folder(tmp_path / "data", "shop") / "graph.json").read_text())
+    assert info["data"]["catalog"] == "shop" and info["parameters"]["epochs"] == 2 and info["parameters"]["friends"]
+    stores = Stores.open(tmp_path / "data")
+    ranker = Ranker("shop", stores.database, stores.vectors, shared_embedder(), RankingWeights(graph=1.0),
+                    graph_folder(tmp_path / "data", "shop"))
+    assert ranker.graph is not None and ranker.graph.user_ids == ["ann", "bob"]
+    stores.close()
+    missing = kith(tmp_path / "data", "train-graph", "--catalog", "nowhere")
+    assert missing.exit_code == 2 and "no catalog 'nowhere'" in missing.stderr

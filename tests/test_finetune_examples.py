@@ -53,22 +53,24 @@ def kith_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_dialogue_example_is_the_bots_prompt_with_the_recommenders_turn_as_target(tmp_path: Path) -> None:
+def test_dialogue_example_is_the_bots_prompt_with_the_recommenders_faithful_turn_as_target(tmp_path: Path) -> None:
     data = load_examples([kith_folder(tmp_path)])
     dialogue = [e for e in data.examples if e.kind == "dialogue"]
-    assert [e.target for e in dialogue] == ["Try Alien (1979): tense, and just as smart.", "Then Paddington 2 (2017), pure warmth."]
+    # Alien's facts do not say "tense": the target is the bot's sentence from its facts instead.
+    # Nothing in "pure warmth" is a claim the facts lack: the recommender's words stay.
+    assert [e.target for e in dialogue] == ["Try Alien (1979) — a sci-fi, horror film.", "Then Paddington 2 (2017), pure warmth."]
     first = dialogue[0]
     system, turn = first.messages
     assert system["role"] == "system" and "films" in system["content"]
     # What the bot knew before the message, in its profile's words: nothing yet (the message
     # itself names Arrival).
     assert turn["content"].startswith('Customer: "I loved Arrival. Something like it?"\nTone: ')
-    assert "Recommend: Alien (1979) (film: sci-fi, horror)." in turn["content"]
+    assert "Recommend: Alien (1979) (film; tags: sci-fi, horror)." in turn["content"]
     # The named item leads; distractors fill the picks and never repeat what the dialogue mentions.
     assert first.candidates[0] == "alien" and len(first.candidates) == 3
     assert not set(first.candidates[1:]) & {"alien", "arrival", "paddington"}
     # The prompt is about the top pick alone: the other picks are not in it.
-    assert turn["content"].endswith("Recommend: Alien (1979) (film: sci-fi, horror).")
+    assert turn["content"].endswith("Recommend: Alien (1979) (film; tags: sci-fi, horror).")
     # The same turn as an interaction: the seeker's liked items so far, their message, the pick.
     after = [e for e in data.examples if e.kind == "interaction" and e.group == "d1"]
     assert after[0].messages[1]["content"] == "I liked: Arrival (2016). I loved Arrival. Something like it?"
@@ -156,7 +158,9 @@ def test_finetune_command_refuses_bad_data_with_exit_2(tmp_path: Path) -> None:
 
 def test_redial_conversations_give_both_kinds_of_example() -> None:
     data = load_examples([shared_data("redial") / "valid.jsonl"])
-    assert data.counts["dialogue"] > 200 and data.counts["interaction"] > 200
+    # Dialogue examples only where the recommender's words claim nothing the facts (in ReDial's
+    # conversations, titles alone) lack: 60 of valid's recommender turns.
+    assert data.counts["dialogue"] > 40 and data.counts["interaction"] > 200
     example = next(e for e in data.examples if e.kind == "dialogue")
     assert "@" not in example.target and " ," not in example.target
     assert "\nRecommend: " in example.messages[-1]["content"] and 1 <= len(example.candidates) <= 3

@@ -220,7 +220,7 @@ def test_malformed_lastfm_rows_are_named_by_file_and_line(tmp_path: Path) -> Non
 
 
 def test_benchmark_reads_redial_files_as_the_importer_does(tmp_path: Path) -> None:
-    from bot.redial_eval import load_turns
+    from evaluation.redial import load_turns
 
     folder = redial_folder(tmp_path, json.dumps(CONVERSATION), "{not json")
     with pytest.raises(DataError, match=f"{re.escape(str(folder / 'train.jsonl'))}:2: not valid JSON"):

@@ -283,7 +283,8 @@ def test_prepared_opening_leaves_only_the_turn_to_read(fast: LlamaCppRuntime) ->
     (`prepare_next`), then the message, the tone, the top pick, the template's turn closing and
     the prefilled opener. The sentence is the same as unprepared."""
     finder = TitleFinder([("paddington", "Paddington 2 (2017)", 0.5)])
-    writer = ReplyWriter(lambda: fast, finder, ["books", "films"])
+    first = FirstSentenceCounters(fast)
+    writer = ReplyWriter(lambda: first, finder, ["books", "films"])  # type: ignore[arg-type, return-value]
     pick = [Recommendation("paddington", "Paddington 2 (2017)", "films", 1.0, {}, ["your friend Ana rated it 5/5"],
                            3.99, ["family", "funny"])]
     message, profile = "a warm film for a rainy Sunday with my kids", ["likes: Arrival (2016)", "looking for: films"]
@@ -298,16 +299,36 @@ def test_prepared_opening_leaves_only_the_turn_to_read(fast: LlamaCppRuntime) ->
     assert fast.counters.last_evaluated <= 20
 
     prepared: list = []
+    first.calls.clear()
     list(writer.stream_recommendation(message, pick, "friendly", prepared, profile=profile))
     assert prepared[0].text == unprepared[0].text
+    # The turn's first LLM call (a sentence that fails the faithfulness check is written again,
+    # a later call that reuses this one's prompt).
+    reused, evaluated = first.calls[0]
     # All of the opening but at most its last token (which the message's first may merge with) was reused.
-    assert fast.counters.last_reused >= before_message - 1
+    assert reused >= before_message - 1
     full = recommendation_messages(message, pick, "friendly", ["books", "films"], profile=profile)
     # The LLM continues "Try <title> —"; the person sees a tone's opener before it.
     assert prepared[0].text.split(" Try ")[0] in prompts.table("tones")["friendly"]["openers"]
     after_pick = len(fast.prompt_tokens(full, "Try Paddington 2 (2017) —"))
-    assert fast.counters.last_evaluated == after_pick - fast.counters.last_reused
-    assert fast.counters.last_evaluated <= 70
+    assert evaluated == after_pick - reused
+    # The message, the tone and the pick's facts (kind, tags, price, reasons: 78 tokens measured).
+    assert evaluated <= 90
+
+
+class FirstSentenceCounters:
+    """The runtime, keeping each reply call's (last_reused, last_evaluated) prompt counters."""
+
+    def __init__(self, runtime: LlamaCppRuntime):
+        self.runtime = runtime
+        self.calls: list[tuple[int, int]] = []
+
+    def stream(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        yield from self.runtime.stream(*args, **kwargs)
+        self.calls.append((self.runtime.counters.last_reused, self.runtime.counters.last_evaluated))
+
+    def prepare(self, messages: Any) -> None:
+        self.runtime.prepare(messages)
 
 
 def test_close_waits_for_the_llms_background_reads() -> None:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from bot.kith import Kith
-from bot.redial_eval import _metrics, _repeat_last, ablations, evaluate, load_turns
+from evaluation.redial import _metrics, _repeat_last, ablations, evaluate, load_turns
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.ranking import RankingWeights
@@ -81,14 +81,19 @@ def test_evaluate_reports_every_system_ablation_and_stage(tmp_path: Path, embedd
     kith = Kith.open(tmp_path / "data", catalog="redial")
     shipped = kith.ranker.weights
     payload = evaluate(dev, tmp_path / "out", kith, tmp_path / "data")
-    assert kith.ranker.weights is shipped  # the ablations gave the weights back
+    assert kith.ranker.weights is shipped  # the ablations rank with rankers of their own
 
     removed = payload["recommendation"]["repeats_removed"]
-    assert set(removed) == {"kith", "popularity (training mentions)", *(f"kith without {c}" for c in ablations(shipped))}
+    assert set(removed) == {"kith", "popularity (training mentions)", "item-kNN (training co-mentions)",
+                            *(f"kith without {c}" for c in ablations(shipped))}
     # One turn, targets 2 and 3. Popularity by training mentions: 2 (two conversations), then 1
     # and 3 (one each); 1 was mentioned in this dialogue, so it ranks [2, 3]: one hit at 1, one at 2.
     popularity = removed["popularity (training mentions)"]
     assert (popularity["samples"], popularity["recall@1"], popularity["recall@10"]) == (2, 0.5, 1.0)
+    # Item-kNN from the seeker's Alien (1): only 2 was ever mentioned with it (cosine 1/sqrt(2));
+    # 3 never was, so it is no neighbour and the list is [2].
+    knn = removed["item-kNN (training co-mentions)"]
+    assert (knn["samples"], knn["recall@1"], knn["recall@50"]) == (2, 0.5, 0.5)
     # An ablation ranks exactly as a Kith opened with that component off.
     off = Kith.open(tmp_path / "data", catalog="redial", ranking={"comention": 0.0})
     assert off.ranker.weights.comention == 0.0 and off.ranker.weights.similar == shipped.similar

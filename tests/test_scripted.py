@@ -1,4 +1,4 @@
-"""Scripted evaluation dialogues (bot/scripted.py): loading and validation, every expectation
+"""Scripted evaluation dialogues (evaluation/scripted.py): loading and validation, every expectation
 checked on hand-made turns (no LLM), the report, and the starter suite on the demo catalog."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from bot.runtimes.factory import Runtimes
 from bot.cli import app
 from bot.kith import Kith, KithInputError, Turn
 from bot.profile import Constraints, Context, Profile
-from bot.scripted import (
+from evaluation.scripted import (
     CheckResult,
     DialogueResult,
     EvalContext,
@@ -389,7 +389,7 @@ class FakeKith:
     def set_profile(self, user: str, profile: Profile) -> None:
         self.profiles[user] = profile
 
-    def reply(self, user: str, message: str, session_id: str | None = None) -> Turn:
+    def reply(self, user: str, message: str, session_id: str | None = None, context: object = None) -> Turn:
         self.calls.append((user, message, session_id))
         if message == "boom":
             raise KithInputError("message is too long")
@@ -460,7 +460,7 @@ def test_the_starter_suite_passes_on_the_demo_catalog(tmp_path: Path, demo_templ
 
 # --- understanding expectations, scripted assistant lines, readers side by side -----------------
 
-from bot.scripted import (  # noqa: E402
+from evaluation.scripted import (  # noqa: E402
     ReaderComparison,
     UnderstandingExpect,
     evaluate_understanding,

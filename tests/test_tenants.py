@@ -89,6 +89,26 @@ def test_another_tenants_users_profiles_and_sessions_are_404(client: TestClient)
     assert client.get("/v1/users/u02/profile", headers=SHOP).json()["profile"]["likes"] == shop_turn["profile"]["likes"]
 
 
+def test_feedback_on_another_tenants_user_or_item_is_404(client: TestClient) -> None:
+    shop_turn = say(client, "u02", "a funny book", SHOP)
+    item = shop_turn["recommendations"][0]["item_id"]
+    before = client.get("/v1/users/u02/profile", headers=SHOP).json()["profile"]
+    # u02 is the default tenant's: to acme it does not exist, nor does the default demo's item.
+    refused = client.post("/v1/users/u02/feedback", json={"item_id": item, "signal": "down"}, headers=ACME_WEB)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "unknown_user"
+    refused = client.post("/v1/users/u01/feedback", json={"item_id": item, "signal": "down"}, headers=ACME_WEB)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "unknown_item"
+    session = client.post("/v1/users/u02/feedback", json={"item_id": item, "signal": "down",
+                                                          "session_id": shop_turn["session_id"]}, headers=ACME_WEB)
+    assert session.status_code == 404
+    assert client.get("/v1/users/u02/profile", headers=SHOP).json()["profile"] == before
+    # Acme's own person and item take it, in acme's catalog only.
+    taken = client.post("/v1/users/u01/feedback", json={"item_id": "a-1", "signal": "up"}, headers=ACME_WEB)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["profile"]["likes"] == ["a-1"]
+    assert "a-1" not in client.get("/v1/users/u01/profile", headers=SHOP).json()["profile"]["likes"]
+
+
 def test_apps_of_one_tenant_share_profiles_but_not_sessions(client: TestClient) -> None:
     first = say(client, "u01", "I loved Harbour Lights", ACME_WEB)
     assert first["profile"]["likes"] == ["a-1"]

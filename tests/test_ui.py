@@ -9,9 +9,12 @@ from __future__ import annotations
 import shutil
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from bot.sessions import TurnRecord
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -168,6 +171,53 @@ def test_empty_message_shows_an_error_and_the_app_keeps_working(  # type: ignore
     WebDriverWait(browser, REPLY_TIMEOUT, poll_frequency=0.5).until(answered)
 
 
+def _cards(driver) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    """(item id, title, reasons) of every card shown."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#kith-recommendations .kith-card')).map(c => "
+        "[c.dataset.itemId, c.querySelector('.kith-card-title').innerText, "
+        "(c.querySelector('.kith-reasons') || {innerText: ''}).innerText]);")
+
+
+def _click_feedback(browser, item_id: str, signal: str) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(
+        By.CSS_SELECTOR, f'#kith-recommendations .kith-card[data-item-id="{item_id}"] button[data-signal="{signal}"]'
+    ).click()
+
+
+def test_card_feedback_changes_the_next_replys_cards(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, app_url)
+    _send(browser, "a thoughtful sci-fi film")
+    first = WebDriverWait(browser, REPLY_TIMEOUT, poll_frequency=0.5).until(_cards)
+    (down, down_title, _), (up, up_title, _) = first[0], first[1]
+    card_buttons = browser.find_elements(By.CSS_SELECTOR, "#kith-recommendations .kith-card button[data-signal]")
+    assert {b.text for b in card_buttons} == {"More like this", "Not for me", "Already have it"}
+    assert len(card_buttons) == 3 * len(first)
+
+    _click_feedback(browser, down, "down")
+    WebDriverWait(browser, 30).until(lambda d: f"dislikes: {down_title}" in _profile_text(d))
+    assert "won't suggest it again" in browser.find_element(By.ID, "kith-status").text
+    _click_feedback(browser, up, "up")
+    WebDriverWait(browser, 30).until(lambda d: f"likes: {up_title}" in _profile_text(d))
+
+    _send(browser, "another thoughtful sci-fi film")
+
+    def next_cards(driver):  # type: ignore[no-untyped-def]
+        shown = _cards(driver)
+        return shown if shown and [c[0] for c in shown] != [c[0] for c in first] else False
+
+    after = WebDriverWait(browser, REPLY_TIMEOUT, poll_frequency=0.5).until(next_cards)
+    assert down not in [c[0] for c in after] and up not in [c[0] for c in after]
+    assert any(f"more like {up_title}, which you liked" in reasons for _, _, reasons in after), after
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "ui-feedback.png"))
+
+
 def _profile_text(browser) -> str:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
@@ -223,6 +273,36 @@ def test_a_login_chats_as_that_user_and_no_one_else(tmp_path: Path, demo_templat
         kith.close()
 
 
+def test_a_message_carries_the_browsers_local_time(tmp_path: Path, demo_template: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from bot.kith import Kith
+    from bot.ui import build_app, launch_options
+    from tests.conftest import copy_demo
+
+    kith = Kith.open(copy_demo(demo_template, tmp_path / "data"), "demo")
+    app = build_app(kith)
+    port = _free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_options())
+    try:
+        # A browser in India: UTC+05:30, an offset no test machine's clock has by accident.
+        browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+        _open(browser, f"http://127.0.0.1:{port}/")
+        _send(browser, "some music please")
+        WebDriverWait(browser, REPLY_TIMEOUT, poll_frequency=0.5).until(_cards)
+        rows = kith.stores.database.query(
+            "SELECT m.record FROM messages m JOIN sessions s ON s.id = m.session_id "
+            "WHERE s.user_id LIKE 'guest-%' AND m.role = 'assistant'")
+        contexts = [TurnRecord.model_validate_json(row["record"]).context for row in rows]
+        assert len(contexts) == 1 and contexts[0] is not None
+        sent = contexts[0].time
+        assert sent.utcoffset() == timedelta(hours=5, minutes=30)
+        assert abs(sent - datetime.now(UTC)) < timedelta(minutes=5)
+    finally:
+        app.close()
+        kith.close()
+
+
 def test_who_the_page_chats_as() -> None:
     """Without a login, only the browser's own guest id, of the form Kith issues; a catalog user
     only where impersonation is on."""
@@ -232,10 +312,12 @@ def test_who_the_page_chats_as() -> None:
     from bot.kith import KithInputError
     from bot.ui import GUEST, Identity, new_guest
 
-    users = [SimpleNamespace(id="u01", name="Maya")]
+    guest = new_guest(None)
+    # Another browser's guest is a catalog user once it gave feedback on a card: no one to pick.
+    other_guest = new_guest(None)
+    users = [SimpleNamespace(id="u01", name="Maya"), SimpleNamespace(id=other_guest, name=other_guest)]
     demo = SimpleNamespace(catalog="demo", users=lambda: users)
     shop = SimpleNamespace(catalog="shop", users=lambda: users)
-    guest = new_guest(None)
     assert new_guest(guest) == guest and new_guest("u01") != "u01" and new_guest("u01").startswith("guest-")
 
     auto = Identity(UIConfig())
@@ -246,6 +328,8 @@ def test_who_the_page_chats_as() -> None:
     with pytest.raises(KithInputError):
         auto.user_id(shop, GUEST, "u01", None)  # type: ignore[arg-type]  # a forged guest id
     assert [value for _, value in auto.choices(shop)] == [GUEST]  # type: ignore[arg-type]
+    assert [value for _, value in auto.choices(demo)] == [GUEST, "u01"]  # type: ignore[arg-type]
+    assert auto.user_id(demo, other_guest, guest, None) == guest  # type: ignore[arg-type]
 
     assert not Identity(UIConfig(impersonate=False)).impersonating(demo)  # type: ignore[arg-type]
     assert Identity(UIConfig(impersonate=True)).impersonating(shop)  # type: ignore[arg-type]

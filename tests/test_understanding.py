@@ -85,7 +85,7 @@ def test_a_draft_keeps_only_opinions_about_items_the_conversation_named(caplog: 
 
 
 def test_a_draft_keeps_catalog_tags_categories_and_sane_numbers() -> None:
-    draft = Draft(categories=["movies", "vinyl"], tags=["science fiction", "wholesome vibes"], avoid=["Scary"],
+    draft = Draft(categories=["movies", "vinyl"], tags=["science fiction", "crunchy vibes"], avoid=["Scary"],
                   min_price=50, max_price=20, min_year=1990, max_year=3000, take_back=["budget", "horror", "Alien"])
     u = checked(draft, Said("whatever", named_before=("alien",)))
     assert u.categories == ["films"]  # "vinyl" is no category of this catalog

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 from bot.models import ModelNotFound, ensure_converted
-from bot.reports import file_sha256
+from retrieval.datafiles import file_sha256
 
 ADAPTER_GGUF = "adapter.gguf"
 PEFT_WEIGHTS = "adapter_model.safetensors"

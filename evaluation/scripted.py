@@ -12,6 +12,7 @@ File format (one dialogue per `.yaml` / `.yml` file)::
     keep_profile: false                   # optional; see "Profiles" below
     turns:                                # required, at least one; all turns run in one session
       - user: "I loved Arrival. A thoughtful sci-fi film please, nothing scary"   # the message (a turn is user or assistant)
+        context: {time: 2025-11-12T20:30:00+01:00, weather: rain}  # optional: the moment (bot/context.py)
         expect:                           # optional; every key is optional, each one is one check
           top_k: 5                        # k for the item checks below (default 5); not a check itself
           must_include: [film-006]        # every one of these ids is in the top k
@@ -44,6 +45,8 @@ File format (one dialogue per `.yaml` / `.yml` file)::
           friends_named_truthfully: true  # every "your friend <Name>" in the reply names a friend
                                           # whose activity the turn used (full or first name)
           no_private_activity: true       # nothing reveals another person's private activity (below)
+          top_tags: [rainy-day, cozy]     # the first pick carries at least one of these tags
+          reasons_contain: ["fits a rainy evening"]  # each string is in a reason of some top-k pick
           understanding:                  # what the message was read to mean (turn.understanding), below
             intents: [recommend]          # the set of intents equals these
             avoid: [scary]                # these tags are among the things to avoid
@@ -89,7 +92,7 @@ generated reply would have said. It is no check and costs no LLM call.
 Meaning of the checks:
 
 - Item checks (`must_*`, `categories`, `exclude_tags`, `min_price`, `max_price`, `min_year`,
-  `max_year`, `friend_reason`) look at the first `top_k` recommendations. A turn with no
+  `max_year`, `friend_reason`, `top_tags`, `reasons_contain`) look at the first `top_k` recommendations. A turn with no
   recommendations fails every item check present ("the turn had no recommendations"), so an
   expectation about picks can never pass vacuously.
 - `mentions_only_recommended`, `friend_reason`, `friends_named_truthfully` and
@@ -161,8 +164,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.reports import timing_summary
+from bot.context import ClientContext
+from bot.faithfulness import FRIEND_CLAIM, invented_friends
 from bot.understanding import CONSTRAINT_NAMES, FIELDS, Feeling, Intent, Length, Understanding
+from evaluation.reports import timing_summary
 
 # --- the file format -------------------------------------------------------------------------
 
@@ -262,6 +267,8 @@ class Expect(BaseModel):
     friends_named_truthfully: Literal[True] | None = None
     no_private_activity: Literal[True] | None = None
     understanding: UnderstandingExpect | None = None
+    top_tags: list[str] | None = Field(None, min_length=1)
+    reasons_contain: list[str] | None = Field(None, min_length=1)
 
 
 class ScriptedTurn(BaseModel):
@@ -272,6 +279,7 @@ class ScriptedTurn(BaseModel):
 
     user: str | None = Field(None, min_length=1)
     expect: Expect = Field(default_factory=Expect)
+    context: ClientContext | None = None
     assistant: str | None = Field(None, min_length=1)
     names: list[str] = []
 
@@ -287,6 +295,8 @@ class ScriptedTurn(BaseModel):
                 raise ValueError("a scripted assistant line has no expect (put it on the next user turn)")
             if "user" in value and "names" in value:
                 raise ValueError("names belongs to an assistant line (the items it suggests)")
+            if "assistant" in value and "context" in value:
+                raise ValueError("context belongs to a user turn (the moment the message is sent)")
         return value
 
     @property
@@ -328,7 +338,7 @@ class ScriptedError(ValueError):
 ITEM_KEYS = ("must_include", "must_include_any", "must_exclude", "profile_likes", "profile_dislikes")
 # Checks that look at the top-k picks (they fail when a turn has none).
 ITEM_CHECKS = ("must_include", "must_include_any", "must_exclude", "categories", "exclude_tags",
-               "min_price", "max_price", "min_year", "max_year", "friend_reason")
+               "min_price", "max_price", "min_year", "max_year", "friend_reason", "top_tags", "reasons_contain")
 
 
 @dataclass
@@ -443,7 +453,8 @@ def _item_problems(raw: Any, facts: CatalogFacts) -> list[str]:
         if not isinstance(expect, dict):
             continue
         checks: list[tuple[str, set[str], str]] = [(key, facts.item_ids, "item") for key in ITEM_KEYS]
-        checks += [("categories", facts.categories, "category"), ("exclude_tags", facts.tags, "tag")]
+        checks += [("categories", facts.categories, "category"), ("exclude_tags", facts.tags, "tag"),
+                   ("top_tags", facts.tags, "tag")]
         for key, known, what in checks:
             values = expect.get(key)
             if not isinstance(values, list):
@@ -753,6 +764,19 @@ def evaluate_turn(expect: Expect, turn: Any, context: EvalContext) -> list[Check
             bad = [f"{i} is from {y}" for i, y in years.items() if (y < bound if check == "min_year" else y > bound)]
             span = f"years {min(years.values())} to {max(years.values())}" if years else "no years"
             add(check, not bad, "; ".join(bad) + f" (limit {bound})" if bad else f"{span}, limit {bound}")
+        if expect.top_tags is not None:
+            carried = sorted(set(expect.top_tags) & set(picks[0].tags))
+            add("top_tags", bool(carried),
+                f"the first pick {picks[0].item_id} carries {', '.join(carried)}" if carried
+                else f"the first pick {picks[0].item_id} carries none of {', '.join(expect.top_tags)} "
+                     f"(its tags: {', '.join(picks[0].tags)})")
+        if expect.reasons_contain is not None:
+            for wanted in expect.reasons_contain:
+                giving = [f"{r.item_id} (rank {n})" for n, r in enumerate(picks, 1)
+                          if any(wanted.lower() in reason.lower() for reason in r.reasons)]
+                add("reasons_contain", bool(giving),
+                    f"{wanted!r} in the reasons of {', '.join(giving)}" if giving
+                    else f"no pick in {shown} gives the reason {wanted!r}")
         if expect.friend_reason:
             cited = _friend_reasons(picks, turn.friends_activity)
             add("friend_reason", bool(cited),
@@ -822,9 +846,8 @@ def evaluate_turn(expect: Expect, turn: Any, context: EvalContext) -> list[Check
             f"used {len(used)} friend {'activity' if len(used) == 1 else 'activities'} (from {_ids(people)})"
             if used else "used no friends' activity")
     if expect.friends_named_truthfully:
-        known = {name for a in turn.friends_activity for name in (a.friend_name, a.friend_name.split()[0])}
-        claimed = [m.group(1) for m in FRIEND_IN_TEXT.finditer(text)]
-        invented = [name for name in claimed if name not in known]
+        claimed = FRIEND_CLAIM.findall(text)
+        invented = invented_friends(text, [a.friend_name for a in turn.friends_activity])
         add("friends_named_truthfully", not invented,
             "the reply names " + ", ".join(repr(n) for n in invented) + " as a friend; the turn's friends: "
             + (", ".join(sorted({a.friend_name for a in turn.friends_activity})) or "none") if invented
@@ -908,7 +931,6 @@ def evaluate_understanding(expect: UnderstandingExpect, u: Understanding | None)
 
 
 # "your friend Hamid Karimi rated it" / "your friend Emily rated": capitalized words after it.
-FRIEND_IN_TEXT = re.compile(r"\byour friend ((?:[A-Z][\w'’-]*)(?: (?:[A-Z][\w'’-]*))*)")
 FRIEND_REASON = re.compile(r"\byour friend (.+?) (?:rated|liked|bought|checked out|tried|reviewed)\b")
 
 
@@ -1146,7 +1168,7 @@ def _run_one(kith: Any, dialogue: ScriptedDialogue, privacy: Privacy) -> Dialogu
                 continue
             assert scripted.user is not None
             try:
-                turn = kith.reply(dialogue.user, scripted.user, session_id)
+                turn = kith.reply(dialogue.user, scripted.user, session_id, context=scripted.context)
             except Exception as error:  # noqa: BLE001 - a failing turn is a result, not a crash
                 failed_at = index
                 result.turns.append(TurnResult(index, scripted.user, "", [], [

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,15 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from bot.kith import Kith
-from bot.reports import plot_curves, plot_latency, table, timing_summary, write_report
 from bot.sentiment import item_feeling
 from bot.understand import Reader
+from evaluation.recommenders import ItemKNN, KithRecommender, Popularity, Recommender
+from evaluation.reports import plot_curves, plot_latency, table, timing_summary, write_report
 from retrieval.datafiles import DataError, Issue
 from retrieval.metrics import classification, recall_at_k, summarize
 from retrieval.ranking import RankingWeights, RankRequest
 from retrieval.redial import MENTION, read_conversations, redial_turns
+from retrieval.schemas import Interaction
 from retrieval.titles import FoundTitle
 
 T = TypeVar("T")
@@ -69,12 +70,17 @@ def load_turns(path: Path, titles: dict[str, str]) -> tuple[list[RecommenderTurn
     return turns, conversations
 
 
-def training_popularity(folder: Path, titles: dict[str, str]) -> list[str]:
-    """Movies by how often training dialogues mention them (the popularity baseline)."""
-    counts: Counter[str] = Counter()
-    for _, conversation in _conversations(folder / "train.jsonl"):
-        counts.update(m for m in conversation.get("movieMentions") or {} if m in titles)
-    return [movie for movie, _ in counts.most_common()]
+def training_mentions(folder: Path, titles: dict[str, str]) -> list[Interaction]:
+    """The training dialogues as interactions for the baselines to fit on: each conversation
+    is a person who liked every catalog movie it mentions (popularity: the movies most
+    conversations mention; item-kNN: the movies mentioned together)."""
+    return [
+        Interaction(id=f"redial-{conversation['conversationId']}-{movie}", user_id=f"redial-{conversation['conversationId']}",
+                    item_id=movie, kind="like", visibility="public")
+        for _, conversation in _conversations(folder / "train.jsonl")
+        for movie in dict.fromkeys(conversation.get("movieMentions") or {})
+        if movie in titles
+    ]
 
 
 def _conversations(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -171,7 +177,7 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
     turns, conversations = load_turns(data, titles)
     if limit is not None:
         turns = turns[:limit]
-    popular = training_popularity(data.parent, titles)
+    training = training_mentions(data.parent, titles)
 
     # Two stages: reading the conversation (profile, query, what was mentioned), then ranking.
     # What a turn asks of the ranker does not depend on the ranking weights, so every ablation
@@ -183,17 +189,21 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
         requests.append(kith.rank_request(turn.context))
         understand.append(time.perf_counter() - started)
 
-    def ranked(request: RankRequest) -> list[str]:
-        return [r.item_id for r in kith.ranker.rank(request, 50).recommendations]
-
+    # Every recommender answers the same requests through one interface (evaluation.recommenders):
+    # Kith fitted on the catalog as ingested, the baselines on the training dialogues' mentions.
+    database = kith.stores.database
+    weights = kith.ranker.weights
+    kith_system = KithRecommender(kith.catalog, database, kith.stores.vectors, kith.embedder, weights,
+                                  kith.ranker.graph).fit(database.interactions(kith.catalog))
+    measured: list[Recommender] = [
+        kith_system,
+        *(kith_system.with_weights(weights.model_copy(update={c: 0.0}), f"kith without {c}") for c in ablations(weights)),
+        Popularity("popularity (training mentions)").fit(training),
+        ItemKNN("item-kNN (training co-mentions)").fit(training),
+    ]
     systems: dict[str, tuple[list[list[str]], list[float]]] = {}
-    systems["kith"] = _ranked_lists(requests, ranked, "kith")
-    for component in ablations(kith.ranker.weights):
-        with kith.ranker.using(kith.ranker.weights.model_copy(update={component: 0.0})):
-            systems[f"kith without {component}"] = _ranked_lists(requests, ranked, f"without {component}")
-    systems["popularity (training mentions)"] = _ranked_lists(
-        turns, lambda t: [m for m in popular if m not in set(t.earlier)][:50], "popularity"
-    )
+    for system in measured:
+        systems[system.name] = _ranked_lists(requests, lambda request, s=system: s.recommend(request, 50), system.name)
     systems["repeat last mentioned"] = _ranked_lists(turns, _repeat_last, "repeat")
 
     results: dict[str, dict[str, dict[str, float]]] = {"raw": {}, "repeats_removed": {}}

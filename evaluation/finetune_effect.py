@@ -4,7 +4,8 @@ The base model is loaded once and the adapter attached to it; "base" figures are
 adapter switched off (`disable_adapter`), so both sides share the same weights and precision.
 - perplexity of recommender turns (valid split), given the bot's prompt for that turn;
 - grounding: share of generated replies (the bot's prompt, with its worked examples) that name
-  at least one catalog title and only titles from the picks in the prompt;
+  at least one of the picks in the prompt and whose every sentence passes the bot's faithfulness
+  check (bot/faithfulness.py) against the picks' facts;
 - Distinct-2 of those replies (distinct word bigrams / all bigrams);
 - LLM re-ranking: the model scores each of the top-50 candidates of Kith's ranker by the
   likelihood of its title after the interaction prompt (the person's likes so far and last
@@ -19,15 +20,16 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
 from bot.models import resolve_model
-from bot.reports import plot_bars, plot_curves, table, timing_summary, write_report
 from bot.runtimes.base import Message
+from evaluation.reports import plot_bars, plot_curves, table, timing_summary, write_report
 from finetune.examples import interaction_answer, interaction_messages, load_examples
 from finetune.train import METADATA, device_name, evaluate_loss, load_base, tokenize
 from retrieval.metrics import recall_at_k
@@ -45,11 +47,12 @@ def distinct_2(replies: Sequence[str]) -> float:
     return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
 
 
-def is_grounded(reply: str, candidates: Sequence[str], finder: TitleFinder) -> bool:
-    """Names at least one title, and every title it names is one of the candidates."""
-    found = finder.find(reply)
-    allowed = set(candidates)
-    return bool(found) and all(allowed & {f.item_id, *f.same_name} for f in found)
+def is_grounded(reply: str, candidates: Sequence[str], check: FaithfulnessCheck, titles: Mapping[str, str]) -> bool:
+    """Names at least one of the candidates, and every sentence passes the bot's faithfulness
+    check (bot/faithfulness.py) against the candidates' facts: in ReDial's catalog, their titles."""
+    facts = TurnFacts(tuple(ItemFacts(i, titles[i], "films") for i in candidates if i in titles))
+    named = any({f.item_id, *f.same_name} & set(candidates) for f in check.finder.find(reply))
+    return named and all(verdict.supported for _, verdict in check.check_reply(reply, facts))
 
 
 def generate(model, tokenizer, prompts: Sequence[list[Message]], batch_size: int = 8) -> list[str]:  # type: ignore[no-untyped-def]
@@ -104,7 +107,7 @@ def _fused(first: Sequence[str], second: Sequence[str]) -> list[str]:
 
 
 def _rerank_turns(kith, dev: Path, limit: int):  # type: ignore[no-untyped-def]
-    from bot.redial_eval import load_turns
+    from evaluation.redial import load_turns
 
     titles = {item.id: item.title for item in kith.ranker.stats.items.values()}
     turns = [t for t in load_turns(dev, titles)[0] if t.targets_for("repeats_removed")]
@@ -138,6 +141,8 @@ def measure(
     dialogue = [e for e in load_examples([valid]).examples if e.kind == "dialogue"]
     catalog = read_catalog(redial)
     finder = TitleFinder((movie_id, title, float(mentions)) for movie_id, (title, mentions) in catalog.items())
+    check = FaithfulnessCheck(finder)
+    titles = {movie_id: title for movie_id, (title, _) in catalog.items()}
     systems = {"base": None, "adapter": None}
     results: dict[str, dict[str, Any]] = {name: {} for name in systems}
     timings: dict[str, list[float]] = {}
@@ -159,7 +164,7 @@ def measure(
         with _side(model, name):
             texts = generate(model, tokenizer, prompts)
         timings[f"generate ({name}), per reply"] = [(time.perf_counter() - started) / max(len(texts), 1)] * len(texts)
-        grounded = [is_grounded(t, e.candidates, finder) for t, e in zip(texts, chosen, strict=True)]
+        grounded = [is_grounded(t, e.candidates, check, titles) for t, e in zip(texts, chosen, strict=True)]
         results[name]["grounding"] = sum(grounded) / max(len(grounded), 1)
         results[name]["distinct_2"] = distinct_2(texts)
         samples[name] = [{"prompt": p[-1]["content"], "reply": t, "grounded": g} for p, t, g in zip(prompts, texts, grounded, strict=True)][:8]

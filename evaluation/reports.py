@@ -6,7 +6,6 @@ adapter, and a SHA-256 of each data file, so a figure can always be traced to it
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import statistics
@@ -15,13 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from retrieval.datafiles import file_sha256
 
 
 def timing_summary(samples: Mapping[str, Sequence[float]]) -> dict[str, dict[str, float]]:

@@ -1,0 +1,135 @@
+"""The recommendation reply: written from the picks' facts, streamed one checked sentence at a time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from bot import Kith
+from bot.faithfulness import ItemFacts
+from bot.reply import WRITTEN_PICKS, ReplyWriter, Written, fact_sentences, lead, recommendation_messages, relevant_sentences
+from bot.runtimes.base import Message
+from bot.runtimes.factory import Runtimes
+from retrieval.ranking import Recommendation
+from retrieval.schemas import Item
+from retrieval.titles import TitleFinder
+from tests.conftest import copy_demo
+from tests.test_concurrency import FakeLLM
+
+DEMO = Path(__file__).resolve().parents[1] / "retrieval" / "demo"
+ARRIVAL = "I loved Arrival — a thoughtful sci-fi film please, nothing scary"
+
+
+class ScriptedLLM(FakeLLM):
+    """Writes, after each prefix, the next sentence of its script for the lead the prefix starts
+    with ("Try", "Or try"), and keeps every prefix and prompt it was given."""
+
+    description = "scripted"
+
+    def __init__(self, script: dict[str, list[str]]):
+        super().__init__()
+        self.script = script  # the last sentence of a lead's list repeats
+        self.prefixes: list[str] = []
+        self.prompts: list[list[Message]] = []
+
+    def stream(self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "",
+               stop: Sequence[str] = ()) -> Iterator[str]:
+        self.prefixes.append(prefix)
+        self.prompts.append(list(messages))
+        answers = self.script["Or try" if prefix.startswith("Or try") else "Try"]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        middle = len(answer) // 2
+        yield answer[:middle]  # token by token, as a runtime streams
+        yield answer[middle:]
+
+
+@pytest.fixture(scope="module")
+def items() -> dict[str, Item]:
+    return {item.id: item for path in sorted(DEMO.glob("items-*.jsonl"))
+            for item in (Item(**json.loads(line)) for line in path.open())}
+
+
+def picks(items: dict[str, Item], *ids: str) -> list[Recommendation]:
+    return [Recommendation(i, items[i].title, items[i].category, 1.0, {}, ['matches what you asked for: war'],
+                           items[i].price, list(items[i].tags)) for i in ids]
+
+
+def writer(items: dict[str, Item], llm: ScriptedLLM) -> ReplyWriter:
+    finder = TitleFinder((item.id, item.title, 0.0) for item in items.values())
+    return ReplyWriter(lambda: llm, finder, ["books", "films", "music", "outdoor"], items)
+
+
+def test_an_unfaithful_sentence_never_reaches_the_stream(items: dict[str, Item], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dunkirk "set in Africa" fails twice (as written, then with its start steered to its first
+    tag): the reply says what Dunkirk's facts say instead; with two picks written by the LLM, the
+    second's faithful sentence goes out as written; the third pick is named from its facts."""
+    monkeypatch.setattr("bot.reply.WRITTEN_PICKS", 2)
+    llm = ScriptedLLM({"Try": [" a thought-provoking history of World War II with a focus on Africa.",
+                               " film with a focus on Africa."],
+                       "Or try": [" a dark, epic war drama that goes upriver into Cambodia."]})
+    ranked = picks(items, "film-050", "film-049", "film-076")
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation(ARRIVAL, ranked, "friendly", written))
+    streamed = "".join(pieces)
+    assert "Africa" not in streamed and "thought-provoking" not in streamed
+    assert streamed == written[0].text and written[0].repaired
+    dunkirk = fact_sentences(lead(0, "Dunkirk (2017)"), writer(items, llm).facts(ranked).picks[0], ARRIVAL)[0]
+    assert pieces[1] == " " + dunkirk and dunkirk.startswith("Try Dunkirk (2017) — ")
+    assert pieces[2] == " Or try Apocalypse Now (1979) — a dark, epic war drama that goes upriver into Cambodia."
+    assert pieces[3].startswith(" Also worth a look: Lawrence of Arabia (1962) — ")
+    # Asked twice about Dunkirk (the second time steered to its tags), once about Apocalypse Now.
+    assert llm.prefixes == ["Try Dunkirk (2017) —", "Try Dunkirk (2017) — a war film", "Or try Apocalypse Now (1979) —"]
+    # The second pick's prompt continues the first: the sentence that went out, then its facts.
+    assert llm.prompts[2][-2] == {"role": "assistant", "content": dunkirk}
+    assert llm.prompts[2][-1]["content"].startswith("Now recommend: Apocalypse Now (1979) (film; about: During the Vietnam War")
+
+
+def test_a_sentence_that_fails_once_is_written_again(items: dict[str, Item]) -> None:
+    llm = ScriptedLLM({"Try": [" a documentary by Steven Spielberg.", " set on a French beach in 1940 ."],
+                       "Or try": [" a classic war film."]})
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050", "film-049"), "friendly", written))
+    assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940."
+    assert written[0].repaired and "".join(pieces) == written[0].text
+    # The next pick's sentence is built from its facts (WRITTEN_PICKS = 1): the LLM wrote two.
+    assert pieces[2].startswith(" Or try Apocalypse Now (1979) — ") and len(llm.prefixes) == 2
+
+
+def test_the_prompt_gives_the_description_sentence_most_like_the_request(items: dict[str, Item]) -> None:
+    dunkirk = items["film-050"]
+    assert relevant_sentences(dunkirk.description, "civilian boats crossing the sea") == [
+        "Nolan weaves three timelines, on land, at sea and in the air, into one relentless countdown, "
+        "as civilian sailors cross the Channel in small boats to bring them home."]
+    facts = [ItemFacts.of(r, items[r.item_id]) for r in picks(items, "film-050")]
+    turn = recommendation_messages("civilian boats crossing the sea", facts, "friendly", ["films"])[-1]
+    assert turn["content"].endswith(
+        "Recommend: Dunkirk (2017) (film; about: Nolan weaves three timelines, on land, at sea and in the air, into "
+        "one relentless countdown, as civilian sailors cross the Channel in small boats to bring them home; "
+        "tags: war, historical, tense, fast-paced; price: 9.99; why: matches what you asked for: war).")
+
+
+def test_streamed_reply_is_the_saved_turn_and_holds_only_checked_sentences(demo_template: Path, model_cache: Path,
+                                                                           tmp_path: Path) -> None:
+    """Through Kith.stream, which the web UI, `kith chat` and the SSE API all read."""
+    opened = Kith.open(copy_demo(demo_template, tmp_path / "data"), "demo", cache_dir=model_cache)
+    llm = ScriptedLLM({"Try": [" a documentary set in Africa."], "Or try": [" a cookbook with easy recipes."]})
+    kith = Kith(opened.config, opened.stores, Runtimes.of(llm))  # type: ignore[arg-type]
+    try:
+        pieces = list(kith.stream("u01", ARRIVAL))
+        turn = pieces[-1]
+        streamed = "".join(p for p in pieces if isinstance(p, str))
+        assert turn.recommendations and streamed == turn.text
+        assert kith.sessions.messages(turn.session_id)[-1].text == streamed
+        assert "Africa" not in streamed and "cookbook" not in streamed
+        assert turn.repaired
+        assert len(llm.prefixes) == 2 * WRITTEN_PICKS  # each written pick: written, then written again
+        # Every sentence passes the check again, as the evaluation reads the whole reply.
+        own = {*turn.profile.likes, *turn.profile.dislikes, *kith.ranker.own_history("u01")[0],
+               *(found.item_id for found in kith.finder.find(ARRIVAL))}
+        verdicts = kith.writer.check.check_reply(streamed, kith.writer.facts(turn.recommendations[:3], own))
+        assert [(s, v.unsupported) for s, v in verdicts if not v.supported] == []
+    finally:
+        opened.close()

@@ -1,0 +1,169 @@
+"""An explicit request beats history: the rule reader maps everyday words onto the catalog's tags
+(synonyms, idioms, mood words that describe the thing wanted, prices in words), and the ranker
+returns items that carry the request's tags whatever the person already has."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.profile import Profile, Vocabulary, apply_understanding, read_rules
+from bot.sentiment import analyze
+from bot.understanding import Understanding
+from retrieval.datafiles import Dataset, Origin
+from retrieval.embeddings import Embedder
+from retrieval.ingest import ingest_dataset
+from retrieval.ranking import CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest
+from retrieval.schemas import Interaction, Item, User
+from retrieval.store import Stores
+
+DEMO_TAGS = {"sci-fi", "scary", "horror", "comedy", "funny", "family", "kids", "melancholic", "feel-good", "uplifting",
+             "romance", "romantic", "thought-provoking", "western", "chill", "study", "classic", "dark", "tense"}
+VOCABULARY = Vocabulary.for_catalog({"books", "films", "music", "outdoor"}, DEMO_TAGS)
+
+
+def read(text: str) -> Understanding:
+    return read_rules(text, analyze(text, []), VOCABULARY, today=date(2025, 6, 1))
+
+
+@pytest.mark.parametrize("text", [
+    "a film, nothing that gives me nightmares",
+    "Any space movies that won't give me nightmares?",
+    "nothing that will keep me up at night",
+    "a film for the sleepover, gentle enough that nobody ends up hiding behind the sofa",
+])
+def test_idioms_for_scary_are_read_as_an_exclusion(text: str) -> None:
+    u = read(text)
+    assert "scary" in u.avoid and "scary" not in u.tags
+
+
+def test_making_the_kids_laugh_asks_for_funny_family_items_in_groups_of_near_synonyms() -> None:
+    u = read("something to make my kids laugh")
+    assert {"comedy", "funny", "family", "kids"} <= set(u.tags)
+    # One word names both tags of a group, so either will do.
+    assert VOCABULARY.requirement(u.tags) == [["family", "kids"], ["comedy", "funny"]]
+    assert VOCABULARY.requirement(["sci-fi"]) == [["sci-fi"]]
+
+
+@pytest.mark.parametrize(("text", "tags", "avoid"), [
+    ("a thoughtful science-fiction film", {"sci-fi", "thought-provoking"}, set()),
+    ("got any good cowboy films?", {"western"}, set()),
+    ("a weepie I can watch under a blanket", {"melancholic"}, set()),
+    ("some relaxing music to study to", {"chill", "study"}, set()),
+    ("no horror and something funny", {"comedy", "funny"}, {"horror"}),
+    ("historical fiction, but no sappy love stories", set(), {"romance", "romantic"}),
+    ("anything but a love story", set(), {"romance"}),
+    ("a war film, but nothing too bleak", set(), {"dark"}),
+])
+def test_synonyms_and_idioms_map_to_the_catalogs_tags(text: str, tags: set[str], avoid: set[str]) -> None:
+    u = read(text)
+    assert tags <= set(u.tags) and set(u.avoid) == avoid
+
+
+def test_mood_words_name_a_tag_only_where_they_describe_the_thing_wanted() -> None:
+    assert read("I want a good cry tonight, a sad movie").tags == ["melancholic"]
+    assert read("a love story to read on the beach, nothing sad").avoid == ["melancholic"]
+    assert read("I don't do sad music. Something upbeat").avoid == ["melancholic"]
+    # The person's own mood is no wish for sad stories.
+    for text in ("I'm sad today, any films?", "I feel a bit sad", "so happy with that one"):
+        assert "melancholic" not in read(text).tags + read(text).avoid
+
+
+@pytest.mark.parametrize(("text", "max_price", "min_price"), [
+    ("a classic novel for under ten dollars", 10, None),
+    ("I've got forty pounds of birthday money to spend on vinyl", 40, None),
+    ("my spending limit is a tenner", 10, None),
+    ("I won't spend more than 50 on it", 50, None),
+    ("twenty-five bucks at most", 25, None),
+    ("happy to pay at least 200", None, 200),
+    ("more than 20 quid is fine", None, 20),
+])
+def test_prices_said_in_words(text: str, max_price: float | None, min_price: float | None) -> None:
+    u = read(text)
+    assert (u.max_price, u.min_price) == (max_price, min_price)
+
+
+def test_an_age_is_no_era_and_a_long_drive_is_no_length() -> None:
+    assert read("a cartoon movie for a six year old").max_year is None
+    assert read("an old film").max_year == 1989
+    assert read("songs for a long road trip").length is None
+
+
+def test_the_latest_requests_tags_are_required_until_another_request_or_an_exclusion() -> None:
+    profile = apply_understanding(Profile(), read("a sci-fi film please"))
+    assert profile.constraints.required_tags == ["sci-fi"]
+    # Feedback without tags keeps the request; a new request's tags replace it; an exclusion lifts it.
+    profile = apply_understanding(profile, read("the second one sounds good"))
+    assert profile.constraints.required_tags == ["sci-fi"]
+    profile = apply_understanding(profile, read("actually something funny instead"))
+    assert set(profile.constraints.required_tags) == {"comedy", "funny"}
+    profile = apply_understanding(profile, read("no comedy after all"))
+    assert profile.constraints.required_tags == ["funny"]
+    assert profile.liked_tags[:1] == ["funny"] and "sci-fi" in profile.liked_tags  # taste outlives the request
+
+
+# --- the ranker: the request beats the person's history ----------------------------------------
+
+FILMS = [
+    ("s1", "Star Voyage", ["sci-fi", "thought-provoking"], "Explorers cross the galaxy to meet an alien mind."),
+    ("s2", "Red Planet Diaries", ["sci-fi"], "A lone botanist survives on Mars."),
+    ("s3", "The Machine Dreams", ["sci-fi", "thought-provoking"], "A robot wonders what it means to be human."),
+    ("s4", "Hull Breach", ["sci-fi", "scary", "horror"], "Something hunts the crew of a derelict spaceship."),
+    ("c1", "Wedding Chaos", ["comedy", "funny"], "A best man loses the rings and the groom."),
+    ("c2", "Office Pranks", ["comedy"], "Two rivals escalate a prank war at work."),
+    ("c3", "Space Laughs", ["comedy", "funny"], "Bumbling astronauts joke their way around the moon."),
+    ("d1", "Quiet River", ["drama"], "A family reunites at their late father's farm."),
+]
+
+
+@pytest.fixture
+def ranker(stores: Stores, embedder: Embedder) -> Ranker:
+    dataset = Dataset()
+    origin = Origin("test", None)
+    for item_id, title, tags, description in FILMS:
+        dataset.add(Item(id=item_id, title=title, category="films", description=description, tags=tags), origin)
+    dataset.add(User(id="fan", name="Sci-fi Fan"), origin)
+    for item_id, rating in (("s1", 5.0), ("s2", 4.5), ("c3", 1.0)):
+        dataset.add(Interaction(user_id="fan", item_id=item_id, kind="rating", rating=rating, visibility="public"),
+                    origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    return Ranker("films", stores.database, stores.vectors, embedder, RankingWeights())
+
+
+SCI_FI_NOT_SCARY = dict(query="a thoughtful sci-fi film, nothing scary", categories=["films"],
+                        required_tags=[["sci-fi"]], excluded_tags=["scary"])
+
+
+def test_required_tags_are_a_hard_filter_where_enough_items_fit(ranker: Ranker) -> None:
+    # The words lean to comedy ("Space Laughs" is about space too); the request's tags decide.
+    picks = ranker.rank(RankRequest(**{**SCI_FI_NOT_SCARY, "query": "something funny about space"}), k=2).recommendations
+    assert len(picks) == 2 and all("sci-fi" in p.tags and "scary" not in p.tags for p in picks)
+
+
+def test_a_person_who_has_most_matching_items_gets_the_new_ones_first_and_is_told_so(ranker: Ranker) -> None:
+    picks = ranker.rank(RankRequest(**SCI_FI_NOT_SCARY, user_id="fan"), k=3).recommendations
+    # The one sci-fi film the fan has not seen comes first, whatever their history; what they
+    # already have stays out; the closest fill up, saying that the fan has most of what fits.
+    assert picks[0].item_id == "s3" and not {"s1", "s2", "s4"} & {p.item_id for p in picks}
+    assert len(picks) == 3 and all(p.reasons[0] == CLOSEST_YOU_HAVE_MOST for p in picks[1:])
+    assert CLOSEST_YOU_HAVE_MOST not in picks[0].reasons
+
+
+def test_what_they_disliked_never_comes_back_and_the_closest_fill_up(ranker: Ranker) -> None:
+    # Comedy and funny are one group: c1 and c2 fit; c3 fits too, but the fan disliked it. Too
+    # few fit: the third pick is the closest of the rest, and says so.
+    funny = ranker.rank(RankRequest(query="a funny film", required_tags=[["comedy", "funny"]], user_id="fan"), k=3)
+    ids = [p.item_id for p in funny.recommendations]
+    assert len(ids) == 3 and set(ids[:2]) == {"c1", "c2"} and "c3" not in ids
+    assert funny.recommendations[2].reasons[0] == CLOSEST
+    # Nothing fits at all (no western): the ranking still answers.
+    assert len(ranker.rank(RankRequest(query="a western", required_tags=[["western"]]), k=3).recommendations) == 3
+
+
+def test_the_closest_keep_the_requirement_more_items_meet(ranker: Ranker) -> None:
+    # No film is both sci-fi and drama: letting go of drama (one film meets it) leaves the three
+    # sci-fi films that are not scary, enough for the picks.
+    request = RankRequest(query="a film", required_tags=[["sci-fi"], ["drama"]], excluded_tags=["scary"])
+    picks = ranker.rank(request, k=3).recommendations
+    assert all("sci-fi" in p.tags for p in picks)
