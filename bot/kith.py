@@ -122,6 +122,11 @@ def ensure_catalog(
                    shared_embedder(embedding_batch_size, cache_dir))
 
 
+def _check_user_id(user_id: str) -> None:
+    if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
+        raise KithInputError("user_id must be a non-empty string of at most 200 characters")
+
+
 class Kith:
     """A conversational recommender over one catalog of a data folder."""
 
@@ -233,8 +238,7 @@ class Kith:
         bot/feedback.py). `session_id`: the conversation whose card it was; it must be theirs (and
         `app`'s). Unknown items raise UnknownItem, other bad input KithInputError; either way
         nothing is stored."""
-        if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
-            raise KithInputError("user_id must be a non-empty string of at most 200 characters")
+        _check_user_id(user_id)
         if signal not in SIGNALS:
             raise KithInputError(f"signal must be one of {', '.join(SIGNALS)}, not {signal!r}")
         if visibility not in VISIBILITIES:
@@ -337,8 +341,7 @@ class Kith:
 
     def check_message(self, user_id: str, message: str) -> str:
         """The message as a turn uses it, or KithInputError saying what is wrong with it."""
-        if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 200:
-            raise KithInputError("user_id must be a non-empty string of at most 200 characters")
+        _check_user_id(user_id)
         if not isinstance(message, str):
             raise KithInputError(f"message must be text, not {type(message).__name__}")
         if len(message) > self.config.max_message_chars:
