@@ -11,10 +11,11 @@ from typing import Annotated, Any
 import typer
 
 from bot.config import ConfigError, KithConfig, load_config
+from retrieval.database import Database
 from retrieval.datafiles import DataError
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
 from retrieval.schemas import check_catalog_name
-from retrieval.store import Stores
+from retrieval.store import DATABASE_FILE, Stores
 
 app = typer.Typer(
     help="Kith: a conversational recommender. Chat, ingest catalogs, evaluate.",
@@ -85,6 +86,11 @@ def ingest(
     movielens: Annotated[
         Path | None, typer.Option(help="MovieLens folder to enrich ReDial movies with genres and tags.")
     ] = None,
+    dialogues: Annotated[
+        list[Path] | None, typer.Option(
+            "--dialogues", help="ReDial: conversation files (ReDial JSONL) to learn from, repeat for several; "
+                                "default: the folder's train.jsonl (name it too to keep it).", show_default=False)
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load the bundled demo data into the catalog 'demo'.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
@@ -92,7 +98,9 @@ def ingest(
 
     Everything is checked before anything is written: on any problem, every problem of every
     file is listed (file:line: field: message) and nothing is stored. Loading the same data
-    again updates records by id instead of duplicating them.
+    again updates records by id instead of duplicating them. A ReDial catalog learns from the
+    conversations of --dialogues (default: the folder's train.jsonl); `kith eval redial`
+    refuses to evaluate on conversations a catalog learnt from.
     """
     config: KithConfig = ctx.obj
     if demo:
@@ -109,11 +117,14 @@ def ingest(
         _fail(str(error))
     if movielens is not None and source_format is not SourceFormatOption.redial:
         _fail("--movielens only applies to --format redial")
+    if dialogues and source_format is not SourceFormatOption.redial:
+        _fail("--dialogues only applies to --format redial")
     assert paths is not None and catalog is not None
+    source = ", ".join(map(str, paths)) + (f" (dialogues: {', '.join(map(str, dialogues))})" if dialogues else "")
     stores = _stores(config)
     try:
-        typer.echo(f"reading {', '.join(map(str, paths))} ...", err=True)
-        dataset, summary = read_source(paths, source_format.value, stores, catalog, movielens)
+        typer.echo(f"reading {source} ...", err=True)
+        dataset, summary = read_source(paths, source_format.value, stores, catalog, movielens, dialogues or None)
         if dataset.is_empty():
             _fail("the input holds no records")
         from retrieval.embeddings import shared_embedder
@@ -121,7 +132,7 @@ def ingest(
         report = ingest_dataset(
             dataset,
             catalog,
-            ", ".join(map(str, paths)),
+            source,
             stores.database,
             stores.vectors,
             shared_embedder(config.embedding_batch_size, config.cache_dir),
@@ -324,8 +335,9 @@ class PrecisionOption(str, Enum):
 @app.command()
 def finetune(
     ctx: typer.Context,
-    data: Annotated[list[Path], typer.Option("--data", help="Training data: ReDial conversations (.jsonl) and/or Kith files or folders (dialogues*, items*, interactions*, users*, friendships*). Repeat for several.")],
     out: Annotated[Path, typer.Option(help="Adapter folder to write (PEFT format + kith-adapter.json); an interrupted run there continues.")],
+    data: Annotated[list[Path] | None, typer.Option("--data", help="Training data: ReDial conversations (.jsonl) and/or Kith files or folders (dialogues*, items*, interactions*, users*, friendships*). Repeat for several.", show_default=False)] = None,
+    catalog: Annotated[list[str] | None, typer.Option("--catalog", help="A catalog of the data folder (--data-dir) to learn from: its dialogues and its public and friends-visible interactions, card feedback included; private rows never. Alone or beside --data; repeat for several.", show_default=False)] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Optimizer steps [default: 56, ~2.5 min on 2 idle CPU cores].")] = None,
     precision: Annotated[PrecisionOption, typer.Option(help="Base model precision: nf4 (QLoRA, 4-bit), fp32 or bf16.")] = PrecisionOption.nf4,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per step [default: 8].")] = None,
@@ -341,7 +353,9 @@ def finetune(
 
     Dialogue examples use the bot's own reply prompt (message, tone, top and next picks) with
     the recommender's turn as the target; interaction examples put a person's history (and
-    friends' activity) before the item they chose next. Uses the GPU when present. Progress
+    friends' activity) before the item they chose next. Reads --data files, catalogs of the
+    data folder (--catalog), or both; only public and friends-visible activity becomes an
+    example, never private activity. Uses the GPU when present. Progress
     bar with loss and tokens/s, held-out evaluation, checkpoints; run the same command again
     after an interruption and it continues. Use the result with `kith ui --adapter DIR` or
     `Kith.open(adapter=DIR)`; measure it with `kith eval finetune --adapter DIR`.
@@ -350,11 +364,22 @@ def finetune(
     from finetune.train import TrainingError, TrainSettings, train, with_overrides
 
     config: KithConfig = ctx.obj
+    if not data and not catalog:
+        _fail("give training data: --data PATH (files or folders) and/or --catalog NAME (a catalog of --data-dir)")
+    database = None
+    if catalog:
+        if not (config.data_dir / DATABASE_FILE).is_file():
+            _fail(f"--catalog: {config.data_dir} holds no Kith data (no {DATABASE_FILE}); give the --data-dir "
+                  "that holds the catalog, before the command")
+        database = Database(config.data_dir / DATABASE_FILE)
     try:
-        training_data = load_examples(data)
+        training_data = load_examples(data or [], database=database, catalogs=catalog or [])
     except DataError as error:
         typer.echo(error.summary(limit_per_file=PROBLEMS_SHOWN_PER_FILE), err=True)
         raise typer.Exit(2) from None
+    finally:
+        if database is not None:
+            database.close()
     settings = with_overrides(
         TrainSettings(model=config.llm.model, precision=precision.value),
         max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,

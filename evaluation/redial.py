@@ -23,10 +23,11 @@ from bot.sentiment import item_feeling
 from bot.understand import Reader
 from evaluation.recommenders import ItemKNN, KithRecommender, Popularity, Recommender
 from evaluation.reports import plot_curves, plot_latency, table, timing_summary, write_report
+from retrieval.database import Database
 from retrieval.datafiles import DataError, Issue
 from retrieval.metrics import classification, recall_at_k, summarize
 from retrieval.ranking import RankingWeights, RankRequest
-from retrieval.redial import MENTION, read_conversations, redial_turns
+from retrieval.redial import MENTION, learnt_conversations, read_conversations, redial_turns
 from retrieval.schemas import Interaction
 from retrieval.titles import FoundTitle
 
@@ -70,16 +71,16 @@ def load_turns(path: Path, titles: dict[str, str]) -> tuple[list[RecommenderTurn
     return turns, conversations
 
 
-def training_mentions(folder: Path, titles: dict[str, str]) -> list[Interaction]:
-    """The training dialogues as interactions for the baselines to fit on: each conversation
-    is a person who liked every catalog movie it mentions (popularity: the movies most
-    conversations mention; item-kNN: the movies mentioned together)."""
+def training_mentions(database: Database, catalog: str) -> list[Interaction]:
+    """The dialogues the catalog learnt from (train.jsonl's, or whatever `--dialogues` imported) as
+    interactions for the baselines to fit on: each is a person who liked every catalog movie it
+    mentions (popularity: the movies most conversations mention; item-kNN: the movies mentioned
+    together). On train.jsonl these are exactly the pairs of its `movieMentions`."""
     return [
-        Interaction(id=f"redial-{conversation['conversationId']}-{movie}", user_id=f"redial-{conversation['conversationId']}",
-                    item_id=movie, kind="like", visibility="public")
-        for _, conversation in _conversations(folder / "train.jsonl")
-        for movie in dict.fromkeys(conversation.get("movieMentions") or {})
-        if movie in titles
+        Interaction(id=f"redial-{dialogue.id}-{movie}", user_id=f"redial-{dialogue.id}", item_id=movie, kind="like",
+                    visibility="public")
+        for dialogue in database.dialogues(catalog)
+        for movie in dict.fromkeys(m.item_id for turn in dialogue.turns for m in turn.mentions)
     ]
 
 
@@ -172,12 +173,28 @@ def _vader_guess(conversation: dict[str, Any], movie_id: str, titles: dict[str, 
     return "none"
 
 
+def refuse_knowledge(data: Path, conversations: Sequence[dict[str, Any]], kith: Kith) -> None:
+    """Raise DataError if the catalog learnt from any conversation of `data`: scores on those would
+    measure what it remembers, not how it recommends."""
+    learnt = learnt_conversations(kith.stores.database, kith.catalog, conversations)
+    if learnt:
+        raise DataError([Issue(
+            str(data), None, None,
+            f"the catalog {kith.catalog!r} learnt from {len(learnt)} of the {len(conversations)} conversations in "
+            f"this file (imported as knowledge, e.g. conversation {learnt[0]}), so scores on it would measure memory, "
+            "not recommendation: evaluate on a held-out file such as dev.jsonl, or import the ReDial folder again "
+            "without this file into a new catalog (kith ingest --format redial DIR --dialogues FILE ... --catalog NEW)",
+        )])
+
+
 def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int | None = None) -> dict[str, Any]:
+    """The benchmark on the conversations of `data`; refuses (DataError) a file the catalog learnt from."""
     titles = {item.id: item.title for item in kith.ranker.stats.items.values()}
     turns, conversations = load_turns(data, titles)
+    refuse_knowledge(data, conversations, kith)
     if limit is not None:
         turns = turns[:limit]
-    training = training_mentions(data.parent, titles)
+    training = training_mentions(kith.stores.database, kith.catalog)
 
     # Two stages: reading the conversation (profile, query, what was mentioned), then ranking.
     # What a turn asks of the ranker does not depend on the ranking weights, so every ablation
@@ -190,7 +207,7 @@ def evaluate(data: Path, out_dir: Path, kith: Kith, data_dir: Path, limit: int |
         understand.append(time.perf_counter() - started)
 
     # Every recommender answers the same requests through one interface (evaluation.recommenders):
-    # Kith fitted on the catalog as ingested, the baselines on the training dialogues' mentions.
+    # Kith fitted on the catalog as ingested, the baselines on the mentions of its dialogues.
     database = kith.stores.database
     weights = kith.ranker.weights
     kith_system = KithRecommender(kith.catalog, database, kith.stores.vectors, kith.embedder, weights,

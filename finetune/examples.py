@@ -15,14 +15,20 @@ Two kinds of example, each a chat prompt and the assistant text to learn:
   recommended movie the seeker had not mentioned. Only public and friends-visible interactions
   are read: an adapter serves everyone, and private activity never leaves its owner.
 
-Input: ReDial conversations (`*.jsonl` with `conversationId`, `messages`, `movieMentions`) and
+Input: ReDial conversations (`*.jsonl` with `conversationId`, `messages`, `movieMentions`),
 Kith's own files (`dialogues*.jsonl`, `items*`, `interactions*`, `users*`, `friendships*`,
-validated as `kith ingest` validates them). Every problem of every file is reported at once
+validated as `kith ingest` validates them) and catalogs of a data folder (`catalog_dataset`: what
+was ingested, and what people told Kith since, such as card feedback, stored as their
+interactions; chat sessions and profiles are never read). A catalog's records go through the same
+builders as files', so the same visibility rules hold: its private rows, which feedback is unless
+the person shares it, reach no example. Every problem of every file is reported at once
 (`DataError`, `file:line: field: message`), before any training starts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 from collections import defaultdict
@@ -36,7 +42,8 @@ from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
 from bot.reply import LISTED, choose_tone, fact_sentences, lead, recommendation_messages
 from bot.runtimes.base import Message
 from bot.sentiment import analyze
-from retrieval.datafiles import DataError, Issue, expand_paths, kind_of_file, read_files
+from retrieval.database import Database
+from retrieval.datafiles import DataError, Dataset, Issue, Origin, expand_paths, kind_of_file, read_files
 from retrieval.redial import read_conversations, redial_turns
 from retrieval.schemas import SHARED_VISIBILITIES, Interaction, Item
 from retrieval.titles import TitleFinder
@@ -65,6 +72,8 @@ class TrainingData:
     examples: list[Example]
     files: list[Path]
     counts: dict[str, int] = field(default_factory=dict)
+    # "catalog NAME in DATABASE" -> SHA-256 of the examples built from it (a catalog changes in place)
+    catalogs: dict[str, str] = field(default_factory=dict)
 
 
 def interaction_messages(liked: Sequence[str], friends: Sequence[str] = (), request: str | None = None) -> list[Message]:
@@ -82,12 +91,37 @@ def interaction_answer(title: str) -> str:
     return prompts.table("finetune")["answer"].format(title=title)
 
 
-def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = False) -> TrainingData:
-    """Read every file, report all problems at once (DataError), then build the examples.
+def catalog_dataset(database: Database, catalog: str) -> Dataset:
+    """A stored catalog's records as its files would give them: items, users, friendships,
+    dialogues and every interaction. Private ones are read so that the builders can leave out what
+    only they name, as they do for files."""
+    dataset = Dataset()
+    origin = Origin(f"catalog {catalog}", None)
+    for record in [*database.items(catalog), *database.users(catalog), *database.friendships(catalog),
+                   *database.interactions(catalog)]:
+        dataset.add(record, origin)
+    for dialogue in database.dialogues(catalog):
+        dataset.add(dialogue, Origin(f"catalog {catalog}, dialogue {dialogue.id}", None))
+    return dataset
+
+
+def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = False,
+                  database: Database | None = None, catalogs: Sequence[str] = ()) -> TrainingData:
+    """Read every file and every named catalog of `database`, report all problems at once
+    (DataError), then build the examples.
 
     Dialogue prompts leave out the bot's worked examples unless `worked_examples` (training does
     not need them; measuring replies as the bot gets them does)."""
     files, issues = expand_paths(paths)
+    stored: dict[str, Dataset] = {}  # "catalog NAME in DATABASE" -> its records
+    for catalog in dict.fromkeys(catalogs):
+        if database is None or not database.has_catalog(catalog):
+            where = str(database.path) if database is not None else "<no data folder>"
+            known = ", ".join(database.catalogs()) if database is not None else ""
+            issues.append(Issue(where, None, "catalog", f"no catalog {catalog!r} here (catalogs: {known or 'none'}); "
+                                "ingest it first or give the --data-dir that holds it"))
+        else:
+            stored[f"catalog {catalog} in {database.path.resolve()}"] = catalog_dataset(database, catalog)
     kith_files = [f for f in files if kind_of_file(f) is not None]
     redial_files = [f for f in files if kind_of_file(f) is None and f.suffix.lower() == ".jsonl"]
     for other in files:
@@ -114,29 +148,47 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
         examples += _redial_examples(conversations, titles, seed, worked_examples)
         examples += understanding.from_redial(conversations, titles)
     if dataset is not None:
-        items = {item.id: item for item in dataset.items}
-        origins = {id(d): dataset.origin(d) for d in dataset.dialogues}
-        check = _check(items)
-        for dialogue in dataset.dialogues:
-            origin = origins[id(dialogue)]
-            turns = [(t.role, t.text, [m.item_id for m in t.mentions]) for t in dialogue.turns]
-            liked = {m.item_id for t in dialogue.turns if t.role == "user" for m in t.mentions if m.sentiment in ("like", None)}
-            examples += _dialogue_examples(turns, items, liked, f"{origin.path}:{origin.line}", dialogue.id, seed, check,
-                                           worked_examples)
-        examples += _interaction_examples(dataset.interactions, dataset.friendships, items,
-                                          {id(i): dataset.origin(i) for i in dataset.interactions})
-        examples += understanding.from_kith_dialogues(dataset, items)
-        # An item that only private activity names would reveal that activity if a generated
-        # message named it; the rest of the catalog is public.
-        shared = {i.item_id for i in dataset.interactions if i.visibility in SHARED_VISIBILITIES}
-        private_only = {i.item_id for i in dataset.interactions} - shared
-        examples += understanding.from_catalog([item for item in dataset.items if item.id not in private_only], seed)
+        examples += _kith_examples(dataset, seed, worked_examples)
+    digests = {}
+    for source, records in stored.items():
+        found = _kith_examples(records, seed, worked_examples)
+        digests[source] = _digest(found)
+        examples += found
     if not examples:
-        raise DataError([Issue(", ".join(map(str, files)) or "<no files>", None, None,
+        raise DataError([Issue(", ".join([*map(str, files), *stored]) or "<no files>", None, None,
                                "no training examples: dialogues need assistant turns that name items, "
                                "interactions need at least two liked items per person")])
     counts = {kind: sum(e.kind == kind for e in examples) for kind in ("dialogue", "interaction", "understanding")}
-    return TrainingData(examples, files, counts)
+    return TrainingData(examples, files, counts, digests)
+
+
+def _kith_examples(dataset: Dataset, seed: int, worked_examples: bool) -> list[Example]:
+    """Every kind of example from records in Kith's own schema (files or a stored catalog)."""
+    from finetune import understanding  # takes this module's Example: imported here, not above
+
+    items = {item.id: item for item in dataset.items}
+    check = _check(items)
+    examples = []
+    for dialogue in dataset.dialogues:
+        turns = [(t.role, t.text, [m.item_id for m in t.mentions]) for t in dialogue.turns]
+        liked = {m.item_id for t in dialogue.turns if t.role == "user" for m in t.mentions if m.sentiment in ("like", None)}
+        examples += _dialogue_examples(turns, items, liked, str(dataset.origin(dialogue)), dialogue.id, seed, check,
+                                       worked_examples)
+    examples += _interaction_examples(dataset.interactions, dataset.friendships, items,
+                                      {id(i): dataset.origin(i) for i in dataset.interactions})
+    examples += understanding.from_kith_dialogues(dataset, items)
+    # An item that only private activity names would reveal that activity if a generated
+    # message named it; the rest of the catalog is public.
+    shared = {i.item_id for i in dataset.interactions if i.visibility in SHARED_VISIBILITIES}
+    private_only = {i.item_id for i in dataset.interactions} - shared
+    examples += understanding.from_catalog([item for item in dataset.items if item.id not in private_only], seed)
+    return examples
+
+
+def _digest(examples: Sequence[Example]) -> str:
+    """SHA-256 of what the examples teach, prompts and targets: the identity of data that has no file."""
+    content = json.dumps([[list(e.messages), e.target] for e in examples], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 # --- ReDial -----------------------------------------------------------------------------------
@@ -284,7 +336,7 @@ def _interaction_examples(
             ))[:FRIEND_ITEMS_SHOWN]
             first = next(i for _, i in ordered if i.item_id == sequence[position])
             origin = origins.get(id(first))
-            where = f"{origin.path}:{origin.line}" if origin else user
+            where = str(origin) if origin else user
             examples.append(Example(
                 tuple(interaction_messages(history, [items[i].title for i in from_friends])),
                 interaction_answer(items[sequence[position]].title), "interaction", where, f"user:{user}",

@@ -254,7 +254,7 @@ def _learning_rate(settings: TrainSettings, step: int) -> float:
 
 
 def _data_record(data: TrainingData) -> dict[str, str]:
-    return {str(path.resolve()): file_sha256(path) for path in data.files}
+    return {**{str(path.resolve()): file_sha256(path) for path in data.files}, **data.catalogs}
 
 
 def _save_checkpoint(out: Path, model, optimizer, progress: Progress, identity: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]

@@ -92,8 +92,7 @@ def from_kith_dialogues(dataset: Any, items: dict[str, Item]) -> list[Example]:
             if opinions:
                 intents = ["feedback"] if any(m.item_id in suggested for m in turn.mentions) else []
                 draft = Draft(intents=[*intents, "recommend"], opinions=opinions)
-                examples.append(example(Said(turn.text, assistant, suggested), draft,
-                                        f"{origin.path}:{origin.line}", dialogue.id))
+                examples.append(example(Said(turn.text, assistant, suggested), draft, str(origin), dialogue.id))
     return examples
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.datafiles import Dataset
-from retrieval.schemas import Dialogue, HelpArticle, Interaction, Item, User, check_catalog_name
+from retrieval.schemas import Dialogue, Friendship, HelpArticle, Interaction, Item, User, check_catalog_name
 
 BUSY_TIMEOUT_MS = 30_000
 # SQLite's primary result codes that mean "this storage cannot be written now", not a bug.
@@ -289,6 +289,15 @@ class Database:
             "SELECT friend_id, strength FROM friendships WHERE catalog = ? AND user_id = ?", (catalog, user_id)
         )
         return {row["friend_id"]: row["strength"] for row in rows}
+
+    def friendships(self, catalog: str) -> list[Friendship]:
+        """Every friendship of the catalog, each pair once."""
+        rows = self.query(
+            "SELECT user_id, friend_id, strength FROM friendships WHERE catalog = ? AND user_id < friend_id "
+            "ORDER BY user_id, friend_id",
+            (catalog,),
+        )
+        return [Friendship(user_id=row["user_id"], friend_id=row["friend_id"], strength=row["strength"]) for row in rows]
 
     def interactions(self, catalog: str, user_id: str | None = None) -> list[Interaction]:
         if user_id is None:

@@ -84,6 +84,9 @@ class Origin:
     path: str
     line: int | None
 
+    def __str__(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
 
 @dataclass
 class Dataset:

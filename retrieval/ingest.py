@@ -227,9 +227,12 @@ class SourceSummary:
 
 
 def read_source(
-    paths: Sequence[Path], source_format: SourceFormat, stores: Stores, catalog: str, movielens: Path | None = None
+    paths: Sequence[Path], source_format: SourceFormat, stores: Stores, catalog: str, movielens: Path | None = None,
+    dialogues: Sequence[Path] | None = None,
 ) -> tuple[Dataset, SourceSummary]:
-    """Read and validate a source in any supported format; raise DataError listing every problem."""
+    """Read and validate a source in any supported format; raise DataError listing every problem.
+    `movielens` and `dialogues` (ReDial conversation files; default the folder's train.jsonl) apply
+    to ReDial only."""
     if source_format == "kith":
         database = stores.database
         dataset = read_files(paths, database.ids(catalog, "users"), database.ids(catalog, "items"))
@@ -238,12 +241,16 @@ def read_source(
         raise DataError([Issue(", ".join(map(str, paths)) or "<none>", None, None,
                                f"--format {source_format} takes exactly one folder")])
     if source_format == "redial":
-        imported = load_redial(paths[0], movielens)
+        imported = load_redial(paths[0], movielens, dialogues)
         note = (
             f"MovieLens match rate: {imported.movielens_matched}/{imported.movies} "
             f"({imported.match_rate:.1%})" if movielens else "no MovieLens folder given: no genres or tags"
         )
-        return imported.dataset, SourceSummary([note])
+        files = ", ".join(map(str, imported.dialogue_files))
+        knowledge = f"knowledge: the conversations of {files}" if files else "no dialogue files: the catalog alone"
+        return imported.dataset, SourceSummary([note, knowledge])
     if movielens is not None:
         raise DataError([Issue(str(movielens), None, None, "--movielens only applies to --format redial")])
+    if dialogues is not None:
+        raise DataError([Issue(", ".join(map(str, dialogues)), None, None, "--dialogues only applies to --format redial")])
     return load_lastfm(paths[0]), SourceSummary([])

@@ -8,10 +8,13 @@ canon and cut Recall@10 from 0.100 to 0.059 (repeats removed, first 150 turns; t
 commit 02efed8 still loaded them). They only give each movie its `similar` attribute: the
 `SIMILAR_PER_MOVIE` catalog movies most often rated 4 or more by the same MovieLens users (cosine
 of the sets of such users), which the ranking's `similar` component reads. Training dialogues
-(`train.jsonl`) come in as Kith dialogues with the seeker's per-movie `liked` labels, and as the seeker's public
-interactions (liked: like; disliked: a 1/5 rating; unsaid: a view). `valid.jsonl` (tuning) and
-`dev.jsonl` (measurement) are held out and never imported; nor is the catalog's `nbMentions`,
-which counts mentions in every split, the held-out ones included.
+(`train.jsonl`, or the files given as `dialogues`: a deployment's own conversations too) come in as
+Kith dialogues with the seeker's per-movie `liked` labels, and as the seeker's public interactions
+(liked: like; disliked: a 1/5 rating; unsaid: a view). A dialogue keeps its conversation's id and
+seeker, which is how `learnt_conversations` tells the conversations a catalog learnt from, whatever
+file they come in. `valid.jsonl` (tuning) and `dev.jsonl` (measurement) are held out and never
+imported by default; nor is the catalog's `nbMentions`, which counts mentions in every split, the
+held-out ones included.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +31,14 @@ import numpy as np
 from pydantic import ValidationError
 from scipy import sparse
 
+from retrieval.database import Database
 from retrieval.datafiles import DataError, Dataset, Issue, Origin, check_dataset, delimited_rows, jsonl_rows
 from retrieval.schemas import Dialogue, DialogueTurn, Interaction, Item, Mention, User
 from retrieval.titles import TitleIndex, split_year
 
 MENTION = re.compile(r"@(\d+)")
-# Only the training split is knowledge; valid is for tuning and dev for the final measurement.
+# The dialogues imported unless others are named: only the training split is knowledge; valid is for
+# tuning and dev for the final measurement.
 DIALOGUE_FILES = ("train.jsonl",)
 TAGS_PER_MOVIE = 8
 SIMILAR_PER_MOVIE = 50
@@ -47,6 +53,7 @@ class RedialImport:
     dataset: Dataset
     movielens_matched: int
     movies: int
+    dialogue_files: tuple[Path, ...] = ()  # the conversation files read as knowledge
 
     @property
     def match_rate(self) -> float:
@@ -246,7 +253,10 @@ def _is_id(value: Any) -> bool:
     return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and bool(value.strip()))
 
 
-def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
+def load_redial(folder: Path, movielens: Path | None = None, dialogues: Sequence[Path] | None = None) -> RedialImport:
+    """The catalog of `folder`, enriched from `movielens`, and the conversations of `dialogues`
+    (ReDial JSONL files anywhere; default: the folder's `DIALOGUE_FILES`, where present) as its
+    knowledge. Raises DataError naming every problem of every file."""
     movies = read_catalog(folder)
     if movielens is not None and not (movielens / "movies.csv").is_file():
         raise DataError([Issue(str(movielens), None, None, "MovieLens folder has no movies.csv")])
@@ -290,10 +300,12 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
 
     titles = {movie_id: title for movie_id, (title, _) in movies.items()}
     seekers: set[str] = set()
-    for name in DIALOGUE_FILES:
-        path = folder / name
-        if not path.is_file():
-            continue
+    if dialogues is None:
+        dialogue_files = [folder / name for name in DIALOGUE_FILES if (folder / name).is_file()]
+    else:
+        # A file named twice is read once: its conversations are not duplicates of themselves.
+        dialogue_files = list({path.resolve(): path for path in dialogues}.values())
+    for path in dialogue_files:
         for line, conversation in read_conversations(path, issues):
             try:
                 dialogue = _dialogue(conversation, titles)
@@ -315,7 +327,7 @@ def load_redial(folder: Path, movielens: Path | None = None) -> RedialImport:
     issues += check_dataset(dataset, set(), set())
     if issues:
         raise DataError(issues)
-    return RedialImport(dataset, matched, len(movies))
+    return RedialImport(dataset, matched, len(movies), tuple(dialogue_files))
 
 
 def _seeker_interactions(conversation: dict[str, Any], titles: dict[str, str]) -> list[Interaction]:
@@ -355,4 +367,21 @@ def _dialogue(conversation: dict[str, Any], titles: dict[str, str]) -> Dialogue 
         turns.append(DialogueTurn(role=turn.role, text=turn.text, mentions=mentions))
     if not any(turn.role == "user" for turn in turns):
         return None
-    return Dialogue(id=str(conversation["conversationId"]), user_id=str(conversation["initiatorWorkerId"]), turns=turns)
+    dialogue_id, seeker = stored_as(conversation)
+    return Dialogue(id=dialogue_id, user_id=seeker, turns=turns)
+
+
+def stored_as(conversation: dict[str, Any]) -> tuple[str, str]:
+    """The id and person of the dialogue a conversation is stored as: its id and its seeker."""
+    return str(conversation["conversationId"]).strip(), str(conversation["initiatorWorkerId"]).strip()
+
+
+def learnt_conversations(database: Database, catalog: str, conversations: Iterable[dict[str, Any]]) -> list[str]:
+    """The ids of those `conversations` that `catalog` learnt from: stored among its dialogues by
+    this importer (`stored_as`). Decided by the conversations themselves, so a renamed copy of an
+    imported file is known too."""
+    stored = {
+        (row["id"], row["user_id"])
+        for row in database.query("SELECT id, user_id FROM dialogues WHERE catalog = ?", (catalog,))
+    }
+    return [stored_as(conversation)[0] for conversation in conversations if stored_as(conversation) in stored]
