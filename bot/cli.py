@@ -338,6 +338,7 @@ def finetune(
     out: Annotated[Path, typer.Option(help="Adapter folder to write (PEFT format + kith-adapter.json); an interrupted run there continues.")],
     data: Annotated[list[Path] | None, typer.Option("--data", help="Training data: ReDial conversations (.jsonl) and/or Kith files or folders (dialogues*, items*, interactions*, users*, friendships*). Repeat for several.", show_default=False)] = None,
     catalog: Annotated[list[str] | None, typer.Option("--catalog", help="A catalog of the data folder (--data-dir) to learn from: its dialogues and its public and friends-visible interactions, card feedback included; private rows never. Alone or beside --data; repeat for several.", show_default=False)] = None,
+    kinds: Annotated[list[str] | None, typer.Option("--kinds", help="Learn only these kinds of example (dialogue: reply sentences from a pick's facts; interaction; understanding); repeat for several. Default: all.", show_default=False)] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Optimizer steps [default: 56, ~2.5 min on 2 idle CPU cores].")] = None,
     precision: Annotated[PrecisionOption, typer.Option(help="Base model precision: nf4 (QLoRA, 4-bit), fp32 or bf16.")] = PrecisionOption.nf4,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Examples per step [default: 8].")] = None,
@@ -380,6 +381,11 @@ def finetune(
     finally:
         if database is not None:
             database.close()
+    if kinds:
+        try:
+            training_data = training_data.only(kinds)
+        except ValueError as error:
+            _fail(f"--kinds: {error}")
     settings = with_overrides(
         TrainSettings(model=config.llm.model, precision=precision.value),
         max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,

@@ -24,14 +24,19 @@ The rule. A sentence is supported when each of its claim-bearing parts is:
    synonym from `SYNONYMS` ("funny" ~ "comedy"); negated ("not scary", "nothing dark", "without
    horror"), it is supported when the facts lack it;
 7. the sentence ends (".", "!", "?") and has at least two words: a cut-off sentence claims
-   whatever its missing end would have said.
-Everything else is not a claim: function words, generic praise ("warm", "great", "a good pick",
-`PRAISE`), and verbs and adjectives outside the vocabulary. The person's message is no support: a
-pick is not "thought-provoking" because the person asked for thought-provoking.
+   whatever its missing end would have said;
+8. every other word is a claim too, unless it is a function word, generic praise ("warm",
+   "great", "a good pick": `PRAISE`) or the words any recommendation uses (`REPLY_WORDS`: "film",
+   "watch", "tonight", "fans"): it must appear in the facts as the same stem. "A talented young
+   woman who has just lost her husband" fails for "talented", "young", "woman", "lost" and
+   "husband" unless the pick's description says so.
+The person's message is no support: a pick is not "thought-provoking" because the person asked
+for thought-provoking.
 
 Known limits: a sentence's first word is not checked as a proper noun (it is capitalised anyway;
-the bot's sentences start with code-written leads, "Try <title> —"); a claim in words outside the
-vocabulary ("set on a submarine") passes; synonyms are a short hand-written list.
+the bot's sentences start with code-written leads, "Try <title> —"); true words can still be put
+together into a false claim ("a film about a robot who abandoned Earth"), which only the
+negation rule catches; synonyms are a short hand-written list.
 """
 
 from __future__ import annotations
@@ -110,7 +115,22 @@ PRAISE = {
     "excellent", "fun", "enjoyable", "warm", "nice", "favourite", "favorite", "pick", "choice", "gem", "treat",
     "worth", "special", "engaging", "compelling", "powerful", "moving", "memorable", "unforgettable", "fresh",
     "smart", "clever", "rich", "solid", "best", "popular", "fit", "match", "like", "enjoy", "love", "loved",
+    "gripping", "delightful", "charming", "stunning", "warmth",
 }
+# Words any recommendation uses, which say nothing of the item: what it is, what one does with it,
+# for whom and when. A word here can never be caught as an invented claim, so it stays short.
+REPLY_WORDS = set(
+    "film films movie movies book books novel novels read reads reading album albums record records music song "
+    "songs track tracks listen listening watch watching gear kit item items story stories tale title titles pick "
+    "picks choice option options recommend recommended suggest suggestion try tried enjoy enjoyed fans fan anyone "
+    "someone everyone people reader readers viewer viewers listener listeners night nights tonight evening "
+    "evenings weekend weekends day days afternoon morning time mood something anything thing things way kind sort "
+    "bit lot little full right well really quite truly simply pure definitely absolutely sure fits fit suits suit "
+    "makes make made gives give offers offer brings bring keeps keep feels feel takes take asked ask wanted want "
+    "looking look need needs sounds sound seems seem think know find found go goes going get gets got see seen "
+    "liked likes sorry thanks idea start starting mind taste tastes enough else instead different change plan "
+    "let's".split()
+)
 # Words that are no claim wherever they stand, capitalised or not.
 FUNCTION_WORDS = set(
     "a an the and or but if so as at by for from in into of on onto to with within about after before over under "
@@ -261,6 +281,18 @@ class FaithfulnessCheck:
             unsupported.append("(unfinished)")
         return Verdict(not unsupported, tuple(unsupported), tuple(s.item_id for s in subjects))
 
+    def failed_already(self, unfinished: str, facts: TurnFacts, about: str | None = None) -> tuple[str, ...]:
+        """The claims of a sentence still being written that fail whatever follows, so that its
+        writing can stop there: lower-case words of the text's finished words, but the last two
+        (the last may still be growing, and the one before may start a phrase, "science
+        fiction", or a title). A capitalised word may start a name or title the rest completes."""
+        words = unfinished.split(" ")[:-1]  # the last may be unfinished
+        settled = " ".join(words[:-2])
+        if not settled:
+            return ()
+        verdict = self.check(settled, facts, about, ended=True)
+        return tuple(c for c in verdict.unsupported if c[:1].islower())
+
     def check_reply(self, text: str, facts: TurnFacts) -> list[tuple[str, Verdict]]:
         """Each sentence of a reply with its verdict; a sentence that names no pick is about the
         pick the one before it was about."""
@@ -313,6 +345,8 @@ class FaithfulnessCheck:
                 elif part[:1].isupper() and not opening and lowered not in PRAISE:
                     if lowered not in known_words and stem(lowered) not in known_stems:
                         unsupported.append(part.removesuffix("'s").removesuffix("’s"))
+                elif not (opening or _no_claim(lowered) or lowered in known_words or stem(lowered) in known_stems):
+                    unsupported.append(part)
             previous.append(token.lower())
         return unsupported
 
@@ -334,6 +368,13 @@ class FaithfulnessCheck:
         stems = {stem(word)} | self._groups.get(stem(word), set())
         # Multi-word synonyms ("big questions") are searched as phrases.
         return bool(stems & known_stems) or any(" " in s and s in known_lower for s in stems)
+
+
+def _no_claim(word: str) -> bool:
+    """A word that claims nothing of an item (rule 8's exceptions), or one another rule judges
+    ("friend": rule 2)."""
+    plain = word.removesuffix("'s").removesuffix("’s")
+    return plain in ("friend", "friends") or plain in FUNCTION_WORDS or plain in PRAISE or plain in REPLY_WORDS or plain in OPENERS
 
 
 def invented_friends(text: str, friends: Iterable[str]) -> list[str]:

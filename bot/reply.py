@@ -10,7 +10,8 @@ All picks also travel as structured data (the cards beside the reply in the UI,
 
 Every sentence the LLM writes is checked by bot/faithfulness.py before it is yielded: one that
 fails is written once more (its lead steered by the pick's tags), and if that fails too it is
-replaced by a sentence built from the pick's facts. So a streaming client only ever receives
+replaced by a sentence built from the pick's facts. The writing of a sentence stops at its first
+word that fails whatever follows (`_until_invented`), so a failing one costs little time. So a streaming client only ever receives
 sentences that passed, and the stream is the saved text.
 
 When the LLM is an endpoint that is down (bot.runtimes.base.LLMUnavailable), the reply is written
@@ -23,7 +24,7 @@ import logging
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import prompts
@@ -307,7 +308,7 @@ class ReplyWriter:
         named = f"{pick.tags[0]} {_kind(pick)}" if pick.tags else _kind(pick)
         steer = f"{start} {_article(named)} {named}"
         for attempt, prefix in enumerate((start, steer)):
-            text = "".join(llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=prefix, stop=SENTENCE_ENDS))
+            text = self._until_invented(llm, messages, prefix, pick, facts)
             sentence = SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(f"{prefix} {text.strip()}".split()))
             verdict = self.check.check(sentence, facts, about=pick.item_id)
             if verdict.supported:
@@ -315,6 +316,24 @@ class ReplyWriter:
             logger.info("unfaithful sentence (%s), %s: %s", ", ".join(verdict.unsupported),
                         "replaced" if attempt else "written again", sentence)
         return self._from_facts(start, pick, facts, request), True
+
+    def _until_invented(self, llm: LLMRuntime, messages: Sequence[Message], prefix: str, pick: ItemFacts,
+                        facts: TurnFacts) -> str:
+        """The LLM's continuation of `prefix`, stopped early once it holds a claim that fails
+        whatever follows (`FaithfulnessCheck.failed_already`): a sentence that will be written
+        again or replaced costs only the words up to its first invention."""
+        text = ""
+        pieces = llm.stream(messages, max_new_tokens=MAX_SENTENCE_TOKENS, prefix=prefix, stop=SENTENCE_ENDS)
+        try:
+            for piece in pieces:
+                text += piece
+                # Judged when a word has just ended: the check reads whole words only.
+                if " " in piece and self.check.failed_already(f"{prefix} {text}", facts, pick.item_id):
+                    break
+        finally:
+            if isinstance(pieces, Generator):
+                pieces.close()  # stops the generation (SerialRuntime ends its worker's loop)
+        return text
 
     def _from_facts(self, start: str, pick: ItemFacts, facts: TurnFacts, request: str) -> str:
         """The first sentence built from the pick's facts that passes the check (the last, its

@@ -54,6 +54,9 @@ GOOD_RATING = 4.0
 HISTORY_SHOWN = 5  # most recent liked items in an interaction prompt
 PROFILE_LIKES_SHOWN = 8  # as many likes as bot.profile.describe shows
 FRIEND_ITEMS_SHOWN = 3
+# What an example teaches: a reply sentence from a pick's facts, the next item a person chose, or
+# the Understanding of a message (finetune/understanding.py).
+EXAMPLE_KINDS = ("dialogue", "interaction", "understanding")
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 
 
@@ -61,7 +64,7 @@ SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 class Example:
     messages: tuple[Message, ...]  # the prompt: system and user messages
     target: str  # the assistant's text: the only tokens trained on
-    kind: str  # "dialogue" or "interaction"
+    kind: str  # one of EXAMPLE_KINDS
     origin: str  # "file:line" of the conversation or user it came from
     group: str  # examples of one conversation or user share a group (held-out splits keep groups whole)
     candidates: tuple[str, ...] = ()  # item ids the prompt offers (dialogue examples)
@@ -74,6 +77,18 @@ class TrainingData:
     counts: dict[str, int] = field(default_factory=dict)
     # "catalog NAME in DATABASE" -> SHA-256 of the examples built from it (a catalog changes in place)
     catalogs: dict[str, str] = field(default_factory=dict)
+    kinds: tuple[str, ...] = EXAMPLE_KINDS  # the kinds of example kept (`only`)
+
+    def only(self, kinds: Sequence[str]) -> TrainingData:
+        """The examples of `kinds` alone: an adapter for one job (`kith finetune --kinds`)."""
+        unknown = sorted(set(kinds) - set(EXAMPLE_KINDS))
+        if unknown:
+            raise ValueError(f"unknown kinds of example {unknown}: choose from {', '.join(EXAMPLE_KINDS)}")
+        kept = [e for e in self.examples if e.kind in kinds]
+        if not kept:
+            raise ValueError(f"no {' or '.join(kinds)} examples in this data ({self.counts})")
+        chosen = tuple(k for k in EXAMPLE_KINDS if k in kinds)
+        return TrainingData(kept, self.files, {k: self.counts.get(k, 0) for k in chosen}, self.catalogs, chosen)
 
 
 def interaction_messages(liked: Sequence[str], friends: Sequence[str] = (), request: str | None = None) -> list[Message]:
@@ -158,7 +173,7 @@ def load_examples(paths: Iterable[Path], seed: int = 0, worked_examples: bool = 
         raise DataError([Issue(", ".join([*map(str, files), *stored]) or "<no files>", None, None,
                                "no training examples: dialogues need assistant turns that name items, "
                                "interactions need at least two liked items per person")])
-    counts = {kind: sum(e.kind == kind for e in examples) for kind in ("dialogue", "interaction", "understanding")}
+    counts = {kind: sum(e.kind == kind for e in examples) for kind in EXAMPLE_KINDS}
     return TrainingData(examples, files, counts, digests)
 
 

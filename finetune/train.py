@@ -25,7 +25,7 @@ from typing import Any
 
 from bot.config import Precision
 from bot.models import MARKER, resolve_model
-from finetune.examples import Example, TrainingData
+from finetune.examples import EXAMPLE_KINDS, Example, TrainingData
 from retrieval.datafiles import file_sha256
 
 METADATA = "kith-adapter.json"
@@ -254,7 +254,8 @@ def _learning_rate(settings: TrainSettings, step: int) -> float:
 
 
 def _data_record(data: TrainingData) -> dict[str, str]:
-    return {**{str(path.resolve()): file_sha256(path) for path in data.files}, **data.catalogs}
+    kinds = {} if data.kinds == EXAMPLE_KINDS else {"kinds": ",".join(data.kinds)}
+    return {**{str(path.resolve()): file_sha256(path) for path in data.files}, **data.catalogs, **kinds}
 
 
 def _save_checkpoint(out: Path, model, optimizer, progress: Progress, identity: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]

@@ -42,6 +42,9 @@ def facts(catalog: dict[str, Item], *titles: str, reasons: tuple[str, ...] = (),
     ("Try Dunkirk (2017) — Steven Spielberg's take on the beaches.", ("Dunkirk (2017)",), {"Steven", "Spielberg"}),
     ("Try Alien (1979) — nothing scary, just a cosy night in.", ("Alien (1979)",), {"scary", "cosy"}),
     ("Try Dunkirk (2017) — it runs just 1940 minutes and costs 4.99.", ("Dunkirk (2017)",), {"4.99"}),
+    # Invented wording without names, numbers or genre words (issue 17's review).
+    ("Try Arrival (2016) — a talented young woman who has just lost her husband.", ("Arrival (2016)",),
+     {"talented", "young", "woman", "lost", "husband"}),
 ])
 def test_unfaithful_sentences_fail_naming_their_claims(check, catalog, sentence, titles, claims) -> None:
     verdict = check.check(sentence, facts(catalog, *titles))

@@ -98,6 +98,29 @@ def test_a_sentence_that_fails_once_is_written_again(items: dict[str, Item]) -> 
     assert pieces[2].startswith(" Or try Apocalypse Now (1979) — ") and len(llm.prefixes) == 2
 
 
+class WordByWordLLM(ScriptedLLM):
+    """Streams its sentence a word at a time and counts the words it was asked for."""
+
+    def stream(self, messages: Sequence[Message], max_new_tokens: int | None = None, prefix: str = "",
+               stop: Sequence[str] = ()) -> Iterator[str]:
+        self.prefixes.append(prefix)
+        self.streamed = 0
+        for word in self.script["Try"][0].split(" ")[1:]:
+            self.streamed += 1
+            yield " " + word
+
+
+def test_a_sentence_stops_being_written_at_its_first_invention(items: dict[str, Item]) -> None:
+    """"husband" fails whatever follows: the LLM is stopped two words later, not at its sentence's end."""
+    invented = " a gripping tale of a woman who has just lost her husband and then goes on and on and on for many more words."
+    llm = WordByWordLLM({"Try": [invented]})
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
+    assert llm.streamed < len(invented.split()) - 10
+    assert written[0].repaired and "husband" not in "".join(pieces)
+    assert len(llm.prefixes) == 2  # written again (stopped early too), then replaced
+
+
 def test_the_prompt_gives_the_description_sentence_most_like_the_request(items: dict[str, Item]) -> None:
     dunkirk = items["film-050"]
     assert relevant_sentences(dunkirk.description, "civilian boats crossing the sea") == [
