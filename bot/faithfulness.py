@@ -26,8 +26,9 @@ The rule. A sentence is supported when each of its claim-bearing parts is:
 7. the sentence ends (".", "!", "?") and has at least two words: a cut-off sentence claims
    whatever its missing end would have said;
 8. every other word is a claim too, unless it is a function word, generic praise ("warm",
-   "great", "a good pick": `PRAISE`) or the words any recommendation uses (`REPLY_WORDS`: "film",
-   "watch", "tonight", "fans"): it must appear in the facts as the same stem. "A talented young
+   "great", "a good pick": `PRAISE`), one of the words any recommendation uses (`REPLY_WORDS`:
+   "film", "watch", "tonight", "fans") or a word of the bot's tone openers (prompts/tones.toml):
+   it must appear in the facts as the same stem. "A talented young
    woman who has just lost her husband" fails for "talented", "young", "woman", "lost" and
    "husband" unless the pick's description says so.
 The person's message is no support: a pick is not "thought-provoking" because the person asked
@@ -47,6 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import prompts
 from retrieval.titles import TitleFinder
 
 FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried|reviewed|viewed|gave)")
@@ -228,6 +230,11 @@ class FaithfulnessCheck:
         self.finder = finder
         # Words that are claims: the catalog's tags, GENRES and every synonym of a group.
         self.vocabulary = ({w.lower() for w in vocabulary} | GENRES | {w for g in SYNONYMS for w in g}) - PRAISE
+        # Rule 8's exceptions: function words, praise, the words of any recommendation, and the
+        # words of the bot's own tone openers (prompts/tones.toml: "Sorry those missed the mark").
+        openers = [o for tone in prompts.table("tones").values() for o in tone["openers"]]
+        self.no_claim = FUNCTION_WORDS | PRAISE | REPLY_WORDS | OPENERS | {
+            w.lower().strip("'’.,-") for o in openers for w in WORD.findall(o)}
         # Stem -> the stems of its synonyms (itself included).
         self._groups: dict[str, set[str]] = {}
         for group in SYNONYMS:
@@ -345,10 +352,16 @@ class FaithfulnessCheck:
                 elif part[:1].isupper() and not opening and lowered not in PRAISE:
                     if lowered not in known_words and stem(lowered) not in known_stems:
                         unsupported.append(part.removesuffix("'s").removesuffix("’s"))
-                elif not (opening or _no_claim(lowered) or lowered in known_words or stem(lowered) in known_stems):
+                elif not (opening or self._no_claim(lowered) or lowered in known_words or stem(lowered) in known_stems):
                     unsupported.append(part)
             previous.append(token.lower())
         return unsupported
+
+    def _no_claim(self, word: str) -> bool:
+        """A word that claims nothing of an item (rule 8's exceptions), or one another rule judges
+        ("friend": rule 2)."""
+        plain = word.removesuffix("'s").removesuffix("’s")
+        return plain in ("friend", "friends") or word in self.no_claim or plain in self.no_claim
 
     def _parts(self, token: str) -> list[str]:
         """A hyphenated token is one word where the vocabulary has it ("sci-fi"), else its parts."""
@@ -368,13 +381,6 @@ class FaithfulnessCheck:
         stems = {stem(word)} | self._groups.get(stem(word), set())
         # Multi-word synonyms ("big questions") are searched as phrases.
         return bool(stems & known_stems) or any(" " in s and s in known_lower for s in stems)
-
-
-def _no_claim(word: str) -> bool:
-    """A word that claims nothing of an item (rule 8's exceptions), or one another rule judges
-    ("friend": rule 2)."""
-    plain = word.removesuffix("'s").removesuffix("’s")
-    return plain in ("friend", "friends") or plain in FUNCTION_WORDS or plain in PRAISE or plain in REPLY_WORDS or plain in OPENERS
 
 
 def invented_friends(text: str, friends: Iterable[str]) -> list[str]:
