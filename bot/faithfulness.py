@@ -27,8 +27,9 @@ The rule. A sentence is supported when each of its claim-bearing parts is:
    whatever its missing end would have said;
 8. every other word is a claim too, unless it is a function word, generic praise ("warm",
    "great", "a good pick": `PRAISE`), one of the words any recommendation uses (`REPLY_WORDS`:
-   "film", "watch", "tonight", "fans") or a word of the bot's tone openers (prompts/tones.toml):
-   it must appear in the facts as the same stem. "A talented young
+   "tonight", "fans") or a word of the bot's tone openers (prompts/tones.toml): it must appear in
+   the facts as the same stem. A word of a kind (`KIND_WORDS`: "film", "novel", "album") must fit
+   the item's category: "a family movie" about a book fails. "A talented young
    woman who has just lost her husband" fails for "talented", "young", "woman", "lost" and
    "husband" unless the pick's description says so.
 The person's message is no support: a pick is not "thought-provoking" because the person asked
@@ -122,10 +123,8 @@ PRAISE = {
 # Words any recommendation uses, which say nothing of the item: what it is, what one does with it,
 # for whom and when. A word here can never be caught as an invented claim, so it stays short.
 REPLY_WORDS = set(
-    "film films movie movies book books novel novels read reads reading album albums record records music song "
-    "songs track tracks listen listening watch watching gear kit item items story stories tale title titles pick "
-    "picks choice option options recommend recommended suggest suggestion try tried enjoy enjoyed fans fan anyone "
-    "someone everyone people reader readers viewer viewers listener listeners night nights tonight evening "
+    "item items story stories tale title titles pick picks choice option options recommend recommended suggest "
+    "suggestion try tried enjoy enjoyed fans fan anyone someone everyone people night nights tonight evening "
     "evenings weekend weekends day days afternoon morning time mood something anything thing things way kind sort "
     "bit lot little full right well really quite truly simply pure definitely absolutely sure fits fit suits suit "
     "makes make made gives give offers offer brings bring keeps keep feels feel takes take asked ask wanted want "
@@ -133,6 +132,14 @@ REPLY_WORDS = set(
     "liked likes sorry thanks idea start starting mind taste tastes enough else instead different change plan "
     "let's".split()
 )
+# Words that say what kind of thing an item is, by the demo's categories: a claim about the item's
+# category ("a family movie" about a book fails), where the item's category is one of these.
+KIND_WORDS = {
+    "films": set("film films movie movies watch watching viewer viewers".split()),
+    "books": set("book books novel novels read reads reading reader readers".split()),
+    "music": set("album albums record records music song songs track tracks listen listening listener listeners".split()),
+    "outdoor": set("gear kit".split()),
+}
 # Words that are no claim wherever they stand, capitalised or not.
 FUNCTION_WORDS = set(
     "a an the and or but if so as at by for from in into of on onto to with within about after before over under "
@@ -235,6 +242,8 @@ class FaithfulnessCheck:
         openers = [o for tone in prompts.table("tones").values() for o in tone["openers"]]
         self.no_claim = FUNCTION_WORDS | PRAISE | REPLY_WORDS | OPENERS | {
             w.lower().strip("'’.,-") for o in openers for w in WORD.findall(o)}
+        # A kind word -> the categories it does not fit (KIND_WORDS).
+        self.kind_words = {w: set(KIND_WORDS) - {c} for c, words in KIND_WORDS.items() for w in words}
         # Stem -> the stems of its synonyms (itself included).
         self._groups: dict[str, set[str]] = {}
         for group in SYNONYMS:
@@ -283,7 +292,7 @@ class FaithfulnessCheck:
         sentence = PHRASES.sub(lambda m: m.group(0).replace(" ", "-"), sentence)  # same length: spans hold
         # Another item's title is supported where the pick's own facts name it ("Conrad's Heart of Darkness").
         unsupported += [title for title in outside if title.lower() not in known.lower()]
-        unsupported += self._unsupported_words(sentence, covered, known)
+        unsupported += self._unsupported_words(sentence, covered, known, {p.category for p in subjects})
         if not ended and (len(sentence.split()) < 2 or sentence.rstrip().rstrip("\"'’”)]")[-1:] not in (".", "!", "?")):
             unsupported.append("(unfinished)")
         return Verdict(not unsupported, tuple(unsupported), tuple(s.item_id for s in subjects))
@@ -317,7 +326,8 @@ class FaithfulnessCheck:
                 verdicts.append((sentence, verdict))
         return verdicts
 
-    def _unsupported_words(self, sentence: str, covered: Sequence[tuple[int, int]], known: str) -> list[str]:
+    def _unsupported_words(self, sentence: str, covered: Sequence[tuple[int, int]], known: str,
+                           categories: set[str]) -> list[str]:
         known_words = {w.lower().strip("'’.,-") for w in WORD.findall(known)}
         known_words |= {part for w in known_words if "-" in w for part in w.split("-")}  # "ten-year-old"
         known_words |= {w.lower().removesuffix("'s").removesuffix("’s") for w in known_words}
@@ -352,6 +362,10 @@ class FaithfulnessCheck:
                 elif part[:1].isupper() and not opening and lowered not in PRAISE:
                     if lowered not in known_words and stem(lowered) not in known_stems:
                         unsupported.append(part.removesuffix("'s").removesuffix("’s"))
+                elif lowered in self.kind_words:
+                    # Wrong for every item it is about ("movie" for a book); the facts may still say it.
+                    if categories and categories <= self.kind_words[lowered] and lowered not in known_words:
+                        unsupported.append(part)
                 elif not (opening or self._no_claim(lowered) or lowered in known_words or stem(lowered) in known_stems):
                     unsupported.append(part)
             previous.append(token.lower())

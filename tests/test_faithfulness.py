@@ -45,6 +45,8 @@ def facts(catalog: dict[str, Item], *titles: str, reasons: tuple[str, ...] = (),
     # Invented wording without names, numbers or genre words (issue 17's review).
     ("Try Arrival (2016) — a talented young woman who has just lost her husband.", ("Arrival (2016)",),
      {"talented", "young", "woman", "lost", "husband"}),
+    # A kind of thing the pick is not: The Big Sleep is a book.
+    ("Try The Big Sleep — a great classic movie to watch tonight.", ("The Big Sleep",), {"movie", "watch"}),
 ])
 def test_unfaithful_sentences_fail_naming_their_claims(check, catalog, sentence, titles, claims) -> None:
     verdict = check.check(sentence, facts(catalog, *titles))
