@@ -1,7 +1,7 @@
 """Per-stage latency of a full turn on the demo catalog: p50 and p95 over a scripted chat.
 
 Run from the repository root with the project's environment:
-    .venv/bin/python bench/turn_latency.py [--turns 12] [--data-dir DIR] [--adapter DIR] [--readers rules,llm]
+    .venv/bin/python bench/turn_latency.py [--turns 12] [--data-dir DIR] [--adapter DIR] [--readers rules,llm] [--users 1]
 
 With several readers, each runs the same script in turn (rules: no LLM call before the reply;
 llm: every field group read by the LLM), printed side by side.
@@ -40,13 +40,16 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--adapter", type=Path, default=None)
     parser.add_argument("--readers", default="rules,llm", help="comma-separated: rules, llm")
+    parser.add_argument("--users", type=int, default=1,
+                        help="people taking turns in the script: 1, one conversation; N, the reply LLM's "
+                             "prepared prompt is another person's whenever the person changes")
     args = parser.parse_args()
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="kith-bench-"))
     results = {}
     for reader in args.readers.split(","):
         fields = list(FIELDS) if reader == "llm" else []
         config = {"understanding": {"llm_fields": fields}, **({"adapter": args.adapter} if args.adapter else {})}
-        results[reader] = run(Kith.open(data_dir, "demo", **config), args.turns, f"bench-{reader}")
+        results[reader] = run(Kith.open(data_dir, "demo", **config), args.turns, f"bench-{reader}", args.users)
     print(f"{'stage':<12} " + " ".join(f"{reader + ' p50':>10} {reader + ' p95':>10}" for reader in results)
           + f"   seconds, over {args.turns} turns, demo catalog, adapter {args.adapter or 'none'}")
     for stage in next(iter(results.values())):
@@ -55,22 +58,30 @@ def main() -> None:
         print(f"{stage:<12} {row}")
 
 
-def run(kith: Kith, turns: int, user: str) -> dict[str, dict[str, float]]:
+def run(kith: Kith, turns: int, user: str, users: int = 1) -> dict[str, dict[str, float]]:
+    """Stage timings, and when the first text (the tone's opener) and the first checked sentence
+    (the first piece naming the top pick: its sentence, which passed the faithfulness check)
+    reached the caller."""
     kith.reply(f"{user}-warmup", "a film please")  # loads the LLMs; not measured
     stages: dict[str, list[float]] = {}
-    session = None
+    sessions: dict[str, str] = {}
     for number in range(turns):
+        person = f"{user}-{number % users}"
         message = SCRIPT[number % len(SCRIPT)]
         started = time.perf_counter()
-        first = None
-        for piece in kith.stream(user, message, session):
-            if first is None:
-                first = time.perf_counter() - started
-            if not isinstance(piece, str):
-                session = piece.session_id
+        arrivals: list[tuple[float, str]] = []
+        for piece in kith.stream(person, message, sessions.get(person)):
+            if isinstance(piece, str):
+                arrivals.append((time.perf_counter() - started, piece))
+            else:
+                sessions[person] = piece.session_id
                 for stage, seconds in piece.timings.items():
                     stages.setdefault(stage, []).append(seconds)
-        stages.setdefault("first_text", []).append(first or 0.0)
+                top = piece.recommendations[0].title if piece.recommendations and not piece.asked_clarifying else None
+                named = [at for at, text in arrivals if top and top in text]
+                if named:
+                    stages.setdefault("first_sentence", []).append(named[0])
+        stages.setdefault("first_text", []).append(arrivals[0][0] if arrivals else 0.0)
     kith.close()
     return timing_summary(stages)
 
