@@ -278,12 +278,14 @@ class FaithfulnessCheck:
         chosen = named or ([about] if about in picks else [facts.picks[0].item_id] if facts.picks else [])
         subjects = [picks[i] for i in dict.fromkeys(chosen)]
         reasons = " ".join(r for p in subjects for r in p.reasons)
-        if "friend" in sentence.lower():
+        # Titles said are names, not claims: "Just Friends (2005)" says nothing of friends.
+        untitled = "".join(" " if any(a <= i < b for a, b in covered) else c for i, c in enumerate(sentence))
+        if "friend" in untitled.lower():
             names = FRIEND_NAME.findall(reasons)
-            invented = invented_friends(sentence, names)
+            invented = invented_friends(untitled, names)
             if not names or invented:
                 unsupported += invented or ["friend"]
-        for rating in RATING.findall(sentence):
+        for rating in RATING.findall(untitled):
             if f"{rating}/5" not in reasons:
                 unsupported.append(f"{rating}/5")
         # The person's own items support their names only (covered above), nothing else: their

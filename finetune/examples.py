@@ -39,7 +39,7 @@ from typing import Any
 
 import prompts
 from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
-from bot.reply import LISTED, choose_tone, fact_sentences, lead, recommendation_messages
+from bot.reply import CATEGORY_NOUNS, LISTED, choose_tone, fact_sentences, lead, recommendation_messages
 from bot.runtimes.base import Message
 from bot.sentiment import analyze
 from retrieval.database import Database
@@ -54,6 +54,8 @@ GOOD_RATING = 4.0
 HISTORY_SHOWN = 5  # most recent liked items in an interaction prompt
 PROFILE_LIKES_SHOWN = 8  # as many likes as bot.profile.describe shows
 FRIEND_ITEMS_SHOWN = 3
+# Reply examples generated from a catalog's facts, at most (a large catalog's dialogues still count).
+REPLY_EXAMPLES = 600
 # What an example teaches: a reply sentence from a pick's facts, the next item a person chose, or
 # the Understanding of a message (finetune/understanding.py).
 EXAMPLE_KINDS = ("dialogue", "interaction", "understanding")
@@ -196,7 +198,41 @@ def _kith_examples(dataset: Dataset, seed: int, worked_examples: bool) -> list[E
     # message named it; the rest of the catalog is public.
     shared = {i.item_id for i in dataset.interactions if i.visibility in SHARED_VISIBILITIES}
     private_only = {i.item_id for i in dataset.interactions} - shared
-    examples += understanding.from_catalog([item for item in dataset.items if item.id not in private_only], seed)
+    public_items = [item for item in dataset.items if item.id not in private_only]
+    examples += understanding.from_catalog(public_items, seed)
+    examples += catalog_reply_examples(public_items, check, seed, worked_examples)
+    return examples
+
+
+def catalog_reply_examples(items: Sequence[Item], check: FaithfulnessCheck, seed: int = 0,
+                           worked_examples: bool = False, most: int = REPLY_EXAMPLES) -> list[Example]:
+    """Reply examples from a catalog's own facts, no dialogue needed: for items with tags (at most
+    `most`, seeded), a request made of their tags (prompts/finetune.toml `reply_requests`), the
+    bot's prompt with the item as the top pick beside two others of its category, and as the target
+    the first sentence from its facts that passes the faithfulness check (`bot.reply.fact_sentences`:
+    the description's sentence most like the request, else its tags). So an adapter learns the
+    reply format on any catalog, saying only what the facts support."""
+    rng = random.Random(f"{seed}:catalog-replies")
+    tagged = [item for item in items if item.tags and item.description]
+    by_category: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        by_category[item.category].append(item)
+    requests = prompts.table("finetune")["reply_requests"]
+    examples = []
+    for item in rng.sample(tagged, min(most, len(tagged))):
+        tag, other = (rng.sample(item.tags[:4], 2) if len(item.tags) >= 2 else [item.tags[0]] * 2)
+        pick = _candidate(item)
+        request = rng.choice(requests).format(tag=tag, other=other, kind=CATEGORY_NOUNS.get(item.category, item.category))
+        others = [o for o in by_category[item.category] if o.id != item.id]
+        picks = [pick, *(_candidate(o) for o in rng.sample(others, min(LISTED - 1, len(others))))]
+        facts = TurnFacts((pick,))
+        target = next((s for s in fact_sentences(lead(0, item.title), pick, request) if check.check(s, facts).supported), None)
+        if target is not None:
+            examples.append(Example(
+                tuple(recommendation_messages(request, picks, choose_tone(analyze(request, [])),
+                                              sorted({p.category for p in picks}), examples=worked_examples)),
+                target, "dialogue", f"catalog:{item.id}", f"catalog:{item.category}", tuple(p.item_id for p in picks),
+            ))
     return examples
 
 
@@ -252,7 +288,7 @@ def _faithful_target(text: str, pick: ItemFacts, own: set[str], message: str, ch
         return text
     if not pick.description and not pick.tags:
         return None
-    return next(s for s in fact_sentences(lead(0, pick.title), pick, message) if check.check(s, facts).supported)
+    return next((s for s in fact_sentences(lead(0, pick.title), pick, message) if check.check(s, facts).supported), None)
 
 
 def _dialogue_examples(

@@ -80,6 +80,14 @@ def test_names_friends_and_ratings_only_as_the_reasons_give_them(check, catalog)
     assert "4/5" in check.check("Try Dunkirk (2017) — your friend Ana Ruiz rated it 4/5.", given).unsupported
 
 
+def test_a_title_is_a_name_not_a_claim(check) -> None:
+    """"Just Friends" names a film; it claims no friend (the friend rule read it as one)."""
+    film = ItemFacts("jf", "Just Friends (2005)", "films", "", ("comedy", "romance"))
+    finder = TitleFinder([("jf", "Just Friends (2005)", 0.0)])
+    assert FaithfulnessCheck(finder, ["comedy", "romance"]).check(
+        "Try Just Friends (2005) — a comedy, romance film.", TurnFacts((film,))).supported
+
+
 def test_names_only_the_picks_and_the_persons_own_items(check, catalog) -> None:
     sentence = "Try Dunkirk (2017) — as gripping as Arrival (2016), with a ticking score."
     assert check.check(sentence, facts(catalog, "Dunkirk (2017)")).unsupported == ("Arrival (2016)",)

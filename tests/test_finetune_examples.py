@@ -10,9 +10,14 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
 from finetune.examples import load_examples
 from retrieval.datafiles import DataError
+from retrieval.schemas import Item
+from retrieval.titles import TitleFinder
 from tests.conftest import shared_data, write_jsonl
+
+DEMO = Path(__file__).resolve().parents[1] / "retrieval" / "demo"
 
 FILMS = [
     {"id": "alien", "title": "Alien (1979)", "category": "films", "tags": ["sci-fi", "horror"]},
@@ -154,6 +159,23 @@ def test_finetune_command_refuses_bad_data_with_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{bad}:1: turns: List should have at least 1 item" in result.stderr
     assert not (tmp_path / "adapter").exists()
+
+
+def test_a_catalog_alone_teaches_the_reply_format_saying_only_what_its_facts_support() -> None:
+    data = load_examples([DEMO])
+    generated = [e for e in data.examples if e.origin.startswith("catalog:")]
+    assert 50 <= len(generated) <= 600 and {e.kind for e in generated} == {"dialogue"}
+    items = {item.id: item for path in sorted(DEMO.glob("items-*.jsonl"))
+             for item in (Item(**json.loads(line)) for line in path.open())}
+    check = FaithfulnessCheck(TitleFinder((i.id, i.title, 0.0) for i in items.values()), {t for i in items.values() for t in i.tags})
+    for example in generated:
+        top = items[example.candidates[0]]
+        # The bot's own prompt, with the item as the top pick, and a request made of its tags.
+        assert f"Recommend: {top.title} (" in example.messages[-1]["content"]
+        assert any(tag in example.messages[-1]["content"].split("Tone:")[0] for tag in top.tags)
+        assert example.target.startswith(f"Try {top.title} — ")
+        facts = TurnFacts((ItemFacts(top.id, top.title, top.category, top.description, tuple(top.tags), top.price),))
+        assert check.check(example.target, facts).supported, example.target
 
 
 def test_one_kind_of_example_trains_an_adapter_for_one_job(tmp_path: Path) -> None:
