@@ -188,7 +188,8 @@ class Kith:
         stats = self.ranker.stats
         self.vocabulary = Vocabulary.for_catalog(stats.categories, stats.tags)
         self.finder = TitleFinder((item.id, item.title, stats.popularity.get(item.id, 0.0)) for item in stats.items.values())
-        self.writer = ReplyWriter(self.llm, self.finder, sorted(stats.categories), stats.items)
+        self.writer = ReplyWriter(self.llm, self.finder, sorted(stats.categories), stats.items,
+                                  instructed=self.config.llm.adapter is None)
         fields = self.config.understanding.llm_fields
         self.reader = Reader(
             RuleReader(self.vocabulary, self.finder),

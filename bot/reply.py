@@ -166,11 +166,11 @@ def next_pick_messages(messages: Sequence[Message], accepted: str, pick: ItemFac
             {"role": "user", "content": prompts.table("reply")["next"].format(pick=describe_pick(pick, request))}]
 
 
-def opening_messages(categories: Sequence[str], profile: Sequence[str] = ()) -> list[Message]:
+def opening_messages(categories: Sequence[str], profile: Sequence[str] = (), examples: bool = True) -> list[Message]:
     """`recommendation_messages` up to where the person's message goes: what the LLM can read
     after the previous turn (`ReplyWriter.prepare_next`)."""
     turn = prompts.table("reply")["turn"].split("{message}", 1)[0].format(profile=_profile_line(profile))
-    return _messages(categories, True, turn)
+    return _messages(categories, examples, turn)
 
 
 def _profile_line(profile: Sequence[str]) -> str:
@@ -200,9 +200,12 @@ class Written:
 
 class ReplyWriter:
     def __init__(self, llm: Callable[[], LLMRuntime], finder: TitleFinder, categories: Sequence[str],
-                 items: Mapping[str, Item] | None = None):
+                 items: Mapping[str, Item] | None = None, instructed: bool = True):
         # The LLM loads on first use: ranking-only callers (evaluation) never pay for it.
         self._llm = llm
+        # Whether the prompt shows the worked examples: the base model needs them; an adapter
+        # learnt the format from prompts without them (finetune/examples.py) and gets those.
+        self.instructed = instructed
         self.finder = finder
         self.categories = sorted(categories)
         # The catalog's items by id: the descriptions and attributes the picks' facts hold.
@@ -228,7 +231,7 @@ class ReplyWriter:
         (the worked examples and the profile as it now stands) in the background, so that the
         next reply reads only the message, the tone and the pick before its first word. The
         reply's own LLM call waits for this read (the runtime serializes calls)."""
-        messages = opening_messages(self.categories, profile)
+        messages = opening_messages(self.categories, profile, self.instructed)
         # Loaded here, not in the thread: llama.cpp silences stdout while it loads a model, which
         # would swallow what the caller prints meanwhile (the terminal chat's reply).
         llm = self._llm()
@@ -272,7 +275,7 @@ class ReplyWriter:
         # words, with no claim, it goes out at once.
         pieces = [_pick(prompts.table("tones")[tone]["openers"], message)]
         yield pieces[0]
-        messages = recommendation_messages(message, facts.picks, tone, self.categories, profile=profile)
+        messages = recommendation_messages(message, facts.picks, tone, self.categories, self.instructed, profile)
         llm = self._llm()
         self.started = True
         degraded = None

@@ -121,6 +121,21 @@ def test_a_sentence_stops_being_written_at_its_first_invention(items: dict[str, 
     assert len(llm.prefixes) == 2  # written again (stopped early too), then replaced
 
 
+def test_an_adapter_gets_the_prompt_it_learnt_without_worked_examples(items: dict[str, Item]) -> None:
+    """`kith finetune` trains on prompts without the worked examples: the bot sends an adapter those."""
+    prompts_seen = []
+    for instructed in (True, False):
+        llm = ScriptedLLM({"Try": [" a war film set on a French beach in 1940."]})
+        finder = TitleFinder((item.id, item.title, 0.0) for item in items.values())
+        list(ReplyWriter(lambda: llm, finder, ["films"], items, instructed=instructed).stream_recommendation(
+            "a war film", picks(items, "film-050"), "friendly", []))
+        prompts_seen.append(llm.prompts[-1])
+    with_examples, without = prompts_seen
+    assert len(with_examples) > 2 and [m["role"] for m in without] == ["system", "user"]
+    assert without == recommendation_messages("a war film", [ItemFacts.of(picks(items, "film-050")[0], items["film-050"])],
+                                              "friendly", ["films"], examples=False)
+
+
 def test_the_prompt_gives_the_description_sentence_most_like_the_request(items: dict[str, Item]) -> None:
     dunkirk = items["film-050"]
     assert relevant_sentences(dunkirk.description, "civilian boats crossing the sea") == [
