@@ -118,7 +118,7 @@ PRAISE = {
     "excellent", "fun", "enjoyable", "warm", "nice", "favourite", "favorite", "pick", "choice", "gem", "treat",
     "worth", "special", "engaging", "compelling", "powerful", "moving", "memorable", "unforgettable", "fresh",
     "smart", "clever", "rich", "solid", "best", "popular", "fit", "match", "like", "enjoy", "love", "loved",
-    "gripping", "delightful", "charming", "stunning", "warmth",
+    "gripping", "delightful", "charming", "stunning", "warmth", "fine",
 }
 # Words any recommendation uses, which say nothing of the item: what it is, what one does with it,
 # for whom and when. A word here can never be caught as an invented claim, so it stays short.
