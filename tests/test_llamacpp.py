@@ -324,8 +324,10 @@ class FirstSentenceCounters:
         self.calls: list[tuple[int, int]] = []
 
     def stream(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
-        yield from self.runtime.stream(*args, **kwargs)
-        self.calls.append((self.runtime.counters.last_reused, self.runtime.counters.last_evaluated))
+        try:
+            yield from self.runtime.stream(*args, **kwargs)
+        finally:  # also when the writer stops a sentence early (its first invented word)
+            self.calls.append((self.runtime.counters.last_reused, self.runtime.counters.last_evaluated))
 
     def prepare(self, messages: Any) -> None:
         self.runtime.prepare(messages)
