@@ -1,13 +1,14 @@
-"""Item opinions on ReDial dev: the LLM reader against the rules, plain VADER and the majority
-class, in one run; and how long the LLM reader takes per message.
+"""Item opinions on a ReDial file (dev by default): the rules reader against the LLM reader,
+plain VADER and the majority class, in one run; and how long the LLM reader takes per message.
 
 The protocol (issue 16): every movie with a seeker `liked` label of 0 or 1 that the seeker named
 or that was suggested to them; reading the whole dialogue (`Kith.read_conversation`) must put it
 in the profile's likes or dislikes; an item in neither is a miss for its true class; macro-F1
-over like / dislike.
+over like / dislike, and each class's F1. Develop on train.jsonl or valid.jsonl; dev.jsonl is
+for the final measurement.
 
 Needs the `redial` catalog (README: `kith ingest --format redial ...`). Run from the repository root:
-    .venv/bin/python bench/understanding.py --data-dir /tmp/kith-redial [--adapter DIR] [--limit 100]
+    .venv/bin/python bench/understanding.py --data-dir /tmp/kith-redial [--readers rules] [--adapter DIR] [--limit 100]
 """
 
 from __future__ import annotations
@@ -42,8 +43,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/redial/dev.jsonl"))
     parser.add_argument("--adapter", type=Path, default=None, help="an adapter trained by `kith finetune`")
     parser.add_argument("--limit", type=int, default=None, help="the first N dialogues only")
+    parser.add_argument("--readers", default="rules,llm",
+                        help="comma-separated, of rules and llm (rules alone does not load the LLM)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures here as JSON")
     args = parser.parse_args()
+    chosen = [name.strip() for name in args.readers.split(",") if name.strip()]
+    if not chosen or set(chosen) - {"rules", "llm"}:
+        parser.error(f"--readers {args.readers!r}: name rules, llm or both")
 
     kith = Kith.open(args.data_dir, "redial", **({"adapter": args.adapter} if args.adapter else {}))
     titles = {item.id: item.title for item in kith.ranker.stats.items.values()}
@@ -51,14 +57,16 @@ def main() -> None:
     llm = TimedLLMReader(kith.reader_llm, kith.vocabulary, kith.finder, sorted(kith.ranker.stats.categories),
                          instructed=args.adapter is None)
     llm.seconds = []
-    kith.reader_llm().generate_json([{"role": "user", "content": "hi"}], {"type": "object"}, 4)  # loads the model
-    readers = {"rules": Reader(kith.reader.rules, None, []), "llm": Reader(kith.reader.rules, llm, ["opinions"])}
+    if "llm" in chosen:
+        kith.reader_llm().generate_json([{"role": "user", "content": "hi"}], {"type": "object"}, 4)  # loads the model
+    readers = {name: Reader(kith.reader.rules, llm, ["opinions"]) if name == "llm" else Reader(kith.reader.rules, None, [])
+               for name in chosen}
     started = time.perf_counter()
     results = item_opinions(kith, conversations, titles, readers)
     seconds = time.perf_counter() - started
     rows = [{"reader": name, **values} for name, values in results.items()]
     print(f"ReDial item opinions: {len(conversations)} dialogues of {args.data}, adapter {args.adapter or 'none'}")
-    print(table(rows, ["reader", "samples", "accuracy", "macro_f1"]))
+    print(table(rows, ["reader", "samples", "accuracy", "macro_f1", "f1_like", "f1_dislike"]))
     latency = timing_summary({"LLM understanding per message": llm.seconds})
     for stage, figures in latency.items():
         print(f"{stage}: p50 {figures['p50_s'] * 1000:.0f} ms, p95 {figures['p95_s'] * 1000:.0f} ms "

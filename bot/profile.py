@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment, without_titles
-from bot.understanding import ItemOpinion, Understanding
+from bot.understanding import Feeling, ItemOpinion, Understanding
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
@@ -363,11 +363,20 @@ def _forget(values: list[str], old: str) -> list[str]:
     return [v for v in values if v != old]
 
 
-SEEN = re.compile(r"\b(i'?ve seen|i have seen|i saw|seen (it|that|this|them)|watched (it|that|this|them)|i'?ve watched|already (seen|watched|read))\b", re.I)
-NOT_SEEN = re.compile(r"\b(haven'?t seen|have not seen|never seen|not seen|haven'?t watched|never watched|haven'?t read|never heard of)\b", re.I)
-# A reply about the assistant's suggestions names them only as "it" or not at all ("Yes, loved
-# it"). The rules read it as about them when the assistant named at most this many: more, and
-# they cannot tell which one is meant.
+# Whether the person has seen (read, heard, used) what they talk about: said so, or told in the
+# past tense of an experience ("read it on holiday", "gave up halfway", "hated it").
+SEEN = re.compile(
+    r"\b(?:i'?ve seen|i have seen|i saw|(?:seen|saw|watched|played|bought) (?:it|that|this|them|one)|i'?ve watched|"
+    r"(?<!will )(?<!'ll )(?<!to )read (?:it|that|this)\b(?! (?:yet|next))|already (?:seen|watched|read|have|got|own)|"
+    r"i'?ve (?:got|had) (?:it|that|this|one)|had (?:it|that|this)(?: \w+)? for|gave up|got halfway|walked out|"
+    r"(?:loved|hated|enjoyed|liked|adored|disliked) (?:it|that|this)|(?:it|that|this) was)\b", re.I)
+NOT_SEEN = re.compile(
+    r"\b(?:haven'?t (?:seen|watched|read)|have not (?:seen|watched|read)|never (?:seen|watched|read|heard of)|"
+    r"not (?:seen|yet)|don'?t know (?:it|that one|this one)|(?:it|that|this) sounds)\b", re.I)
+
+# How many suggestions a message without a feeling about them ("haven't seen it", "is it
+# scary?") can be about: ReDial's recommenders name one or two at a time; after more (Kith's six
+# picks) such a message is about something else ("I loved The Hobbit").
 SUGGESTIONS_READ = 2
 
 
@@ -390,17 +399,16 @@ def read_rules(
     text = without_titles(text, titles)
     seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) else None
 
-    opinions: dict[str, ItemOpinion] = {}
-    for item_id, feeling in sentiment.items.items():
-        # A title mentioned without a clear feeling counts as liked: on ReDial's labels, seekers
-        # liked 96% of the movies they named, and this rule scores best there (see README).
-        opinions[item_id] = ItemOpinion(item_id=item_id, feeling="dislike" if feeling == "dislike" else "like", seen=seen)
-    if not sentiment.items and 0 < len(suggested) <= SUGGESTIONS_READ:
-        # An answer about the suggestions: liked unless it is negative (94% of ReDial's seekers
-        # liked what was suggested to them; the same rule as for a named title).
-        disliked = sentiment.mood == "rejecting" or sentiment.label == "negative"
+    opinions = {item_id: ItemOpinion(item_id=item_id, feeling=feeling, seen=seen)
+                for item_id, feeling in sentiment.items.items()}
+    # The message answers about the suggestions it does not name: its words before any title, or
+    # turning them all down. An answer with a feeling is about all of them ("loved it", "no, not
+    # those"); one without ("haven't seen it") about one or two (SUGGESTIONS_READ). "Start over"
+    # says nothing of them.
+    answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
+    if not u.reset and (answer != "neutral" or len(suggested) <= SUGGESTIONS_READ):
         for item_id in suggested:
-            opinions[item_id] = ItemOpinion(item_id=item_id, feeling="dislike" if disliked else "like", seen=seen)
+            opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
     u.opinions = list(opinions.values())
 
     u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
@@ -455,7 +463,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     for opinion in u.opinions:
         if opinion.feeling == "dislike":
             p.dislikes, p.likes = _remember(p.dislikes, opinion.item_id), _forget(p.likes, opinion.item_id)
-        elif opinion.feeling == "like":
+        elif opinion.feeling == "like" or opinion.item_id not in p.dislikes:
+            # An item named or suggested without a clear feeling counts as liked, unless an
+            # earlier message disliked it: on ReDial's labels seekers liked 95% of the movies
+            # they named or were suggested (see README).
             p.likes, p.dislikes = _remember(p.likes, opinion.item_id), _forget(p.dislikes, opinion.item_id)
     if u.rejects_suggestions:
         for item_id in suggested:

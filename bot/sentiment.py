@@ -1,8 +1,13 @@
-"""Sentiment of a turn (polarity, strength, mood) and of each item mentioned in it.
+"""Sentiment of a turn (polarity, strength, mood) and the person's opinion of each item in it.
 
-VADER (lexicon and rules, shipped inside its wheel) scores text. Item sentiment scores the clause
-that holds the mention ("I loved Alien | but Titanic bored me"), with the title itself blanked
-out so a title's own words ("Happy Death Day") do not count as the person's feeling.
+VADER (lexicon and rules, shipped inside its wheel) scores text. An item's opinion is read from
+the clause that holds the mention ("I loved Alien | but Titanic bored me"), with every title
+blanked out so a title's own words ("Happy Death Day") do not count as the person's feeling:
+first the ways people say they did not like something that VADER misses ("not a fan", "too slow
+for me", "meh"), then VADER, deaf to what a film holds ("it scared me", "a war film"). Words
+about having seen it ("no, I haven't seen it"; any "no" to "have you seen it?") and questions
+("is it scary?") are no opinion. The clauses that name no title are about the title just named
+("Saw Alien. It bored me"), or before any, answer about what the assistant just suggested.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ ItemFeeling = Literal["like", "dislike", "neutral"]
 
 # VADER's own convention: |compound| below 0.05 is neutral.
 NEUTRAL_BAND = 0.05
+# The clause of plain VADER's reading of a mention (`item_feeling`, the baseline).
 CLAUSE_BREAK = re.compile(r"[.!?;]+|,\s*(?:but|though|although|yet|whereas|while)\b|\b(?:but|though|although|whereas|however)\b", re.I)
 REJECTION = re.compile(
     r"^\s*(no|nope|nah)\b|\bnot (that|those|these|them|it|for me|really)\b|\bnone of (those|these|them)\b|"
@@ -37,13 +43,133 @@ DOWN_WORDS = re.compile(
 )
 
 
+# Where an opinion ends: a sentence, a comma or semicolon ("Jaws was fun, Psycho less so"), or a
+# contrast ("loved Alien | but Titanic bored me"). Titles are blanked before this splits.
+OPINION_BREAK = re.compile(r"[.!?;,:]+|\s[-–—]+\s|\b(?:but|though|although|however|whereas)\b", re.I)
+# A clause that begins so, follows such a break or ends with "though" takes back what came
+# before it ("violent, but a good one"; "it's old. Still, I loved it"; "I didn't like it though").
+CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|still)\b", re.I)
+TRAILING_CONTRAST = re.compile(r"^\s*though\s*(?:[.!?,;]|$)", re.I)
+
+
+def _either(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns), re.I)
+
+
+NOT = r"(?:\bnot|n['’]?t|\bnever)"  # "not", "wasn't", "never"
+NEGATED = r"(?:do(?:n['’]?t|esn['’]?t| not|es not)|dont|doesnt|did(?:n['’]?t| not)|didnt|never|would(?:n['’]?t| not)|won['’]?t)"
+HAVE_NOT = r"(?:have(?:n['’]?t| not)|havent|havn['’]?t|has(?:n['’]?t| not)|did(?:n['’]?t| not)|didnt|never)"
+# Words about having seen it, about knowing it, or not yet: no opinion of it ("I haven't seen
+# it", "never heard of it", "I've seen Alien but not Aliens").
+NOT_AN_OPINION = _either(
+    rf"\b(?:{HAVE_NOT}|not)\s+(?:yet\s+|even\s+|actually\s+|ever\s+)?(?:seen|see|watched|watch|read|heard (?:of|about)|"
+    r"gotten around to|got around to|had (?:a )?chance)\b",
+    r"\bnot (?:yet|sure|certain)\b",
+    r"\b(?:do(?:n['’]?t| not)|dont) know (?:it|that one|this one|them|those|of it)\b",
+    r"\b(?:seen|watched|saw|read)\b[^.!?]*?\bbut not\b",
+)
+# A "no" that answers "have you seen it?", said with what they have or haven't seen, "not yet",
+# a question about it or a plan to watch it ("No, I haven't", "no, is it good?", "no, but I will").
+NO_NOT_SEEN = re.compile(
+    rf"\b(?:no+|nope|nah)\b(?=\W*(?:i\s+|we\s+|he\s+|she\s+)?(?:{HAVE_NOT}|not (?:yet|seen)|is it|was it|what|"
+    r"i['’]?ll|i will|i should|i['’]?ve|i have|i plan|but)\b|[^.!]*\?)", re.I)
+# After the assistant asked whether they have seen it, any "no" (or "I haven't", "not that one
+# either") says they have not ("No. I forgot about it, I'll watch it"); "no thanks" still declines.
+ASKED_IF_SEEN = re.compile(
+    r"\b(?:have|did|has|ever)\s+(?:you|he|she|they|u)\s+(?:\w+\s+)?(?:seen|watched|see|watch|heard|tried|read|caught)\b"
+    r"|\b(?:you|u)\b[^.!?]{0,40}\b(?:seen|watched|heard of|heard about)\b", re.I)
+ANSWERED_NOT_SEEN = _either(
+    r"\b(?:no+|nope|nah|neither)\b(?!\W*thank)",
+    rf"\b(?:i|we|he|she)\s+{HAVE_NOT}(?=\s*(?:[.!?,;]|$|(?:yet|either|i|it|that|this|but|and|he|she|they|we|you)\b))",
+    r"\bnot (?:that|this) one either\b",
+)
+# Words VADER hears as the person's own feeling that are not: what a film holds ("it scared the
+# crap out of me", "a sad but great story", "a war film", "Tom Hanks killed that role"), "ill"
+# for "I'll", and asking nicely ("something a bit different please" likes none of the picks).
+NOT_FELT = re.compile(
+    r"\b(?:ill|please|pls|plz|scar(?:y|ier|iest|ed|es?|ing)|creep(?:y|ed)|violen(?:t|ce)|sad(?:der|dest)?|dark(?:er)?|intense|kill\w*|crazy|"
+    r"bad ?ass|terrif\w*|blood\w*|gor[ey]|wars?|death|dead|d(?:ie[sd]?|ying)|murder\w*|crim(?:e|es|inal\w*)|evil|"
+    r"cr(?:y|ied|ying)|tears|shocking|insane|sick|wicked|horror\w*|ghost\w*|brutal|fight\w*|tragic|tragedy|"
+    r"heartbreaking|freaky|fear|revenge|weapon\w*|bomb\w*|battle\w*|cancer|attack\w*|shoot\w*|guns?|steal\w*|"
+    r"prison|victim\w*|destroy\w*|crash\w*|monsters?|demon\w*|zombies?|aliens?|disasters?|hell|damn|crap|twisted|"
+    r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie)\b",
+    re.I)
+# A complaint negated is none ("not boring", "he won't be disappointed", "not too long").
+NOT_BEFORE = r"(?<!not )(?<!n't )(?<!n’t )(?<!never )(?<!not be )(?<!n't be )(?<!n’t be )"
+# How people say they did not like something, where VADER hears nothing or the wrong thing.
+DISLIKE = _either(
+    # not liking it, in so many words
+    rf"{NOT} (?:really |much |that |very )?(?:a |the |of a |much of a )?(?:[\w'’-]+ ){{0,2}}fan\b",
+    rf"{NOT} (?:really |very |that )?big on\b",
+    rf"\b{NEGATED}\s+(?:really |much |particularly |actually |totally |quite |ever |even |exactly |too |that )?"
+    r"(?:like|liked|enjoy|enjoyed|care (?:for|much for|about)|love|loved|dig|get (?:into|it)|got (?:into|it)|"
+    r"(?:get|got|see|understand) (?:the|all the|what the) (?:fuss|hype|appeal|point)|do (?:it|much|anything) for me|"
+    r"work for me|appeal to me|want to (?:see|watch)|wanna (?:see|watch))\b",
+    r"\b(?:can['’]?t|cannot|couldn['’]?t|could not)\s+(?:really\s+)?(?:stand|stomach|bear|get into|sit through|finish|get past|do)\b",
+    r"\b(?:hate[sd]?|hating|dislike[sd]?|detest(?:ed)?|loathe[sd]?)\b",
+    # not into it, not good: lukewarm verdicts
+    rf"{NOT} (?:really |much |that |very |too |so |all that |overly |super |terribly |exactly |particularly |as )?"
+    r"(?:into|interested|keen|impressed|my (?:thing|type|kind|style|taste|cup of tea|genre|favou?rite)|for me|"
+    r"good|great|funny|interesting|worth|memorable|impressive|the best|scary)\b",
+    r"\bnot (?:so|as) (?:much|good|great|funny)\b|\bless so\b|\bnot so much\b",
+    # complaints
+    NOT_BEFORE + r"\b(?:boring|bored|bores|dull|tedious|overrated|over-rated|overhyped|dis+ap+oint\w*|let ?down|meh|"
+    r"mediocre|stupid|dumb|awful|terrible|horrible|worst|lame|corny|annoying|predictable|forgettable|unwatchable|"
+    r"cringe\w*|nonsense|garbage|trash|rubbish|sucked|sucks|a slog|dragged|dragging|shudder|ugh|yuck|eww?)\b",
+    r"\bwaste of (?:time|money)\b|\bgave me the creeps\b|\b(?:gave up|walked out|fell asleep|turned it off|stopped watching)\b",
+    NOT_BEFORE + r"\btoo (?:\w+ly |much )?(?:scary|silly|slow|long|old|violent|intense|real|chaotic|dark|sad|weird|gory|"
+    r"bloody|childish|kiddy|cheesy|corny|predictable|boring|serious|depressing|graphic|grown[ -]up|mature|much|"
+    r"gruesome|creepy|strange|confusing|loud|sappy|mushy|sentimental|disturbing|twee|spacey|old-fashioned|dated)\b",
+    r"\b\w+ for my (?:taste|liking)\b",
+    # reluctance, and hedges
+    r"\b(?:probably|prob|definitely|likely) (?:won['’]?t|will not|not)\b|\bno (?:interest|desire)\b",
+    r"\b(?:do(?:n['’]?t| not)|dont) (?:want|wanna|need) to (?:watch|see)\b|\b(?:i['’]?ll|i will) pass\b|\bpass on\b",
+    r"\bno,? thanks\b|\bnot for me\b|\b(?:bad|awful|terrible|poor|horrible|mixed|mediocre) reviews\b",
+    r"\b(?:not (?:too |so |really |very )?sure|do(?:n['’]?t| not) know|dont know|unsure) (?:about|on) "
+    r"(?:it|that|this|those|them|the other)\b(?! one)",
+)
+# How people say they want it or like it, where VADER hears nothing: a plan to watch it, "my kind
+# of thing", using it every day.
+LIKE = _either(
+    r"\b(?:i['’]?ll|i will|i['’]?m going to|i am going to|gonna|i should|i['’]?d like to|i would like to|i want to|"
+    r"i wanna|i need to|i must|(?:will )?have to|gotta)\s+(?:\w+\s+)?(?:give (?:it|that|them|those) a (?:go|try|shot|look)|"
+    r"try (?:it|that|them|those)|check (?:it|that|them|those|that one) out|watch (?:it|that|them|those)|"
+    r"see (?:it|that|them|those)|look (?:it|that|them|those) up|look into (?:it|that|them|those)|read (?:it|that))\b",
+    r"\b(?:give|giving) (?:it|that|them|those) a (?:go|try|shot)\b",
+    r"\b(?:my|right up my) (?:kind of (?:thing|film|movie|book|music)|type|cup of tea|street|alley)\b",
+    r"\buse (?:it|that|them) (?:all the time|every \w+(?: \w+)?|daily|constantly)\b",
+    r"\bexactly what i (?:was after|wanted|need(?:ed)?)\b|\b(?:been|was) (?:meaning|wanting|dying) to (?:see|watch|read)\b",
+)
+# The titles listed before this one in the same construction ("as good as Alien or Aliens"): each
+# title is blanked as "it".
+LISTED = r"(?:\s*\bit\s*(?:,|&|\band\b|\bor\b|\bnor\b))*\s*$"
+# A title named as what they do not want, or as the lesser of two ("no Airplane! or the likes",
+# "anything except Titanic", "not in stuff like Cocktail", "better than Men in Black II").
+NEGATED_TITLE = re.compile(
+    r"(?:\b(?:not|no|except|anything but|instead of|rather than|nothing like|unlike)(?:\s+[\w'’-]+){0,2}"
+    r"|\bnot(?:\s+[\w'’-]+){0,5}\s+like|\b(?:better|more|funnier|scarier) than)" + LISTED,
+    re.I)
+# A title that is the better of two ("not as good as Alien", "worse than Alien", "it doesn't get
+# better than Alien").
+PRAISED_BY_COMPARISON = re.compile(
+    r"(?:\bas \w+ as(?: i (?:liked|loved|enjoyed|did))?|\b(?:worse|less \w+) than|"
+    r"(?:n['’]?t|\bnot|\bnothing|\bnever) (?:gets? |got )?(?:any )?better than)" + LISTED, re.I)
+# The suggestions a message has not named ("Loved the first. Not sure about the others").
+THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
+# Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").
+LIST_JOINERS = re.compile(r"^(?:\W|\b(?:and|or|nor|&|also|plus|it|the|too|as well|either|both)\b)*$", re.I)
+
+
 @dataclass(frozen=True)
 class Sentiment:
     polarity: float  # -1 (very negative) .. 1 (very positive)
     strength: float  # |polarity|
     label: Literal["positive", "negative", "neutral"]
     mood: Mood
+    # The person's opinion of each item named (`read_opinions`), and their answer about what the
+    # assistant just suggested: the words before any title ("yes, loved it").
     items: dict[str, ItemFeeling] = field(default_factory=dict)
+    answer: ItemFeeling = "neutral"
 
 
 @functools.cache
@@ -63,8 +189,8 @@ def _label(score: float) -> Literal["positive", "negative", "neutral"]:
     return "neutral"
 
 
-def _mood(text: str, score: float) -> Mood:
-    if REJECTION.search(text):
+def _mood(text: str, score: float, asked: str) -> Mood:
+    if REJECTION.search(_unseen_masked(text, asked)):  # "No, I haven't seen it" rejects nothing
         return "rejecting"
     if DOWN_WORDS.search(text) and score < 0.5:
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score.
@@ -86,6 +212,7 @@ def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def item_feeling(text: str, mention: FoundTitle, others: list[FoundTitle]) -> ItemFeeling:
+    """Plain VADER on the clause of a mention: the baseline `opinions` is measured against."""
     left, right = _clause_bounds(text, mention.start, mention.end)
     clause = text[left:right]
     # Blank every title in the clause: only the person's own words carry their feeling.
@@ -98,16 +225,139 @@ def item_feeling(text: str, mention: FoundTitle, others: list[FoundTitle]) -> It
 
 def without_titles(text: str, mentions: Sequence[FoundTitle]) -> str:
     """The text with each named title read as "it": its words are a name, not what is said."""
-    for mention in sorted(mentions, key=lambda m: -m.start):
-        text = text[: mention.start] + "it" + text[mention.end :]
-    return text
+    return _blanked(text, mentions)[0]
 
 
-def analyze(text: str, mentions: list[FoundTitle]) -> Sentiment:
+def _blanked(text: str, mentions: Sequence[FoundTitle]) -> tuple[str, list[tuple[FoundTitle, int]]]:
+    """The text with each title read as "it", and where each "it" starts."""
+    blanked, blanks, position = "", [], 0
+    for mention in sorted(mentions, key=lambda m: m.start):
+        if mention.start < position:  # overlapping finds: the first one holds the words
+            continue
+        blanked += text[position:mention.start]
+        blanks.append((mention, len(blanked)))
+        blanked += "it"
+        position = mention.end
+    return blanked + text[position:], blanks
+
+
+def _clause_feeling(clause: str, question: bool = False) -> ItemFeeling:
+    """The feeling of one clause, its titles blanked and its words about having seen it masked:
+    the ways of not liking or of wanting something that VADER misses, else VADER; a question
+    ("is it scary?") is none."""
+    if DISLIKE.search(clause):
+        return "dislike"
+    if question:
+        return "neutral"
+    if LIKE.search(clause):
+        return "like"
+    heard = _label(polarity(NOT_FELT.sub("", clause)))
+    return {"positive": "like", "negative": "dislike", "neutral": "neutral"}[heard]  # type: ignore[return-value]
+
+
+@dataclass
+class _Clause:
+    text: str
+    mentions: list[tuple[FoundTitle, int]]  # each with where its blank starts in `text`
+    feeling: ItemFeeling
+    contrast: bool
+    # Said in so many words (DISLIKE), not VADER's guess: it outweighs a feeling VADER heard.
+    plain: bool
+
+
+def _unseen_masked(text: str, asked: str) -> str:
+    """The text with its words about having seen it (or not) blanked out, as long as they were.
+    `asked`: the assistant's last message, which may have asked whether they had seen it."""
+    blank = lambda match: " " * len(match.group())  # noqa: E731
+    text = NOT_AN_OPINION.sub(blank, NO_NOT_SEEN.sub(blank, text))
+    return ANSWERED_NOT_SEEN.sub(blank, text) if ASKED_IF_SEEN.search(asked) else text
+
+
+def _clauses(text: str, mentions: Sequence[FoundTitle], asked: str) -> list[_Clause]:
+    """The text split where an opinion ends, each title blanked as "it" (so a break inside a
+    title, "Airplane!", is no break) and the words about having seen it masked (NOT_AN_OPINION:
+    "No, I haven't" holds no "no")."""
+    blanked, blanks = _blanked(text, mentions)
+    blanked = _unseen_masked(blanked, asked)
+    clauses: list[_Clause] = []
+    start, contrast = 0, False  # contrast: the break before this clause was "but", "though"...
+    breaks = [(m.start(), m.end(), m.group()) for m in OPINION_BREAK.finditer(blanked)]
+    for end, next_start, said in [*breaks, (len(blanked), len(blanked), "")]:
+        words = blanked[start:end]
+        inside = [(mention, at - start) for mention, at in blanks if start <= at < end]
+        ends_with_though = bool(TRAILING_CONTRAST.match(blanked[end:]))
+        if words.strip() or inside:
+            contrast = contrast or bool(CONTRAST.match(words)) or ends_with_though
+            clauses.append(_Clause(words, inside, _clause_feeling(words, question="?" in said), contrast,
+                                   plain=bool(DISLIKE.search(words))))
+            contrast = False
+        contrast = contrast or bool(CONTRAST.match(said)) and not ends_with_though
+        start = next_start
+    return clauses
+
+
+def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
+    """Whether a clause naming no title changes the feeling held about what it is about: where
+    none was held, after a contrast, or said in so many words; a feeling said in so many words
+    changes only so ("I did not like Alien. But you gave me good ones" still dislikes Alien)."""
+    if held_plainly and not clause.plain:
+        return False
+    return held == "neutral" or clause.contrast or (clause.plain and held == "like")
+
+
+# The key of the answer about the suggestions, beside the items named.
+ANSWER = ""
+
+
+def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
+                  ) -> tuple[dict[str, ItemFeeling], ItemFeeling]:
+    """The person's opinion of each item named in `text`, and their answer about what the
+    assistant just suggested: the feeling of the clauses before any title.
+
+    A title takes the feeling of its clause, unless the clause names it as unwanted or as the
+    lesser of two (NEGATED_TITLE) or as the better one (PRAISED_BY_COMPARISON). A title listed
+    after another ("I hated Alien, Aliens and Prometheus") shares its feeling. A clause naming
+    no title is about the last titles named ("Saw Alien. It bored me"), or before any, about
+    the suggestions; it adds a feeling where there was none, and replaces one after a contrast
+    ("violent, but a good one") or with a dislike said in so many words ("Sounds fun. Not a fan
+    of Jim Carrey")."""
+    feelings: dict[str, ItemFeeling] = {ANSWER: "neutral"}
+    plainly: set[str] = set()  # the keys whose feeling was said in so many words
+    about = [ANSWER]  # what a clause naming no title is about: the suggestions, or the titles last named
+    previous: ItemFeeling | None = None  # the shared feeling of the clause just before, if it named titles
+    for clause in _clauses(text, mentions, asked):
+        if not clause.mentions:
+            previous = None
+            if THE_OTHERS.search(clause.text):
+                about = [ANSWER]
+            for key in about:
+                if clause.feeling != "neutral" and _outweighs(clause, feelings[key], key in plainly):
+                    feelings[key] = clause.feeling
+                    plainly = plainly | {key} if clause.plain else plainly - {key}
+            continue
+        shared = clause.feeling
+        if shared == "neutral" and previous is not None and LIST_JOINERS.match(clause.text):
+            shared = previous
+        for mention, at in clause.mentions:
+            before = clause.text[:at]
+            negated = bool(NEGATED_TITLE.search(before))
+            feeling: ItemFeeling = ("neutral" if PRAISED_BY_COMPARISON.search(before)
+                                    else "dislike" if negated else shared)
+            if feelings.get(mention.item_id, "neutral") == "neutral":
+                feelings[mention.item_id] = feeling
+                if feeling == "dislike" and (negated or clause.plain):
+                    plainly.add(mention.item_id)
+        about = list(dict.fromkeys(mention.item_id for mention, _ in clause.mentions))
+        previous = shared
+    answer = feelings.pop(ANSWER)
+    return feelings, answer
+
+
+def analyze(text: str, mentions: list[FoundTitle], asked: str = "") -> Sentiment:
+    """The turn's sentiment and the opinions in it. `asked`: the assistant's last message (a "no"
+    to "have you seen it?" says they have not, not that they dislike it)."""
     plain = without_titles(text, mentions)
     score = polarity(plain)
-    items: dict[str, ItemFeeling] = {}
-    for mention in mentions:
-        others = [m for m in mentions if m is not mention]
-        items[mention.item_id] = item_feeling(text, mention, others)
-    return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score), items=items)
+    items, answer = read_opinions(text, mentions, asked)
+    return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked),
+                     items=items, answer=answer)

@@ -16,8 +16,9 @@ Two readers:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from pydantic import ValidationError
@@ -28,7 +29,7 @@ from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
 from bot.profile import Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
-from bot.sentiment import Sentiment, analyze
+from bot.sentiment import Sentiment, analyze, without_titles
 from bot.understanding import CONSTRAINT_NAMES, FIELDS, Draft, Intent, ItemOpinion, Understanding, draft_schema
 from retrieval.titles import FoundTitle, TitleFinder
 
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 DRAFT_MAX_TOKENS = 96
 # How much of the assistant's last reply the LLM reads: enough for the items it named.
 ASSISTANT_CHARS = 300
+# "the first", "the second one", "the latter": a suggestion by its place in the assistant's last
+# reply, which names them in order ("the first time", "the last Hangover" are not).
+ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last|former|latter)"
+                     r"(?: one\b|(?=\s*(?:[.,;:!?]|$))|(?=\s+(?:is|was|sounds|looks)\b))", re.I)
+ORDINAL_PLACES = {"first": 0, "former": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1}
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
 
 
@@ -53,16 +59,31 @@ class Said:
     named_before: tuple[str, ...] = ()
 
 
+def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
+    """The catalog titles a message names, and the suggestions it points at by their place ("Read
+    the first, it was great"; only among two or more, where a place tells them apart)."""
+    found = list(finder.find(message))
+    if len(suggested) < 2:
+        return found
+    titles = [(title.start, title.end) for title in found]
+    for match in ORDINAL.finditer(message):
+        place = ORDINAL_PLACES[match.group(1).lower()]
+        inside_a_title = any(start < match.end() and match.start() < end for start, end in titles)
+        if place < len(suggested) and not inside_a_title:
+            found.append(FoundTitle(suggested[place], match.start(), match.end()))
+    return sorted(found, key=lambda title: title.start)
+
+
 def opens_with_smalltalk(message: str) -> bool:
     """Whether the message begins with a greeting, a thank-you or a goodbye."""
     words = message.lower().strip(" !.?,").split()
     return bool(words) and (" ".join(words[:2]) in SMALLTALK or words[0].strip("!,.") in SMALLTALK)
 
 
-def rule_intents(said: Said, u: Understanding) -> list[Intent]:
+def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[Intent]:
     """Intents by the patterns of prompts/support.toml: a refusal, a problem, a wish for a person;
     an opinion about what was just suggested is feedback; small talk by its first words; the
-    rest asks for suggestions."""
+    rest asks for suggestions. `named`: the items the message names."""
     message = said.message
     if refusal(message):
         return ["subvert"]
@@ -72,11 +93,16 @@ def rule_intents(said: Said, u: Understanding) -> list[Intent]:
         intents.append("help")
     if asks_for_human(message):
         intents.append("human")
-    feedback = u.rejects_suggestions or any(o.item_id in said.suggested for o in u.opinions)
     smalltalk = opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
-    asks_more = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
-                     or u.length or u.occasion or u.audience or "?" in message)
+    wishes = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
+                  or u.length or u.occasion or u.audience)
+    asks_more = wishes or "?" in message
+    # An opinion about a suggestion is feedback. The reading of a message that names none of them
+    # ("yes, loved it") is, unless the message brings wishes of its own: "actually I do like
+    # horror, go for it" is about horror.
+    feedback = u.rejects_suggestions or any(o.item_id in said.suggested and (o.item_id in named or not wishes)
+                                            for o in u.opinions)
     if "human" not in intents and (asks_to_choose(message)
                                    or not problem and (asks_more or not (feedback or smalltalk))):
         intents.append("recommend")
@@ -95,15 +121,18 @@ class RuleReader:
 
     def read(self, said: Said, sentiment: Sentiment, mentions: Sequence[FoundTitle]) -> Understanding:
         message = said.message
+        # The words of a title are a name: "Saving Private Ryan" asks for nobody's private
+        # activity, "The Dark Knight Returns" returns nothing.
+        plain = replace(said, message=without_titles(message, mentions))
         # A problem's words ("my boots arrived damaged") say nothing about taste.
-        about_choice = choice_part(message) if mentions_problem(message) else message
+        about_choice = choice_part(message) if mentions_problem(plain.message) else message
         if about_choice != message:
-            mentions = self.finder.find(about_choice)
-            sentiment = analyze(about_choice, list(mentions))
+            mentions = mentions_in(about_choice, said.suggested, self.finder)
+            sentiment = analyze(about_choice, list(mentions), said.assistant)
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions)
-        if refusal(message) or not about_choice:
+        if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
-        u.intents = rule_intents(said, u)
+        u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 
 
@@ -261,8 +290,8 @@ class Reader:
         self.llm_fields = tuple(llm_fields) if llm is not None else ()
 
     def read(self, said: Said) -> tuple[Understanding, Sentiment]:
-        mentions = self.rules.finder.find(said.message)
-        sentiment = analyze(said.message, mentions)
+        mentions = mentions_in(said.message, said.suggested, self.rules.finder)
+        sentiment = analyze(said.message, mentions, said.assistant)
         ruled = self.rules.read(said, sentiment, mentions)
         ruled.reader = {group: "rules" for group in FIELDS}
         if not self.llm_fields or self.llm is None:

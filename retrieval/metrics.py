@@ -48,7 +48,8 @@ def summarize(samples: Sequence[tuple[Sequence[str], str]], recall_ks: Sequence[
 
 
 def classification(pairs: Sequence[tuple[str, str]], labels: Sequence[str]) -> dict[str, float]:
-    """Accuracy and macro-F1 of (truth, prediction) pairs over the given labels."""
+    """Accuracy, macro-F1 and each label's F1 (`f1_<label>`) of (truth, prediction) pairs over
+    the given labels."""
     if not pairs:
         return {"samples": 0}
     accuracy = sum(truth == guess for truth, guess in pairs) / len(pairs)
@@ -60,7 +61,8 @@ def classification(pairs: Sequence[tuple[str, str]], labels: Sequence[str]) -> d
         precision = hit / predicted if predicted else 0.0
         recall = hit / actual if actual else 0.0
         scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return {"samples": len(pairs), "accuracy": accuracy, "macro_f1": sum(scores) / len(scores)}
+    return {"samples": len(pairs), "accuracy": accuracy, "macro_f1": sum(scores) / len(scores),
+            **{f"f1_{label}": score for label, score in zip(labels, scores)}}
 
 
 def recall_of_set(ranked: Sequence[str], relevant: set[str], k: int) -> float:

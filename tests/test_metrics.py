@@ -38,6 +38,7 @@ def test_classification_accuracy_and_macro_f1() -> None:
     like_f1 = 2 * 1.0 * (2 / 3) / (1.0 + 2 / 3)
     dislike_f1 = 2 * 0.5 * 1.0 / 1.5
     assert result["macro_f1"] == pytest.approx((like_f1 + dislike_f1) / 2)
+    assert result["f1_like"] == pytest.approx(like_f1) and result["f1_dislike"] == pytest.approx(dislike_f1)
     always_like = classification([("like", "like"), ("dislike", "like")], ["like", "dislike"])
     assert always_like["accuracy"] == 0.5 and always_like["macro_f1"] == pytest.approx((2 / 3) / 2)
 

@@ -36,6 +36,13 @@ def test_likes_and_dislikes_come_from_item_sentiment() -> None:
 
 def test_a_title_mentioned_without_feeling_counts_as_liked() -> None:
     assert say("I watched Alien last week").likes == ["alien"]
+    # ... unless they disliked it before: naming it again takes nothing back.
+    assert say("Alien bored me", "Is Alien on Netflix?").dislikes == ["alien"]
+
+
+def test_the_answer_about_a_suggestion_is_an_opinion_about_it() -> None:
+    assert say("haven't seen it, I'll check it out", last=["alien"]).likes == ["alien"]
+    assert say("sounds boring, not for me", last=["alien"]).dislikes == ["alien"]
 
 
 def test_the_words_of_a_named_title_are_not_wishes() -> None:
@@ -102,6 +109,7 @@ def test_rejection_remembers_what_was_turned_down() -> None:
 
 def test_start_over_clears_everything() -> None:
     assert say("I loved Alien, nothing scary", "start over") == Profile()
+    assert say("start over", last=["alien"]) == Profile()  # says nothing of the suggestion
 
 
 def test_thin_profile_and_description() -> None:

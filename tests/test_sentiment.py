@@ -38,3 +38,49 @@ def test_moods_choose_the_tone() -> None:
     assert feel("none of these, something else please").mood == "rejecting"
     assert feel("a book about birds").mood == "neutral"
     assert feel("I loved Alien").mood == "neutral"  # liking a film is not excitement
+
+
+def test_dislikes_said_in_ways_vader_does_not_hear() -> None:
+    for said in ("Not a huge fan of Alien", "Alien really didn't do it for me", "I couldn't stand Alien",
+                 "Alien was too slow for me", "Alien was meh", "I never got the fuss about Alien",
+                 "Alien wasn't that good", "I haven't seen Alien and probably won't"):
+        assert feel(said).items == {"alien": "dislike"}, said
+
+
+def test_words_about_having_seen_it_and_questions_are_no_opinion() -> None:
+    assert feel("No, I haven't seen it").answer == "neutral"
+    assert feel("No, I haven't seen it").mood == "neutral"  # not turning the suggestion down
+    assert feel("Is it scary?").answer == "neutral"
+    assert feel("I've seen Alien but not Titanic").items == {"alien": "neutral", "titanic": "neutral"}
+
+
+def test_a_no_to_have_you_seen_it_is_not_a_dislike() -> None:
+    asked = "Have you seen Alien?"
+    assert analyze("No. I'll have to watch it", [], asked).answer == "like"
+    assert analyze("No.", [], "How about Alien?").answer == "dislike"
+    assert analyze("No.", [], "How about Alien?").mood == "rejecting"
+
+
+def test_what_a_film_holds_is_not_the_persons_feeling() -> None:
+    assert feel("Alien scared the crap out of me, such a good one").items == {"alien": "like"}
+    assert feel("Titanic is sad but a great story").items == {"titanic": "like"}
+
+
+def test_a_title_named_as_unwanted_or_as_the_lesser_of_two() -> None:
+    assert feel("Something like Alien, but not Titanic").items == {"alien": "like", "titanic": "dislike"}
+    assert feel("Alien was pretty good, better than Titanic").items == {"alien": "like", "titanic": "dislike"}
+    assert feel("Titanic was not as good as Alien").items == {"titanic": "dislike", "alien": "neutral"}
+
+
+def test_a_list_shares_its_verb_and_a_clause_after_a_title_is_about_it() -> None:
+    assert feel("I hated Alien, Titanic and Happy Death Day").items == {
+        "alien": "dislike", "titanic": "dislike", "hdd": "dislike"}
+    assert feel("Saw Alien last week. It bored me").items == {"alien": "dislike"}
+    assert feel("Alien was violent, but a good one").items == {"alien": "like"}
+    # A dislike said in so many words outlasts a pleasantry after it.
+    assert feel("I did not like Alien. But you gave me some good ones").items == {"alien": "dislike"}
+
+
+def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> None:
+    assert feel("yes, loved it").answer == "like"
+    assert feel("sounds boring. I loved Alien though").answer == "dislike"

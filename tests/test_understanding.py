@@ -40,12 +40,33 @@ def checked(draft: Draft, said: Said) -> Understanding:
 def test_rules_read_an_answer_about_the_suggestion_as_an_opinion_about_it() -> None:
     after = "You might like Arrival (2016): a linguist decodes an alien language."
     liked = read(Said("Yes, loved it!", after, ("arrival",)))
-    assert liked.opinions == [ItemOpinion(item_id="arrival", feeling="like")]
+    assert liked.opinions == [ItemOpinion(item_id="arrival", feeling="like", seen=True)]  # "loved it": seen it
     assert liked.intents == ["feedback"]  # picks follow (the plan), but nothing new was asked
     disliked = read(Said("I've seen it and it was awful", after, ("arrival",)))
     assert disliked.opinions == [ItemOpinion(item_id="arrival", feeling="dislike", seen=True)]
-    # Six picks: "it" could be any of them, and the rules do not guess.
-    assert read(Said("loved it", "six picks", ("a", "b", "c", "d", "e", "f"))).opinions == []
+    # An answer with a feeling that names none of the picks is about all of them, however many
+    # ("haven't seen those, thanks"); one that names some is about the rest too ("the others").
+    picks = ("alien", "arrival", "paddington")
+    assert {o.item_id: o.feeling for o in read(Said("haven't seen those, thanks", "three picks", picks)).opinions} == {
+        "alien": "like", "arrival": "like", "paddington": "like"}
+    named = read(Said("Alien was brilliant. Not a fan of the others", "three picks", picks))
+    assert {o.item_id: o.feeling for o in named.opinions} == {"alien": "like", "arrival": "dislike", "paddington": "dislike"}
+    # Without a feeling, a message after more than two picks is about something else.
+    assert read(Said("what else is there?", "three picks", picks)).opinions == []
+    assert read(Said("is it long?", after, ("arrival",))).opinions == [ItemOpinion(item_id="arrival", feeling="neutral")]
+
+
+def test_rules_read_the_first_and_the_second_among_the_suggestions() -> None:
+    said = Said("Already saw the first, it was great. The second one I don't know", "Alien or Arrival?",
+                ("alien", "arrival"))
+    assert {o.item_id: o.feeling for o in read(said).opinions} == {"alien": "like", "arrival": "neutral"}
+
+
+def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
+    asked = read(Said("No. I'll have to watch it", "Have you seen Arrival (2016)?", ("arrival",)))
+    assert asked.opinions == [ItemOpinion(item_id="arrival", feeling="like")] and not asked.rejects_suggestions
+    offered = read(Said("No.", "How about Arrival (2016)?", ("arrival",)))
+    assert offered.opinions == [ItemOpinion(item_id="arrival", feeling="dislike")] and offered.rejects_suggestions
 
 
 def test_rules_intents() -> None:
@@ -53,6 +74,13 @@ def test_rules_intents() -> None:
     assert read(Said("My order never arrived, I want to talk to a human")).intents == ["help", "human"]
     assert read(Said("hi there")).intents == ["smalltalk"]
     assert read(Said("hi, a sci-fi film please")).intents == ["recommend", "smalltalk"]
+    # An answer about the suggestions beside a wish of its own is the wish, not feedback.
+    assert read(Said("hmm, actually I do like horror, go for it", "three picks", ("alien", "arrival", "paddington"))
+                ).intents == ["recommend"]
+    # A title's words are a name: "Private" in a title asks for nobody's private activity.
+    private = RuleReader(VOCABULARY, TitleFinder([("ryan", "Saving Private Ryan (1998)", 1.0)]), lambda: TODAY)
+    loved = Reader(private, None, []).read(Said("Saving Private Ryan, I also like"))[0]
+    assert loved.intents == ["recommend"] and [(o.item_id, o.feeling) for o in loved.opinions] == [("ryan", "like")]
 
 
 def test_the_profile_applies_take_backs_before_new_values() -> None:
@@ -129,7 +157,7 @@ def test_each_field_group_comes_from_its_configured_reader() -> None:
     assert merged.reader == {**{group: "rules" for group in FIELDS}, "opinions": "llm"}
     for failure in (None, LLMUnavailable("down")):
         fallback = Reader(rules(), ScriptedLLMReader(failure), list(FIELDS)).read(said)[0]  # type: ignore[arg-type]
-        assert fallback.opinions == [ItemOpinion(item_id="alien", feeling="like")]
+        assert fallback.opinions == [ItemOpinion(item_id="alien", feeling="like", seen=True)]
         assert set(fallback.reader.values()) == {"rules"}
     with pytest.raises(ValueError, match="unknown understanding fields"):
         Reader(rules(), None, ["opinons"])
