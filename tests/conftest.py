@@ -35,6 +35,17 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def write_two_friends(folder: Path, items: list[dict], dialogue: dict, interactions: list[dict]) -> Path:
+    """Kith files for two friends, ann and bob: `items`, one `dialogue` and their `interactions`."""
+    folder.mkdir(parents=True)
+    write_jsonl(folder / "items.jsonl", items)
+    write_jsonl(folder / "users.jsonl", [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}])
+    write_jsonl(folder / "friendships.jsonl", [{"user_id": "ann", "friend_id": "bob"}])
+    write_jsonl(folder / "dialogues.jsonl", [dialogue])
+    write_jsonl(folder / "interactions.jsonl", interactions)
+    return folder
+
+
 ITEMS = [
     {"id": "alien", "title": "Alien (1979)", "category": "films", "tags": ["sci-fi", "horror", "scary"],
      "description": "A cargo crew in deep space answers a distress call and brings a deadly creature aboard.",

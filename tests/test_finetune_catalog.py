@@ -20,7 +20,7 @@ from retrieval.datafiles import DataError, read_files
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.store import Stores
-from tests.conftest import write_jsonl
+from tests.conftest import write_jsonl, write_two_friends
 
 FILMS = [
     {"id": "alien", "title": "Alien (1979)", "category": "films", "tags": ["sci-fi", "horror"]},
@@ -45,13 +45,7 @@ MARKER = re.compile("Zqx|zqx-secret-words")
 
 @pytest.fixture
 def data_dir(tmp_path: Path, embedder: Embedder) -> Iterator[Path]:
-    files = tmp_path / "files"
-    files.mkdir()
-    write_jsonl(files / "items.jsonl", FILMS)
-    write_jsonl(files / "users.jsonl", [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}])
-    write_jsonl(files / "friendships.jsonl", [{"user_id": "ann", "friend_id": "bob"}])
-    write_jsonl(files / "dialogues.jsonl", [DIALOGUE])
-    write_jsonl(files / "interactions.jsonl", [
+    files = write_two_friends(tmp_path / "files", FILMS, DIALOGUE, [
         {"user_id": "ann", "item_id": "arrival", "kind": "like", "timestamp": "2026-01-01T10:00:00Z", "visibility": "public"},
         {"user_id": "ann", "item_id": "up", "kind": "like", "timestamp": "2026-01-03T10:00:00Z", "visibility": "friends"},
         {"user_id": "bob", "item_id": "heat", "kind": "like", "timestamp": "2026-01-01T10:00:00Z", "visibility": "public"},

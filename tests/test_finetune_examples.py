@@ -15,7 +15,7 @@ from finetune.examples import load_examples
 from retrieval.datafiles import DataError
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
-from tests.conftest import shared_data, write_jsonl
+from tests.conftest import shared_data, write_jsonl, write_two_friends
 
 DEMO = Path(__file__).resolve().parents[1] / "retrieval" / "demo"
 
@@ -40,13 +40,7 @@ DIALOGUE = {
 
 
 def kith_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "kith-data"
-    folder.mkdir()
-    write_jsonl(folder / "items.jsonl", FILMS)
-    write_jsonl(folder / "users.jsonl", [{"id": "ann", "name": "Ann"}, {"id": "bob", "name": "Bob"}])
-    write_jsonl(folder / "friendships.jsonl", [{"user_id": "ann", "friend_id": "bob"}])
-    write_jsonl(folder / "dialogues.jsonl", [DIALOGUE])
-    write_jsonl(folder / "interactions.jsonl", [
+    folder = write_two_friends(tmp_path / "kith-data", FILMS, DIALOGUE, [
         {"user_id": "ann", "item_id": "arrival", "kind": "like", "timestamp": "2026-01-01T10:00:00Z", "visibility": "public"},
         {"user_id": "ann", "item_id": "heat", "kind": "rating", "rating": 2, "timestamp": "2026-01-02T10:00:00Z",
          "visibility": "public"},
