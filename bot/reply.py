@@ -45,6 +45,8 @@ LISTED = 3  # picks the reply's text names; all of them travel as structured dat
 # (bench/faithfulness.py, 2 busy cores): most of the 135M model's sentences fail the check and
 # are written again, so each written pick costs about two LLM calls: one keeps the turn's latency.
 WRITTEN_PICKS = 1
+PROMPT_TAGS = 3  # tags in a pick's facts for the LLM
+LOOP_WORDS = 3  # a content word said this often in one sentence: the LLM is looping (`_looping`)
 FACT_WORDS = 30  # a description sentence longer than this is no reply sentence: tags stand in
 WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
@@ -100,14 +102,16 @@ def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -
 
 def describe_pick(pick: ItemFacts, request: str) -> str:
     """A pick's facts for the LLM (prompts/reply.toml `pick`): its kind, the description's
-    sentence most like the request, its first tags, price and first two reasons."""
+    sentence most like the request, its first tags, price and the first reason its lead
+    (`lead`) does not already give. Every token here is read after the person's message, before
+    the reply's first word, so the facts are few (measured: bench/turn_latency.py)."""
     template = prompts.table("reply")
     about = relevant_sentences(pick.description, request)
-    reasons = _reasons(pick)[:2]
+    reasons = [r for r in _reasons(pick) if r != _liked(_reasons(pick))][:1]
     parts = [
         _kind(pick),
         *([template["about"].format(about=about[0].rstrip("."))] if about else []),
-        *([template["tags"].format(tags=", ".join(pick.tags[:4]))] if pick.tags else []),
+        *([template["tags"].format(tags=", ".join(pick.tags[:PROMPT_TAGS]))] if pick.tags else []),
         *([template["price"].format(price=f"{pick.price:.2f}")] if pick.price is not None else []),
         *([template["why"].format(why="; ".join(reasons))] if reasons else []),
     ]
@@ -118,9 +122,14 @@ def lead(position: int, title: str, reasons: Sequence[str] = ()) -> str:
     """How the sentence about the pick at `position` (0: the top pick) starts: with the reason the
     person's own likes give, where the pick has one ("Try X, because you liked Y —")."""
     template = prompts.table("reply")
-    liked = next((r for r in reasons if r.startswith("because you liked")), None)
+    liked = _liked(reasons)
     leads = template["because"] if liked else template["leads"]
     return leads[min(position, len(leads) - 1)].format(title=title, reason=liked)
+
+
+def _liked(reasons: Sequence[str]) -> str | None:
+    """The reason the person's own likes give ("because you liked Arrival (2016)"), if any."""
+    return next((r for r in reasons if r.startswith("because you liked")), None)
 
 
 def fact_sentences(lead_text: str, pick: ItemFacts, request: str) -> list[str]:
@@ -188,6 +197,14 @@ def _messages(categories: Sequence[str], examples: bool, turn: str) -> list[Mess
             messages.append({"role": "assistant", "content": example["assistant"]})
     messages.append({"role": "user", "content": turn})
     return messages
+
+
+def _looping(text: str) -> bool:
+    """Whether greedy decoding is going round in circles ("a classic, thought-provoking, classic,
+    classic, classic"): a content word's LOOP_WORDS-th time. Such a text runs to the token limit
+    (seen: 40 tokens, 0.5 s) and is no sentence; stopped, it fails the check as unfinished."""
+    words = [w for w in WORD.findall(text.lower()) if w not in FUNCTION_WORDS]
+    return any(words.count(w) >= LOOP_WORDS for w in set(words))
 
 
 @dataclass
@@ -331,7 +348,9 @@ class ReplyWriter:
             for piece in pieces:
                 text += piece
                 # Judged when a word has just ended: the check reads whole words only.
-                if " " in piece and self.check.failed_already(f"{prefix} {text}", facts, pick.item_id):
+                if " " in piece and (
+                    _looping(text) or self.check.failed_already(f"{prefix} {text}", facts, pick.item_id)
+                ):
                     break
         finally:
             if isinstance(pieces, Generator):

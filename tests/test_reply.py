@@ -121,6 +121,29 @@ def test_a_sentence_stops_being_written_at_its_first_invention(items: dict[str, 
     assert len(llm.prefixes) == 2  # written again (stopped early too), then replaced
 
 
+def test_a_looping_sentence_stops_being_written(items: dict[str, Item]) -> None:
+    """Greedy decoding that says "war" a third time is looping (each word is supported, so the
+    check alone would let it run to the token limit): it is stopped there and written again."""
+    looping = " a war film, a war film, a war film, a war film, a war film, a war film, a war film."
+    llm = WordByWordLLM({"Try": [looping]})
+    written: list[Written] = []
+    list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
+    assert llm.streamed == 8  # "a war film, a war film, a war": its third "war", 8 words
+    assert written[0].repaired and len(llm.prefixes) == 2
+
+
+def test_the_pick_facts_leave_out_the_reason_its_lead_gives(items: dict[str, Item]) -> None:
+    """Every prompt token after the message delays the first word: "because you liked" is in the
+    lead the LLM continues, so the facts give one other reason instead of repeating it."""
+    ranked = picks(items, "film-050")
+    ranked[0].reasons = ["because you liked Arrival (2016)", "your friend Ana Ruiz rated it 5/5",
+                         "matches what you asked for: war"]
+    facts = [ItemFacts.of(r, items[r.item_id]) for r in ranked]
+    turn = recommendation_messages("a war film", facts, "friendly", ["films"])[-1]["content"]
+    assert turn.endswith("why: your friend Ana Ruiz rated it 5/5).") and "Arrival" not in turn
+    assert lead(0, "Dunkirk (2017)", ranked[0].reasons) == "Try Dunkirk (2017), because you liked Arrival (2016) —"
+
+
 def test_an_adapter_gets_the_prompt_it_learnt_without_worked_examples(items: dict[str, Item]) -> None:
     """`kith finetune` trains on prompts without the worked examples: the bot sends an adapter those."""
     prompts_seen = []
@@ -146,7 +169,7 @@ def test_the_prompt_gives_the_description_sentence_most_like_the_request(items: 
     assert turn["content"].endswith(
         "Recommend: Dunkirk (2017) (film; about: Nolan weaves three timelines, on land, at sea and in the air, into "
         "one relentless countdown, as civilian sailors cross the Channel in small boats to bring them home; "
-        "tags: war, historical, tense, fast-paced; price: 9.99; why: matches what you asked for: war).")
+        "tags: war, historical, tense; price: 9.99; why: matches what you asked for: war).")
 
 
 def test_streamed_reply_is_the_saved_turn_and_holds_only_checked_sentences(demo_template: Path, model_cache: Path,
