@@ -5,9 +5,11 @@ the clause that holds the mention ("I loved Alien | but Titanic bored me"), with
 blanked out so a title's own words ("Happy Death Day") do not count as the person's feeling:
 first the ways people say they did not like something that VADER misses ("not a fan", "too slow
 for me", "meh"), then VADER, deaf to what a film holds ("it scared me", "a war film"). Words
-about having seen it ("no, I haven't seen it"; any "no" to "have you seen it?") and questions
-("is it scary?") are no opinion. The clauses that name no title are about the title just named
-("Saw Alien. It bored me"), or before any, answer about what the assistant just suggested.
+about having seen it ("no, I haven't seen it"; any "no" to "have you seen it?"), about being
+bored oneself ("I'm bored, any ideas?") and questions ("is it scary?") are no opinion. A clause
+ends at a stop, a contrast or an "I" that starts a sentence without one ("I have not I want
+to"). The clauses that name no title are about the title just named ("Saw Alien. It bored me"),
+or before any, answer about what the assistant just suggested.
 """
 
 from __future__ import annotations
@@ -45,7 +47,16 @@ DOWN_WORDS = re.compile(
 
 # Where an opinion ends: a sentence, a comma or semicolon ("Jaws was fun, Psycho less so"), or a
 # contrast ("loved Alien | but Titanic bored me"). Titles are blanked before this splits.
-OPINION_BREAK = re.compile(r"[.!?;,:]+|\s[-–—]+\s|\b(?:but|though|although|however|whereas)\b", re.I)
+# A sentence begun without a stop: "I" after a word that does not lead into it ("I have not I
+# really want to"; ReDial's seekers seldom end a sentence, and their messages run together).
+# After "that", "and", "what", "the one"... the "I" goes on the sentence ("the one I loved").
+NEW_SENTENCE = (r"(?<=\w)" + "".join(rf"(?<!\b{word})" for word in (
+    "that", "and", "or", "but", "so", "because", "cause", "if", "when", "what", "as", "than", "which", "who",
+    "where", "how", "why", "since", "until", "before", "after", "whether", "whenever", "while", "one", "ones",
+    "thing", "things", "movie", "movies", "film", "films", "something", "anything", "everything")) +
+    r"\s+(?=i(?:\s|['’](?:m|ve|ll|d)\b))")
+OPINION_BREAK = re.compile(r"[.!?;,:]+|\s[-–—]+\s|\b(?:but|though|although|however|whereas)\b|" + NEW_SENTENCE,
+                           re.I)
 # A clause that begins so, follows such a break or ends with "though" takes back what came
 # before it ("violent, but a good one"; "it's old. Still, I loved it"; "I didn't like it though").
 CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|still)\b", re.I)
@@ -109,7 +120,8 @@ DISLIKE = _either(
     r"\b(?:hate[sd]?|hating|dislike[sd]?|detest(?:ed)?|loathe[sd]?)\b",
     # not into it, not good: lukewarm verdicts
     rf"{NOT} (?:really |much |that |very |too |so |all that |overly |super |terribly |exactly |particularly |as )?"
-    r"(?:into|interested|keen|impressed|my (?:thing|type|kind|style|taste|cup of tea|genre|favou?rite)|for me|"
+    r"(?:into|interested|keen|impressed|my (?:thing|type|kind|style|taste|cup of tea|genre|favou?rite|mood)|for me|"
+    r"in the mood for|looking for|"
     r"good|great|funny|interesting|worth|memorable|impressive|the best|scary)\b",
     r"\bnot (?:so|as) (?:much|good|great|funny)\b|\bless so\b|\bnot so much\b",
     # complaints
@@ -117,8 +129,9 @@ DISLIKE = _either(
     r"mediocre|stupid|dumb|awful|terrible|horrible|worst|lame|corny|annoying|predictable|forgettable|unwatchable|"
     r"cringe\w*|nonsense|garbage|trash|rubbish|sucked|sucks|a slog|dragged|dragging|shudder|ugh|yuck|eww?)\b",
     r"\bwaste of (?:time|money)\b|\bgave me the creeps\b|\b(?:gave up|walked out|fell asleep|turned it off|stopped watching)\b",
-    NOT_BEFORE + r"\btoo (?:\w+ly |much )?(?:scary|silly|slow|long|old|violent|intense|real|chaotic|dark|sad|weird|gory|"
-    r"bloody|childish|kiddy|cheesy|corny|predictable|boring|serious|depressing|graphic|grown[ -]up|mature|much|"
+    # "too long" of a film, not of the time since ("it's been too long")
+    NOT_BEFORE + r"(?<!been )\btoo (?:\w+ly |much )?(?:scary|silly|slow|long|old|violent|intense|real|chaotic|dark|sad|"
+    r"weird|gory|bloody|childish|kiddy|cheesy|corny|predictable|boring|serious|depressing|graphic|grown[ -]up|mature|much|"
     r"gruesome|creepy|strange|confusing|loud|sappy|mushy|sentimental|disturbing|twee|spacey|old-fashioned|dated)\b",
     r"\b\w+ for my (?:taste|liking)\b",
     # reluctance, and hedges
@@ -139,7 +152,14 @@ LIKE = _either(
     r"\b(?:my|right up my) (?:kind of (?:thing|film|movie|book|music)|type|cup of tea|street|alley)\b",
     r"\buse (?:it|that|them) (?:all the time|every \w+(?: \w+)?|daily|constantly)\b",
     r"\bexactly what i (?:was after|wanted|need(?:ed)?)\b|\b(?:been|was) (?:meaning|wanting|dying) to (?:see|watch|read)\b",
+    # what it did to them, said as never so much before ("I've never laughed so hard"), and
+    # waiting for it ("can't wait for the sequel")
+    r"\bnever (?:\w+ed|been|had) (?:so hard|so much|as hard|as much|harder|more)\b",
+    r"\blaugh(?:ed|ing)? my (?:ass|butt|head|socks|pants) off\b|\b(?:can['’]?t|cant|cannot) wait\b",
 )
+# Being bored oneself asks for something to watch; it says nothing of a film ("I'm so bored,
+# any ideas?"), unlike "it bored me".
+BORED_MYSELF = re.compile(r"\b(?:i['’]?m|im|i am|we['’]?re|we are)\s+(?:\w+\s+)?bored\b", re.I)
 # The titles listed before this one in the same construction ("as good as Alien or Aliens"): each
 # title is blanked as "it".
 LISTED = r"(?:\s*\bit\s*(?:,|&|\band\b|\bor\b|\bnor\b))*\s*$"
@@ -149,11 +169,18 @@ NEGATED_TITLE = re.compile(
     r"(?:\b(?:not|no|except|anything but|instead of|rather than|nothing like|unlike)(?:\s+[\w'’-]+){0,2}"
     r"|\bnot(?:\s+[\w'’-]+){0,5}\s+like|\b(?:better|more|funnier|scarier) than)" + LISTED,
     re.I)
+# A title named as the exception to the clause's feeling: disliked where the clause likes ("I
+# like them all except Titanic"), liked where it dislikes ("not my cup of tea, other than Alien").
+EXCEPTED = re.compile(r"\b(?:except(?: for)?|other than|apart from|aside from)" + LISTED, re.I)
 # A title that is the better of two ("not as good as Alien", "worse than Alien", "it doesn't get
 # better than Alien").
 PRAISED_BY_COMPARISON = re.compile(
     r"(?:\bas \w+ as(?: i (?:liked|loved|enjoyed|did))?|\b(?:worse|less \w+) than|"
     r"(?:n['’]?t|\bnot|\bnothing|\bnever) (?:gets? |got )?(?:any )?better than)" + LISTED, re.I)
+# A contrast that comes back to liking it outweighs even a dislike said in so many words ("it
+# wasn't as good as the first, but I still thought it was hilarious"; "almost too much, but I
+# liked it").
+STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:\w+ )?(?:liked|loved|enjoyed)\b", re.I)
 # The suggestions a message has not named ("Loved the first. Not sure about the others").
 THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
 # Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").
@@ -263,6 +290,9 @@ class _Clause:
     contrast: bool
     # Said in so many words (DISLIKE), not VADER's guess: it outweighs a feeling VADER heard.
     plain: bool
+    # A plan to watch it (LIKE): it outweighs a dislike only VADER heard ("I don't remember it
+    # well. I'm going to check it out").
+    wanted: bool
 
 
 def _unseen_masked(text: str, asked: str) -> str:
@@ -278,7 +308,7 @@ def _clauses(text: str, mentions: Sequence[FoundTitle], asked: str) -> list[_Cla
     title, "Airplane!", is no break) and the words about having seen it masked (NOT_AN_OPINION:
     "No, I haven't" holds no "no")."""
     blanked, blanks = _blanked(text, mentions)
-    blanked = _unseen_masked(blanked, asked)
+    blanked = BORED_MYSELF.sub(lambda match: " " * len(match.group()), _unseen_masked(blanked, asked))
     clauses: list[_Clause] = []
     start, contrast = 0, False  # contrast: the break before this clause was "but", "though"...
     breaks = [(m.start(), m.end(), m.group()) for m in OPINION_BREAK.finditer(blanked)]
@@ -289,7 +319,7 @@ def _clauses(text: str, mentions: Sequence[FoundTitle], asked: str) -> list[_Cla
         if words.strip() or inside:
             contrast = contrast or bool(CONTRAST.match(words)) or ends_with_though
             clauses.append(_Clause(words, inside, _clause_feeling(words, question="?" in said), contrast,
-                                   plain=bool(DISLIKE.search(words))))
+                                   plain=bool(DISLIKE.search(words)), wanted=bool(LIKE.search(words))))
             contrast = False
         contrast = contrast or bool(CONTRAST.match(said)) and not ends_with_though
         start = next_start
@@ -298,11 +328,15 @@ def _clauses(text: str, mentions: Sequence[FoundTitle], asked: str) -> list[_Cla
 
 def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
     """Whether a clause naming no title changes the feeling held about what it is about: where
-    none was held, after a contrast, or said in so many words; a feeling said in so many words
-    changes only so ("I did not like Alien. But you gave me good ones" still dislikes Alien)."""
-    if held_plainly and not clause.plain:
+    none was held, after a contrast, or said in so many words, or a plan to watch it after a
+    dislike VADER heard. A feeling said in so many words changes only so ("I did not like Alien.
+    But you gave me good ones" still dislikes Alien), or by a contrast that comes back to liking
+    it (STILL_LIKED: "not as good as the first, but I still liked it")."""
+    if held_plainly and not clause.plain and not (clause.contrast and clause.feeling == "like"
+                                                  and STILL_LIKED.search(clause.text)):
         return False
-    return held == "neutral" or clause.contrast or (clause.plain and held == "like")
+    return (held == "neutral" or clause.contrast or (clause.plain and held == "like")
+            or (clause.wanted and held == "dislike"))
 
 
 # The key of the answer about the suggestions, beside the items named.
@@ -315,7 +349,8 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
     assistant just suggested: the feeling of the clauses before any title.
 
     A title takes the feeling of its clause, unless the clause names it as unwanted or as the
-    lesser of two (NEGATED_TITLE) or as the better one (PRAISED_BY_COMPARISON). A title listed
+    lesser of two (NEGATED_TITLE), as the better one (PRAISED_BY_COMPARISON) or as the exception
+    to its feeling (EXCEPTED). A title listed
     after another ("I hated Alien, Aliens and Prometheus") shares its feeling. A clause naming
     no title is about the last titles named ("Saw Alien. It bored me"), or before any, about
     the suggestions; it adds a feeling where there was none, and replaces one after a contrast
@@ -341,11 +376,13 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
         for mention, at in clause.mentions:
             before = clause.text[:at]
             negated = bool(NEGATED_TITLE.search(before))
+            excepted = shared != "neutral" and bool(EXCEPTED.search(before))
             feeling: ItemFeeling = ("neutral" if PRAISED_BY_COMPARISON.search(before)
+                                    else ("like" if shared == "dislike" else "dislike") if excepted
                                     else "dislike" if negated else shared)
             if feelings.get(mention.item_id, "neutral") == "neutral":
                 feelings[mention.item_id] = feeling
-                if feeling == "dislike" and (negated or clause.plain):
+                if feeling == "dislike" and (negated or excepted or clause.plain):
                     plainly.add(mention.item_id)
         about = list(dict.fromkeys(mention.item_id for mention, _ in clause.mentions))
         previous = shared

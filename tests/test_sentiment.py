@@ -84,3 +84,57 @@ def test_a_list_shares_its_verb_and_a_clause_after_a_title_is_about_it() -> None
 def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> None:
     assert feel("yes, loved it").answer == "like"
     assert feel("sounds boring. I loved Alien though").answer == "dislike"
+
+
+def test_an_i_without_a_stop_starts_a_new_clause() -> None:
+    # ReDial's seekers seldom end a sentence: "does not" must not negate what follows it.
+    asked = "Have you seen Alien?"
+    said = "I have not I really want to but my husband does not I will win that fight"
+    assert analyze(said, [], asked).answer == "like"
+    # After "the one", "that", "what"... the "I" goes on the sentence.
+    assert feel("Alien was the one I loved").items == {"alien": "like"}
+    assert feel("Titanic is a movie I hated").items == {"titanic": "dislike"}
+
+
+def test_a_contrast_back_to_liking_it_outweighs_a_plain_dislike() -> None:
+    assert feel("Alien was almost too much, but I liked it").items == {"alien": "like"}
+    assert feel("Alien wasn't as good as the first, but I still thought it was hilarious").items == {"alien": "like"}
+    assert feel("Some scenes of Alien I didn't like, but overall pretty good").items == {"alien": "like"}
+    # A contrast about something else leaves the dislike.
+    assert feel("Alien was too slow, but the music was nice").items == {"alien": "dislike"}
+
+
+def test_a_plan_to_watch_it_outweighs_a_dislike_only_vader_heard() -> None:
+    said = "I think I saw it as a kid, but I don't remember it well. I'm going to check it out, thanks!"
+    assert analyze(said, [], "How about Alien?").answer == "like"
+    assert feel("Alien bored me. I'll watch it with my brother").items == {"alien": "dislike"}
+
+
+def test_not_in_the_mood_for_it_and_not_looking_for_it_are_dislikes() -> None:
+    for said in ("I'm not looking for anything that spacey", "Not really in the mood for that", "not really my mood"):
+        assert analyze(said, [], "Try Alien").answer == "dislike", said
+    assert feel("I'm looking for something like Alien").items == {"alien": "like"}
+
+
+def test_being_bored_oneself_is_no_dislike() -> None:
+    said = "I'm so bored, any ideas? I have seen it, it is one of my favorites"
+    assert analyze(said, [], "Have you seen Alien?").answer == "like"
+    assert feel("Alien bored me").items == {"alien": "dislike"}
+
+
+def test_been_too_long_is_no_complaint() -> None:
+    assert feel("Loved Alien. It's been too long since I watched it").items == {"alien": "like"}
+    assert feel("Alien was too long").items == {"alien": "dislike"}
+
+
+def test_laughing_and_waiting_for_it_are_likes_vader_hears_as_negative() -> None:
+    for said in ("I never laughed more than I did during Alien", "Saw Alien last week and laughed my ass off",
+                 "Can't wait for Alien"):
+        assert feel(said).items == {"alien": "like"}, said
+    assert feel("I never liked Alien").items == {"alien": "dislike"}
+
+
+def test_a_title_named_as_the_exception_takes_the_other_feeling() -> None:
+    assert feel("Musicals are not my cup of tea other than Titanic").items == {"titanic": "like"}
+    assert feel("I like them all except Titanic").items == {"titanic": "dislike"}
+    assert feel("Anything except Titanic").items == {"titanic": "dislike"}
