@@ -380,7 +380,7 @@ class Kith:
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier]))))
-        plan = plan_turn(message, understanding, opening=not opened.history)
+        plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste.
         profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
                                                                            opened.last_recommended)

@@ -10,10 +10,12 @@ stays negative, the bot keeps failing) are found after the reply, by bot/handoff
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.guard import Refusal, refusal
 from bot.understanding import Understanding
+from retrieval.titles import FoundTitle
 
 
 @dataclass(frozen=True)
@@ -25,11 +27,13 @@ class Plan:
     smalltalk: bool = False  # a friendly word and nothing else
 
 
-def plan_turn(message: str, understanding: Understanding, opening: bool = False) -> Plan:
-    """`opening`: the message opens the conversation (nothing was said before it)."""
+def plan_turn(message: str, understanding: Understanding, opening: bool = False,
+              titles: Sequence[FoundTitle] = ()) -> Plan:
+    """`opening`: the message opens the conversation (nothing was said before it); `titles`:
+    the catalog titles it names (their words are names, not a probe: bot/guard.py)."""
     # The guard's patterns are a floor under any reader: what they refuse stays refused, and an
     # attempt the LLM sees that they miss is refused as one on the instructions.
-    refused = refusal(message) or ("instructions" if understanding.wants("subvert") else None)
+    refused = refusal(message, titles) or ("instructions" if understanding.wants("subvert") else None)
     if refused:
         return Plan(refusal=refused)
     handoff = understanding.wants("human")

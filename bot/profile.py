@@ -193,6 +193,12 @@ OCCASIONS = (
     "birthday", "anniversary", "christmas", "date night", "road trip", "party", "wedding", "holiday",
     "vacation", "camping trip", "rainy day", "weekend", "gift", "present", "flight", "commute",
 )
+# Tags that name the occasion something is for ("for a dinner party", "on a rainy day"), not the
+# thing itself. Beside a tag for the thing ("jazz for a dinner party") they only lift what suits
+# the occasion: required, the more common of them in the category (party music) would outlast the
+# rarer asked-for tag when too few items carry both. What the thing does ("music to study to",
+# "workout music") is asked for as the thing: not an occasion here.
+OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night"})
 AUDIENCE = re.compile(
     r"\b(?:for|with) (?:my|a|our|the)\s+((?:little |teenage |young |best |older |younger )?"
     r"(?:dad|father|mom|mum|mother|son|daughter|kids?|children|child|wife|husband|partner|girlfriend|boyfriend|"
@@ -476,7 +482,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         c.categories = sorted(u.categories)
     if u.tags:
         # A request's tags name what the person wants now; they replace the earlier request's.
-        c.required_tags = list(dict.fromkeys(u.tags))
+        # An occasion's tags are required only where it is all the request names ("songs for a
+        # road trip"); beside other tags they stay liked tags, a soft lift (OCCASION_TAGS).
+        asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
+        c.required_tags = list(dict.fromkeys(asked or u.tags))
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").

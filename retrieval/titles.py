@@ -114,6 +114,17 @@ EVERYDAY_WORDS = frozenset(
 )
 
 
+# Everyday words English capitalizes anyway ("I", the month "May"): capitals never make them a title.
+CAPITALIZED_ANYWAY = frozenset({"i", "may"})
+# A subject pronoun before one of these verbs starts a sentence, its full stop left out or not
+# ("yes I have It was good").
+SUBJECT_PRONOUNS = frozenset({"it", "they", "he", "she", "we", "you"})
+VERBS_AFTER_A_SUBJECT = frozenset(
+    "is was were has had can could will would does did just really also makes made gets got looks seems sounds".split()
+)
+EMOTICONS = (":)", ":-)", ";)", ";-)", ":(", ":-(", ":D")
+
+
 # A phrase starting with one of these is a sentence, not a misspelt title ("Try Alien" is not
 # "Tron Alien").
 FUZZY_STARTS_EXCLUDED = EVERYDAY_WORDS - {"the", "a", "an"}
@@ -178,10 +189,11 @@ class TitleFinder:
             for m in TOKEN.finditer(text)
             if not (m.group(0).isdigit() and len(m.group(0)) == 4 and text[max(m.start() - 1, 0)] == "(")
         ]
+        words = _Words.read(text, tokens)
         found: list[FoundTitle] = []
         position = 0
         while position < len(tokens):
-            match = self._longest_at(text, tokens, position)
+            match = self._longest_at(words, position)
             if match is None:
                 position += 1
                 continue
@@ -190,40 +202,65 @@ class TitleFinder:
             position += used
         return tuple(found)
 
-    def _longest_at(self, text: str, tokens: list[tuple[str, int, int]], position: int) -> tuple[FoundTitle, int] | None:
+    def _longest_at(self, words: _Words, position: int) -> tuple[FoundTitle, int] | None:
         # Exact names first, longest first; only then typos, so "2001: A Space Odyssey" is
         # never swallowed by a fuzzy match of a longer, sloppier phrase.
+        text, tokens = words.text, words.tokens
         for fuzzy in (False, True):
             for length in range(min(MAX_TITLE_TOKENS, len(tokens) - position), 0, -1):
-                words = tokens[position : position + length]
-                phrase = text[words[0][1] : words[-1][2]]
+                span = tokens[position : position + length]
+                phrase = text[span[0][1] : span[-1][2]]
                 if "\n" in phrase:
                     continue  # a title never spans lines
                 key = normalize(phrase)
-                if not key or not self._could_be_title(key, words, length):
+                year = self._year_after(text, span[-1][2])
+                if not key or not self._could_be_title(words, position, length, key, year):
                     continue
-                year = self._year_after(text, words[-1][2])
                 candidates = None
                 if not fuzzy:
                     candidates = self._ids.get(key)
-                elif len(key) >= 5 and words[0][0].lower() not in FUZZY_STARTS_EXCLUDED:
+                elif self._could_be_typo(key, span[0][0]):
                     bucket = self._fuzzy_keys.get(key.count(" ") + 1, [])
                     best = process.extractOne(key, bucket, scorer=fuzz.ratio, score_cutoff=self.fuzzy_cutoff)
-                    candidates = self._ids[best[0]] if best else None
+                    if best and not _plural_of_one_another(key, best[0]):
+                        candidates = self._ids[best[0]]
                 entry = self._pick(candidates, year)
                 if entry is not None and candidates is not None:
-                    end = words[-1][2]
+                    end = span[-1][2]
                     if year is not None:
                         end = text.index(")", end) + 1
-                    return FoundTitle(entry, words[0][1], end, tuple(c[2] for c in candidates)), length
+                    return FoundTitle(entry, span[0][1], end, tuple(c[2] for c in candidates)), length
         return None
 
-    def _could_be_title(self, key: str, words: list[tuple[str, int, int]], length: int) -> bool:
-        if " " in key or self._plausible_single_word(words[-1][0]):
+    def _could_be_title(self, words: _Words, position: int, length: int, key: str, year: int | None) -> bool:
+        if " " in key:
             return True
         # A one-word name must look like a title: "Heat", "the matrix" for "The Matrix", but
         # not "the heat is on".
-        return length >= 2 and self._article_keys.get(key) == words[0][0].lower()
+        last = position + length - 1
+        word = words.tokens[last][0]
+        own_article = length >= 2 and self._article_keys.get(key) == words.tokens[position][0].lower()
+        if key in EVERYDAY_WORDS:
+            # "It", "Up", "Her" are titles only where they cannot be the word: with their film's
+            # year ("Up (2009)"), or capitalized inside a sentence whose capitals mean something
+            # ("I loved Up", "the Other"). "I loved it", "cheer me up", "the other one", a
+            # sentence's first word and "yes I have It was good" (SUBJECT_PRONOUNS) stay words.
+            if key in CAPITALIZED_ANYWAY or len(key) < 2 or not (length == 1 or own_article):
+                return False
+            if year is not None:
+                return any(year == candidate_year for _, candidate_year, _ in self._ids.get(key, []))
+            return (word[:1].isupper() and not word.isupper() and words.capitals_tell[last]
+                    and not words.opening[last] and not (key in SUBJECT_PRONOUNS and words.starts_clause(last)))
+        if self._plausible_single_word(word) and not words.in_longer_name(last, own_article):
+            return True
+        return own_article
+
+    @staticmethod
+    def _could_be_typo(key: str, first_word: str) -> bool:
+        # A short word one letter off a one-word name is mostly another word or a person's name
+        # ("Steven": Seven, "Clint": The Client, "Havent": Haven), not a misspelling.
+        shortest = 5 if " " in key else 8
+        return len(key) >= shortest and first_word.lower() not in FUZZY_STARTS_EXCLUDED
 
     @staticmethod
     def _plausible_single_word(word: str) -> bool:
@@ -243,3 +280,65 @@ class TitleFinder:
                 if candidate_year == year:
                     return entry_id
         return candidates[0][2]
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether the word at `start` begins the text, a line or a sentence (after its quotes)."""
+    before = text[:start].rstrip(" \t\"'“‘(")
+    return not before or before[-1] in ".!?:;\n" or before.endswith(EMOTICONS)
+
+
+def _plural_of_one_another(key: str, other: str) -> bool:
+    """"thrillers" and "the thriller": another word, not a typo."""
+    return key == other + "s" or other == key + "s"
+
+
+@dataclass(frozen=True)
+class _Words:
+    """A text's words, with what their capitals can say."""
+
+    text: str
+    tokens: list[tuple[str, int, int]]
+    opening: list[bool]  # the word begins a sentence: capitalized whatever it is
+    # Capitals inside the word's sentence mean names: not where most of its words have one
+    # ("Have You Seen It", "I LOVED IT").
+    capitals_tell: list[bool]
+
+    @classmethod
+    def read(cls, text: str, tokens: list[tuple[str, int, int]]) -> _Words:
+        opening = [_starts_sentence(text, start) for _, start, _ in tokens]
+        sentence, sentences = -1, []
+        for starts in opening:
+            sentence += starts or sentence < 0
+            sentences.append(sentence)
+        inside: dict[int, list[bool]] = defaultdict(list)
+        for (word, _, _), starts, n in zip(tokens, opening, sentences):
+            if word[:1].isalpha() and word != "I" and not starts:
+                inside[n].append(word[:1].isupper())
+        tell = {n: sum(capitals) * 2 <= len(capitals) for n, capitals in inside.items()}
+        return cls(text, tokens, opening, [tell.get(n, True) for n in sentences])
+
+    def _name_inside(self, index: int) -> bool:
+        """Whether the word is capitalized inside its sentence, not shouted, and no everyday
+        word: a name's word ("Affleck"), not the next sentence's first after a full stop left
+        out ("Have"), nor "JAWS SCARED ME"."""
+        word = self.tokens[index][0]
+        return (word[:1].isupper() and not word.isupper() and not self.opening[index]
+                and re.split("['’]", word)[0].lower() not in EVERYDAY_WORDS)  # "I've", "It's" too
+
+    def starts_clause(self, index: int) -> bool:
+        """Whether the word is followed by a verb, as a subject is."""
+        following = self.tokens[index + 1][0] if index + 1 < len(self.tokens) else ""
+        return following in VERBS_AFTER_A_SUBJECT and not self.opening[index + 1]
+
+    def in_longer_name(self, index: int, after_article: bool) -> bool:
+        """Whether a capitalized word next to it in its sentence makes it part of a longer name
+        ("Ben Affleck", "Morgan Freeman", "Jackie Chan"), not one of a list ("Alien, Titanic"): the title's own article aside."""
+        after = index + 1 < len(self.tokens) and self._joined(index) and self._name_inside(index + 1)
+        before = (index > 0 and not self.opening[index] and not after_article and self._joined(index - 1)
+                  and self._name_inside(index - 1))
+        return after or before
+
+    def _joined(self, index: int) -> bool:
+        """Whether only spaces stand between the word and the next: "Alien, Titanic" is a list."""
+        return not self.text[self.tokens[index][2] : self.tokens[index + 1][1]].strip()
