@@ -291,7 +291,9 @@ def load_redial(folder: Path, movielens: Path | None = None, dialogues: Sequence
             tags = list(dict.fromkeys(genres.get(movielens_id, []) + top_tags.get(movielens_id, [])))
             parts = []
             if genres.get(movielens_id):
-                parts.append("A " + ", ".join(genres[movielens_id]) + " film")
+                *most, last = genres[movielens_id]
+                spoken = f"{', '.join(most)} and {last}" if most else last
+                parts.append(f"{'An' if spoken[0] in 'aeiou' else 'A'} {spoken} film")
             if top_tags.get(movielens_id):
                 parts.append("people describe it as " + ", ".join(top_tags[movielens_id]))
             description = "; ".join(parts) + "." if parts else ""

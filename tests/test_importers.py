@@ -31,6 +31,8 @@ def test_redial_catalog_keeps_redial_ids_and_gains_movielens_genres(redial_impor
     toy_story = next(item for item in dataset.items if item.title == "Toy Story (1995)")
     assert "animation" in toy_story.tags and toy_story.attributes["movielens_id"] == 1
     assert toy_story.attributes["year"] == 1995
+    # Its description reads as a sentence: the genres as a list, with the article they take.
+    assert toy_story.description.startswith("An adventure, animation, children, comedy and fantasy film; ")
     # MovieLens users who liked Toy Story liked Toy Story 2 most often (the `similar` attribute).
     toy_story_2 = next(item for item in dataset.items if item.title == "Toy Story 2 (1999)")
     assert next(iter(toy_story.attributes["similar"])) == toy_story_2.id
