@@ -430,7 +430,7 @@ class Kith:
                                           base=opened.base)
         if self.writer.started:
             # Between turns, the LLM reads the next reply prompt up to the person's next message.
-            self.writer.prepare_next(self.describe_profile(profile))
+            self.writer.prepare_next()
         clock.lap("save")
         yield Turn(reply.text, picks.recommendations, profile, sentiment, opened.session_id, picks.tone, picks.asked,
                    picks.friends_activity, clock.finish(), picks.repaired, help_answer, handoff, plan.refusal,
@@ -487,11 +487,8 @@ class Kith:
         # Items the reply may name besides its picks: the person's own, which reasons cite.
         named = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned,
                  *(f.item_id for f in self.finder.find(message))}
-        # The reply prompt carries what the bot knew before this message (the message follows
-        # it), so the LLM could read that part after the previous turn (prepare_next).
         written: list[Written] = []
-        pieces = self.writer.stream_recommendation(message, picks.recommendations, picks.tone, written, named,
-                                                   profile=self.describe_profile(opened.profile))
+        pieces = self.writer.stream_recommendation(message, picks.recommendations, picks.tone, written, named)
         yield reply.add(next(pieces))
         yield from pieces
         reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded

@@ -46,9 +46,11 @@ LISTED = 3  # picks the reply's text names; all of them travel as structured dat
 # are written again, so each written pick costs about two LLM calls: one keeps the turn's latency.
 WRITTEN_PICKS = 1
 PROMPT_TAGS = 3  # tags in a pick's facts for the LLM
+ABOUT_WORDS = 18  # words of its description sentence in a pick's facts for the LLM (`describe_pick`)
 LOOP_WORDS = 3  # a content word said this often in one sentence: the LLM is looping (`_looping`)
 FACT_WORDS = 30  # a description sentence longer than this is no reply sentence: tags stand in
 WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
+CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 PERSONAL_REASONS = ("because you liked", "your friend")
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
@@ -102,11 +104,11 @@ def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -
 
 def describe_pick(pick: ItemFacts, request: str) -> str:
     """A pick's facts for the LLM (prompts/reply.toml `pick`): its kind, the description's
-    sentence most like the request, its first tags, price and the first reason its lead
-    (`lead`) does not already give. Every token here is read after the person's message, before
-    the reply's first word, so the facts are few (measured: bench/turn_latency.py)."""
+    sentence most like the request (at most ABOUT_WORDS words of it: `_relevant_clauses`), its
+    first tags, price and the first reason its lead (`lead`) does not already give. Every token here is read after the person's message, before the reply's first word, so
+    the facts are few (measured: bench/turn_latency.py)."""
     template = prompts.table("reply")
-    about = relevant_sentences(pick.description, request)
+    about = [_relevant_clauses(s, request, ABOUT_WORDS) for s in relevant_sentences(pick.description, request)]
     reasons = [r for r in _reasons(pick) if r != _liked(_reasons(pick))][:1]
     parts = [
         _kind(pick),
@@ -116,6 +118,24 @@ def describe_pick(pick: ItemFacts, request: str) -> str:
         *([template["why"].format(why="; ".join(reasons))] if reasons else []),
     ]
     return template["pick"].format(title=pick.title, facts="; ".join(parts))
+
+
+def _relevant_clauses(sentence: str, request: str, most: int) -> str:
+    """The sentence if it has at most `most` words; else `most` words of it from its clause most
+    like the request (the first on a tie), or from an earlier clause where too few follow ("into
+    one relentless countdown, as civilian sailors cross the Channel in small boats to bring them
+    home" for "civilian boats crossing the sea"), cut back to a clause's end where one ends in
+    the second half."""
+    if len(sentence.split()) <= most:
+        return sentence
+    clauses = CLAUSE_BREAK.split(sentence)
+    wanted = _stems(request)
+    start = max(range(len(clauses)), key=lambda n: (len(wanted & _stems(clauses[n])), -n))
+    while start > 0 and len(" ".join(clauses[start - 1 :]).split()) <= most:
+        start -= 1
+    words = " ".join(clauses[start:]).split()[:most]
+    ends = [n for n, word in enumerate(words) if word.endswith((",", ";", ":")) and n + 1 > most // 2]
+    return " ".join(words[: ends[-1] + 1] if ends else words).rstrip(",;:.")
 
 
 def lead(position: int, title: str, reasons: Sequence[str] = ()) -> str:
@@ -154,17 +174,14 @@ def recommendation_messages(
     tone: Tone,
     categories: Sequence[str],
     examples: bool = True,
-    profile: Sequence[str] = (),
 ) -> list[Message]:
     """The LLM's prompt for a recommendation reply's first sentence: the system message, worked
-    examples, then this turn (their profile in plain words, the person's message, the tone, the
-    top pick's facts: `describe_pick`). The next picks follow with `next_pick_messages`. `kith
+    examples, then this turn (the person's message, the tone, the top pick's facts:
+    `describe_pick`). The next picks follow with `next_pick_messages`. `kith
     finetune` builds its training prompts with this function (without the worked examples, which
     an adapter does not need), so an adapter learns the prompt the bot sends."""
     turn = prompts.table("reply")["turn"].format(
-        profile=_profile_line(profile), message=message, tone=tone,
-        pick=describe_pick(_as_facts(recommendations[0]), message),
-    )
+        message=message, tone=tone, pick=describe_pick(_as_facts(recommendations[0]), message))
     return _messages(categories, examples, turn)
 
 
@@ -175,15 +192,10 @@ def next_pick_messages(messages: Sequence[Message], accepted: str, pick: ItemFac
             {"role": "user", "content": prompts.table("reply")["next"].format(pick=describe_pick(pick, request))}]
 
 
-def opening_messages(categories: Sequence[str], profile: Sequence[str] = (), examples: bool = True) -> list[Message]:
+def opening_messages(categories: Sequence[str], examples: bool = True) -> list[Message]:
     """`recommendation_messages` up to where the person's message goes: what the LLM can read
-    after the previous turn (`ReplyWriter.prepare_next`)."""
-    turn = prompts.table("reply")["turn"].split("{message}", 1)[0].format(profile=_profile_line(profile))
-    return _messages(categories, examples, turn)
-
-
-def _profile_line(profile: Sequence[str]) -> str:
-    return prompts.table("reply")["profile"].format(profile="; ".join(profile)) if profile else ""
+    after the previous turn (`ReplyWriter.prepare_next`), the same for everyone."""
+    return _messages(categories, examples, prompts.table("reply")["turn"].split("{message}", 1)[0])
 
 
 def _messages(categories: Sequence[str], examples: bool, turn: str) -> list[Message]:
@@ -243,12 +255,13 @@ class ReplyWriter:
         facts = self.facts(recommendations, own_items)
         return bool(facts.picks) and all(v.supported for _, v in self.check.check_reply(text, facts))
 
-    def prepare_next(self, profile: Sequence[str]) -> threading.Thread:
+    def prepare_next(self) -> threading.Thread:
         """After a turn: start the LLM reading the next turn's prompt up to the person's message
-        (the worked examples and the profile as it now stands) in the background, so that the
-        next reply reads only the message, the tone and the pick before its first word. The
-        reply's own LLM call waits for this read (the runtime serializes calls)."""
-        messages = opening_messages(self.categories, profile, self.instructed)
+        (the system message and the worked examples) in the background, so that the next reply
+        reads only the message, the tone and the pick before its first word. Other prompts (the
+        LLM reader's, another runtime user's) may have evicted it meanwhile; unchanged, it is not
+        read again. The reply's own LLM call waits for this read (the runtime serializes calls)."""
+        messages = opening_messages(self.categories, self.instructed)
         # Loaded here, not in the thread: llama.cpp silences stdout while it loads a model, which
         # would swallow what the caller prints meanwhile (the terminal chat's reply).
         llm = self._llm()
@@ -280,7 +293,6 @@ class ReplyWriter:
         tone: Tone,
         result: list[Written],
         named_by_person: set[str] = frozenset(),  # type: ignore[assignment]
-        profile: Sequence[str] = (),
     ) -> Iterator[str]:
         """Yield the reply's sentences, each once it passed the faithfulness check; append the
         whole text (the yielded pieces joined) to `result`.
@@ -292,7 +304,7 @@ class ReplyWriter:
         # words, with no claim, it goes out at once.
         pieces = [_pick(prompts.table("tones")[tone]["openers"], message)]
         yield pieces[0]
-        messages = recommendation_messages(message, facts.picks, tone, self.categories, self.instructed, profile)
+        messages = recommendation_messages(message, facts.picks, tone, self.categories, self.instructed)
         llm = self._llm()
         self.started = True
         degraded = None

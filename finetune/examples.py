@@ -52,7 +52,6 @@ from retrieval.titles import TitleFinder
 CHOSEN_KINDS = ("like", "purchase", "rating", "review")
 GOOD_RATING = 4.0
 HISTORY_SHOWN = 5  # most recent liked items in an interaction prompt
-PROFILE_LIKES_SHOWN = 8  # as many likes as bot.profile.describe shows
 FRIEND_ITEMS_SHOWN = 3
 # Reply examples generated from a catalog's facts, at most (a large catalog's dialogues still count).
 REPLY_EXAMPLES = 600
@@ -314,10 +313,6 @@ def _dialogue_examples(
         if role == "assistant" and named and previous is not None and previous[0] == "user" and previous[1]:
             message = previous[1]
             liked_so_far = [items[m].title for m in dict.fromkeys(earlier) if m in liked and m in items]
-            # The profile line the bot had before the message, in its words (bot.profile.describe).
-            before = earlier[: len(earlier) - len([m for m in previous[2] if m in items])]
-            liked_before = [items[m].title for m in dict.fromkeys(before) if m in liked]
-            profile = [f"likes: {', '.join(liked_before[-PROFILE_LIKES_SHOWN:])}"] if liked_before else []
             if len(named) <= LISTED:
                 rng = random.Random(f"{seed}:{group}:{index}")
                 category = items[named[0]].category
@@ -330,7 +325,7 @@ def _dialogue_examples(
                 if target is not None:
                     examples.append(Example(
                         tuple(recommendation_messages(message, picks, tone, sorted({p.category for p in picks}),
-                                                      examples=worked_examples, profile=profile)),
+                                                      examples=worked_examples)),
                         target, "dialogue", origin, group, tuple(p.item_id for p in picks),
                     ))
             fresh = [m for m in named if m not in earlier]

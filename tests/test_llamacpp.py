@@ -281,33 +281,35 @@ def test_reply_prompts_evaluate_only_their_new_tokens(fast: LlamaCppRuntime) -> 
 def test_prepared_opening_leaves_only_the_turn_to_read(fast: LlamaCppRuntime) -> None:
     """The prompt is read in two steps: after the previous turn up to the person's message
     (`prepare_next`), then the message, the tone, the top pick, the template's turn closing and
-    the prefilled opener. The sentence is the same as unprepared."""
+    the prefilled opener. The sentence is the same as unprepared. The opening is everyone's, so
+    once read it stays read between turns and people; another prompt evicts it."""
     finder = TitleFinder([("paddington", "Paddington 2 (2017)", 0.5)])
     first = FirstSentenceCounters(fast)
     writer = ReplyWriter(lambda: first, finder, ["books", "films"])  # type: ignore[arg-type, return-value]
     pick = [Recommendation("paddington", "Paddington 2 (2017)", "films", 1.0, {}, ["your friend Ana rated it 5/5"],
                            3.99, ["family", "funny"])]
-    message, profile = "a warm film for a rainy Sunday with my kids", ["likes: Arrival (2016)", "looking for: films"]
+    message = "a warm film for a rainy Sunday with my kids"
     unprepared: list = []
-    list(writer.stream_recommendation(message, pick, "friendly", unprepared, profile=profile))
-    list(writer.stream_recommendation("something else entirely", pick, "friendly", [], profile=["likes: Heat"]))  # evict
-
-    writer.prepare_next(profile).join()
-    before_message = len(fast.opening_tokens(opening_messages(["books", "films"], profile)))
+    list(writer.stream_recommendation(message, pick, "friendly", unprepared))
+    before_message = len(fast.opening_tokens(opening_messages(["books", "films"])))
+    writer.prepare_next().join()
     assert fast.counters.last_reused + fast.counters.last_evaluated == before_message
-    # The worked examples stayed in the cache: only the profile line was read.
-    assert fast.counters.last_evaluated <= 20
+    # After a reply the opening is still there: nothing but its last token is read again.
+    assert fast.counters.last_evaluated <= 1
+    fast.generate([{"role": "user", "content": "Is it raining?"}], max_new_tokens=1)  # another prompt evicts it
+    writer.prepare_next().join()
+    assert fast.counters.last_evaluated >= before_message - 10
 
     prepared: list = []
     first.calls.clear()
-    list(writer.stream_recommendation(message, pick, "friendly", prepared, profile=profile))
+    list(writer.stream_recommendation(message, pick, "friendly", prepared))
     assert prepared[0].text == unprepared[0].text
     # The turn's first LLM call (a sentence that fails the faithfulness check is written again,
     # a later call that reuses this one's prompt).
     reused, evaluated = first.calls[0]
     # All of the opening but at most its last token (which the message's first may merge with) was reused.
     assert reused >= before_message - 1
-    full = recommendation_messages(message, pick, "friendly", ["books", "films"], profile=profile)
+    full = recommendation_messages(message, pick, "friendly", ["books", "films"])
     # The LLM continues "Try <title> —"; the person sees a tone's opener before it.
     assert prepared[0].text.split(" Try ")[0] in prompts.table("tones")["friendly"]["openers"]
     after_pick = len(fast.prompt_tokens(full, "Try Paddington 2 (2017) —"))
@@ -344,9 +346,8 @@ def test_close_waits_for_the_llms_background_reads() -> None:
             finished.append(messages[-1]["content"])
 
     writer = ReplyWriter(lambda: SlowReader(), TitleFinder([]), ["films"])  # type: ignore[arg-type, return-value]
-    writer.prepare_next(["likes: Heat"])
-    writer.prepare_next(["likes: Heat", "looking for: films"])
+    writer.prepare_next()
+    writer.prepare_next()
     assert finished == []
     writer.wait()
-    # Both reads, in whichever order they ended.
-    assert sorted(finished) == ["Profile: likes: Heat.\nCustomer: \"", "Profile: likes: Heat; looking for: films.\nCustomer: \""]
+    assert finished == ["Customer: \"", "Customer: \""]  # both reads ended

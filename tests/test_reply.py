@@ -160,6 +160,8 @@ def test_an_adapter_gets_the_prompt_it_learnt_without_worked_examples(items: dic
 
 
 def test_the_prompt_gives_the_description_sentence_most_like_the_request(items: dict[str, Item]) -> None:
+    """Of a long sentence, the clauses most like the request (every prompt token after the
+    message delays the first word); the sentences built from facts keep it whole."""
     dunkirk = items["film-050"]
     assert relevant_sentences(dunkirk.description, "civilian boats crossing the sea") == [
         "Nolan weaves three timelines, on land, at sea and in the air, into one relentless countdown, "
@@ -167,9 +169,15 @@ def test_the_prompt_gives_the_description_sentence_most_like_the_request(items: 
     facts = [ItemFacts.of(r, items[r.item_id]) for r in picks(items, "film-050")]
     turn = recommendation_messages("civilian boats crossing the sea", facts, "friendly", ["films"])[-1]
     assert turn["content"].endswith(
-        "Recommend: Dunkirk (2017) (film; about: Nolan weaves three timelines, on land, at sea and in the air, into "
-        "one relentless countdown, as civilian sailors cross the Channel in small boats to bring them home; "
-        "tags: war, historical, tense; price: 9.99; why: matches what you asked for: war).")
+        "Recommend: Dunkirk (2017) (film; about: into one relentless countdown, as civilian sailors cross the Channel "
+        "in small boats to bring them home; tags: war, historical, tense; price: 9.99; "
+        "why: matches what you asked for: war).")
+    # Asked for nothing a long sentence holds: its opening words, to a clause's end.
+    turn = recommendation_messages("timelines", facts, "friendly", ["films"])[-1]
+    assert "about: Nolan weaves three timelines, on land, at sea and in the air, into one relentless countdown;" in turn["content"]
+    assert fact_sentences(lead(0, "Dunkirk (2017)"), facts[0], "civilian boats crossing the sea")[0].endswith(
+        "Nolan weaves three timelines, on land, at sea and in the air, into one relentless countdown, "
+        "as civilian sailors cross the Channel in small boats to bring them home.")
 
 
 def test_streamed_reply_is_the_saved_turn_and_holds_only_checked_sentences(demo_template: Path, model_cache: Path,
