@@ -152,11 +152,12 @@ def _liked(reasons: Sequence[str]) -> str | None:
     return next((r for r in reasons if r.startswith("because you liked")), None)
 
 
-def fact_sentences(lead_text: str, pick: ItemFacts, request: str) -> list[str]:
+def fact_sentences(lead_text: str, pick: ItemFacts, request: str, most_words: int = FACT_WORDS) -> list[str]:
     """Sentences about the pick built from its facts alone, best first: its description's
-    sentence most like the request (when short enough), its tags, its kind."""
+    sentence most like the request (when it has at most `most_words` words), its tags, its kind.
+    `kith finetune`'s targets ask for at most ABOUT_WORDS: the words the prompt shows of it."""
     template = prompts.table("reply")
-    about = [s for s in relevant_sentences(pick.description, request) if len(s.split()) <= FACT_WORDS]
+    about = [s for s in relevant_sentences(pick.description, request) if len(s.split()) <= most_words]
     facts = [a if a[-1:] in ".!?" else a + "." for a in about]
     if pick.tags:
         facts.append(f"{_article(pick.tags[0])} {', '.join(pick.tags[:3])} {_kind(pick)}.")

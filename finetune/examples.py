@@ -39,7 +39,7 @@ from typing import Any
 
 import prompts
 from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
-from bot.reply import CATEGORY_NOUNS, LISTED, choose_tone, fact_sentences, lead, recommendation_messages
+from bot.reply import ABOUT_WORDS, CATEGORY_NOUNS, LISTED, choose_tone, fact_sentences, lead, recommendation_messages
 from bot.runtimes.base import Message
 from bot.sentiment import analyze
 from retrieval.database import Database
@@ -209,7 +209,8 @@ def catalog_reply_examples(items: Sequence[Item], check: FaithfulnessCheck, seed
     `most`, seeded), a request made of their tags (prompts/finetune.toml `reply_requests`), the
     bot's prompt with the item as the top pick beside two others of its category, and as the target
     the first sentence from its facts that passes the faithfulness check (`bot.reply.fact_sentences`:
-    the description's sentence most like the request, else its tags). So an adapter learns the
+    the description's sentence most like the request where the prompt shows it whole, else its
+    tags: `_prompted_fact_sentences`). So an adapter learns the
     reply format on any catalog, saying only what the facts support."""
     rng = random.Random(f"{seed}:catalog-replies")
     tagged = [item for item in items if item.tags and item.description]
@@ -225,7 +226,7 @@ def catalog_reply_examples(items: Sequence[Item], check: FaithfulnessCheck, seed
         others = [o for o in by_category[item.category] if o.id != item.id]
         picks = [pick, *(_candidate(o) for o in rng.sample(others, min(LISTED - 1, len(others))))]
         facts = TurnFacts((pick,))
-        target = next((s for s in fact_sentences(lead(0, item.title), pick, request) if check.check(s, facts).supported), None)
+        target = next((s for s in _prompted_fact_sentences(pick, request) if check.check(s, facts).supported), None)
         if target is not None:
             examples.append(Example(
                 tuple(recommendation_messages(request, picks, choose_tone(analyze(request, [])),
@@ -287,7 +288,14 @@ def _faithful_target(text: str, pick: ItemFacts, own: set[str], message: str, ch
         return text
     if not pick.description and not pick.tags:
         return None
-    return next((s for s in fact_sentences(lead(0, pick.title), pick, message) if check.check(s, facts).supported), None)
+    return next((s for s in _prompted_fact_sentences(pick, message) if check.check(s, facts).supported), None)
+
+
+def _prompted_fact_sentences(pick: ItemFacts, request: str) -> list[str]:
+    """The bot's sentences from the pick's facts that say only what the prompt shows: of a
+    description sentence, the prompt gives at most ABOUT_WORDS words (bot.reply.describe_pick),
+    so a longer one is no target (the model would learn to say more than it is told)."""
+    return fact_sentences(lead(0, pick.title), pick, request, most_words=ABOUT_WORDS)
 
 
 def _dialogue_examples(
