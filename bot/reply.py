@@ -158,11 +158,21 @@ def fact_sentences(lead_text: str, pick: ItemFacts, request: str, most_words: in
     `kith finetune`'s targets ask for at most ABOUT_WORDS: the words the prompt shows of it."""
     template = prompts.table("reply")
     about = [s for s in relevant_sentences(pick.description, request) if len(s.split()) <= most_words]
-    facts = [a if a[-1:] in ".!?" else a + "." for a in about]
+    facts = [_after_dash(a if a[-1:] in ".!?" else a + ".") for a in about]
     if pick.tags:
         facts.append(f"{_article(pick.tags[0])} {', '.join(pick.tags[:3])} {_kind(pick)}.")
     facts.append(template["bare"].format(article=_article(_kind(pick)), kind=_kind(pick)))
     return [template["fact"].format(lead=lead_text, fact=fact) for fact in facts]
+
+
+def _after_dash(sentence: str) -> str:
+    """A description sentence as it reads after a lead's dash: its first word lower-cased where
+    it is a function word before a lower-case word ("Try Interstellar (2014) — with crops
+    failing"), a name's first word kept ("— The Strokes' debut", "— I Capture the Castle")."""
+    first, _, rest = sentence.partition(" ")
+    if first.lower() in FUNCTION_WORDS - {"i", "i'm", "i'd", "i'll", "i've", "kith", "ok", "okay"} and rest[:1].islower():
+        return f"{first.lower()} {rest}"
+    return sentence
 
 
 def _as_facts(pick: Recommendation | ItemFacts) -> ItemFacts:

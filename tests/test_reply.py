@@ -144,6 +144,16 @@ def test_the_pick_facts_leave_out_the_reason_its_lead_gives(items: dict[str, Ite
     assert lead(0, "Dunkirk (2017)", ranked[0].reasons) == "Try Dunkirk (2017), because you liked Arrival (2016) —"
 
 
+def test_a_sentence_from_facts_reads_on_after_the_leads_dash() -> None:
+    def first(description: str) -> str:
+        return fact_sentences("Try X —", ItemFacts("x", "X", "films", description, (), None), "")[0]
+
+    assert first("With crops failing, a pilot leaves Earth.") == "Try X — with crops failing, a pilot leaves Earth."
+    # A name's first word stays as written.
+    assert first("The Strokes' debut reignited guitar rock.") == "Try X — The Strokes' debut reignited guitar rock."
+    assert first("Brooding and beautiful, it asks what makes us human.").startswith("Try X — Brooding")
+
+
 def test_an_adapter_gets_the_prompt_it_learnt_without_worked_examples(items: dict[str, Item]) -> None:
     """`kith finetune` trains on prompts without the worked examples: the bot sends an adapter those."""
     prompts_seen = []
