@@ -483,9 +483,13 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     if u.tags:
         # A request's tags name what the person wants now; they replace the earlier request's.
         # An occasion's tags are required only where it is all the request names ("songs for a
-        # road trip"); beside other tags they stay liked tags, a soft lift (OCCASION_TAGS).
+        # road trip"); beside other tags they stay liked tags, a soft lift (OCCASION_TAGS). Said
+        # after a request of the same category ("jazz please" / "it's for a dinner party"), an
+        # occasion alone refines it: the request's tags stay required.
         asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
-        c.required_tags = list(dict.fromkeys(asked or u.tags))
+        refines = not asked and not u.categories and any(t not in OCCASION_TAGS for t in c.required_tags)
+        if not refines:
+            c.required_tags = list(dict.fromkeys(asked or u.tags))
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").

@@ -46,6 +46,19 @@ def test_an_occasion_alone_or_an_activity_is_the_request(text: str, required: li
     assert profile_after(text).constraints.required_tags == required
 
 
+def test_an_occasion_said_after_the_request_refines_it() -> None:
+    """"jazz please" / "it's for a dinner party": still jazz, lifted by party; a new category
+    with an occasion is a new request."""
+    def then(profile: Profile, text: str) -> Profile:
+        return apply_understanding(profile, read_rules(text, analyze(text, []), VOCABULARY, today=date(2025, 6, 1)))
+
+    jazz = profile_after("some jazz please")
+    party = then(jazz, "it's for a dinner party")
+    assert party.constraints.required_tags == ["jazz"] and "party" in party.liked_tags
+    assert then(jazz, "a film for a road trip").constraints.required_tags == ["road-trip"]
+    assert then(profile_after("some party tunes"), "for a road trip").constraints.required_tags == ["road-trip"]
+
+
 @pytest.mark.parametrize("text", ["some jazz for a picnic", "some jazz for a birthday", "some jazz for my dad's wedding"])
 def test_occasions_without_a_tag_require_nothing_more(text: str) -> None:
     assert profile_after(text).constraints.required_tags == ["jazz"]
