@@ -47,6 +47,7 @@ LISTED = 3  # picks the reply's text names; all of them travel as structured dat
 WRITTEN_PICKS = 1
 PROMPT_TAGS = 3  # tags in a pick's facts for the LLM
 ABOUT_WORDS = 18  # words of its description sentence in a pick's facts for the LLM (`describe_pick`)
+SAID_WORDS = 3  # words an LLM sentence must say after its lead ("Try X —")
 LOOP_WORDS = 3  # a content word said this often in one sentence: the LLM is looping (`_looping`)
 FACT_WORDS = 30  # a description sentence longer than this is no reply sentence: tags stand in
 WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
@@ -354,10 +355,12 @@ class ReplyWriter:
             text = self._until_invented(llm, messages, prefix, pick, facts)
             sentence = SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(f"{prefix} {text.strip()}".split()))
             verdict = self.check.check(sentence, facts, about=pick.item_id)
-            if verdict.supported:
+            # True but next to nothing ("Try Promises — Jazz.", seen from an adapter) says no
+            # more than the card: written again too.
+            if verdict.supported and len(sentence[len(start):].split()) >= SAID_WORDS:
                 return sentence, attempt > 0
-            logger.info("unfaithful sentence (%s), %s: %s", ", ".join(verdict.unsupported),
-                        "replaced" if attempt else "written again", sentence)
+            logger.info("%s sentence (%s), %s: %s", "unfaithful" if not verdict.supported else "too short",
+                        ", ".join(verdict.unsupported), "replaced" if attempt else "written again", sentence)
         return self._from_facts(start, pick, facts, request), True
 
     def _until_invented(self, llm: LLMRuntime, messages: Sequence[Message], prefix: str, pick: ItemFacts,

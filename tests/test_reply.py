@@ -110,6 +110,13 @@ class WordByWordLLM(ScriptedLLM):
             yield " " + word
 
 
+def test_a_true_sentence_that_says_next_to_nothing_is_written_again(items: dict[str, Item]) -> None:
+    llm = ScriptedLLM({"Try": [" War.", " set on a French beach in 1940."], "Or try": [" a classic war film."]})
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
+    assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
+
+
 def test_a_sentence_stops_being_written_at_its_first_invention(items: dict[str, Item]) -> None:
     """"husband" fails whatever follows: the LLM is stopped two words later, not at its sentence's end."""
     invented = " a gripping tale of a woman who has just lost her husband and then goes on and on and on for many more words."
