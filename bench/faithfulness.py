@@ -42,6 +42,7 @@ from typing import Any
 import prompts
 from bot import Kith
 from bot.faithfulness import FaithfulnessCheck, Verdict, facts_for, split_sentences
+from bot.reply import REWRITE_LOG
 from retrieval.redial import read_conversations, redial_turns
 
 REDIAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "redial"
@@ -235,16 +236,18 @@ class _Tally:
 
 
 class _Rewrites(logging.Handler):
-    """Counts the reply writer's rewrites (bot/reply.py logs each unfaithful LLM sentence: "written
-    again" or "replaced"), so that the LLM's own faithfulness shows beside the reply's."""
+    """Counts the reply writer's rewrites (bot/reply.py logs each LLM sentence it does not keep,
+    unfaithful or too short: "written again" or "replaced"), so that the LLM's own faithfulness
+    shows beside the reply's."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.counts: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("unfaithful sentence") and len(record.args or ()) >= 2:
-            self.counts[str(record.args[1])] += 1  # type: ignore[index]
+        # ReplyWriter._written: "%s sentence (%s), %s: %s" % (why, claims, what it did, sentence)
+        if record.msg == REWRITE_LOG and len(record.args or ()) == 4:
+            self.counts[str(record.args[2])] += 1  # type: ignore[index]
 
 
 def run(kith: Kith, turns: list[tuple[str, str]], prefix: str, wanted: int, log: Path | None = None) -> dict[str, Any]:

@@ -56,6 +56,9 @@ SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 PERSONAL_REASONS = ("because you liked", "your friend")
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
 LLM_UNAVAILABLE = "llm_unavailable"
+# The log line of an LLM sentence not kept: why, its failing claims, "written again" or "replaced",
+# the sentence (bench/faithfulness.py counts them).
+REWRITE_LOG = "%s sentence (%s), %s: %s"
 logger = logging.getLogger(__name__)
 
 
@@ -359,7 +362,7 @@ class ReplyWriter:
             # more than the card: written again too.
             if verdict.supported and len(sentence[len(start):].split()) >= SAID_WORDS:
                 return sentence, attempt > 0
-            logger.info("%s sentence (%s), %s: %s", "unfaithful" if not verdict.supported else "too short",
+            logger.info(REWRITE_LOG, "unfaithful" if not verdict.supported else "too short",
                         ", ".join(verdict.unsupported), "replaced" if attempt else "written again", sentence)
         return self._from_facts(start, pick, facts, request), True
 

@@ -117,6 +117,27 @@ def test_a_true_sentence_that_says_next_to_nothing_is_written_again(items: dict[
     assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
 
 
+def test_the_faithfulness_bench_counts_each_sentence_not_kept(items: dict[str, Item]) -> None:
+    """bench/faithfulness.py reads the writer's log: a format change must not zero its counts."""
+    import importlib.util
+    import logging
+
+    spec = importlib.util.spec_from_file_location("faithfulness_bench", DEMO.parents[1] / "bench" / "faithfulness.py")
+    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    counter, log = bench._Rewrites(), logging.getLogger("bot.reply")
+    level = log.level
+    log.addHandler(counter)
+    log.setLevel(logging.INFO)
+    try:
+        llm = ScriptedLLM({"Try": [" War.", " set in Africa."], "Or try": [" a classic war film."]})
+        list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", []))
+    finally:
+        log.removeHandler(counter)
+        log.setLevel(level)
+    assert counter.counts == {"written again": 1, "replaced": 1}
+
+
 def test_a_sentence_stops_being_written_at_its_first_invention(items: dict[str, Item]) -> None:
     """"husband" fails whatever follows: the LLM is stopped two words later, not at its sentence's end."""
     invented = " a gripping tale of a woman who has just lost her husband and then goes on and on and on for many more words."
