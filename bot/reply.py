@@ -11,8 +11,8 @@ All picks also travel as structured data (the cards beside the reply in the UI,
 Every sentence the LLM writes is checked by bot/faithfulness.py before it is yielded: one that
 fails is written once more (its lead steered by the pick's tags), and if that fails too it is
 replaced by a sentence built from the pick's facts. The writing of a sentence stops at its first
-word that fails whatever follows (`_until_invented`), so a failing one costs little time. So a streaming client only ever receives
-sentences that passed, and the stream is the saved text.
+word that fails whatever follows (`_until_invented`), so a failing one costs little time. So a
+streaming client only ever receives sentences that passed, and the stream is the saved text.
 
 When the LLM is an endpoint that is down (bot.runtimes.base.LLMUnavailable), the reply is written
 from the ranking alone: each pick's lead with its first reason, marked degraded.
@@ -52,6 +52,8 @@ LOOP_WORDS = 3  # a content word said this often in one sentence: the LLM is loo
 FACT_WORDS = 30  # a description sentence longer than this is no reply sentence: tags stand in
 WORD = re.compile(r"[a-z0-9][a-z0-9'-]*")
 CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+# Function words whose capital stays where they start a sentence (`_after_dash`).
+ALWAYS_CAPITALIZED = frozenset({"i", "i'm", "i'd", "i'll", "i've", "kith", "ok", "okay"})
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 PERSONAL_REASONS = ("because you liked", "your friend")
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
@@ -109,11 +111,13 @@ def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -
 def describe_pick(pick: ItemFacts, request: str) -> str:
     """A pick's facts for the LLM (prompts/reply.toml `pick`): its kind, the description's
     sentence most like the request (at most ABOUT_WORDS words of it: `_relevant_clauses`), its
-    first tags, price and the first reason its lead (`lead`) does not already give. Every token here is read after the person's message, before the reply's first word, so
-    the facts are few (measured: bench/turn_latency.py)."""
+    first tags, price and the first reason its lead (`lead`) does not already give. Every token
+    here is read after the person's message, before the reply's first word, so the facts are few
+    (measured: bench/turn_latency.py)."""
     template = prompts.table("reply")
     about = [_relevant_clauses(s, request, ABOUT_WORDS) for s in relevant_sentences(pick.description, request)]
-    reasons = [r for r in _reasons(pick) if r != _liked(_reasons(pick))][:1]
+    all_reasons = _reasons(pick)
+    reasons = [r for r in all_reasons if r != _liked(all_reasons)][:1]
     parts = [
         _kind(pick),
         *([template["about"].format(about=about[0].rstrip("."))] if about else []),
@@ -174,7 +178,7 @@ def _after_dash(sentence: str) -> str:
     it is a function word before a lower-case word ("Try Interstellar (2014) — with crops
     failing"), a name's first word kept ("— The Strokes' debut", "— I Capture the Castle")."""
     first, _, rest = sentence.partition(" ")
-    if first.lower() in FUNCTION_WORDS - {"i", "i'm", "i'd", "i'll", "i've", "kith", "ok", "okay"} and rest[:1].islower():
+    if first.lower() in FUNCTION_WORDS - ALWAYS_CAPITALIZED and rest[:1].islower():
         return f"{first.lower()} {rest}"
     return sentence
 

@@ -210,8 +210,8 @@ def catalog_reply_examples(items: Sequence[Item], check: FaithfulnessCheck, seed
     bot's prompt with the item as the top pick beside two others of its category, and as the target
     the first sentence from its facts that passes the faithfulness check (`bot.reply.fact_sentences`:
     the description's sentence most like the request where the prompt shows it whole, else its
-    tags: `_prompted_fact_sentences`). So an adapter learns the
-    reply format on any catalog, saying only what the facts support."""
+    tags: `_prompted_fact_sentences`). So an adapter learns the reply format on any catalog,
+    saying only what the facts support."""
     rng = random.Random(f"{seed}:catalog-replies")
     tagged = [item for item in items if item.tags and item.description]
     by_category: dict[str, list[Item]] = defaultdict(list)

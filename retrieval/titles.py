@@ -333,7 +333,8 @@ class _Words:
 
     def in_longer_name(self, index: int, after_article: bool) -> bool:
         """Whether a capitalized word next to it in its sentence makes it part of a longer name
-        ("Ben Affleck", "Morgan Freeman", "Jackie Chan"), not one of a list ("Alien, Titanic"): the title's own article aside."""
+        ("Ben Affleck", "Morgan Freeman", "Jackie Chan"), not one of a list ("Alien, Titanic"):
+        the title's own article aside."""
         after = index + 1 < len(self.tokens) and self._joined(index) and self._name_inside(index + 1)
         before = (index > 0 and not self.opening[index] and not after_article and self._joined(index - 1)
                   and self._name_inside(index - 1))
