@@ -265,16 +265,20 @@ class Kith:
         `reader`, this Kith's own by default)."""
         reader = reader or self.reader
         profile, read = Profile(), []
-        assistant, suggested, named = "", [], []
+        assistant, suggested, named, theirs = "", [], [], set()
         for message in messages:
             found = [f.item_id for f in self.finder.find(message["text"])]
             if message["role"] == "user":
                 understanding = reader.read(Said(message["text"], assistant, tuple(suggested), tuple(named)))[0]
                 profile = apply_understanding(profile, understanding, suggested)
                 read.append(understanding)
-                assistant, suggested = "", []
+                felt = {o.item_id for o in understanding.opinions if o.feeling != "neutral" and o.item_id in found}
+                assistant, suggested, theirs = "", [], theirs | felt
             else:
-                assistant, suggested = (assistant + " " + message["text"]).strip(), [*suggested, *found]
+                # What the person named with a feeling, the assistant only talks back about ("I'm
+                # not a fan of Justice League either"): an answer to its suggestions is not about it.
+                suggested = [*suggested, *(item_id for item_id in found if item_id not in theirs)]
+                assistant = (assistant + " " + message["text"]).strip()
             named += [item_id for item_id in found if item_id not in named]
         return profile, read
 

@@ -7,9 +7,11 @@ first the ways people say they did not like something that VADER misses ("not a 
 for me", "meh"), then VADER, deaf to what a film holds ("it scared me", "a war film"). Words
 about having seen it ("no, I haven't seen it"; any "no" to "have you seen it?"), about being
 bored oneself ("I'm bored, any ideas?") and questions ("is it scary?") are no opinion. A clause
-ends at a stop, a contrast or an "I" that starts a sentence without one ("I have not I want
-to"). The clauses that name no title are about the title just named ("Saw Alien. It bored me"),
-or before any, answer about what the assistant just suggested.
+ends at a stop, a contrast, an interjection ("oh") or a sentence started without a stop ("I have
+not I want to", "liked Crank for example Didn't care for Valerian"). The clauses that name no
+title are about the title just named ("Saw Alien. It bored me"), or before any, answer about what
+the assistant just suggested; a clause about films of a kind ("I don't like Stephen King movies")
+is about neither, except to colour a title just named without a feeling.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ NEUTRAL_BAND = 0.05
 # The clause of plain VADER's reading of a mention (`item_feeling`, the baseline).
 CLAUSE_BREAK = re.compile(r"[.!?;]+|,\s*(?:but|though|although|yet|whereas|while)\b|\b(?:but|though|although|whereas|however)\b", re.I)
 REJECTION = re.compile(
-    r"^\s*(no|nope|nah)\b|\bnot (that|those|these|them|it|for me|really)\b|\bnone of (those|these|them)\b|"
+    r"^\s*(no|nope|nah)\b|\bnot (that(?! it\b)|those|these|them|it|for me|really)\b|\bnone of (those|these|them)\b|"
     r"\bsomething (else|different)\b|\b(don'?t|do not|didn'?t) (like|want|fancy) (those|these|that|them|any)\b",
     re.I,
 )
@@ -55,11 +57,17 @@ NEW_SENTENCE = (r"(?<=\w)" + "".join(rf"(?<!\b{word})" for word in (
     "where", "how", "why", "since", "until", "before", "after", "whether", "whenever", "while", "one", "ones",
     "thing", "things", "movie", "movies", "film", "films", "something", "anything", "everything")) +
     r"\s+(?=i(?:\s|['’](?:m|ve|ll|d)\b))")
-OPINION_BREAK = re.compile(r"[.!?;,:]+|\s[-–—]+\s|\b(?:but|though|although|however|whereas)\b|" + NEW_SENTENCE,
-                           re.I)
+# A sentence begun with a capital but no stop: a negation or a verdict after a lower-case word
+# ("I really liked Crank for example Didn't care for Valerian"). Case-sensitive: only the capital tells.
+CAPITAL_OPENER = (r"(?-i:(?<=[a-z])\s+(?=(?:Didn['’]?t|Don['’]?t|Doesn['’]?t|Wasn['’]?t|Isn['’]?t|Not|Never|"
+                  r"Loved|Liked|Hated|Enjoyed|Also)\b))")
+# An interjection opens a new thought too ("not as good as Man of Steel oh that is great").
+INTERJECTION = r"(?<=\w)\s+(?=(?:oh|ah|wow)\b)"
+OPINION_BREAK = re.compile(r",\s*yet\b|[.!?;,:]+|\s[-–—]+\s|\b(?:but|though|although|however|whereas)\b|" + NEW_SENTENCE
+                           + "|" + CAPITAL_OPENER + "|" + INTERJECTION, re.I)
 # A clause that begins so, follows such a break or ends with "though" takes back what came
 # before it ("violent, but a good one"; "it's old. Still, I loved it"; "I didn't like it though").
-CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|still)\b", re.I)
+CONTRAST = re.compile(r"^\W*(?:but|though|although|however|whereas|still|yet)\b", re.I)
 TRAILING_CONTRAST = re.compile(r"^\s*though\s*(?:[.!?,;]|$)", re.I)
 
 
@@ -103,7 +111,7 @@ NOT_FELT = re.compile(
     r"cr(?:y|ied|ying)|tears|shocking|insane|sick|wicked|horror\w*|ghost\w*|brutal|fight\w*|tragic|tragedy|"
     r"heartbreaking|freaky|fear|revenge|weapon\w*|bomb\w*|battle\w*|cancer|attack\w*|shoot\w*|guns?|steal\w*|"
     r"prison|victim\w*|destroy\w*|crash\w*|monsters?|demon\w*|zombies?|aliens?|disasters?|hell|damn|crap|twisted|"
-    r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie)\b",
+    r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie|gruesome|suicide|arrest\w*)\b",
     re.I)
 # A complaint negated is none ("not boring", "he won't be disappointed", "not too long").
 NOT_BEFORE = r"(?<!not )(?<!n't )(?<!n’t )(?<!never )(?<!not be )(?<!n't be )(?<!n’t be )"
@@ -130,9 +138,10 @@ DISLIKE = _either(
     r"cringe\w*|nonsense|garbage|trash|rubbish|sucked|sucks|a slog|dragged|dragging|shudder|ugh|yuck|eww?)\b",
     r"\bwaste of (?:time|money)\b|\bgave me the creeps\b|\b(?:gave up|walked out|fell asleep|turned it off|stopped watching)\b",
     # "too long" of a film, not of the time since ("it's been too long")
-    NOT_BEFORE + r"(?<!been )\btoo (?:\w+ly |much )?(?:scary|silly|slow|long|old|violent|intense|real|chaotic|dark|sad|"
+    NOT_BEFORE + r"(?<!been )(?<!think )\btoo (?:\w+ly |much )?(?:scary|silly|slow|long|old|violent|intense|real|chaotic|dark|sad|"
     r"weird|gory|bloody|childish|kiddy|cheesy|corny|predictable|boring|serious|depressing|graphic|grown[ -]up|mature|much|"
-    r"gruesome|creepy|strange|confusing|loud|sappy|mushy|sentimental|disturbing|twee|spacey|old-fashioned|dated)\b",
+    r"gruesome|creepy|strange|confusing|loud|sappy|mushy|sentimental|disturbing|twee|spacey|old-fashioned|dated)\b"
+    r"(?!\s+for\s+(?!me\b|us\b|myself\b|my (?:taste|liking)\b))",  # "too scary for the kids" fits an audience, not a taste
     r"\b\w+ for my (?:taste|liking)\b",
     # reluctance, and hedges
     r"\b(?:probably|prob|definitely|likely) (?:won['’]?t|will not|not)\b|\bno (?:interest|desire)\b",
@@ -169,6 +178,10 @@ NEGATED_TITLE = re.compile(
     r"(?:\b(?:not|no|except|anything but|instead of|rather than|nothing like|unlike)(?:\s+[\w'’-]+){0,2}"
     r"|\bnot(?:\s+[\w'’-]+){0,5}\s+like|\b(?:better|more|funnier|scarier) than)" + LISTED,
     re.I)
+# Why a title is not wanted, when it is not a dislike ("a film about drugs, not Trainspotting,
+# seen that one already").
+ALREADY_SEEN = re.compile(r"\b(?:seen|watched|read) (?:it|that|this|them|those|that one|this one) already\b|"
+                          r"\balready (?:seen|watched|read)\b", re.I)
 # A title named as the exception to the clause's feeling: disliked where the clause likes ("I
 # like them all except Titanic"), liked where it dislikes ("not my cup of tea, other than Alien").
 EXCEPTED = re.compile(r"\b(?:except(?: for)?|other than|apart from|aside from)" + LISTED, re.I)
@@ -177,10 +190,19 @@ EXCEPTED = re.compile(r"\b(?:except(?: for)?|other than|apart from|aside from)" 
 PRAISED_BY_COMPARISON = re.compile(
     r"(?:\bas \w+ as(?: i (?:liked|loved|enjoyed|did))?|\b(?:worse|less \w+) than|"
     r"(?:n['’]?t|\bnot|\bnothing|\bnever) (?:gets? |got )?(?:any )?better than)" + LISTED, re.I)
+# A comparison without its subject, at a clause's start, ranks what was just talked about below
+# the title it names ("Not as good as Alien", "worse than Aliens"): a dislike, where no feeling
+# was said before.
+LESSER_THAN_NAMED = re.compile(r"^\W*(?:(?:but|and)\s+)?(?:not (?:as|so) (?:\w+ )?\w+ as|worse than|less \w+ than)\s*$", re.I)
 # A contrast that comes back to liking it outweighs even a dislike said in so many words ("it
 # wasn't as good as the first, but I still thought it was hilarious"; "almost too much, but I
 # liked it").
 STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:\w+ )?(?:liked|loved|enjoyed)\b", re.I)
+# Films of a kind ("I do not like stephen king movies", "the war movies that are not in
+# English"), unless the words point at the ones just named ("I love those movies", "both films").
+KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
+POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
+                     re.I)
 # The suggestions a message has not named ("Loved the first. Not sure about the others").
 THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
 # Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").
@@ -216,8 +238,10 @@ def _label(score: float) -> Literal["positive", "negative", "neutral"]:
     return "neutral"
 
 
-def _mood(text: str, score: float, asked: str) -> Mood:
-    if REJECTION.search(_unseen_masked(text, asked)):  # "No, I haven't seen it" rejects nothing
+def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
+    """`answering`: the words before any title, the part that can turn the suggestions down
+    ("no, not those"; "Avatar? not really" is about Avatar)."""
+    if REJECTION.search(_unseen_masked(answering, asked)):  # "No, I haven't seen it" rejects nothing
         return "rejecting"
     if DOWN_WORDS.search(text) and score < 0.5:
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score.
@@ -339,6 +363,10 @@ def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
             or (clause.wanted and held == "dislike"))
 
 
+def _about_a_kind(clause: str) -> bool:
+    return any(not POINTED.search(clause[: match.start()]) for match in KIND.finditer(clause))
+
+
 # The key of the answer about the suggestions, beside the items named.
 ANSWER = ""
 
@@ -360,22 +388,41 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
     plainly: set[str] = set()  # the keys whose feeling was said in so many words
     about = [ANSWER]  # what a clause naming no title is about: the suggestions, or the titles last named
     previous: ItemFeeling | None = None  # the shared feeling of the clause just before, if it named titles
+    of_a_kind = False  # the clause just before was about films of a kind
+    unwanted: set[str] = set()  # titles disliked only for being named as unwanted ("not Alien")
     for clause in _clauses(text, mentions, asked):
         if not clause.mentions:
             previous = None
+            # Films of a kind are not the suggestions, and colour only a title just named without
+            # a feeling ("I haven't seen It. I'm not into horror movies"; "I enjoyed Saving Private
+            # Ryan. I did not like the war movies that are not in English"). "I love scary movies,
+            # but I'm a wimp": the contrast is about the kind too.
+            of_a_kind = _about_a_kind(clause.text) or (of_a_kind and clause.contrast)
             if THE_OTHERS.search(clause.text):
                 about = [ANSWER]
+            if ALREADY_SEEN.search(clause.text):
+                for key in unwanted.intersection(about):
+                    feelings[key] = "neutral"
+                    plainly.discard(key)
             for key in about:
+                if of_a_kind and (key == ANSWER or feelings[key] != "neutral"):
+                    continue
                 if clause.feeling != "neutral" and _outweighs(clause, feelings[key], key in plainly):
                     feelings[key] = clause.feeling
                     plainly = plainly | {key} if clause.plain else plainly - {key}
             continue
+        of_a_kind = False
+        if LESSER_THAN_NAMED.match(clause.text[: clause.mentions[0][1]]):
+            for key in about:  # "I have seen Cabin in the Woods. Not as good as Last House on the Left"
+                if feelings[key] == "neutral":  # "it is great but not as good as Alien" still likes it
+                    feelings[key] = "dislike"
+                    plainly.add(key)
         shared = clause.feeling
         if shared == "neutral" and previous is not None and LIST_JOINERS.match(clause.text):
             shared = previous
         for mention, at in clause.mentions:
             before = clause.text[:at]
-            negated = bool(NEGATED_TITLE.search(before))
+            negated = bool(NEGATED_TITLE.search(before)) and not ALREADY_SEEN.search(clause.text[at:])
             excepted = shared != "neutral" and bool(EXCEPTED.search(before))
             feeling: ItemFeeling = ("neutral" if PRAISED_BY_COMPARISON.search(before)
                                     else ("like" if shared == "dislike" else "dislike") if excepted
@@ -384,6 +431,8 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
                 feelings[mention.item_id] = feeling
                 if feeling == "dislike" and (negated or excepted or clause.plain):
                     plainly.add(mention.item_id)
+                if negated and not excepted and not clause.plain:
+                    unwanted.add(mention.item_id)
         about = list(dict.fromkeys(mention.item_id for mention, _ in clause.mentions))
         previous = shared
     answer = feelings.pop(ANSWER)
@@ -396,5 +445,6 @@ def analyze(text: str, mentions: list[FoundTitle], asked: str = "") -> Sentiment
     plain = without_titles(text, mentions)
     score = polarity(plain)
     items, answer = read_opinions(text, mentions, asked)
-    return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked),
+    answering = text[: min((mention.start for mention in mentions), default=len(text))]
+    return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked, answering),
                      items=items, answer=answer)

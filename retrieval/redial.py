@@ -19,6 +19,7 @@ held-out ones included.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections import Counter, defaultdict
@@ -76,7 +77,8 @@ def redial_turns(conversation: dict[str, Any], titles: dict[str, str]) -> list[R
     for message in conversation["messages"]:
         role = "user" if message["senderWorkerId"] == seeker else "assistant"
         ids = MENTION.findall(message["text"])
-        text = MENTION.sub(lambda m: _title(m.group(1), titles, mentioned), message["text"]).strip()
+        # The crowd workers' text comes HTML-escaped ("I&quot;m", "&amp;").
+        text = html.unescape(MENTION.sub(lambda m: _title(m.group(1), titles, mentioned), message["text"])).strip()
         if turns and turns[-1].role == role:
             last = turns[-1]
             turns[-1] = RedialTurn(role, f"{last.text} {text}".strip(), last.movie_ids + ids)

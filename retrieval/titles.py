@@ -100,14 +100,15 @@ class TitleIndex:
 TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 MAX_TITLE_TOKENS = 10
 # Titles that are also everyday words ("It", "Up", "Her", "Home") would be found in every other
-# sentence; a one-word title counts only when written capitalized and not an everyday word.
+# sentence; a one-word title counts only when written capitalized and not an everyday word. The
+# words that open a verdict in chat count too ("Loved The Big Sick" names no film "Loved").
 EVERYDAY_WORDS = frozenset(
-    """a about after again all also am an and any are as at away back be because been before being best
+    """a about after again all also am an and any are as at away awesome back be because been before being best
     better big but by can come could day did do does done down each even ever every few find first for
-    from get give go going good got great had has have he her here him his home how i if in into is it
-    its just know last left let life like little long look love made make man many may me more most much
-    my need never new next night no not now of off old on once one only or other our out over people
-    please put really right said same see seen she should show so some something still such sure take than
+    from fun get give go going good got great had has hated have he her here him his home hope how i if in into
+    is it its just know last left let life like liked little lol long look love loved made make man many may me
+    more most much my need never new next night no not now of off old on once one only or other our out over people
+    please put really right said same see seen she should show sigh so some something still such super sure take than
     thanks that the their them then there these they thing think this those time to too try two up us
     use very want was watch watched way we well went were what when where which while who why will with without
     work would year yes yet you your""".split()

@@ -246,3 +246,18 @@ def test_open_takes_configuration_as_keywords(data_dir: Path, tmp_path: Path) ->
     assert len(opened.rank([{"role": "user", "text": "a book"}], k=3)) == 3
     assert not opened.runtimes.loaded  # the LLM (and its adapter) load on the first reply only
     opened.close()
+
+
+def test_an_answer_to_the_suggestions_leaves_what_the_person_felt_about_before(data_dir: Path) -> None:
+    # The assistant talks back about Titanic, which the person named with a feeling: "I agree,
+    # it was great" is about Interstellar, its suggestion, not about Titanic.
+    fresh = Kith.open(data_dir, "demo")
+    messages = [
+        {"role": "user", "text": "Titanic bored me"},
+        {"role": "assistant", "text": "I'm not a fan of Titanic (1997) either. Have you seen Interstellar (2014)?"},
+        {"role": "user", "text": "I agree, it was great"},
+    ]
+    profile = fresh.read_profile(messages)
+    assert [fresh.title(i) for i in profile.dislikes] == ["Titanic (1997)"]
+    assert [fresh.title(i) for i in profile.likes] == ["Interstellar (2014)"]
+    fresh.close()

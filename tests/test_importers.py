@@ -58,13 +58,13 @@ def test_redial_turns_replace_mentions_with_titles() -> None:
         "movieMentions": {"5": "Alien (1979)"},
         "messages": [
             {"senderWorkerId": 1, "text": "hi"},
-            {"senderWorkerId": 1, "text": "I loved @5"},
+            {"senderWorkerId": 1, "text": "I loved @5 &amp; it&#39;s scary"},
             {"senderWorkerId": 2, "text": "Then try @6"},
         ],
     }
     turns = redial_turns(conversation, {"6": "Aliens (1986)"})
     assert [(t.role, t.text, t.movie_ids) for t in turns] == [
-        ("user", "hi I loved Alien (1979)", ["5"]),
+        ("user", "hi I loved Alien (1979) & it's scary", ["5"]),  # the crowd's text was HTML-escaped
         ("assistant", "Then try Aliens (1986)", ["6"]),
     ]
 

@@ -138,3 +138,52 @@ def test_a_title_named_as_the_exception_takes_the_other_feeling() -> None:
     assert feel("Musicals are not my cup of tea other than Titanic").items == {"titanic": "like"}
     assert feel("I like them all except Titanic").items == {"titanic": "dislike"}
     assert feel("Anything except Titanic").items == {"titanic": "dislike"}
+
+
+def test_a_capitalized_verdict_without_a_stop_starts_a_new_clause() -> None:
+    said = "I really liked Alien for example Didn't really care for Titanic"
+    assert feel(said).items == {"alien": "like", "titanic": "dislike"}
+    # A lower-case word goes on the sentence: only the capital tells.
+    assert feel("Titanic is a movie I didn't like").items == {"titanic": "dislike"}
+
+
+def test_an_interjection_and_a_comma_yet_end_an_opinion() -> None:
+    assert feel("Titanic was not as good as Alien oh that is great can't wait for Happy Death Day").items == {
+        "titanic": "dislike", "alien": "neutral", "hdd": "like"}
+    assert feel("Titanic is silly, yet super entertaining").items == {"titanic": "like"}
+
+
+def test_films_of_a_kind_are_not_the_suggestions() -> None:
+    # "X movies" is a kind: it turns down none of the picks, nor a title already felt about...
+    assert analyze("I do not like stephen king movies", [], "Try Alien").answer == "neutral"
+    assert feel("I enjoyed Alien. I did not like the war movies that are not in english").items == {"alien": "like"}
+    # ...but it colours a title just named without a feeling, and "those movies" are the picks.
+    assert feel("I haven't seen Alien. I'm not interested in horror movies").items == {"alien": "dislike"}
+    assert analyze("I love those movies", [], "Try Alien").answer == "like"
+    assert analyze("I love scary movies, but I'm a bit of a wimp", [], "Try Alien").answer == "neutral"
+
+
+def test_turning_a_title_down_is_not_turning_down_the_suggestions() -> None:
+    assert feel("Alien not really, though the graphics were great").mood == "neutral"
+    assert analyze("not really, though the graphics were great", [], "Try Alien").mood == "rejecting"
+    assert analyze("Is it in colour? Not that it matters", [], "Try Alien").mood == "neutral"
+
+
+def test_too_much_for_someone_else_and_think_too_much_are_no_complaints() -> None:
+    assert feel("Alien is probably too much for really little kids, but 10 and up would like it").items == {
+        "alien": "like"}
+    assert feel("Alien was too scary for me").items == {"alien": "dislike"}
+    assert feel("Alien is good when you don't think too much of it").items == {"alien": "like"}
+
+
+def test_a_comparison_without_its_subject_ranks_the_title_just_named_below() -> None:
+    assert feel("I have seen Alien. Not as good as Titanic").items == {"alien": "dislike", "titanic": "neutral"}
+    # A feeling already said stands: "great but not as good as" still likes it.
+    assert feel("Alien is great but not as good as Titanic").items == {"alien": "like", "titanic": "neutral"}
+
+
+def test_a_title_not_wanted_because_already_seen_is_no_dislike() -> None:
+    assert feel("a movie about space, not Alien, seen that one already").items == {"alien": "neutral"}
+    assert feel("a movie about space not Alien seen that one already").items == {"alien": "neutral"}
+    assert feel("a movie about space, not Alien").items == {"alien": "dislike"}
+    assert feel("I hated Alien, seen it already").items == {"alien": "dislike"}

@@ -75,3 +75,10 @@ def test_names_in_any_script_are_keys_and_are_found_in_text() -> None:
     assert [f.item_id for f in finder.find("я люблю Кино и Мумий Тролль")] == ["kino", "troll"]
     assert [f.item_id for f in finder.find("I loved Schindler's List")] == ["list"]
     assert finder.find("смотрю кино") == []  # a one-word name still has to be written as one
+
+
+def test_words_that_open_a_verdict_are_no_one_word_titles() -> None:
+    finder = TitleFinder([("loved", "Loved (1997)", 1.0), ("sick", "The Big Sick (2017)", 1.0), ("hope", "Hope (2007)", 1.0)])
+    assert [t.item_id for t in finder.find("Loved The Big Sick")] == ["sick"]
+    assert [t.item_id for t in finder.find("Hope you got some good suggestions")] == []
+    assert [t.item_id for t in finder.find("I watched Hope (2007) last night")] == ["hope"]  # the year makes it the film
