@@ -915,8 +915,9 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     """The items a ranking picks from, in tiers picked in order. First those within the
     request's hard constraints (`_satisfies`) that carry a tag of every group of its
     `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
-    closest: the groups are let go one at a time (the one that fewest items meet) until `k`
-    items fit, each step a tier; then the rest within the constraints; last what this
+    closest: those that miss one group, whichever (the score decides between a sci-fi film that
+    is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
+    then those that miss two, and so on until `k` items fit, each a tier; last what this
     conversation already showed (`seen`): across tiers its repeat penalty cannot keep a shown
     item that fits below fresh ones that fit less. Tier 0 may be empty."""
     groups = [list(group) for group in request.required_tags if group]
@@ -924,13 +925,12 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
         return [[item for item in candidates if _satisfies(item, request)]]
     within = [item for item in candidates if _satisfies(item, request) and item.id not in seen]
     again = [item for item in candidates if _satisfies(item, request) and item.id in seen]
-    tiers = [[item for item in within if _carries(item, groups)]]
-    placed = {item.id for item in tiers[0]}
-    while len(placed) < k and groups:
-        groups.remove(max(groups, key=lambda group: sum(_carries(item, [g for g in groups if g is not group])
-                                                        for item in within)))
-        tiers.append([item for item in within if item.id not in placed and _carries(item, groups)])
-        placed.update(item.id for item in tiers[-1])
+    missed = {item.id: sum(not _carries(item, [group]) for group in groups) for item in within}
+    tiers: list[list[Item]] = []
+    for missing in range(len(groups) + 1):
+        tiers.append([item for item in within if missed[item.id] == missing])
+        if sum(map(len, tiers)) >= k:
+            break
     return [*tiers, again]
 
 

@@ -161,9 +161,11 @@ def test_what_they_disliked_never_comes_back_and_the_closest_fill_up(ranker: Ran
     assert len(ranker.rank(RankRequest(query="a western", required_tags=[["western"]]), k=3).recommendations) == 3
 
 
-def test_the_closest_keep_the_requirement_more_items_meet(ranker: Ranker) -> None:
-    # No film is both sci-fi and drama: letting go of drama (one film meets it) leaves the three
-    # sci-fi films that are not scary, enough for the picks.
-    request = RankRequest(query="a film", required_tags=[["sci-fi"], ["drama"]], excluded_tags=["scary"])
-    picks = ranker.rank(request, k=3).recommendations
-    assert all("sci-fi" in p.tags for p in picks)
+def test_the_closest_meet_all_but_one_requirement_and_the_words_rank_them(ranker: Ranker) -> None:
+    # No film is both sci-fi and drama: the closest carry one of the two, whichever the fewer
+    # films meet, and the request's words put the drama or a sci-fi film first.
+    for query, first in (("a family reunion on a farm", "d1"), ("a robot who wonders what it means to be human", "s3")):
+        request = RankRequest(query=query, required_tags=[["sci-fi"], ["drama"]], excluded_tags=["scary"])
+        picks = ranker.rank(request, k=3).recommendations
+        assert picks[0].item_id == first, query
+        assert all({"sci-fi", "drama"} & set(p.tags) for p in picks), query
