@@ -137,6 +137,8 @@ DISLIKE = _either(
     r"mediocre|stupid|dumb|awful|terrible|horrible|worst|lame|corny|annoying|predictable|forgettable|unwatchable|"
     r"cringe\w*|nonsense|garbage|trash|rubbish|sucked|sucks|a slog|dragged|dragging|shudder|ugh|yuck|eww?)\b",
     r"\bwaste of (?:time|money)\b|\bgave me the creeps\b|\b(?:gave up|walked out|fell asleep|turned it off|stopped watching)\b",
+    r"\bcould(?:['’]?ve| have) been (?:better|shorter)\b|\bfell flat\b|\b(?:did(?:n['’]?t| not)|didnt) live up\b|\bso-so\b|"
+    r"\b(?:i['’]?ll|i will|i['’]?d|let['’]?s) skip\b",
     # "too long" of a film, not of the time since ("it's been too long")
     NOT_BEFORE + r"(?<!been )(?<!think )\btoo (?:\w+ly |much )?(?:scary|silly|slow|long|old|violent|intense|real|chaotic|dark|sad|"
     r"weird|gory|bloody|childish|kiddy|cheesy|corny|predictable|boring|serious|depressing|graphic|grown[ -]up|mature|much|"

@@ -43,7 +43,8 @@ def test_moods_choose_the_tone() -> None:
 def test_dislikes_said_in_ways_vader_does_not_hear() -> None:
     for said in ("Not a huge fan of Alien", "Alien really didn't do it for me", "I couldn't stand Alien",
                  "Alien was too slow for me", "Alien was meh", "I never got the fuss about Alien",
-                 "Alien wasn't that good", "I haven't seen Alien and probably won't"):
+                 "Alien wasn't that good", "I haven't seen Alien and probably won't", "Alien could have been better",
+                 "Alien fell flat for me", "Alien didn't live up to the hype", "Alien was so-so", "I'll skip Alien"):
         assert feel(said).items == {"alien": "dislike"}, said
 
 
