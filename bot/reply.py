@@ -55,7 +55,7 @@ CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 # Function words whose capital stays where they start a sentence (`_after_dash`).
 ALWAYS_CAPITALIZED = frozenset({"i", "i'm", "i'd", "i'll", "i've", "kith", "ok", "okay"})
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
-PERSONAL_REASONS = ("because you liked", "your friend")
+PERSONAL_REASONS = ("because you liked", "people who liked", "your friend")
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
 LLM_UNAVAILABLE = "llm_unavailable"
 # The log line of an LLM sentence not kept: why, its failing claims, "written again" or "replaced",

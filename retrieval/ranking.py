@@ -741,8 +741,12 @@ class Ranker:
                 reasons.append(f"more like {stats.items[closest_asked[0]].title}, which you liked")
             else:
                 nearest, closeness = max(((i, float(v @ vector)) for i, v in like_vectors.items()), key=lambda p: p[1])
-                if closeness >= 0.45 or recommendation.components["collaborative"] > 0.3:
+                if closeness >= 0.45:
                     reasons.append(f"because you liked {stats.items[nearest].title}")
+                elif (recommendation.components["collaborative"] > 0.3
+                      and (co_liked := _co_liked(stats, likes, recommendation.item_id)) is not None):
+                    # Not alike, but liked by the same people: say so, naming the like it owes most to.
+                    reasons.append(f"people who liked {stats.items[co_liked].title} liked it too")
         friend = max(
             (a for a in activity if a.item_id == recommendation.item_id and _signal_of_activity(a) > 0),
             key=lambda a: (a.rating or 0, a.strength),
@@ -765,6 +769,19 @@ class Ranker:
         if not reasons:
             reasons.append("a close match to what you described")
         return reasons
+
+
+def _co_liked(stats: CatalogStats, likes: Sequence[str], item_id: str) -> str | None:
+    """Of the person's likes, the one whose likers most also liked `item_id` (the cosine of
+    `Ranker._collaborative`): what its score owes most to."""
+    rows = [stats.item_index[i] for i in likes[:20] if i in stats.item_index and stats.likers[stats.item_index[i]] > 0]
+    column = stats.item_index.get(item_id)
+    if not rows or column is None or stats.likers[column] == 0:
+        return None
+    together = np.asarray((stats.likes_by_item[rows] @ stats.likes_by_user[:, column]).todense()).ravel()
+    cosine = together / np.sqrt(stats.likers[np.asarray(rows)] * stats.likers[column])
+    best = int(np.argmax(cosine))
+    return stats.item_ids[rows[best]] if cosine[best] > 0 else None
 
 
 def _own_history(stats: CatalogStats, user_id: str | None) -> tuple[list[str], list[str], set[str]]:

@@ -14,7 +14,7 @@ from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
 from retrieval.ranking import Ranker, RankingWeights, RankRequest, _comentions, _neighbours, _similar
 from retrieval.redial import movielens_similar
-from retrieval.schemas import Dialogue, DialogueTurn, Item, Mention
+from retrieval.schemas import Dialogue, DialogueTurn, Interaction, Item, Mention, User
 from retrieval.store import Stores
 
 INDEX = {"a": 0, "b": 1, "c": 2, "d": 3}
@@ -198,3 +198,27 @@ def test_requests_without_vectors_are_skipped_with_a_warning(stores: Stores, emb
     assert "1 of 1 dialogue requests have no vectors" in caplog.text
     picks = ranker.rank(RankRequest(query="a scary film for halloween"), k=5).recommendations
     assert all(r.components["similar_requests"] == 0 for r in picks)
+
+
+def test_a_pick_liked_by_the_same_people_but_not_alike_says_whose_likers_liked_it(stores: Stores, embedder: Embedder) -> None:
+    dataset = Dataset()
+    origin = Origin("test", None)
+    for item_id, title, description in (
+        ("space", "Star Voyage", "Explorers cross the galaxy to meet an alien mind."),
+        ("love", "Paris in Spring", "Two strangers fall in love over one weekend in Paris."),
+        ("sushi", "Knife and Rice", "A chef spends a lifetime perfecting sushi in a tiny Tokyo bar."),
+    ):
+        dataset.add(Item(id=item_id, title=title, category="films", description=description), origin)
+    # Three people liked both the space film and the sushi film; one liked the romance.
+    for person, liked in (("p1", ["space", "sushi"]), ("p2", ["space", "sushi"]), ("p3", ["space", "sushi"]), ("p4", ["love"])):
+        dataset.add(User(id=person, name=person), origin)
+        for item_id in liked:
+            dataset.add(Interaction(user_id=person, item_id=item_id, kind="rating", rating=5.0, visibility="public"), origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights(**{**ONLY, "collaborative": 1.0}))
+    pick = ranker.rank(RankRequest(query="a film", likes=["love", "space"]), k=1).recommendations[0]
+    # Nothing in its words is like either of the person's likes: the reason is the people, and it
+    # names the like whose likers liked it (not the romance, its nearest in words or not).
+    assert pick.item_id == "sushi" and pick.components["collaborative"] == pytest.approx(1.0)
+    assert "people who liked Star Voyage liked it too" in pick.reasons
+    assert not any(reason.startswith("because you liked") for reason in pick.reasons)
