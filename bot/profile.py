@@ -189,20 +189,30 @@ RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
 OLD = re.compile(r"(?<!year )(?<!years )(?<!year-)\b(old|older|oldies|vintage)\b", re.I)  # not "a six year old"
 SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter)\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
+# What the person is choosing for, as said (patterns, in order; the words found are the occasion).
+# A person's ordinal is their birthday ("my dad's 60th").
 OCCASIONS = (
-    "birthday", "anniversary", "christmas", "date night", "road trip", "party", "wedding", "holiday",
-    "vacation", "camping trip", "rainy day", "weekend", "gift", "present", "flight", "commute",
+    "birthday", r"(?<=['’]s )\d+(?:st|nd|rd|th)", "anniversary", "christmas", "date night", "road trip", "party",
+    "wedding", "holiday", "vacation", "camping trip", "camping", "sleepover", "rainy day", "weekend", "gift",
+    "present", "flight", "commute", "(?:long |\w+-hour )?drive", "journey",
 )
 # Tags that name the occasion something is for ("for a dinner party", "on a rainy day"), not the
 # thing itself. Beside a tag for the thing ("jazz for a dinner party") they only lift what suits
-# the occasion: required, the more common of them in the category (party music) would outlast the
-# rarer asked-for tag when too few items carry both. What the thing does ("music to study to",
+# the occasion: required, party music that is no jazz would count as half of the request, as much
+# as jazz that is no party music, when too few items carry both. What the thing does ("music to study to",
 # "workout music") is asked for as the thing: not an occasion here.
 OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night"})
+PERSON = (r"(?:little |teenage |young |best |older |younger )?"
+          r"(?:dad|father|mom|mum|mother|sons?|daughters?|kids?|children|child|wife|husband|partner|girlfriend|"
+          r"boyfriend|friends?|brothers?|sisters?|nieces?|nephews?|grandma|grandpa|grandmother|grandfather|"
+          r"teenagers?|family|colleagues?|boss|parents)")
+# Who it is for: "for my dad", "with the kids", "me and my partner", "taking the kids camping",
+# "my dad's 60th", "my nieces' sleepover", "I meant my daughter".
 AUDIENCE = re.compile(
-    r"\b(?:for|with) (?:my|a|our|the)\s+((?:little |teenage |young |best |older |younger )?"
-    r"(?:dad|father|mom|mum|mother|son|daughter|kids?|children|child|wife|husband|partner|girlfriend|boyfriend|"
-    r"friend|brother|sister|niece|nephew|grandma|grandpa|grandmother|grandfather|teenager|family|colleague|boss))\b",
+    rf"\b(?:(?:for|with) (?:my|a|our|the)|me and my|(?:taking|take|bringing|bring) (?:my|the|our)|"
+    rf"meant (?:my|our|the))\s+({PERSON})\b"
+    rf"|\bmy\s+({PERSON})(?:['’]s?)\s+(?:\d+(?:st|nd|rd|th)|birthday|party|sleepover|anniversary|wedding|"
+    rf"graduation|retirement|visit)\b",
     re.I,
 )
 YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little)\b", re.I)
@@ -435,11 +445,12 @@ def read_rules(
     elif LONG.search(text):
         u.length = "long"
 
-    u.occasion = next((o for o in OCCASIONS if re.search(rf"\b{o}\b", text, re.I)), None)
+    occasion = next((found for o in OCCASIONS if (found := re.search(rf"\b{o}\b", text, re.I))), None)
+    u.occasion = occasion.group().lower() if occasion else None
     audience = AUDIENCE.search(text)
     if audience:
-        u.audience = audience.group(1).lower()
-        if YOUNG_AUDIENCE.search(audience.group(1)):
+        u.audience = (audience.group(1) or audience.group(2)).lower()
+        if YOUNG_AUDIENCE.search(u.audience):
             u.tags += [tag for tag in ("family", "kids") if tag in vocabulary.tags.names and tag not in u.tags]
     elif re.search(r"\bfor (me|myself)\b", text, re.I):
         u.audience = "themselves"

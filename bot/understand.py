@@ -45,6 +45,9 @@ ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last|former|latter
                      r"(?: one\b|(?=\s*(?:[.,;:!?]|$))|(?=\s+(?:is|was|sounds|looks)\b))", re.I)
 ORDINAL_PLACES = {"first": 0, "former": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1}
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
+# Questions that are small talk, not a request ("hey, how's it going?").
+SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
+                                r"how(?:['’]?s| is| was) your (?:day|week|weekend)|what['’]?s up)\b\s*\?", re.I)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
     wishes = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
                   or u.length or u.occasion or u.audience)
-    asks_more = wishes or "?" in message
+    asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message)
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
     # ("yes, loved it") is, unless the message brings wishes of its own: "actually I do like
     # horror, go for it" is about horror.
@@ -130,6 +133,10 @@ class RuleReader:
             mentions = mentions_in(about_choice, said.suggested, self.finder)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions)
+        if about_choice != message and not u.categories:
+            # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
+            # problem names the kind of thing the choice is about.
+            u.categories = sorted({name for name, _ in self.vocabulary.categories.find(plain.message)})
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
