@@ -205,6 +205,10 @@ STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
+# A clause whose subject is another item, described but not named ("the shark one", "the 2021
+# film", "the new one"): it is not about the title just named.
+ANOTHER_ONE = re.compile(r"^\W*(?:(?:and|but|though|however)\W+)?the (?!other\b)(?:[\w'’-]+ ){1,3}"
+                         r"(?:one|ones|film|movie|book|novel|album|record|version)\b", re.I)
 # The suggestions a message has not named ("Loved the first. Not sure about the others").
 THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
 # Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").
@@ -402,6 +406,8 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
             of_a_kind = _about_a_kind(clause.text) or (of_a_kind and clause.contrast)
             if THE_OTHERS.search(clause.text):
                 about = [ANSWER]
+            elif ANOTHER_ONE.match(clause.text):
+                about = []  # "Alien yes. The shark one not so much": a film this reader cannot name
             if ALREADY_SEEN.search(clause.text):
                 for key in unwanted.intersection(about):
                     feelings[key] = "neutral"

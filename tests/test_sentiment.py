@@ -188,3 +188,9 @@ def test_a_title_not_wanted_because_already_seen_is_no_dislike() -> None:
     assert feel("a movie about space not Alien seen that one already").items == {"alien": "neutral"}
     assert feel("a movie about space, not Alien").items == {"alien": "dislike"}
     assert feel("I hated Alien, seen it already").items == {"alien": "dislike"}
+
+
+def test_another_item_described_not_named_is_not_the_title_just_named() -> None:
+    assert feel("Alien yes, I've seen it loads. The shark one not so much, it dragged").items == {"alien": "like"}
+    assert feel("Alien was great but the 2021 film bored me").items == {"alien": "like"}
+    assert feel("Saw Alien. The movie bored me").items == {"alien": "dislike"}  # "the movie" is Alien
