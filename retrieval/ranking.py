@@ -707,7 +707,7 @@ class Ranker:
 
     def _collaborative(self, stats: CatalogStats, likes: Sequence[str]) -> dict[str, float]:
         """Item-to-item: people who liked what you liked also liked... (cosine on public likes)."""
-        rows = [stats.item_index[i] for i in likes[:20] if i in stats.item_index and stats.likers[stats.item_index[i]] > 0]
+        rows = _liked_rows(stats, likes)
         if not rows or self.weights.collaborative == 0:
             return {}
         # (liked items x people) @ (people x items): how many people liked both.
@@ -771,10 +771,16 @@ class Ranker:
         return reasons
 
 
+def _liked_rows(stats: CatalogStats, likes: Sequence[str]) -> list[int]:
+    """The rows of the person's (first 20) likes that someone publicly liked: collaborative
+    filtering's sources."""
+    return [stats.item_index[i] for i in likes[:20] if i in stats.item_index and stats.likers[stats.item_index[i]] > 0]
+
+
 def _co_liked(stats: CatalogStats, likes: Sequence[str], item_id: str) -> str | None:
     """Of the person's likes, the one whose likers most also liked `item_id` (the cosine of
     `Ranker._collaborative`): what its score owes most to."""
-    rows = [stats.item_index[i] for i in likes[:20] if i in stats.item_index and stats.likers[stats.item_index[i]] > 0]
+    rows = _liked_rows(stats, likes)
     column = stats.item_index.get(item_id)
     if not rows or column is None or stats.likers[column] == 0:
         return None
