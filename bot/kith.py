@@ -192,7 +192,7 @@ class Kith:
                                   instructed=self.config.llm.adapter is None)
         fields = self.config.understanding.llm_fields
         self.reader = Reader(
-            RuleReader(self.vocabulary, self.finder),
+            RuleReader(self.vocabulary, self.finder, items=stats.items),
             LLMReader(self.reader_llm, self.vocabulary, self.finder, sorted(stats.categories),
                       instructed=self.config.llm.adapter is None) if fields else None,
             fields,

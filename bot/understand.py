@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -31,7 +31,8 @@ from bot.profile import Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment, analyze, without_titles
 from bot.understanding import CONSTRAINT_NAMES, FIELDS, Draft, Intent, ItemOpinion, Understanding, draft_schema
-from retrieval.titles import FoundTitle, TitleFinder
+from retrieval.schemas import Item
+from retrieval.titles import FoundTitle, TitleFinder, split_year
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,19 @@ ASSISTANT_CHARS = 300
 ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last|former|latter)"
                      r"(?: one\b|(?=\s*(?:[.,;:!?]|$))|(?=\s+(?:is|was|sounds|looks)\b))", re.I)
 ORDINAL_PLACES = {"first": 0, "former": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1}
+# "the shark one", "the Spielberg film", "the 2021 one", "the one with the shark": an item
+# described by its own words.
+DESCRIBED = re.compile(r"\bthe (?:((?:[\w'’-]+ ){1,3}?)(one|film|movie|book|novel|album|record)\b|"
+                       r"(one|film|movie|book|novel|album|record) (?:with|about) (?:the |a |an )?([\w'’-]+))", re.I)
+# Words that tell no item from another by what it is ("the other one", "the new film").
+VAGUE = {"other", "new", "newer", "old", "older", "same", "next", "last", "first", "second", "third", "whole",
+         "only", "good", "great", "bad", "best", "worst", "better", "original", "latest", "recent", "very",
+         "really", "most", "more"}
+# Words no description is made of: "the movie was one of the best" describes nothing.
+NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one", "i", "you", "your", "my",
+                  "is", "was", "are", "were", "be", "been", "has", "had", "have", "do", "did", "does", "of",
+                  "in", "on", "at", "to", "for", "with", "and", "or", "but", "as", "so", "not", "no"}
+WORD = re.compile(r"[\w'’-]+")
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
 # Questions that are small talk, not a request ("hey, how's it going?").
 SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
@@ -68,13 +82,57 @@ def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> 
     found = list(finder.find(message))
     if len(suggested) < 2:
         return found
-    titles = [(title.start, title.end) for title in found]
     for match in ORDINAL.finditer(message):
         place = ORDINAL_PLACES[match.group(1).lower()]
-        inside_a_title = any(start < match.end() and match.start() < end for start, end in titles)
-        if place < len(suggested) and not inside_a_title:
+        if place < len(suggested) and not _inside(match, found):
             found.append(FoundTitle(suggested[place], match.start(), match.end()))
     return sorted(found, key=lambda title: title.start)
+
+
+def described_in(message: str, found: Sequence[FoundTitle], said: Said, items: Mapping[str, Item],
+                 vocabulary: Vocabulary) -> list[FoundTitle]:
+    """The items the message describes without naming them ("the shark one", "the 2021 film",
+    "the one with the shark"):
+    each describing word must be the item's (see `_carries`), and exactly one item of the
+    nearest group that has any must carry them all. The groups, nearest first: the items going
+    by a name the message says ("Dune the book was amazing, the 2021 film bored me"), the
+    assistant's last suggestions, the items named earlier in the conversation."""
+    groups = [[other for title in found for other in title.same_name if other != title.item_id],
+              list(said.suggested), list(said.named_before)]
+    described = []
+    for match in DESCRIBED.finditer(message):
+        words = [word for word in (match.group(1) or match.group(4)).lower().split() if word not in VAGUE]
+        if not words or NOT_DESCRIBING.intersection(words) or _inside(match, found):
+            continue
+        categories = {name for name, _ in vocabulary.categories.find(match.group(2) or match.group(3))}
+        for group in groups:
+            fitting = {item_id for item_id in group if item_id in items
+                       and (not categories or items[item_id].category in categories)
+                       and all(_carries(items[item_id], word, vocabulary) for word in words)}
+            if fitting:
+                if len(fitting) == 1:
+                    described.append(FoundTitle(fitting.pop(), match.start(), match.end()))
+                break
+    return described
+
+
+def _carries(item: Item, word: str, vocabulary: Vocabulary) -> bool:
+    """Whether `word` describes `item`: its year or decade ("2021", "80s"), a word of its title,
+    description or maker, or a tag of its (by any word the catalog's vocabulary knows for it:
+    "scary" for horror)."""
+    year = item.attributes.get("year") or split_year(item.title)[1]
+    if isinstance(year, int) and word in {str(year), f"{year // 10 % 10}0s", f"{year // 10 * 10}s"}:
+        return True
+    tags = {tag for name, _ in vocabulary.tags.find(word) for tag in vocabulary.tags.kin(name)}
+    if tags & set(item.tags):
+        return True
+    stem = word.removesuffix("'s").removesuffix("’s").rstrip("s")
+    text = " ".join([item.title, item.description, str(item.attributes.get("creator", ""))]).lower()
+    return any(other.rstrip("s") == stem for other in WORD.findall(text))
+
+
+def _inside(match: re.Match[str], titles: Sequence[FoundTitle]) -> bool:
+    return any(title.start < match.end() and match.start() < title.end for title in titles)
 
 
 def opens_with_smalltalk(message: str) -> bool:
@@ -117,10 +175,18 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
 
 
 class RuleReader:
-    def __init__(self, vocabulary: Vocabulary, finder: TitleFinder, today: Callable[[], date] = date.today):
+    def __init__(self, vocabulary: Vocabulary, finder: TitleFinder, today: Callable[[], date] = date.today,
+                 items: Mapping[str, Item] | None = None):
         self.vocabulary = vocabulary
         self.finder = finder
         self.today = today
+        self.items = items or {}
+
+    def mentions(self, message: str, said: Said) -> list[FoundTitle]:
+        """The items a message names, points at by place among the suggestions, or describes."""
+        found = mentions_in(message, said.suggested, self.finder)
+        described = described_in(message, found, said, self.items, self.vocabulary)
+        return sorted([*found, *described], key=lambda title: title.start)
 
     def read(self, said: Said, sentiment: Sentiment, mentions: Sequence[FoundTitle]) -> Understanding:
         message = said.message
@@ -130,7 +196,7 @@ class RuleReader:
         # A problem's words ("my boots arrived damaged") say nothing about taste.
         about_choice = choice_part(message) if mentions_problem(plain.message) else message
         if about_choice != message:
-            mentions = mentions_in(about_choice, said.suggested, self.finder)
+            mentions = self.mentions(about_choice, said)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions)
         if about_choice != message and not u.categories:
@@ -297,7 +363,7 @@ class Reader:
         self.llm_fields = tuple(llm_fields) if llm is not None else ()
 
     def read(self, said: Said) -> tuple[Understanding, Sentiment]:
-        mentions = mentions_in(said.message, said.suggested, self.rules.finder)
+        mentions = self.rules.mentions(said.message, said)
         sentiment = analyze(said.message, mentions, said.assistant)
         ruled = self.rules.read(said, sentiment, mentions)
         ruled.reader = {group: "rules" for group in FIELDS}

@@ -14,6 +14,7 @@ from bot.profile import Profile, Vocabulary, apply_understanding
 from bot.runtimes.base import LLMUnavailable
 from bot.understand import LLMReader, Reader, RuleReader, Said, check_draft
 from bot.understanding import FIELDS, Draft, DraftOpinion, ItemOpinion, Understanding
+from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
 VOCABULARY = Vocabulary.for_catalog({"films", "books"}, {"scary", "horror", "sci-fi", "family", "feel-good"})
@@ -60,6 +61,42 @@ def test_rules_read_the_first_and_the_second_among_the_suggestions() -> None:
     said = Said("Already saw the first, it was great. The second one I don't know", "Alien or Arrival?",
                 ("alien", "arrival"))
     assert {o.item_id: o.feeling for o in read(said).opinions} == {"alien": "like", "arrival": "neutral"}
+
+
+def test_rules_read_an_item_described_not_named() -> None:
+    films = [Item(id="alien", title="Alien (1979)", category="films", tags=["horror", "sci-fi"],
+                  description="A crew in deep space meets a deadly creature."),
+             Item(id="jaws", title="Jaws (1975)", category="films", tags=["thriller"],
+                  description="A great white shark terrorises a beach town.", attributes={"creator": "Steven Spielberg"}),
+             Item(id="dune-book", title="Dune", category="books", tags=["sci-fi"]),
+             Item(id="dune-film", title="Dune (2021)", category="films", tags=["sci-fi"]),
+             Item(id="paddington", title="Paddington 2 (2017)", category="films", tags=["family", "feel-good"])]
+    finder = TitleFinder([(item.id, item.title, 2.0 if item.id == "dune-book" else 1.0) for item in films])
+    reader = Reader(RuleReader(VOCABULARY, finder, lambda: TODAY, items={item.id: item for item in films}), None, [])
+
+    def opinions(message: str, suggested: tuple[str, ...] = ("alien", "jaws")) -> dict[str, str]:
+        said = Said(message, "Alien (1979) or Jaws (1975)?", suggested, suggested)
+        return {o.item_id: o.feeling for o in reader.read(said)[0].opinions}
+
+    # By a word of its description, its maker, its decade, or a tag.
+    assert opinions("Alien yes, seen it loads. The shark one not so much, it bored me") == {
+        "alien": "like", "jaws": "dislike"}
+    assert opinions("the one with the shark was brilliant") == {"jaws": "like", "alien": "neutral"}
+    assert opinions("the Spielberg one sounds great") == {"jaws": "like", "alien": "neutral"}
+    assert opinions("the horror one was brilliant") == {"alien": "like", "jaws": "neutral"}
+    assert opinions("the 2010s one was dull", ("alien", "dune-film", "paddington")) == {"paddington": "dislike"}
+    # The items going by a name the message says come first: Dune the book, then its 2021 film.
+    assert opinions("Dune the book was amazing but the 2021 film bored me", ()) == {
+        "dune-book": "like", "dune-film": "dislike"}
+
+    # A description that two suggestions fit, or words that describe nothing, point at no item.
+    def described(message: str, suggested: tuple[str, ...]) -> list[str]:
+        return [found.item_id for found in reader.rules.mentions(message, Said(message, "", suggested))]
+
+    assert described("the sci-fi one was dull", ("alien", "dune-film", "paddington")) == []
+    assert described("I hated the 70s one", ("alien", "jaws")) == []
+    assert described("the movie was one of the best I've seen", ("alien", "jaws")) == []
+    assert described("the other one, and the new one", ("alien", "jaws")) == []
 
 
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
