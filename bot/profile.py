@@ -166,10 +166,12 @@ ANY_PRICE = re.compile(r"\b(any price|money is no object|forget (about )?the bud
 MAX_PRICE = re.compile(r"\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
 MIN_PRICE = re.compile(
     r"\b(?:(?:over|above|more than|at least)\s*[$£€]\s*(\d+(?:\.\d+)?)|(?:pay|spend) at least\s*[$£€]?\s*(\d+(?:\.\d+)?)"
-    r"|(?:over|above|more than|at least)\s*(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b)", re.I)
+    r"|(?:over|above|more than|at least)\s*(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b"
+    r"|[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+(?:or more|and up|or over)\b)", re.I)
 # A sum said with its currency's word ("40 pounds", "twenty quid"): a budget, unless said as a
-# minimum (MIN_PRICE's words before it).
-AMOUNT = re.compile(r"(?<!\bover )(?<!\babove )(?<!\bleast )(?<!more than )\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b", re.I)
+# minimum (MIN_PRICE's words before it, or "or more" after).
+AMOUNT = re.compile(r"(?<!\bover )(?<!\babove )(?<!\bleast )(?<!more than )\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b"
+                    r"(?!\s+(?:or more|and up|or over)\b)", re.I)
 # A maximum said as what they won't spend ("won't spend more than 50", "can't cost more than 60").
 NOT_MORE_THAN = re.compile(r"\b(?:won['’]?t|will not|can['’]?t|cannot|not|don['’]?t want to) (?:spend|pay|cost|be) (?:more|over) (?:than )?[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
 NUMBER_WORDS = {word: n for n, word in enumerate(
@@ -181,7 +183,14 @@ SPOKEN_NUMBER = re.compile(
     + r")?(?:[- ](one|two|three|four|five|six|seven|eight|nine))?\b", re.I)
 SLANG_SUMS = (("a tenner", "10 pounds"), ("a fiver", "5 pounds"), ("a grand", "1000 pounds"))
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
-BUDGET_OF = re.compile(r"\b(?:(?:budget|limit) (?:of|is)|[$£€])\s*(\d+(?:\.\d+)?)\s*(?:budget)?", re.I)
+# A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
+# "40 to spend" (a bare "$50" may be a minimum or what they once paid).
+BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
+                       r"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?)|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
+# A word that is a sum ("budget: 30", "my budget's about fifty", "a budget of $40"), where a word
+# followed by a price ("something sci-fi under $20") is a taste and a price.
+SUM_AFTER = re.compile(r"(?:['’]s|\s*:|\s+(?:is|of|at))(?:\s+(?:around|about|roughly|under|below|max(?:imum)?|up to|"
+                       r"no more than|less than))?\s*[$£€]?\s*\d", re.I)
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
 BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
 AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
@@ -216,6 +225,9 @@ AUDIENCE = re.compile(
     re.I,
 )
 YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little)\b", re.I)
+# What a young audience requires, while it is the audience: "the animated one" after "something for
+# my kids" is an animated film for kids.
+YOUNG_TAGS = ("family", "kids")
 
 
 class Constraints(BaseModel):
@@ -429,6 +441,8 @@ def read_rules(
 
     u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
     for tag, match in vocabulary.find_tags(text):
+        if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
+            continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
         # Only the words of the same clause can negate a tag ("No thanks, I love horror").
         before = CLAUSE_END.split(text[: match.start()])[-1]
         if NEGATORS.search(before) and not ACCEPTING.search(before):
@@ -451,7 +465,7 @@ def read_rules(
     if audience:
         u.audience = (audience.group(1) or audience.group(2)).lower()
         if YOUNG_AUDIENCE.search(u.audience):
-            u.tags += [tag for tag in ("family", "kids") if tag in vocabulary.tags.names and tag not in u.tags]
+            u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
     elif re.search(r"\bfor (me|myself)\b", text, re.I):
         u.audience = "themselves"
     if sentiment.mood in ("down", "excited"):
@@ -496,11 +510,14 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # An occasion's tags are required only where it is all the request names ("songs for a
         # road trip"); beside other tags they stay liked tags, a soft lift (OCCASION_TAGS). Said
         # after a request of the same category ("jazz please" / "it's for a dinner party"), an
-        # occasion alone refines it: the request's tags stay required.
+        # occasion alone refines it: the request's tags stay required. What a young audience
+        # requires (YOUNG_TAGS) stays required while no other audience is named.
         asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
         refines = not asked and not u.categories and any(t not in OCCASION_TAGS for t in c.required_tags)
         if not refines:
-            c.required_tags = list(dict.fromkeys(asked or u.tags))
+            young = [tag for tag in c.required_tags if tag in YOUNG_TAGS]
+            stays_young = u.audience is None and YOUNG_AUDIENCE.search(p.context.audience or "")
+            c.required_tags = list(dict.fromkeys([*(asked or u.tags), *(young if stays_young else ())]))
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").
@@ -606,7 +623,7 @@ def _read_price(u: Understanding, text: str) -> None:
         u.min_price, u.max_price = sorted((float(match.group(1)), float(match.group(2))))
         return
     if match := MAX_PRICE.search(text) or BUDGET_OF.search(text) or NOT_MORE_THAN.search(text) or AMOUNT.search(text):
-        u.max_price = float(match.group(1))
+        u.max_price = float(next(group for group in match.groups() if group))
     if match := MIN_PRICE.search(text):
         u.min_price = float(next(group for group in match.groups() if group))
 

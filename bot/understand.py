@@ -59,6 +59,13 @@ NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one
                   "in", "on", "at", "to", "for", "with", "and", "or", "but", "as", "so", "not", "no"}
 WORD = re.compile(r"[\w'’-]+")
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
+# A thank-you or goodbye and nothing more ("thanks!", "great, thanks a lot", "cheers, that's all for
+# now"): the person is closing, not asking for more, whatever it says of the last picks.
+PLEASANTRY_ONLY = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super)\W+)?"
+    r"(?:(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated|"
+    r"bye|goodbye|see you)"
+    r"(?:\W+(?:that['’]?s (?:all|it)(?: for (?:now|today|tonight))?|bye|goodbye|cheers|see you))*\W*$", re.I)
 # Questions that are small talk, not a request ("hey, how's it going?").
 SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
                                 r"how(?:['’]?s| is| was) your (?:day|week|weekend)|what['’]?s up)\b\s*\?", re.I)
@@ -143,7 +150,9 @@ def opens_with_smalltalk(message: str) -> bool:
 
 def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[Intent]:
     """Intents by the patterns of prompts/support.toml: a refusal, a problem, a wish for a person;
-    an opinion about what was just suggested is feedback; small talk by its first words; the
+    an opinion about what was just suggested is feedback; small talk by its first words; a
+    thank-you or goodbye and nothing more is small talk only (the person is closing: their
+    thanks still counts as liking the picks, which on ReDial measures better than not); the
     rest asks for suggestions. `named`: the items the message names."""
     message = said.message
     if refusal(message):
@@ -154,7 +163,8 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
         intents.append("help")
     if asks_for_human(message):
         intents.append("human")
-    smalltalk = opens_with_smalltalk(message)
+    closing = bool(PLEASANTRY_ONLY.match(message))
+    smalltalk = closing or opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
     wishes = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
                   or u.length or u.occasion or u.audience)
@@ -162,8 +172,9 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
     # ("yes, loved it") is, unless the message brings wishes of its own: "actually I do like
     # horror, go for it" is about horror.
-    feedback = u.rejects_suggestions or any(o.item_id in said.suggested and (o.item_id in named or not wishes)
-                                            for o in u.opinions)
+    feedback = not closing and (u.rejects_suggestions or any(o.item_id in said.suggested
+                                                             and (o.item_id in named or not wishes)
+                                                             for o in u.opinions))
     if "human" not in intents and (asks_to_choose(message)
                                    or not problem and (asks_more or not (feedback or smalltalk))):
         intents.append("recommend")

@@ -940,21 +940,28 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
     closest: those that miss one group, whichever (the score decides between a sci-fi film that
     is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
-    then those that miss two, and so on until `k` items fit, each a tier; last what this
-    conversation already showed (`seen`): across tiers its repeat penalty cannot keep a shown
-    item that fits below fresh ones that fit less. Tier 0 may be empty."""
+    then those that miss two, and so on until `k` items fit, each a tier. Then what this
+    conversation already showed (`seen`) that carries some group: across tiers its repeat
+    penalty cannot keep a shown item that fits below fresh ones that fit less. Items that miss
+    every group come last, fresh before shown: they are no closest pick ("under $5" after "for
+    my kids" shows the two kids' films already shown, not a fresh sushi documentary). Tier 0 may
+    be empty."""
     groups = [list(group) for group in request.required_tags if group]
     if not groups:
         return [[item for item in candidates if _satisfies(item, request)]]
-    within = [item for item in candidates if _satisfies(item, request) and item.id not in seen]
-    again = [item for item in candidates if _satisfies(item, request) and item.id in seen]
+    within = [item for item in candidates if _satisfies(item, request)]
     missed = {item.id: sum(not _carries(item, [group]) for group in groups) for item in within}
+    fresh = [item for item in within if item.id not in seen]
+    shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []
-    for missing in range(len(groups) + 1):
-        tiers.append([item for item in within if missed[item.id] == missing])
+    for missing in range(len(groups)):
+        tiers.append([item for item in fresh if missed[item.id] == missing])
         if sum(map(len, tiers)) >= k:
             break
-    return [*tiers, again]
+    tiers.append([item for item in shown if missed[item.id] < len(groups)])
+    if sum(map(len, tiers)) < k:
+        tiers.append([item for item in fresh if missed[item.id] == len(groups)])
+    return [*tiers, [item for item in shown if missed[item.id] == len(groups)]]
 
 
 def _satisfies(item: Item, request: RankRequest) -> bool:

@@ -85,12 +85,26 @@ def test_constraints() -> None:
     assert say("something recent").constraints.min_year == 2021
 
 
+def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:
+    stated = say("actually my budget is under 5 dollars")
+    assert (stated.constraints.max_price, stated.liked_tags, stated.constraints.required_tags) == (5, [], [])
+    assert say("a budget tent please").liked_tags == ["budget"]
+    assert say("something sci-fi under $20").liked_tags == ["sci-fi"]  # a taste and a price
+
+
 def test_context() -> None:
     ctx = say("I need a birthday present for my dad").context
     assert (ctx.occasion, ctx.audience) == ("birthday", "dad")
     young = say("a gift for my little nephew")
     assert young.context.audience == "little nephew" and {"kids", "family"} <= set(young.liked_tags)
     assert say("I'm so sad today, awful week").context.mood == "down"
+
+
+def test_a_young_audience_stays_required_until_another_is_named() -> None:
+    kids = say("something for my kids", "the animated one sounds good")
+    assert set(kids.constraints.required_tags) == {"animation", "family", "kids"}
+    assert say("under $5", profile=kids).constraints.required_tags == kids.constraints.required_tags
+    assert say("now a horror film for me", profile=kids).constraints.required_tags == ["horror"]
 
 
 def test_corrections_undo_earlier_statements() -> None:

@@ -78,6 +78,13 @@ def test_mood_words_name_a_tag_only_where_they_describe_the_thing_wanted() -> No
     ("twenty-five bucks at most", 25, None),
     ("happy to pay at least 200", None, 200),
     ("more than 20 quid is fine", None, 20),
+    ("a budget of $40", 40, None),
+    ("my budget's about twenty", 20, None),
+    ("around $30 please", 30, None),
+    ("I have 40 to spend", 40, None),
+    ("$40 or more", None, 40),
+    ("something over $50", None, 50),
+    ("I paid $50 for the last one", None, None),  # what they once paid is no budget
 ])
 def test_prices_said_in_words(text: str, max_price: float | None, min_price: float | None) -> None:
     u = read(text)

@@ -111,6 +111,11 @@ def test_rules_intents() -> None:
     assert read(Said("My order never arrived, I want to talk to a human")).intents == ["help", "human"]
     assert read(Said("hi there")).intents == ["smalltalk"]
     assert read(Said("hi, a sci-fi film please")).intents == ["recommend", "smalltalk"]
+    # A thank-you and nothing more closes; it asks for no more picks. Thanks with an opinion is feedback.
+    picks = ("alien", "arrival", "paddington")
+    for closing in ("thanks!", "Great, thanks a lot", "cheers, that's all for now", "thank you so much! bye"):
+        assert read(Said(closing, "three picks", picks)).intents == ["smalltalk"], closing
+    assert read(Said("thanks, the first one sounds great", "three picks", picks)).intents == ["feedback", "smalltalk"]
     # An answer about the suggestions beside a wish of its own is the wish, not feedback.
     assert read(Said("hmm, actually I do like horror, go for it", "three picks", ("alien", "arrival", "paddington"))
                 ).intents == ["recommend"]
