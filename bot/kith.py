@@ -297,9 +297,10 @@ class Kith:
     # --- one turn -----------------------------------------------------------------------
 
     def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = (),
-                    context: ClientContext | None = None) -> RankRequest:
+                    context: ClientContext | None = None, refined: bool = False) -> RankRequest:
         """What the ranker is asked: the profile's taste and constraints, the query, the person's
-        feedback on cards, and the moment (`context`: a soft lift, never a constraint)."""
+        feedback on cards, and the moment (`context`: a soft lift, never a constraint). `refined`:
+        this message narrowed the constraints, so what was seen may be the answer now."""
         c = profile.constraints
         required = self.vocabulary.requirement(c.required_tags)
         moment = situation(context, self.ranker.stats.tags,
@@ -325,6 +326,7 @@ class Kith:
             length=c.length,
             exclude=[*profile.rejected, *(item_id for item_id, signal in feedback.items() if signal in REMOVING)],
             seen=seen,
+            refined=refined,
             more_like=[item_id for item_id, signal in feedback.items()
                        if signal == "up" and item_id not in profile.dislikes],
             less_like=[item_id for item_id, signal in feedback.items() if signal == "down"],
@@ -467,7 +469,7 @@ class Kith:
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
         request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier],
-                                   context=context)
+                                   context=context, refined=profile.constraints.narrows(opened.profile.constraints))
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":
             answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)

@@ -244,6 +244,11 @@ class Constraints(BaseModel):
     # whatever the person's history (`Vocabulary.requirement` groups their near-synonyms).
     required_tags: list[str] = []
 
+    def narrows(self, before: Constraints) -> bool:
+        """Whether these set a price, years or a length other than `before`'s ("under $5")."""
+        return any(getattr(self, name) is not None and getattr(self, name) != getattr(before, name)
+                   for name in ("min_price", "max_price", "min_year", "max_year", "length"))
+
 
 class Context(BaseModel):
     model_config = ConfigDict(extra="forbid")

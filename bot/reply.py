@@ -32,7 +32,7 @@ from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnF
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
-from retrieval.ranking import Recommendation
+from retrieval.ranking import CAME_UP, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -117,7 +117,7 @@ def describe_pick(pick: ItemFacts, request: str) -> str:
     template = prompts.table("reply")
     about = [_relevant_clauses(s, request, ABOUT_WORDS) for s in relevant_sentences(pick.description, request)]
     all_reasons = _reasons(pick)
-    reasons = [r for r in all_reasons if r != _liked(all_reasons)][:1]
+    reasons = [r for r in all_reasons if r != _in_lead(all_reasons)][:1]
     parts = [
         _kind(pick),
         *([template["about"].format(about=about[0].rstrip("."))] if about else []),
@@ -147,16 +147,20 @@ def _relevant_clauses(sentence: str, request: str, most: int) -> str:
 
 
 def lead(position: int, title: str, reasons: Sequence[str] = ()) -> str:
-    """How the sentence about the pick at `position` (0: the top pick) starts: with the reason the
-    person's own likes give, where the pick has one ("Try X, because you liked Y —")."""
+    """How the sentence about the pick at `position` (0: the top pick) starts: saying it came up
+    before, where it did ("From earlier, X —"), else with the reason the person's own likes
+    give, where the pick has one ("Try X, because you liked Y —")."""
     template = prompts.table("reply")
-    liked = _liked(reasons)
-    leads = template["because"] if liked else template["leads"]
-    return leads[min(position, len(leads) - 1)].format(title=title, reason=liked)
+    given = _in_lead(reasons)
+    leads = template["again"] if given == CAME_UP else template["because"] if given else template["leads"]
+    return leads[min(position, len(leads) - 1)].format(title=title, reason=given)
 
 
-def _liked(reasons: Sequence[str]) -> str | None:
-    """The reason the person's own likes give ("because you liked Arrival (2016)"), if any."""
+def _in_lead(reasons: Sequence[str]) -> str | None:
+    """The reason a pick's lead gives, if any: that it came up before, else the person's own like
+    ("because you liked Arrival (2016)")."""
+    if CAME_UP in reasons:
+        return CAME_UP
     return next((r for r in reasons if r.startswith("because you liked")), None)
 
 

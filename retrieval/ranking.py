@@ -68,6 +68,9 @@ MORE_LIKE_REASON = 0.4
 # where the person already has most of what does, and where the catalog has little that does.
 CLOSEST_YOU_HAVE_MOST = "the closest to what you asked: you already have most of what fits all of it"
 CLOSEST = "the closest to what you asked: little here fits all of it"
+# The reason on a pick this conversation already showed or named: the reply says so, not "try" it
+# as if new.
+CAME_UP = "came up earlier in this conversation"
 
 
 class RankingWeights(BaseModel):
@@ -139,6 +142,9 @@ class RankRequest:
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
     seen: Sequence[str] = ()
+    # This message narrowed the hard constraints (price, years, length): what was seen and fits
+    # may be the answer now (`_fitting`).
+    refined: bool = False
     # Items the person asked for more like (a card's "more like this"), most recent first: liked,
     # and what is like them is pulled up (the `more_like` component) and says so.
     more_like: Sequence[str] = ()
@@ -640,6 +646,8 @@ class Ranker:
                                                    collaborative, _graph_reason(state.graph) if w.graph else None)
             if not _carries(stats.items[recommendation.item_id], request.required_tags):
                 recommendation.reasons.insert(0, closest)
+            if recommendation.item_id in seen:
+                recommendation.reasons.insert(0, CAME_UP)
         return Ranking(chosen, activity)
 
     def _social(self, user_id: str | None, likes: Sequence[str] = (), stats: CatalogStats | None = None) -> dict[str, float]:
@@ -940,12 +948,12 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
     closest: those that miss one group, whichever (the score decides between a sci-fi film that
     is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
-    then those that miss two, and so on until `k` items fit, each a tier. Then what this
-    conversation already showed (`seen`) that carries some group: across tiers its repeat
-    penalty cannot keep a shown item that fits below fresh ones that fit less. Items that miss
-    every group come last, fresh before shown: they are no closest pick ("under $5" after "for
-    my kids" shows the two kids' films already shown, not a fresh sushi documentary). Tier 0 may
-    be empty."""
+    then those that miss two, and so on until `k` items fit, each a tier; last what this
+    conversation already showed (`seen`): across tiers its repeat penalty cannot keep a shown
+    item that fits below fresh ones that fit less. Where the message narrowed the constraints
+    (`request.refined`), what was shown and fits some of the request comes before the items
+    that fit none of it: "under $5" after "a film for my kids" answers with the kids' films
+    under $5 shown before, not a fresh sushi documentary. Tier 0 may be empty."""
     groups = [list(group) for group in request.required_tags if group]
     if not groups:
         return [[item for item in candidates if _satisfies(item, request)]]
@@ -954,14 +962,14 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     fresh = [item for item in within if item.id not in seen]
     shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []
-    for missing in range(len(groups)):
+    for missing in range(len(groups) + 1):
+        if missing == len(groups) and request.refined:
+            tiers.append([item for item in shown if missed[item.id] < missing])
+            shown = [item for item in shown if missed[item.id] == missing]
         tiers.append([item for item in fresh if missed[item.id] == missing])
         if sum(map(len, tiers)) >= k:
             break
-    tiers.append([item for item in shown if missed[item.id] < len(groups)])
-    if sum(map(len, tiers)) < k:
-        tiers.append([item for item in fresh if missed[item.id] == len(groups)])
-    return [*tiers, [item for item in shown if missed[item.id] == len(groups)]]
+    return [*tiers, shown]
 
 
 def _satisfies(item: Item, request: RankRequest) -> bool:

@@ -13,7 +13,7 @@ from bot.faithfulness import ItemFacts
 from bot.reply import WRITTEN_PICKS, ReplyWriter, Written, fact_sentences, lead, recommendation_messages, relevant_sentences
 from bot.runtimes.base import Message
 from bot.runtimes.factory import Runtimes
-from retrieval.ranking import Recommendation
+from retrieval.ranking import CAME_UP, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 from tests.conftest import copy_demo
@@ -170,6 +170,12 @@ def test_the_pick_facts_leave_out_the_reason_its_lead_gives(items: dict[str, Ite
     turn = recommendation_messages("a war film", facts, "friendly", ["films"])[-1]["content"]
     assert turn.endswith("why: your friend Ana Ruiz rated it 5/5).") and "Arrival" not in turn
     assert lead(0, "Dunkirk (2017)", ranked[0].reasons) == "Try Dunkirk (2017), because you liked Arrival (2016) —"
+    # A pick that came up before says so, in its lead: its facts give the like instead.
+    ranked[0].reasons = [CAME_UP, "because you liked Arrival (2016)"]
+    facts = [ItemFacts.of(r, items[r.item_id]) for r in ranked]
+    turn = recommendation_messages("a war film", facts, "friendly", ["films"])[-1]["content"]
+    assert turn.endswith("why: because you liked Arrival (2016)).")
+    assert lead(0, "Dunkirk (2017)", ranked[0].reasons) == "From earlier, Dunkirk (2017) —"
 
 
 def test_a_sentence_from_facts_reads_on_after_the_leads_dash() -> None:

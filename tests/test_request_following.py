@@ -14,7 +14,7 @@ from bot.understanding import Understanding
 from retrieval.datafiles import Dataset, Origin
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
-from retrieval.ranking import CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest
+from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest
 from retrieval.schemas import Interaction, Item, User
 from retrieval.store import Stores
 
@@ -155,6 +155,18 @@ def test_a_person_who_has_most_matching_items_gets_the_new_ones_first_and_is_tol
     assert picks[0].item_id == "s3" and not {"s1", "s2", "s4"} & {p.item_id for p in picks}
     assert len(picks) == 3 and all(p.reasons[0] == CLOSEST_YOU_HAVE_MOST for p in picks[1:])
     assert CLOSEST_YOU_HAVE_MOST not in picks[0].reasons
+
+
+def test_what_was_shown_and_fits_comes_back_only_where_the_message_narrowed_the_request(ranker: Ranker) -> None:
+    # The three sci-fi films that are not scary were shown. "Another" wants new films: the closest
+    # fresh ones come first. A narrowed request ("under $5", "shorter": `refined`) may be answered
+    # by what was shown, before films that fit none of it, and those picks say they came up before.
+    shown = dict(SCI_FI_NOT_SCARY, seen=["s1", "s2", "s3"])
+    another = ranker.rank(RankRequest(**shown), k=3).recommendations
+    assert not {"s1", "s2", "s3"} & {p.item_id for p in another}
+    narrowed = ranker.rank(RankRequest(**shown, refined=True), k=3).recommendations
+    assert {p.item_id for p in narrowed} == {"s1", "s2", "s3"}
+    assert all(p.reasons[0] == CAME_UP for p in narrowed)
 
 
 def test_what_they_disliked_never_comes_back_and_the_closest_fill_up(ranker: Ranker) -> None:
