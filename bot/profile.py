@@ -7,7 +7,7 @@ per user, shown to them, and correctable ("actually I like horror" undoes "nothi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -420,6 +420,7 @@ def read_rules(
     suggested: Sequence[str] = (),
     today: date | None = None,
     titles: Sequence[FoundTitle] = (),
+    suggested_categories: Mapping[str, str] | None = None,
 ) -> Understanding:
     """The rule reader: what this message says about taste, constraints and context. Pure.
 
@@ -432,19 +433,24 @@ def read_rules(
     text = without_titles(text, titles)
     seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) else None
 
+    u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
     opinions = {item_id: ItemOpinion(item_id=item_id, feeling=feeling, seen=seen)
                 for item_id, feeling in sentiment.items.items()}
     # The message answers about the suggestions it does not name: its words before any title, or
     # turning them all down. An answer with a feeling is about all of them ("loved it", "no, not
-    # those"); one without ("haven't seen it") about one or two (SUGGESTIONS_READ). "Start over"
-    # says nothing of them.
+    # those"); one without ("haven't seen it") about one or two (SUGGESTIONS_READ). A like said
+    # on the way to another kind of thing is about none ("ok great, and a tent for camping"
+    # after six books; `suggested_categories`: each suggestion's category). "Start over" says
+    # nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
-    if not u.reset and (answer != "neutral" or len(suggested) <= SUGGESTIONS_READ):
+    category_of = suggested_categories or {}
+    moves_on = answer == "like" and bool(u.categories) and bool(category_of) and not any(
+        category_of.get(item_id) in u.categories for item_id in suggested)
+    if not u.reset and not moves_on and (answer != "neutral" or len(suggested) <= SUGGESTIONS_READ):
         for item_id in suggested:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
     u.opinions = list(opinions.values())
 
-    u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
     for tag, match in vocabulary.find_tags(text):
         if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear

@@ -166,8 +166,7 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     closing = bool(PLEASANTRY_ONLY.match(message))
     smalltalk = closing or opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
-    wishes = bool(u.categories or u.tags or u.avoid or u.max_price or u.min_price or u.min_year or u.max_year
-                  or u.length or u.occasion or u.audience)
+    wishes = u.has_wishes()
     asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message)
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
     # ("yes, loved it") is, unless the message brings wishes of its own: "actually I do like
@@ -209,7 +208,8 @@ class RuleReader:
         if about_choice != message:
             mentions = self.mentions(about_choice, said)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
-        u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions)
+        u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
+                       {item_id: self.items[item_id].category for item_id in said.suggested if item_id in self.items})
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.

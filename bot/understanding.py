@@ -99,6 +99,11 @@ class Understanding(BaseModel):
     def wants(self, intent: Intent) -> bool:
         return intent in self.intents
 
+    def has_wishes(self) -> bool:
+        """Whether the message asks for something of its own: a category, a taste, a budget..."""
+        return bool(self.categories or self.tags or self.avoid or self.max_price or self.min_price or self.min_year
+                    or self.max_year or self.length or self.occasion or self.audience)
+
 
 # The fields a reader is chosen for (UnderstandingConfig.llm_fields): each is measured apart.
 FIELDS: dict[str, tuple[str, ...]] = {

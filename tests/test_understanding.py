@@ -99,6 +99,19 @@ def test_rules_read_an_item_described_not_named() -> None:
     assert described("the other one, and the new one", ("alien", "jaws")) == []
 
 
+def test_a_like_said_on_the_way_to_another_kind_of_thing_is_about_none_of_the_suggestions() -> None:
+    films = {item_id: Item(id=item_id, title=title, category="films") for item_id, title in
+             (("alien", "Alien (1979)"), ("arrival", "Arrival (2016)"), ("paddington", "Paddington 2 (2017)"))}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=films), None, [])
+    picks = ("alien", "arrival", "paddington")
+    moving_on = reader.read(Said("ok great, and a book for my flight", "three picks", picks))[0]
+    assert moving_on.opinions == [] and moving_on.categories == ["books"]
+    staying = reader.read(Said("great, any more films like those?", "three picks", picks))[0]
+    assert {o.item_id: o.feeling for o in staying.opinions} == dict.fromkeys(picks, "like")
+    # Turning them down is still about them.
+    assert reader.read(Said("no thanks, a book instead", "three picks", picks))[0].rejects_suggestions
+
+
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
     asked = read(Said("No. I'll have to watch it", "Have you seen Arrival (2016)?", ("arrival",)))
     assert asked.opinions == [ItemOpinion(item_id="arrival", feeling="like")] and not asked.rejects_suggestions
