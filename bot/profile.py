@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment, without_titles
 from bot.understanding import Feeling, ItemOpinion, Understanding
+from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
@@ -187,6 +188,10 @@ PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to
 # "40 to spend" (a bare "$50" may be a minimum or what they once paid).
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
                        r"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?)|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
+# A price said against the suggestions' ("something cheaper", "too pricey", "a nicer, pricier one").
+CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
+                     r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
+PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|fancier|more premium)\b", re.I)
 # A word that is a sum ("budget: 30", "my budget's about fifty", "a budget of $40"), where a word
 # followed by a price ("something sci-fi under $20") is a taste and a price.
 SUM_AFTER = re.compile(r"(?:['’]s|\s*:|\s+(?:is|of|at))(?:\s+(?:around|about|roughly|under|below|max(?:imum)?|up to|"
@@ -420,13 +425,14 @@ def read_rules(
     suggested: Sequence[str] = (),
     today: date | None = None,
     titles: Sequence[FoundTitle] = (),
-    suggested_categories: Mapping[str, str] | None = None,
+    items: Mapping[str, Item] | None = None,
 ) -> Understanding:
     """The rule reader: what this message says about taste, constraints and context. Pure.
 
     `titles`: the catalog titles named in the message; their words are names, not wishes
     ("Bowling for Columbine" asks for no bowling, "Christmas Vacation" for no holiday).
-    `suggested`: the items the assistant named in its last reply."""
+    `suggested`: the items the assistant named in its last reply; `items`: the catalog's records,
+    where the suggestions' categories and prices are read."""
     u = Understanding(reset=bool(RESET.search(text)), rejects_suggestions=sentiment.mood == "rejecting")
     # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
     # negates horror.
@@ -440,12 +446,11 @@ def read_rules(
     # turning them all down. An answer with a feeling is about all of them ("loved it", "no, not
     # those"); one without ("haven't seen it") about one or two (SUGGESTIONS_READ). A like said
     # on the way to another kind of thing is about none ("ok great, and a tent for camping"
-    # after six books; `suggested_categories`: each suggestion's category). "Start over" says
-    # nothing of them.
+    # after six books). "Start over" says nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
-    category_of = suggested_categories or {}
-    moves_on = answer == "like" and bool(u.categories) and bool(category_of) and not any(
-        category_of.get(item_id) in u.categories for item_id in suggested)
+    shown = [items[item_id] for item_id in suggested if items and item_id in items]
+    moves_on = answer == "like" and bool(u.categories) and bool(shown) and not any(
+        item.category in u.categories for item in shown)
     if not u.reset and not moves_on and (answer != "neutral" or len(suggested) <= SUGGESTIONS_READ):
         for item_id in suggested:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
@@ -464,6 +469,13 @@ def read_rules(
                 u.avoid = _forget(u.avoid, lifted)
 
     _read_price(u, text)
+    priced = next((item.price for item in shown if item.price is not None), None)
+    if u.max_price is None and u.min_price is None and priced is not None:
+        # "too pricey, something cheaper": cheaper than the top suggestion with a price.
+        if CHEAPER.search(text):
+            u.max_price = round(priced - 0.01, 2)
+        elif PRICIER.search(text):
+            u.min_price = round(priced + 0.01, 2)
     _read_era(u, text, today or date.today())
     if SHORT.search(text):
         u.length = "short"

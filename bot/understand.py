@@ -209,7 +209,7 @@ class RuleReader:
             mentions = self.mentions(about_choice, said)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
-                       {item_id: self.items[item_id].category for item_id in said.suggested if item_id in self.items})
+                       self.items)
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.

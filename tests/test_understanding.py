@@ -112,6 +112,17 @@ def test_a_like_said_on_the_way_to_another_kind_of_thing_is_about_none_of_the_su
     assert reader.read(Said("no thanks, a book instead", "three picks", picks))[0].rejects_suggestions
 
 
+def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() -> None:
+    films = {"alien": Item(id="alien", title="Alien (1979)", category="films", price=12.0),
+             "arrival": Item(id="arrival", title="Arrival (2016)", category="films", price=6.0)}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=films), None, [])
+    picks = ("alien", "arrival")
+    assert reader.read(Said("too pricey, something cheaper", "two picks", picks))[0].max_price == 11.99
+    assert reader.read(Said("something a bit fancier?", "two picks", picks))[0].min_price == 12.01
+    # A price said outright wins.
+    assert reader.read(Said("cheaper, under $5", "two picks", picks))[0].max_price == 5
+
+
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
     asked = read(Said("No. I'll have to watch it", "Have you seen Arrival (2016)?", ("arrival",)))
     assert asked.opinions == [ItemOpinion(item_id="arrival", feeling="like")] and not asked.rejects_suggestions
