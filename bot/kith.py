@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import prompts
+from bot.answers import answer
 from bot.config import KithConfig, load_config
 from bot.context import ClientContext, situation
 from bot.feedback import REMOVING, SIGNALS, VISIBILITIES, Feedback, Signal, apply_feedback, as_interaction
@@ -373,8 +374,9 @@ class Kith:
         """Yield the reply as text pieces, then the finished Turn.
 
         The turn's stages, in order: open the session -> understand the message -> plan -> help
-        and recommend -> hand off -> save. A reply has up to three sections: a help answer (or a
-        refusal), recommendations, and a hand-off notice, separated by a blank line, in the stream
+        and recommend -> hand off -> save. A reply has up to four sections: a help answer (or a
+        refusal, or a friendly word), answers about items, recommendations, and a hand-off notice,
+        separated by a blank line, in the stream
         as in the text. `app` names the HTTP API tenant whose session this is ("" for local use).
         `context`: the moment the client sends (bot/context.py: time, place, weather, occasion,
         device), which lifts what fits it without overriding what the person asked for."""
@@ -402,6 +404,8 @@ class Kith:
             yield reply.add(help_answer.text if help_answer else prompts.table("support")["replies"]["help_not_found"])
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
+        if plan.answer:
+            yield reply.add(answer(understanding.questions, self.ranker.stats.items))
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
             picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock,
@@ -456,7 +460,9 @@ class Kith:
         return _Opened(
             session_id, history, base, profile,
             last_reply=replies[-1].text if replies else "",
-            last_recommended=replies[-1].record.picks() if replies else [],
+            # A turn without picks (an answer, small talk, help) leaves the last picks what the
+            # conversation is about: "how much is the first one?", then "and the second?".
+            last_recommended=next((m.record.picks() for m in reversed(replies) if m.record.picks()), []),
             mentioned=[f.item_id for m in history for f in self.finder.find(m.text)],
             earlier=[item_id for m in replies for item_id in m.record.picks()],
         )

@@ -1,8 +1,9 @@
 """The turn's second stage: what to do about a message, decided from its `Understanding`.
 
-A plan is some of: refuse, help (answer a problem from the help articles), recommend (rank, then
-write the picks, or a clarifying question when too little is known), hand off (the person asked
-for one), or only a friendly word (small talk alone, after the conversation's opening: an
+A plan is some of: refuse, help (answer a problem from the help articles), answer questions
+about items ("how much is it?", from their records), recommend (rank, then write the picks, or a
+clarifying question when too little is known), hand off (the person asked for one), or only a
+friendly word (small talk alone, after the conversation's opening: an
 opening greeting is answered as a request, with a question about what the person is after). A refusal excludes everything else. An
 opinion about a suggestion (feedback) is answered with picks that take it into account. Hand-offs the conversation earns on its own (it
 stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
@@ -25,6 +26,7 @@ class Plan:
     recommend: bool = False
     handoff: bool = False
     smalltalk: bool = False  # a friendly word and nothing else
+    answer: bool = False  # answer questions about items from their records (bot/answers.py)
 
 
 def plan_turn(message: str, understanding: Understanding, opening: bool = False,
@@ -37,10 +39,10 @@ def plan_turn(message: str, understanding: Understanding, opening: bool = False,
     if refused:
         return Plan(refusal=refused)
     handoff = understanding.wants("human")
-    if set(understanding.intents) == {"smalltalk"}:
-        if not opening:
-            return Plan(smalltalk=True)
-        return Plan(recommend=True)
-    # No intent read at all: the person is here to choose.
-    asks = understanding.wants("recommend") or understanding.wants("feedback") or not understanding.intents
-    return Plan(help=understanding.wants("help"), recommend=asks and not handoff, handoff=handoff)
+    answer = bool(understanding.questions)
+    if set(understanding.intents) == {"smalltalk"} and not answer:
+        return Plan(recommend=True) if opening else Plan(smalltalk=True)
+    # No intent read at all, nor a question: the person is here to choose.
+    asks = (understanding.wants("recommend") or understanding.wants("feedback")
+            or not (understanding.intents or answer))
+    return Plan(help=understanding.wants("help"), recommend=asks and not handoff, handoff=handoff, answer=answer)

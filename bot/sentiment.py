@@ -302,6 +302,8 @@ def _clause_feeling(clause: str, question: bool = False) -> ItemFeeling:
     """The feeling of one clause, its titles blanked and its words about having seen it masked:
     the ways of not liking or of wanting something that VADER misses, else VADER; a question
     ("is it scary?") is none."""
+    if question and ASKING.match(clause):
+        return "neutral"  # "is it too long?" asks, it does not complain
     if DISLIKE.search(clause):
         return "dislike"
     if question:
@@ -310,6 +312,10 @@ def _clause_feeling(clause: str, question: bool = False) -> ItemFeeling:
         return "like"
     heard = _label(polarity(NOT_FELT.sub("", clause)))
     return {"positive": "like", "negative": "dislike", "neutral": "neutral"}[heard]  # type: ignore[return-value]
+
+
+# A question asked outright, not a verdict said with a question mark ("didn't like it?").
+ASKING = re.compile(r"^\W*(?:(?:and|but|so|ok|okay)\W+)?(?:is|are|was|does|do|did|will|would|could|can|how|what|which)\b", re.I)
 
 
 @dataclass

@@ -24,13 +24,23 @@ from datetime import date
 from pydantic import ValidationError
 
 import prompts
+from bot.answers import asked_facts
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
 from bot.profile import Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment, analyze, without_titles
-from bot.understanding import CONSTRAINT_NAMES, FIELDS, Draft, Intent, ItemOpinion, Understanding, draft_schema
+from bot.understanding import (
+    CONSTRAINT_NAMES,
+    FIELDS,
+    Draft,
+    Intent,
+    ItemOpinion,
+    ItemQuestion,
+    Understanding,
+    draft_schema,
+)
 from retrieval.schemas import Item
 from retrieval.titles import FoundTitle, TitleFinder, split_year
 
@@ -58,6 +68,9 @@ NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one
                   "is", "was", "are", "were", "be", "been", "has", "had", "have", "do", "did", "does", "of",
                   "in", "on", "at", "to", "for", "with", "and", "or", "but", "as", "so", "not", "no"}
 WORD = re.compile(r"[\w'’-]+")
+# How many items a question naming none is about: the picks a reply writes about.
+WRITTEN_ABOUT = 3
+PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
 # A thank-you or goodbye and nothing more ("thanks!", "great, thanks a lot", "cheers, that's all for
 # now"): the person is closing, not asking for more, whatever it says of the last picks.
@@ -167,15 +180,18 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     smalltalk = closing or opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
     wishes = u.has_wishes()
-    asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message)
+    # A question about an item asks for its answer, not for more picks.
+    asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message) and not u.questions
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
     # ("yes, loved it") is, unless the message brings wishes of its own: "actually I do like
     # horror, go for it" is about horror.
+    # A question about a suggestion ("how much is the first one?") is no opinion of it.
     feedback = not closing and (u.rejects_suggestions or any(o.item_id in said.suggested
                                                              and (o.item_id in named or not wishes)
+                                                             and not (u.questions and o.feeling == "neutral")
                                                              for o in u.opinions))
     if "human" not in intents and (asks_to_choose(message)
-                                   or not problem and (asks_more or not (feedback or smalltalk))):
+                                   or not problem and (asks_more or not (feedback or smalltalk or u.questions))):
         intents.append("recommend")
     if feedback:
         intents.append("feedback")
@@ -216,6 +232,17 @@ class RuleReader:
             u.categories = sorted({name for name, _ in self.vocabulary.categories.find(plain.message)})
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
+        elif facts := asked_facts(plain.message) if not mentions_problem(plain.message) else []:
+            # About the items it names, else "it" is what the last reply named: an answer's item
+            # ("and who wrote it?"), or the picks it wrote about ("how much is it?"); "they" are
+            # the picks.
+            last_named = [] if PLURAL.search(plain.message) else self.finder.find(said.assistant)
+            asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
+                     or list(dict.fromkeys(found.item_id for found in last_named))[:WRITTEN_ABOUT]
+                     or said.suggested[:WRITTEN_ABOUT])
+            u.questions = [ItemQuestion(item_id=item_id, facts=facts) for item_id in asked if item_id in self.items]
+            if u.questions and "length" in facts:
+                u.length = None  # "how long is it?", "is it too long?" ask, and wish for no length
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 

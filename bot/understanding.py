@@ -19,6 +19,8 @@ Intent = Literal["recommend", "help", "feedback", "smalltalk", "human", "subvert
 INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "human", "subvert")
 Feeling = Literal["like", "dislike", "neutral"]
 Length = Literal["short", "long"]
+# What a question can ask about an item (bot/answers.py).
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")
 
@@ -69,6 +71,15 @@ class ItemOpinion(BaseModel):
     seen: bool | None = None
 
 
+class ItemQuestion(BaseModel):
+    """A question about one item: which of its facts the person asked for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item_id: str
+    facts: list[Fact]
+
+
 class Understanding(BaseModel):
     """One message, understood, in catalog terms. Empty fields say nothing new.
 
@@ -94,6 +105,9 @@ class Understanding(BaseModel):
     audience: str | None = None
     mood: str | None = None
     take_back: list[str] = []
+    # Questions about items ("how much is it?"): read by the rules whichever reader is chosen
+    # (the LLM's Draft has no such field), answered from the catalog's records.
+    questions: list[ItemQuestion] = []
     reader: dict[str, Literal["llm", "rules"]] = {}
 
     def wants(self, intent: Intent) -> bool:

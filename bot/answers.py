@@ -1,0 +1,56 @@
+"""Questions about an item ("how much is it?", "who directed the second one?", "is it long?"):
+which facts a message asks for, and the answer, from the catalog's own record of each item, so
+every fact in it is the item's (prompts/answers.toml holds the patterns and the sentences)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import prompts
+from bot.understanding import Fact, ItemQuestion
+from retrieval.schemas import Item
+
+# In the order they are answered: what it is about first, then "It is $13.99."
+FACTS: tuple[Fact, ...] = ("about", "price", "length", "year", "creator", "rating", "weight")
+# The record's attributes that answer each fact, the first the item has.
+ATTRIBUTES: dict[Fact, tuple[str, ...]] = {
+    "length": ("runtime_min", "pages", "length_min"), "year": ("year",), "creator": ("creator", "brand"),
+    "rating": ("rating",), "weight": ("weight_g",),
+}
+# A question: a question mark, or a question word first ("how much is the first one").
+QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|does|do|tell me)\b", re.I)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def asked_facts(message: str) -> list[Fact]:
+    """The facts a message asks about an item, in FACTS order; none outside a question."""
+    if not QUESTION.search(message):
+        return []
+    return [fact for fact in FACTS if prompts.patterns("answers", "asks", fact).search(message)]
+
+
+def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
+    """One sentence per item and fact asked, from the item's record (its title first, then "It":
+    "X has 208 pages. It is by C.S. Lewis."); where the record lacks the fact, one that says so."""
+    table = prompts.table("answers")
+    said = []
+    for question in questions:
+        item = items[question.item_id]
+        for n, fact in enumerate(question.facts):
+            key, value = _fact(item, fact)
+            said.append(table["answers"]["unknown"].format(fact=table["fact_names"][fact], title=item.title)
+                        if value is None else
+                        table["answers"][key].format(title=item.title if n == 0 else table["answers"]["it"], value=value))
+    return " ".join(said)
+
+
+def _fact(item: Item, fact: Fact) -> tuple[str, object]:
+    """The sentence (prompts/answers.toml `[answers]` key) that tells `fact` of `item`, and its
+    value (None where the record lacks it)."""
+    if fact == "price":
+        return "price", item.price
+    if fact == "about":
+        return "about", SENTENCE_END.split(item.description.strip(), maxsplit=1)[0] or None
+    key = next((name for name in ATTRIBUTES[fact] if item.attributes.get(name) not in (None, "")), "")
+    return key, item.attributes.get(key)

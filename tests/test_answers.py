@@ -1,0 +1,74 @@
+"""Questions about an item: which facts a message asks for, and the answer from the item's record."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.answers import answer, asked_facts
+from bot.plan import plan_turn
+from bot.profile import Vocabulary
+from bot.understand import Reader, RuleReader, Said
+from bot.understanding import ItemQuestion, Understanding
+from retrieval.schemas import Item
+from retrieval.titles import TitleFinder
+
+ITEMS = {
+    "earthsea": Item(id="earthsea", title="A Wizard of Earthsea", category="books", price=13.99,
+                     description="A proud boy unleashes a shadow. He must hunt it down.",
+                     attributes={"creator": "Ursula K. Le Guin", "year": 1968, "pages": 183}),
+    "alien": Item(id="alien", title="Alien (1979)", category="films", price=7.99,
+                  attributes={"creator": "Ridley Scott", "year": 1979, "runtime_min": 117, "rating": "R"}),
+    "tent": Item(id="tent", title="Ridgeline 2 Ultralight Tent", category="outdoor",
+                 attributes={"brand": "Ridgeline", "weight_g": 1190}),
+}
+
+
+@pytest.mark.parametrize(("message", "facts"), [
+    ("how much is it?", ["price"]),
+    ("and who wrote it? how long is it?", ["length", "creator"]),
+    ("is the second one too long?", ["length"]),
+    ("when did it come out", ["year"]),
+    ("what's it about?", ["about"]),
+    ("is it ok for a 10 year old?", ["rating"]),
+    ("how heavy is the tent?", ["weight"]),
+    # No question, or no fact asked: none.
+    ("something under two hours long", []),
+    ("what else have you got?", []),
+])
+def test_the_facts_a_message_asks_for(message: str, facts: list[str]) -> None:
+    assert asked_facts(message) == facts
+
+
+def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> None:
+    asked = [ItemQuestion(item_id="earthsea", facts=["about", "price", "length", "creator"]),
+             ItemQuestion(item_id="alien", facts=["length", "rating"]),
+             ItemQuestion(item_id="tent", facts=["price", "creator", "weight"])]
+    assert answer(asked, ITEMS) == (
+        "A Wizard of Earthsea: A proud boy unleashes a shadow. It is $13.99. It has 183 pages. It is by Ursula K. "
+        "Le Guin. Alien (1979) runs 117 minutes. It is rated R. I don't have the price of Ridgeline 2 Ultralight Tent. "
+        "It is made by Ridgeline. It weighs 1190 g.")
+
+
+def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_gets_an_answer_not_picks() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy"})
+    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("earthsea", "alien", "tent")
+
+    def read(message: str, assistant: str = "Try A Wizard of Earthsea. Or try Alien (1979).") -> Understanding:
+        return reader.read(Said(message, assistant, picks, picks))[0]
+
+    second = read("is the second one too long?")
+    assert second.questions == [ItemQuestion(item_id="alien", facts=["length"])]
+    # A question, not a complaint about its length nor a wish for short things; nor a request for picks.
+    assert second.length is None and [o.feeling for o in second.opinions] == ["neutral"] and second.intents == []
+    plan = plan_turn("is the second one too long?", second)
+    assert plan.answer and not plan.recommend
+    # "it" is what the last reply named; "they" the picks it wrote about.
+    assert [q.item_id for q in read("and who wrote it?", "A Wizard of Earthsea is $13.99.").questions] == ["earthsea"]
+    assert [q.item_id for q in read("how much are they?", "A Wizard of Earthsea is $13.99.").questions] == list(picks)
+    # A question beside a wish gets both.
+    both = read("how much is Alien? and something fantasy")
+    assert both.questions == [ItemQuestion(item_id="alien", facts=["price"])] and "recommend" in both.intents
