@@ -320,6 +320,7 @@ class Kith:
             categories=c.categories,
             excluded_tags=c.excluded_tags,
             required_tags=required,
+            kinds=c.kinds,
             min_price=c.min_price,
             max_price=c.max_price,
             min_year=c.min_year,

@@ -22,18 +22,21 @@ from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 MAX_REMEMBERED = 30
 
 # Words people use for the usual categories. A catalog's own category names always count too.
+# The demo catalog's kinds of gear, as its titles name them: each a word for the outdoor category,
+# and a kind the request keeps to ("a tent": items whose title says Tent; `Constraints.kinds`).
+GEAR_KINDS = ("tent", "tents", "backpack", "backpacks", "boots", "jacket", "jackets", "sleeping bag", "sleeping bags",
+              "stove", "stoves", "rucksack", "daypack", "hiking shoes", "headlamp", "head torch", "lantern",
+              "trekking poles", "rain suit", "rain jacket", "hammock", "sleeping pad", "sleeping mat", "climbing shoes",
+              "harness", "helmet", "paddle", "dry bag", "pannier", "panniers", "camp chair", "compass", "snowshoes",
+              "microspikes", "water filter")
+GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted(GEAR_KINDS, key=len, reverse=True)) + r")\b", re.I)
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook", "cookbook", "cookbooks",
               "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),
     "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
     "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
               "tunes", "playlist"),
-    # The demo catalog's kinds of gear, as its titles name them.
-    "outdoor": ("gear", "outdoor", "outdoors", "tent", "tents", "backpack", "backpacks", "boots", "jacket", "jackets",
-                "sleeping bag", "sleeping bags", "stove", "stoves", "rucksack", "daypack", "hiking shoes",
-                "headlamp", "head torch", "lantern", "trekking poles", "rain suit", "rain jacket", "hammock",
-                "sleeping pad", "sleeping mat", "climbing shoes", "harness", "helmet", "paddle", "dry bag",
-                "pannier", "panniers", "camp chair", "compass", "snowshoes", "microspikes", "water filter"),
+    "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS),
 }
 # Everyday words for catalog tags: each tag's common English synonyms, genre names and idioms
 # ("a weepie", "nothing that gives me nightmares": negated like any tag word). Two tags that one
@@ -248,6 +251,9 @@ class Constraints(BaseModel):
     # The tags this conversation's latest request asked for: what is ranked carries them,
     # whatever the person's history (`Vocabulary.requirement` groups their near-synonyms).
     required_tags: list[str] = []
+    # The kinds of thing the latest request named ("a tent", GEAR_KINDS): what is ranked is of one
+    # of them, where the catalog has any.
+    kinds: list[str] = []
 
     def narrows(self, before: Constraints) -> bool:
         """Whether these set a price, years or a length other than `before`'s ("under $5")."""
@@ -440,6 +446,8 @@ def read_rules(
     seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) else None
 
     u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
+    u.kinds = list(dict.fromkeys(match.group().lower() for match in GEAR_KIND.finditer(text)
+                                 if not _negated(text, match.start())))  # "a hammock, not a tent"
     opinions = {item_id: ItemOpinion(item_id=item_id, feeling=feeling, seen=seen)
                 for item_id, feeling in sentiment.items.items()}
     # The message answers about the suggestions it does not name: its words before any title, or
@@ -459,9 +467,7 @@ def read_rules(
     for tag, match in vocabulary.find_tags(text):
         if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
-        # Only the words of the same clause can negate a tag ("No thanks, I love horror").
-        before = CLAUSE_END.split(text[: match.start()])[-1]
-        if NEGATORS.search(before) and not ACCEPTING.search(before):
+        if _negated(text, match.start()):
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:
             u.tags = [*_forget(u.tags, tag), tag]
@@ -509,7 +515,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         elif taken == "length":
             c.length = None
         elif taken == "category":
-            c.categories = []
+            c.categories, c.kinds = [], []
         else:  # a tag or an item: what was said about it no longer holds
             c.excluded_tags, p.disliked_tags = _forget(c.excluded_tags, taken), _forget(p.disliked_tags, taken)
             c.required_tags = _forget(c.required_tags, taken)
@@ -526,8 +532,9 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         for item_id in suggested:
             p.rejected = _remember(p.rejected, item_id)
     if u.categories:
-        # A new request names what the person wants now; it replaces the earlier category.
-        c.categories = sorted(u.categories)
+        # A new request names what the person wants now; it replaces the earlier category, and
+        # the kinds it named with it ("a book for the trip" after "a tent").
+        c.categories, c.kinds = sorted(u.categories), list(u.kinds)
     if u.tags:
         # A request's tags name what the person wants now; they replace the earlier request's.
         # An occasion's tags are required only where it is all the request names ("songs for a
@@ -637,6 +644,13 @@ def _spoken_numbers(text: str) -> str:
     return SPOKEN_NUMBER.sub(digits, text)
 
 
+def _negated(text: str, start: int) -> bool:
+    """Whether the words before `start`, in its clause, negate what is said there: only the same
+    clause can ("No thanks, I love horror"), and not where it accepts it ("I don't mind scary")."""
+    before = CLAUSE_END.split(text[:start])[-1]
+    return bool(NEGATORS.search(before)) and not ACCEPTING.search(before)
+
+
 def _read_price(u: Understanding, text: str) -> None:
     text = _spoken_numbers(text)
     if ANY_PRICE.search(text):
@@ -680,7 +694,7 @@ def describe(profile: Profile, titles: dict[str, str]) -> list[str]:
         lines.append("into: " + ", ".join(profile.liked_tags[:8]))
     c = profile.constraints
     if c.categories:
-        lines.append("looking for: " + ", ".join(c.categories))
+        lines.append("looking for: " + ", ".join([*c.categories, *c.kinds]))
     if c.excluded_tags:
         lines.append("avoid: " + ", ".join(c.excluded_tags))
     if c.min_price is not None or c.max_price is not None:

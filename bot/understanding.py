@@ -105,8 +105,10 @@ class Understanding(BaseModel):
     audience: str | None = None
     mood: str | None = None
     take_back: list[str] = []
-    # Questions about items ("how much is it?"): read by the rules whichever reader is chosen
-    # (the LLM's Draft has no such field), answered from the catalog's records.
+    # The kinds of thing asked for ("a tent": bot.profile.GEAR_KINDS), and questions about items
+    # ("how much is it?", answered from the catalog's records): read by the rules whichever
+    # reader is chosen (the LLM's Draft has no such fields).
+    kinds: list[str] = []
     questions: list[ItemQuestion] = []
     reader: dict[str, Literal["llm", "rules"]] = {}
 

@@ -20,12 +20,13 @@ everyone, friends-visible activity for friends. Private activity never leaves it
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
+import re
 import threading
 from collections import defaultdict
-import copy
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,6 +69,8 @@ MORE_LIKE_REASON = 0.4
 # where the person already has most of what does, and where the catalog has little that does.
 CLOSEST_YOU_HAVE_MOST = "the closest to what you asked: you already have most of what fits all of it"
 CLOSEST = "the closest to what you asked: little here fits all of it"
+# A title's words, as a kind asked for is matched against them (`_of_kind`).
+KIND_WORD = re.compile(r"[a-z]+")
 # The reason on a pick this conversation already showed or named: the reply says so, not "try" it
 # as if new.
 CAME_UP = "came up earlier in this conversation"
@@ -158,6 +161,9 @@ class RankRequest:
     # What the request itself asks for, beating the person's history: an item must carry a tag
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
+    # The kinds of thing asked for ("tent", "sleeping bags"): an item's title names one; asked
+    # for as a group of `required_tags` is (`_fitting`).
+    kinds: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -636,15 +642,15 @@ class Ranker:
         for n in range(len(tiers)):  # every item that fits the request better comes first
             tier = [r for r in scored if tier_of[r.item_id] == n]
             chosen += _diversify(tier, {r.item_id: vectors[r.item_id] for r in tier}, k - len(chosen), w.diversity)
-        if request.required_tags:
+        if request.required_tags or request.kinds:
             # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
             fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
-                              and _carries(stats.items[i], request.required_tags))
+                              and not _misses(stats.items[i], request))
             closest = CLOSEST_YOU_HAVE_MOST if fitting_had > len(tiers[0]) else CLOSEST
         for recommendation in chosen:
             recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
                                                    collaborative, _graph_reason(state.graph) if w.graph else None)
-            if not _carries(stats.items[recommendation.item_id], request.required_tags):
+            if _misses(stats.items[recommendation.item_id], request):
                 recommendation.reasons.insert(0, closest)
             if recommendation.item_id in seen:
                 recommendation.reasons.insert(0, CAME_UP)
@@ -942,34 +948,50 @@ def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
     return all(set(group) & set(item.tags) for group in groups if group)
 
 
+def _misses(item: Item, request: RankRequest) -> int:
+    """How much of the request's own asks the item misses: each group of `required_tags` it
+    carries no tag of, and the kind ("a tent": a mug that suits camping misses it)."""
+    return sum(not _carries(item, [group]) for group in request.required_tags if group) + (
+        not _of_kind(item, request.kinds))
+
+
 def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Collection[str] = ()) -> list[list[Item]]:
     """The items a ranking picks from, in tiers picked in order. First those within the
     request's hard constraints (`_satisfies`) that carry a tag of every group of its
-    `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
-    closest: those that miss one group, whichever (the score decides between a sci-fi film that
-    is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
-    then those that miss two, and so on until `k` items fit, each a tier; last what this
-    conversation already showed (`seen`): across tiers its repeat penalty cannot keep a shown
-    item that fits below fresh ones that fit less. Where the message narrowed the constraints
-    (`request.refined`), what was shown and fits some of the request comes before the items
-    that fit none of it: "under $5" after "a film for my kids" answers with the kids' films
-    under $5 shown before, not a fresh sushi documentary. Tier 0 may be empty."""
-    groups = [list(group) for group in request.required_tags if group]
-    if not groups:
-        return [[item for item in candidates if _satisfies(item, request)]]
+    `required_tags` and are of a kind it names, whatever the person's history prefers; where
+    fewer than `k` do, the closest: those that miss one group (or the kind), whichever (the
+    score decides between a sci-fi film that is not thoughtful and a thoughtful one that is not
+    sci-fi: both are half of what was asked), then those that miss two, and so on until `k`
+    items fit, each a tier; last what this conversation already showed (`seen`): across tiers
+    its repeat penalty cannot keep a shown item that fits below fresh ones that fit less, and
+    "another" wants new ones. Where the message narrowed the constraints (`request.refined`),
+    what was shown follows the fresh items that miss as much: "under $5" after "a film for my
+    kids" answers with the kids' films under $5 shown before, not a fresh sushi documentary.
+    Tier 0 may be empty."""
+    asks = sum(1 for group in request.required_tags if group) + bool(request.kinds)
     within = [item for item in candidates if _satisfies(item, request)]
-    missed = {item.id: sum(not _carries(item, [group]) for group in groups) for item in within}
+    if not asks:
+        return [within]
+    missed = {item.id: _misses(item, request) for item in within}
     fresh = [item for item in within if item.id not in seen]
     shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []
-    for missing in range(len(groups) + 1):
-        if missing == len(groups) and request.refined:
-            tiers.append([item for item in shown if missed[item.id] < missing])
-            shown = [item for item in shown if missed[item.id] == missing]
+    for missing in range(asks + 1):
         tiers.append([item for item in fresh if missed[item.id] == missing])
+        if request.refined:
+            tiers.append([item for item in shown if missed[item.id] == missing])
         if sum(map(len, tiers)) >= k:
             break
-    return [*tiers, shown]
+    return tiers if request.refined else [*tiers, shown]
+
+
+def _of_kind(item: Item, kinds: Sequence[str]) -> bool:
+    """Whether the item's title names one of `kinds` ("sleeping bags": "... Down Sleeping Bag")."""
+    if not kinds:
+        return True
+    title = " " + " ".join(word.rstrip("s") for word in KIND_WORD.findall(item.title.lower())) + " "
+    return any(" " + " ".join(word.rstrip("s") for word in KIND_WORD.findall(kind.lower())) + " " in title
+               for kind in kinds)
 
 
 def _satisfies(item: Item, request: RankRequest) -> bool:

@@ -107,6 +107,14 @@ def test_a_young_audience_stays_required_until_another_is_named() -> None:
     assert say("now a horror film for me", profile=kids).constraints.required_tags == ["horror"]
 
 
+def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
+    tent = say("a tent for camping, not a hammock")
+    assert (tent.constraints.categories, tent.constraints.kinds) == (["outdoor"], ["tent"])
+    assert say("something cheaper", profile=tent).constraints.kinds == ["tent"]
+    assert say("and sleeping bags", profile=tent).constraints.kinds == ["sleeping bags"]
+    assert say("a book for the trip", profile=tent).constraints.kinds == []
+
+
 def test_corrections_undo_earlier_statements() -> None:
     profile = say("nothing scary please", "No thanks, I love horror actually")
     assert "horror" in profile.liked_tags
