@@ -24,7 +24,7 @@ from datetime import date
 from pydantic import ValidationError
 
 import prompts
-from bot.answers import asked_facts
+from bot.answers import FACTS, asked_facts, asked_whether
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
@@ -232,19 +232,32 @@ class RuleReader:
             u.categories = sorted({name for name, _ in self.vocabulary.categories.find(plain.message)})
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
-        elif facts := asked_facts(plain.message) if not mentions_problem(plain.message) else []:
-            # About the items it names, else "it" is what the last reply named: an answer's item
-            # ("and who wrote it?"), or the picks it wrote about ("how much is it?"); "they" are
-            # the picks.
-            last_named = [] if PLURAL.search(plain.message) else self.finder.find(said.assistant)
-            asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
-                     or list(dict.fromkeys(found.item_id for found in last_named))[:WRITTEN_ABOUT]
-                     or said.suggested[:WRITTEN_ABOUT])
-            u.questions = [ItemQuestion(item_id=item_id, facts=facts) for item_id in asked if item_id in self.items]
-            if u.questions and "length" in facts:
-                u.length = None  # "how long is it?", "is it too long?" ask, and wish for no length
+        elif not mentions_problem(plain.message):
+            self._read_questions(u, plain, mentions)
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
+
+
+    def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle]) -> None:
+        """Questions about items ("how much is it?", "is the first one scary?") into `u`; what a
+        question asks about ("is it scary?", "is it too long?") is no wish for horror or length.
+        A question is about the items it names, else "it" is what the last reply named: an
+        answer's item ("and who wrote it?"), or the picks it wrote about; "they" are the picks."""
+        tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message))
+                       for kin in self.vocabulary.tags.kin(tag)})
+        facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
+        if not facts:
+            return
+        last_named = [] if PLURAL.search(said.message) else self.finder.find(said.assistant)
+        asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
+                 or list(dict.fromkeys(found.item_id for found in last_named))[:WRITTEN_ABOUT]
+                 or said.suggested[:WRITTEN_ABOUT])
+        u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
+                       if item_id in self.items]
+        if u.questions:
+            u.tags, u.avoid = [t for t in u.tags if t not in tags], [t for t in u.avoid if t not in tags]
+            if "length" in facts:
+                u.length = None
 
 
 class LLMReader:

@@ -20,7 +20,7 @@ INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "hu
 Feeling = Literal["like", "dislike", "neutral"]
 Length = Literal["short", "long"]
 # What a question can ask about an item (bot/answers.py).
-Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about"]
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")
 
@@ -78,6 +78,8 @@ class ItemQuestion(BaseModel):
 
     item_id: str
     facts: list[Fact]
+    # For "tags": the catalog tags asked about, with their near-synonyms ("is it scary?": horror, scary).
+    tags: list[str] = []
 
 
 class Understanding(BaseModel):

@@ -15,10 +15,10 @@ from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
 ITEMS = {
-    "earthsea": Item(id="earthsea", title="A Wizard of Earthsea", category="books", price=13.99,
+    "earthsea": Item(id="earthsea", title="A Wizard of Earthsea", category="books", price=13.99, tags=["fantasy"],
                      description="A proud boy unleashes a shadow. He must hunt it down.",
                      attributes={"creator": "Ursula K. Le Guin", "year": 1968, "pages": 183}),
-    "alien": Item(id="alien", title="Alien (1979)", category="films", price=7.99,
+    "alien": Item(id="alien", title="Alien (1979)", category="films", price=7.99, tags=["horror", "sci-fi"],
                   attributes={"creator": "Ridley Scott", "year": 1979, "runtime_min": 117, "rating": "R"}),
     "tent": Item(id="tent", title="Ridgeline 2 Ultralight Tent", category="outdoor",
                  attributes={"brand": "Ridgeline", "weight_g": 1190}),
@@ -29,6 +29,8 @@ ITEMS = {
     ("how much is it?", ["price"]),
     ("and who wrote it? how long is it?", ["length", "creator"]),
     ("is the second one too long?", ["length"]),
+    ("are they long?", ["length"]),
+    ("are those expensive", ["price"]),
     ("when did it come out", ["year"]),
     ("what's it about?", ["about"]),
     ("is it ok for a 10 year old?", ["rating"]),
@@ -53,7 +55,7 @@ def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> Non
 
 def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_gets_an_answer_not_picks() -> None:
     finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy"})
+    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy", "horror", "sci-fi"})
     reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
     picks = ("earthsea", "alien", "tent")
 
@@ -69,6 +71,12 @@ def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_ge
     # "it" is what the last reply named; "they" the picks it wrote about.
     assert [q.item_id for q in read("and who wrote it?", "A Wizard of Earthsea is $13.99.").questions] == ["earthsea"]
     assert [q.item_id for q in read("how much are they?", "A Wizard of Earthsea is $13.99.").questions] == list(picks)
+    # "Are they horror?" asks about the picks' tags: no wish for horror.
+    horror = read("are they horror?")
+    assert [(q.item_id, q.facts, q.tags) for q in horror.questions] == [(i, ["tags"], ["horror"]) for i in picks]
+    assert horror.tags == [] and horror.intents == []
+    assert answer(horror.questions[:2], ITEMS) == (
+        "No, A Wizard of Earthsea is not horror: it is fantasy. Yes, Alien (1979) is horror.")
     # A question beside a wish gets both.
     both = read("how much is Alien? and something fantasy")
     assert both.questions == [ItemQuestion(item_id="alien", facts=["price"])] and "recommend" in both.intents
