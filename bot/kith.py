@@ -376,9 +376,8 @@ class Kith:
 
         The turn's stages, in order: open the session -> understand the message -> plan -> help
         and recommend -> hand off -> save. A reply has up to four sections: a help answer (or a
-        refusal, or a friendly word), answers about items, recommendations, and a hand-off notice,
-        separated by a blank line, in the stream
-        as in the text. `app` names the HTTP API tenant whose session this is ("" for local use).
+        refusal, or a friendly word), answers about items, recommendations, and a hand-off
+        notice, separated by a blank line, in the stream as in the text. `app` names the HTTP API tenant whose session this is ("" for local use).
         `context`: the moment the client sends (bot/context.py: time, place, weather, occasion,
         device), which lifts what fits it without overriding what the person asked for."""
         message = self.check_message(user_id, message)

@@ -21,7 +21,6 @@ from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
 
-# Words people use for the usual categories. A catalog's own category names always count too.
 # The demo catalog's kinds of gear, as its titles name them: each a word for the outdoor category,
 # and a kind the request keeps to ("a tent": items whose title says Tent; `Constraints.kinds`).
 GEAR_KINDS = ("tent", "tents", "backpack", "backpacks", "boots", "jacket", "jackets", "sleeping bag", "sleeping bags",
@@ -30,6 +29,7 @@ GEAR_KINDS = ("tent", "tents", "backpack", "backpacks", "boots", "jacket", "jack
               "harness", "helmet", "paddle", "dry bag", "pannier", "panniers", "camp chair", "compass", "snowshoes",
               "microspikes", "water filter")
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted(GEAR_KINDS, key=len, reverse=True)) + r")\b", re.I)
+# Words people use for the usual categories. A catalog's own category names always count too.
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook", "cookbook", "cookbooks",
               "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),

@@ -112,9 +112,8 @@ def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> 
 def described_in(message: str, found: Sequence[FoundTitle], said: Said, items: Mapping[str, Item],
                  vocabulary: Vocabulary) -> list[FoundTitle]:
     """The items the message describes without naming them ("the shark one", "the 2021 film",
-    "the one with the shark"):
-    each describing word must be the item's (see `_carries`), and exactly one item of the
-    nearest group that has any must carry them all. The groups, nearest first: the items going
+    "the one with the shark"): each describing word must be the item's (`_describes`), and
+    exactly one item of the nearest group that has any must fit them all. The groups, nearest first: the items going
     by a name the message says ("Dune the book was amazing, the 2021 film bored me"), the
     assistant's last suggestions, the items named earlier in the conversation."""
     groups = [[other for title in found for other in title.same_name if other != title.item_id],
@@ -128,7 +127,7 @@ def described_in(message: str, found: Sequence[FoundTitle], said: Said, items: M
         for group in groups:
             fitting = {item_id for item_id in group if item_id in items
                        and (not categories or items[item_id].category in categories)
-                       and all(_carries(items[item_id], word, vocabulary) for word in words)}
+                       and all(_describes(word, items[item_id], vocabulary) for word in words)}
             if fitting:
                 if len(fitting) == 1:
                     described.append(FoundTitle(fitting.pop(), match.start(), match.end()))
@@ -136,7 +135,7 @@ def described_in(message: str, found: Sequence[FoundTitle], said: Said, items: M
     return described
 
 
-def _carries(item: Item, word: str, vocabulary: Vocabulary) -> bool:
+def _describes(word: str, item: Item, vocabulary: Vocabulary) -> bool:
     """Whether `word` describes `item`: its year or decade ("2021", "80s"), a word of its title,
     description or maker, or a tag of its (by any word the catalog's vocabulary knows for it:
     "scary" for horror)."""
@@ -236,7 +235,6 @@ class RuleReader:
             self._read_questions(u, plain, mentions)
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
-
 
     def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle]) -> None:
         """Questions about items ("how much is it?", "is the first one scary?") into `u`; what a

@@ -161,8 +161,8 @@ class RankRequest:
     # What the request itself asks for, beating the person's history: an item must carry a tag
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
-    # The kinds of thing asked for ("tent", "sleeping bags"): an item's title names one; asked
-    # for as a group of `required_tags` is (`_fitting`).
+    # The kinds of thing asked for ("tent", "sleeping bags"): an item's title names one; required
+    # like one more group of `required_tags` (`_fitting`).
     kinds: Sequence[str] = ()
 
 
@@ -989,9 +989,12 @@ def _of_kind(item: Item, kinds: Sequence[str]) -> bool:
     """Whether the item's title names one of `kinds` ("sleeping bags": "... Down Sleeping Bag")."""
     if not kinds:
         return True
-    title = " " + " ".join(word.rstrip("s") for word in KIND_WORD.findall(item.title.lower())) + " "
-    return any(" " + " ".join(word.rstrip("s") for word in KIND_WORD.findall(kind.lower())) + " " in title
-               for kind in kinds)
+    return any(_singular_words(kind) in _singular_words(item.title) for kind in kinds)
+
+
+def _singular_words(text: str) -> str:
+    """" tent ", " sleeping bag ": the text's words without a plural's s, spaced for a search."""
+    return " " + " ".join(word.rstrip("s") for word in KIND_WORD.findall(text.lower())) + " "
 
 
 def _satisfies(item: Item, request: RankRequest) -> bool:
