@@ -26,7 +26,7 @@ from bot.guard import refusal_text
 from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
 from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
 from bot.plan import Plan, plan_turn
-from bot.profile import Constraints, Context, Profile, Vocabulary, apply_understanding, describe
+from bot.profile import GEAR_KINDS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe
 from bot.reply import ReplyWriter, Written, choose_tone
 from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
@@ -320,7 +320,7 @@ class Kith:
             categories=c.categories,
             excluded_tags=c.excluded_tags,
             required_tags=required,
-            kinds=c.kinds,
+            kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],
             min_price=c.min_price,
             max_price=c.max_price,
             min_year=c.min_year,

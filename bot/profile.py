@@ -21,13 +21,37 @@ from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
 MAX_REMEMBERED = 30
 
-# The demo catalog's kinds of gear, as its titles name them: each a word for the outdoor category,
-# and a kind the request keeps to ("a tent": items whose title says Tent; `Constraints.kinds`).
-GEAR_KINDS = ("tent", "tents", "backpack", "backpacks", "boots", "jacket", "jackets", "sleeping bag", "sleeping bags",
-              "stove", "stoves", "rucksack", "daypack", "hiking shoes", "headlamp", "head torch", "lantern",
-              "trekking poles", "rain suit", "rain jacket", "hammock", "sleeping pad", "sleeping mat", "climbing shoes",
-              "harness", "helmet", "paddle", "dry bag", "pannier", "panniers", "camp chair", "compass", "snowshoes",
-              "microspikes", "water filter")
+# The demo catalog's kinds of gear: each a word for the outdoor category, and a kind the request
+# keeps to (`Constraints.kinds`), with the words the shop's titles use for it ("a backpack": the
+# titles say "Pack" or "Daypack").
+GEAR_KINDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("tent", "tents"), ("tent",)),
+    **dict.fromkeys(("backpack", "backpacks", "rucksack"), ("pack", "daypack")),
+    "daypack": ("daypack",),
+    "boots": ("boot",),
+    "hiking shoes": ("shoe", "hiker"),
+    **dict.fromkeys(("jacket", "jackets"), ("jacket", "parka", "hoodie")),
+    "rain jacket": ("rain jacket",),
+    "rain suit": ("rain suit",),
+    **dict.fromkeys(("sleeping bag", "sleeping bags"), ("sleeping bag", "summer bag", "quilt")),
+    **dict.fromkeys(("stove", "stoves"), ("stove", "cook system")),
+    **dict.fromkeys(("headlamp", "head torch"), ("headlamp",)),
+    "lantern": ("lantern",),
+    "trekking poles": ("trekking poles",),
+    "hammock": ("hammock",),
+    **dict.fromkeys(("sleeping pad", "sleeping mat"), ("sleeping pad", "air pad", "camp mat")),
+    "climbing shoes": ("climbing shoe",),
+    "harness": ("harness",),
+    "helmet": ("helmet",),
+    "paddle": ("paddle",),
+    "dry bag": ("dry bag",),
+    **dict.fromkeys(("pannier", "panniers"), ("pannier",)),
+    "camp chair": ("camp chair",),
+    "compass": ("compass",),
+    "snowshoes": ("snowshoe",),
+    "microspikes": ("microspike",),
+    "water filter": ("filter", "purifier"),
+}
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted(GEAR_KINDS, key=len, reverse=True)) + r")\b", re.I)
 # Words people use for the usual categories. A catalog's own category names always count too.
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
@@ -535,6 +559,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # A new request names what the person wants now; it replaces the earlier category, and
         # the kinds it named with it ("a book for the trip" after "a tent").
         c.categories, c.kinds = sorted(u.categories), list(u.kinds)
+        if u.kinds and not u.tags:
+            # A kind is a request of its own: "and a sleeping bag" after "a backpack for a day
+            # hike" asks for no day-hiking sleeping bag.
+            c.required_tags = _young_kept(c.required_tags, p, u)
     if u.tags:
         # A request's tags name what the person wants now; they replace the earlier request's.
         # An occasion's tags are required only where it is all the request names ("songs for a
@@ -545,9 +573,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
         refines = not asked and not u.categories and any(t not in OCCASION_TAGS for t in c.required_tags)
         if not refines:
-            young = [tag for tag in c.required_tags if tag in YOUNG_TAGS]
-            stays_young = u.audience is None and YOUNG_AUDIENCE.search(p.context.audience or "")
-            c.required_tags = list(dict.fromkeys([*(asked or u.tags), *(young if stays_young else ())]))
+            c.required_tags = list(dict.fromkeys([*(asked or u.tags), *_young_kept(c.required_tags, p, u)]))
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").
@@ -642,6 +668,13 @@ def _spoken_numbers(text: str) -> str:
         return str(value) if (tens is None or units is None or NUMBER_WORDS[tens.lower()] >= 20) else match.group(0)
 
     return SPOKEN_NUMBER.sub(digits, text)
+
+
+def _young_kept(required: Sequence[str], profile: Profile, u: Understanding) -> list[str]:
+    """What a young audience requires of the earlier request (YOUNG_TAGS), kept while `u` names
+    no other audience."""
+    stays_young = u.audience is None and YOUNG_AUDIENCE.search(profile.context.audience or "")
+    return [tag for tag in required if tag in YOUNG_TAGS] if stays_young else []
 
 
 def _negated(text: str, start: int) -> bool:

@@ -113,6 +113,11 @@ def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
     assert say("something cheaper", profile=tent).constraints.kinds == ["tent"]
     assert say("and sleeping bags", profile=tent).constraints.kinds == ["sleeping bags"]
     assert say("a book for the trip", profile=tent).constraints.kinds == []
+    # A kind is a request of its own: the budget tent's tag goes with the tent.
+    budget_tent = say("a budget tent")
+    assert budget_tent.constraints.required_tags == ["budget"]
+    sleeping_bag = say("and a sleeping bag", profile=budget_tent).constraints
+    assert (sleeping_bag.kinds, sleeping_bag.required_tags) == (["sleeping bag"], [])
 
 
 def test_corrections_undo_earlier_statements() -> None:
