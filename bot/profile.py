@@ -456,13 +456,15 @@ def read_rules(
     today: date | None = None,
     titles: Sequence[FoundTitle] = (),
     items: Mapping[str, Item] | None = None,
+    last_named: Sequence[str] = (),
 ) -> Understanding:
     """The rule reader: what this message says about taste, constraints and context. Pure.
 
     `titles`: the catalog titles named in the message; their words are names, not wishes
     ("Bowling for Columbine" asks for no bowling, "Christmas Vacation" for no holiday).
     `suggested`: the items the assistant named in its last reply; `items`: the catalog's records,
-    where the suggestions' categories and prices are read."""
+    where the suggestions' categories and prices are read; `last_named`: the items the last
+    reply's text named, in order (the item an answer was about, or the picks it wrote about)."""
     u = Understanding(reset=bool(RESET.search(text)), rejects_suggestions=sentiment.mood == "rejecting")
     # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
     # negates horror.
@@ -499,9 +501,11 @@ def read_rules(
                 u.avoid = _forget(u.avoid, lifted)
 
     _read_price(u, text)
-    priced = next((item.price for item in shown if item.price is not None), None)
+    named = [items[item_id] for item_id in last_named if items and item_id in items]
+    priced = next((item.price for item in [*named, *shown] if item.price is not None), None)
     if u.max_price is None and u.min_price is None and priced is not None:
-        # "too pricey, something cheaper": cheaper than the top suggestion with a price.
+        # "too pricey, something cheaper": cheaper than the first item with a price the last
+        # reply named (the one an answer was about, or the top pick), else the top suggestion.
         if CHEAPER.search(text):
             u.max_price = round(priced - 0.01, 2)
         elif PRICIER.search(text):

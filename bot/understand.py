@@ -224,7 +224,7 @@ class RuleReader:
             mentions = self.mentions(about_choice, said)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
-                       self.items)
+                       self.items, [found.item_id for found in self.finder.find(said.assistant)])
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.

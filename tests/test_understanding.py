@@ -121,6 +121,8 @@ def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() 
     assert reader.read(Said("something a bit fancier?", "two picks", picks))[0].min_price == 12.01
     # A price said outright wins.
     assert reader.read(Said("cheaper, under $5", "two picks", picks))[0].max_price == 5
+    # After an answer about one item, cheaper than that one.
+    assert reader.read(Said("something cheaper?", "Arrival (2016) is $6.00.", picks))[0].max_price == 5.99
 
 
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
