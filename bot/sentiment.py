@@ -205,10 +205,13 @@ STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
+# The nouns that stand for an item described, not named ("the shark one", "the 2021 film"); the
+# rule reader resolves such a description where it can (bot.understand.DESCRIBED).
+ITEM_NOUN = "(?:one|film|movie|book|novel|album|record)"
 # A clause whose subject is another item, described but not named ("the shark one", "the 2021
 # film", "the new one"): it is not about the title just named.
 ANOTHER_ONE = re.compile(r"^\W*(?:(?:and|but|though|however)\W+)?the (?!other\b)(?:[\w'’-]+ ){1,3}"
-                         r"(?:one|ones|film|movie|book|novel|album|record|version)\b", re.I)
+                         rf"(?:ones|version|{ITEM_NOUN})\b", re.I)
 # The suggestions a message has not named ("Loved the first. Not sure about the others").
 THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
 # Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").
@@ -298,6 +301,10 @@ def _blanked(text: str, mentions: Sequence[FoundTitle]) -> tuple[str, list[tuple
     return blanked + text[position:], blanks
 
 
+# A question asked outright, not a verdict said with a question mark ("didn't like it?").
+ASKING = re.compile(r"^\W*(?:(?:and|but|so|ok|okay)\W+)?(?:is|are|was|does|do|did|will|would|could|can|how|what|which)\b", re.I)
+
+
 def _clause_feeling(clause: str, question: bool = False) -> ItemFeeling:
     """The feeling of one clause, its titles blanked and its words about having seen it masked:
     the ways of not liking or of wanting something that VADER misses, else VADER; a question
@@ -312,10 +319,6 @@ def _clause_feeling(clause: str, question: bool = False) -> ItemFeeling:
         return "like"
     heard = _label(polarity(NOT_FELT.sub("", clause)))
     return {"positive": "like", "negative": "dislike", "neutral": "neutral"}[heard]  # type: ignore[return-value]
-
-
-# A question asked outright, not a verdict said with a question mark ("didn't like it?").
-ASKING = re.compile(r"^\W*(?:(?:and|but|so|ok|okay)\W+)?(?:is|are|was|does|do|did|will|would|could|can|how|what|which)\b", re.I)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
 from bot.profile import Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
-from bot.sentiment import Sentiment, analyze, without_titles
+from bot.sentiment import ITEM_NOUN, Sentiment, analyze, without_titles
 from bot.understanding import (
     CONSTRAINT_NAMES,
     FIELDS,
@@ -57,8 +57,8 @@ ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last|former|latter
 ORDINAL_PLACES = {"first": 0, "former": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1}
 # "the shark one", "the Spielberg film", "the 2021 one", "the one with the shark": an item
 # described by its own words.
-DESCRIBED = re.compile(r"\bthe (?:((?:[\w'’-]+ ){1,3}?)(one|film|movie|book|novel|album|record)\b|"
-                       r"(one|film|movie|book|novel|album|record) (?:with|about) (?:the |a |an )?([\w'’-]+))", re.I)
+DESCRIBED = re.compile(rf"\bthe (?:((?:[\w'’-]+ ){{1,3}}?)({ITEM_NOUN})\b|"
+                       rf"({ITEM_NOUN}) (?:with|about) (?:the |a |an )?([\w'’-]+))", re.I)
 # Words that tell no item from another by what it is ("the other one", "the new film").
 VAGUE = {"other", "new", "newer", "old", "older", "same", "next", "last", "first", "second", "third", "whole",
          "only", "good", "great", "bad", "best", "worst", "better", "original", "latest", "recent", "very",
@@ -223,8 +223,10 @@ class RuleReader:
         if about_choice != message:
             mentions = self.mentions(about_choice, said)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
+        # What the last reply named, in order: the item an answer was about, or the picks it wrote about.
+        last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
-                       self.items, [found.item_id for found in self.finder.find(said.assistant)])
+                       self.items, last_named)
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.
@@ -232,11 +234,12 @@ class RuleReader:
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
         elif not mentions_problem(plain.message):
-            self._read_questions(u, plain, mentions)
+            self._read_questions(u, plain, mentions, last_named)
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 
-    def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle]) -> None:
+    def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle],
+                        last_named: Sequence[str]) -> None:
         """Questions about items ("how much is it?", "is the first one scary?") into `u`; what a
         question asks about ("is it scary?", "is it too long?") is no wish for horror or length.
         A question is about the items it names, else "it" is what the last reply named: an
@@ -246,9 +249,8 @@ class RuleReader:
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
         if not facts:
             return
-        last_named = [] if PLURAL.search(said.message) else self.finder.find(said.assistant)
         asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
-                 or list(dict.fromkeys(found.item_id for found in last_named))[:WRITTEN_ABOUT]
+                 or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
                        if item_id in self.items]

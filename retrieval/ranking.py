@@ -161,8 +161,8 @@ class RankRequest:
     # What the request itself asks for, beating the person's history: an item must carry a tag
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
-    # The kinds of thing asked for ("tent", "sleeping bags"): an item's title names one; required
-    # like one more group of `required_tags` (`_fitting`).
+    # The words a title says for the kinds of thing asked for ("tent"; "pack", "daypack" for a
+    # backpack): an item's title says one; required like one more group of `required_tags`.
     kinds: Sequence[str] = ()
 
 
