@@ -480,10 +480,11 @@ def read_rules(
     # turning them all down. An answer with a feeling is about all of them ("loved it", "no, not
     # those"); one without ("haven't seen it") about one or two (SUGGESTIONS_READ). A like said
     # on the way to another kind of thing is about none ("ok great, and a tent for camping"
-    # after six books). "Start over" says nothing of them.
+    # after six books), as is a message without a feeling ("now some music for the drive" after
+    # a tent). "Start over" says nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
-    moves_on = answer == "like" and bool(u.categories) and bool(shown) and not any(
+    moves_on = answer != "dislike" and bool(u.categories) and bool(shown) and not any(
         item.category in u.categories for item in shown)
     if not u.reset and not moves_on and (answer != "neutral" or len(suggested) <= SUGGESTIONS_READ):
         for item_id in suggested:
@@ -561,7 +562,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             p.rejected = _remember(p.rejected, item_id)
     if u.categories:
         # A new request names what the person wants now; it replaces the earlier category, and
-        # the kinds it named with it ("a book for the trip" after "a tent").
+        # the kinds it named with it ("a book for the trip" after "a tent"). A budget was for the
+        # earlier kind of thing: "under $10" said of books is no limit for a tent.
+        if (sorted(u.categories), list(u.kinds)) != (c.categories, c.kinds):
+            c.min_price = c.max_price = None
         c.categories, c.kinds = sorted(u.categories), list(u.kinds)
         if u.kinds and not u.tags:
             # A kind is a request of its own: "and a sleeping bag" after "a backpack for a day

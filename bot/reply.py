@@ -32,7 +32,7 @@ from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnF
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
-from retrieval.ranking import CAME_UP, Recommendation
+from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -56,6 +56,7 @@ CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 ALWAYS_CAPITALIZED = frozenset({"i", "i'm", "i'd", "i'll", "i've", "kith", "ok", "okay"})
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 PERSONAL_REASONS = ("because you liked", "people who liked", "your friend")
+CLOSEST_REASONS = frozenset({CLOSEST, CLOSEST_YOU_HAVE_MOST})  # a pick that misses part of the request
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
 LLM_UNAVAILABLE = "llm_unavailable"
 # The log line of an LLM sentence not kept: why, its failing claims, "written again" or "replaced",
@@ -117,7 +118,8 @@ def describe_pick(pick: ItemFacts, request: str) -> str:
     template = prompts.table("reply")
     about = [_relevant_clauses(s, request, ABOUT_WORDS) for s in relevant_sentences(pick.description, request)]
     all_reasons = _reasons(pick)
-    reasons = [r for r in all_reasons if r != _in_lead(all_reasons)][:1]
+    # That a pick is the closest, the lead says (`lead`), or the lead of a pick before it.
+    reasons = [r for r in all_reasons if r != _in_lead(all_reasons) and r not in CLOSEST_REASONS][:1]
     parts = [
         _kind(pick),
         *([template["about"].format(about=about[0].rstrip("."))] if about else []),
@@ -146,11 +148,16 @@ def _relevant_clauses(sentence: str, request: str, most: int) -> str:
     return " ".join(words[: ends[-1] + 1] if ends else words).rstrip(",;:.")
 
 
-def lead(position: int, title: str, reasons: Sequence[str] = ()) -> str:
-    """How the sentence about the pick at `position` (0: the top pick) starts: saying it came up
-    before, where it did ("From earlier, X —"), else with the reason the person's own likes
+def lead(position: int, title: str, reasons: Sequence[str] = (), first_closest: bool = False) -> str:
+    """How the sentence about the pick at `position` (0: the top pick) starts. For the first pick
+    that misses part of the request (`first_closest`), saying so: "Little here fits all of that;
+    the closest is X —" (the cards say it of each such pick; the reply, once). Else saying it came
+    up before, where it did ("From earlier, X —"), else with the reason the person's own likes
     give, where the pick has one ("Try X, because you liked Y —")."""
     template = prompts.table("reply")
+    if first_closest:
+        leads = template["closest_had" if CLOSEST_YOU_HAVE_MOST in reasons else "closest"]
+        return leads[min(position, 1)].format(title=title)
     given = _in_lead(reasons)
     leads = template["again"] if given == CAME_UP else template["because"] if given else template["leads"]
     return leads[min(position, len(leads) - 1)].format(title=title, reason=given)
@@ -332,8 +339,9 @@ class ReplyWriter:
         self.started = True
         degraded = None
         repaired = False
+        first_closest = next((n for n, pick in enumerate(facts.picks) if set(pick.reasons) & CLOSEST_REASONS), None)
         for position, pick in enumerate(facts.picks):
-            start = lead(position, pick.title, _reasons(pick))
+            start = lead(position, pick.title, _reasons(pick), position == first_closest)
             if degraded is None and position < WRITTEN_PICKS:
                 if position:
                     messages = next_pick_messages(messages, pieces[-1], pick, message)

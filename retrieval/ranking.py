@@ -162,7 +162,8 @@ class RankRequest:
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
     # The words a title says for the kinds of thing asked for ("tent"; "pack", "daypack" for a
-    # backpack): an item's title says one; required like one more group of `required_tags`.
+    # backpack): an item's title must say one, as an item must be of a category asked for. Of
+    # another kind nothing is close: a mug that suits camping is no answer to "a tent".
     kinds: Sequence[str] = ()
 
 
@@ -642,7 +643,7 @@ class Ranker:
         for n in range(len(tiers)):  # every item that fits the request better comes first
             tier = [r for r in scored if tier_of[r.item_id] == n]
             chosen += _diversify(tier, {r.item_id: vectors[r.item_id] for r in tier}, k - len(chosen), w.diversity)
-        if request.required_tags or request.kinds:
+        if request.required_tags:
             # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
             fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
                               and not _misses(stats.items[i], request))
@@ -950,25 +951,23 @@ def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
 
 def _misses(item: Item, request: RankRequest) -> int:
     """How much of the request's own asks the item misses: each group of `required_tags` it
-    carries no tag of, and the kind ("a tent": a mug that suits camping misses it)."""
-    return sum(not _carries(item, [group]) for group in request.required_tags if group) + (
-        not _of_kind(item, request.kinds))
+    carries no tag of."""
+    return sum(not _carries(item, [group]) for group in request.required_tags if group)
 
 
 def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Collection[str] = ()) -> list[list[Item]]:
     """The items a ranking picks from, in tiers picked in order. First those within the
     request's hard constraints (`_satisfies`) that carry a tag of every group of its
-    `required_tags` and are of a kind it names, whatever the person's history prefers; where
-    fewer than `k` do, the closest: those that miss one group (or the kind), whichever (the
-    score decides between a sci-fi film that is not thoughtful and a thoughtful one that is not
-    sci-fi: both are half of what was asked), then those that miss two, and so on until `k`
-    items fit, each a tier; last what this conversation already showed (`seen`): across tiers
+    `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
+    closest: those that miss one group, whichever (the score decides between a sci-fi film that
+    is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
+    then those that miss two, and so on until `k` items fit, each a tier; last what this conversation already showed (`seen`): across tiers
     its repeat penalty cannot keep a shown item that fits below fresh ones that fit less, and
     "another" wants new ones. Where the message narrowed the constraints (`request.refined`),
     what was shown follows the fresh items that miss as much: "under $5" after "a film for my
     kids" answers with the kids' films under $5 shown before, not a fresh sushi documentary.
     Tier 0 may be empty."""
-    asks = sum(1 for group in request.required_tags if group) + bool(request.kinds)
+    asks = sum(1 for group in request.required_tags if group)
     within = [item for item in candidates if _satisfies(item, request)]
     if not asks:
         return [within]
@@ -999,6 +998,8 @@ def _singular_words(text: str) -> str:
 
 def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.categories and item.category not in request.categories:
+        return False
+    if not _of_kind(item, request.kinds):
         return False
     if set(item.tags) & set(request.excluded_tags):
         return False

@@ -120,6 +120,18 @@ def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
     assert (sleeping_bag.kinds, sleeping_bag.required_tags) == (["sleeping bag"], [])
 
 
+def test_a_budget_holds_for_the_kind_of_thing_it_was_said_for() -> None:
+    books = say("a sci-fi book under $10")
+    assert say("something scarier", profile=books).constraints.max_price == 10
+    # "Under $10" said of books is no limit for a tent, nor a tent's for sleeping bags.
+    tent = say("a tent please", profile=books).constraints
+    assert (tent.min_price, tent.max_price) == (None, None)
+    tent = say("a tent over $100", profile=books)
+    assert (tent.constraints.min_price, tent.constraints.max_price) == (100, None)
+    assert say("and a sleeping bag", profile=tent).constraints.min_price is None
+    assert say("ok, a tent", profile=tent).constraints.min_price == 100
+
+
 def test_corrections_undo_earlier_statements() -> None:
     profile = say("nothing scary please", "No thanks, I love horror actually")
     assert "horror" in profile.liked_tags

@@ -13,7 +13,7 @@ from bot.faithfulness import ItemFacts
 from bot.reply import WRITTEN_PICKS, ReplyWriter, Written, fact_sentences, lead, recommendation_messages, relevant_sentences
 from bot.runtimes.base import Message
 from bot.runtimes.factory import Runtimes
-from retrieval.ranking import CAME_UP, Recommendation
+from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 from tests.conftest import copy_demo
@@ -176,6 +176,30 @@ def test_the_pick_facts_leave_out_the_reason_its_lead_gives(items: dict[str, Ite
     turn = recommendation_messages("a war film", facts, "friendly", ["films"])[-1]["content"]
     assert turn.endswith("why: because you liked Arrival (2016)).")
     assert lead(0, "Dunkirk (2017)", ranked[0].reasons) == "From earlier, Dunkirk (2017) —"
+
+
+def test_the_reply_says_once_where_its_picks_stop_fitting_all_of_the_request(items: dict[str, Item]) -> None:
+    """The first pick short of the request says so in its lead, at the top or after those that
+    fit; the picks after it do not repeat it, and the LLM's facts leave it out; every sentence
+    passes the check (the lead's words are the ranking's reason's)."""
+    llm = ScriptedLLM({"Try": [" a war film."], "Or try": [" a war film."]})
+    after_one = picks(items, "film-050", "film-049", "film-076")
+    for pick in after_one[1:]:
+        pick.reasons = [CLOSEST, *pick.reasons]
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation("a war film for my kids", after_one, "friendly", written))
+    assert pieces[1].startswith(" Try Dunkirk (2017) — ")
+    assert pieces[2].startswith(" Nothing else here fits all of that; the closest is Apocalypse Now (1979) — ")
+    assert pieces[3].startswith(" Also worth a look: Lawrence of Arabia (1962) — ")
+    at_the_top = picks(items, "film-049")
+    at_the_top[0].reasons = [CLOSEST_YOU_HAVE_MOST, *at_the_top[0].reasons]
+    pieces = list(writer(items, llm).stream_recommendation("a war film", at_the_top, "friendly", written))
+    assert pieces[1].startswith(" You already have most of what fits all of that; the closest is Apocalypse Now (1979) — ")
+    assert llm.prefixes[-1] == "You already have most of what fits all of that; the closest is Apocalypse Now (1979) —"
+    assert "closest" not in llm.prompts[-1][-1]["content"]
+    for text, ranked in ((written[0].text, after_one), (written[1].text, at_the_top)):
+        assert all(verdict.supported for _, verdict in writer(items, llm).check.check_reply(
+            text, writer(items, llm).facts(ranked)))
 
 
 def test_a_sentence_from_facts_reads_on_after_the_leads_dash() -> None:

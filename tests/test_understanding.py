@@ -106,6 +106,9 @@ def test_a_like_said_on_the_way_to_another_kind_of_thing_is_about_none_of_the_su
     picks = ("alien", "arrival", "paddington")
     moving_on = reader.read(Said("ok great, and a book for my flight", "three picks", picks))[0]
     assert moving_on.opinions == [] and moving_on.categories == ["books"]
+    # So is a message without a feeling, where its rule would read it as an answer about one or
+    # two suggestions ("haven't seen it").
+    assert reader.read(Said("now a book for my flight", "one pick", picks[:1]))[0].opinions == []
     staying = reader.read(Said("great, any more films like those?", "three picks", picks))[0]
     assert {o.item_id: o.feeling for o in staying.opinions} == dict.fromkeys(picks, "like")
     # Turning them down is still about them.
