@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -68,7 +69,8 @@ def test_chat_in_the_terminal(tmp_path: Path, demo_template: Path) -> None:
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    assert "kith> " in result.stdout and "Try " in result.stdout
+    # The reply names its picks, each in a sentence led by its title and a dash ("Try X —").
+    assert re.search(r"kith> .+ — ", result.stdout)
     assert "[profile]" in result.stdout and "looking for: books" in result.stdout
     assert "continue with --session" in result.stdout
 
