@@ -442,6 +442,8 @@ NOT_SEEN = re.compile(
     r"\b(?:haven'?t (?:seen|watched|read)|have not (?:seen|watched|read)|never (?:seen|watched|read|heard of)|"
     r"not (?:seen|yet)|don'?t know (?:it|that one|this one)|(?:it|that|this) sounds)\b", re.I)
 
+# Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
+PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it
 # scary?") can be about: ReDial's recommenders name one or two at a time; after more (Kith's six
 # picks) such a message is about something else ("I loved The Hobbit").
@@ -486,8 +488,12 @@ def read_rules(
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
     moves_on = answer != "dislike" and bool(u.categories) and bool(shown) and not any(
         item.category in u.categories for item in shown)
-    if not u.reset and not moves_on and (answer != "neutral" or len(suggested) <= SUGGESTIONS_READ):
-        for item_id in suggested:
+    # After a reply about one of them (an answer: "what's the second one about?"), an answer that
+    # speaks of no several ("perfect, I'll take it") is about that one.
+    about = list(last_named) if len(last_named) == 1 and last_named[0] in suggested and not PLURAL.search(text) \
+        else suggested
+    if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ):
+        for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
     u.opinions = list(opinions.values())
 
@@ -563,9 +569,12 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     if u.categories:
         # A new request names what the person wants now; it replaces the earlier category, and
         # the kinds it named with it ("a book for the trip" after "a tent"). A budget was for the
-        # earlier kind of thing: "under $10" said of books is no limit for a tent.
+        # earlier kind of thing: "under $10" said of books is no limit for a tent; a length for
+        # the earlier category ("shorter" books are no measure of a film).
         if (sorted(u.categories), list(u.kinds)) != (c.categories, c.kinds):
             c.min_price = c.max_price = None
+        if sorted(u.categories) != c.categories:
+            c.length = None
         c.categories, c.kinds = sorted(u.categories), list(u.kinds)
         if u.kinds and not u.tags:
             # A kind is a request of its own: "and a sleeping bag" after "a backpack for a day

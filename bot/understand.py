@@ -28,7 +28,7 @@ from bot.answers import FACTS, asked_facts, asked_whether
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import Vocabulary, read_rules
+from bot.profile import PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -70,15 +70,17 @@ NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one
 WORD = re.compile(r"[\w'’-]+")
 # How many items a question naming none is about: the picks a reply writes about.
 WRITTEN_ABOUT = 3
-PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
-# A thank-you or goodbye and nothing more ("thanks!", "great, thanks a lot", "cheers, that's all for
-# now"): the person is closing, not asking for more, whatever it says of the last picks.
+# A thank-you, a goodbye or a choice made, and nothing more ("thanks!", "great, thanks a lot",
+# "cheers, that's all for now", "perfect, I'll take it"): the person is closing, not asking for
+# more, whatever it says of the last picks.
+THANKS = r"(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated"
+CHOSEN = (r"i['’]?ll (?:take|buy|get|order|grab|go (?:with|for)|read|watch) (?:it|that|this|that one|this one|"
+          r"the (?:first|second|third|last) one)(?: too| as well)?|that['’]?s the one|sold")
 PLEASANTRY_ONLY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super)\W+)?"
-    r"(?:(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated|"
-    r"bye|goodbye|see you)"
-    r"(?:\W+(?:that['’]?s (?:all|it)(?: for (?:now|today|tonight))?|bye|goodbye|cheers|see you))*\W*$", re.I)
+    rf"(?:{THANKS}|{CHOSEN}|bye|goodbye|see you)"
+    rf"(?:\W+(?:that['’]?s (?:all|it)(?: for (?:now|today|tonight))?|{THANKS}|bye|goodbye|see you))*\W*$", re.I)
 # Questions that are small talk, not a request ("hey, how's it going?").
 SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
                                 r"how(?:['’]?s| is| was) your (?:day|week|weekend)|what['’]?s up)\b\s*\?", re.I)

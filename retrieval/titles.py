@@ -161,13 +161,23 @@ class TitleFinder:
         # "the matrix" in lowercase is then still clearly the title, but "a comedy" is not
         # "The Comedy".
         self._article_keys: dict[str, str] = {}
+        # "SPQR" for "SPQR: A History of Ancient Rome", "Borat" for "Borat: Cultural Learnings of
+        # ...": a one-word part before a colon, where no whole title goes by that name ("Alien"
+        # stays "Alien (1979)", not "Alien: Covenant"). Longer ones are mostly people and series
+        # ("Jackie Chan: My Stunts", "Star Wars: ..."), which people name for themselves.
+        heads: dict[str, list[tuple[float, int | None, str]]] = defaultdict(list)
         for entry_id, title, popularity in entries:
             keys, year = title_variants(title)
             for key in keys:
                 ranked[key].append((popularity, year, entry_id))
-            article = _article(split_year(title)[0])
+            name = split_year(title)[0]
+            article = _article(name)
             if article:
                 self._article_keys[keys[0]] = article
+            if ":" in name and (head := normalize(name.split(":")[0])) and " " not in head:
+                heads[head].append((popularity, year, entry_id))
+        for head, values in heads.items():
+            ranked.setdefault(head, values)
         self._ids = {key: sorted(values, key=lambda v: -v[0]) for key, values in ranked.items()}
         # Fuzzy matching only for names long enough that a typo cannot turn them into another
         # word, and only against names of as many words as the phrase.

@@ -120,7 +120,7 @@ def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
     assert (sleeping_bag.kinds, sleeping_bag.required_tags) == (["sleeping bag"], [])
 
 
-def test_a_budget_holds_for_the_kind_of_thing_it_was_said_for() -> None:
+def test_a_budget_and_a_length_hold_for_the_kind_of_thing_they_were_said_for() -> None:
     books = say("a sci-fi book under $10")
     assert say("something scarier", profile=books).constraints.max_price == 10
     # "Under $10" said of books is no limit for a tent, nor a tent's for sleeping bags.
@@ -130,6 +130,11 @@ def test_a_budget_holds_for_the_kind_of_thing_it_was_said_for() -> None:
     assert (tent.constraints.min_price, tent.constraints.max_price) == (100, None)
     assert say("and a sleeping bag", profile=tent).constraints.min_price is None
     assert say("ok, a tent", profile=tent).constraints.min_price == 100
+    # So does a length: "shorter" books are no measure of a film.
+    short_books = say("a short book")
+    assert say("any more?", profile=short_books).constraints.length == "short"
+    assert say("now a film", profile=short_books).constraints.length is None
+    assert say("now a short film", profile=short_books).constraints.length == "short"
 
 
 def test_corrections_undo_earlier_statements() -> None:

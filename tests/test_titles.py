@@ -58,6 +58,15 @@ def test_short_form_before_a_colon_matches_with_its_year() -> None:
     assert index.match("Why Him%3F (2016)") == "w"
 
 
+def test_text_finds_a_one_word_name_before_a_colon_unless_a_whole_title_has_it() -> None:
+    finder = TitleFinder([("spqr", "SPQR: A History of Ancient Rome", 1.0), ("alien", "Alien (1979)", 0.5),
+                          ("covenant", "Alien: Covenant (2017)", 1.0), ("stunts", "Jackie Chan: My Stunts (1999)", 1.0)])
+    assert [f.item_id for f in finder.find("my dad already read SPQR")] == ["spqr"]
+    assert [f.item_id for f in finder.find("Alien was scary, Alien: Covenant less so")] == ["alien", "covenant"]
+    # A name of two words or more before a colon is mostly a person's or a series'.
+    assert finder.find("anything with Jackie Chan") == []
+
+
 def test_a_one_word_title_after_an_article_needs_its_own_article() -> None:
     finder = TitleFinder([("matrix", "The Matrix (1999)", 1.0), ("comedy", "The Comedy (2012)", 0.5)])
     assert [f.item_id for f in finder.find("I loved the matrix")] == ["matrix"]

@@ -57,6 +57,18 @@ def test_rules_read_an_answer_about_the_suggestion_as_an_opinion_about_it() -> N
     assert read(Said("is it long?", after, ("arrival",))).opinions == [ItemOpinion(item_id="arrival", feeling="neutral")]
 
 
+def test_after_an_answer_about_one_pick_a_choice_is_about_that_pick_and_closes() -> None:
+    picks = ("alien", "arrival", "paddington")
+    answer = "Paddington 2 (2017): a kind bear in London sets out to buy a birthday present for his aunt."
+    chosen = read(Said("perfect, I'll take it", answer, picks))
+    assert chosen.opinions == [ItemOpinion(item_id="paddington", feeling="like")]
+    assert chosen.intents == ["smalltalk"]  # a choice made asks for no more picks
+    assert read(Said("I'll take the first one too, thanks!", answer, picks)).intents == ["smalltalk"]
+    # Words for several still speak of all of them; a condition is no choice made.
+    assert len(read(Said("great, I love them all", answer, picks)).opinions) == 3
+    assert "smalltalk" not in read(Said("I'll take it if there's nothing cheaper", answer, picks)).intents
+
+
 def test_rules_read_the_first_and_the_second_among_the_suggestions() -> None:
     said = Said("Already saw the first, it was great. The second one I don't know", "Alien or Arrival?",
                 ("alien", "arrival"))
