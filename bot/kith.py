@@ -26,7 +26,8 @@ from bot.guard import refusal_text
 from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
 from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
 from bot.plan import Plan, plan_turn
-from bot.profile import GEAR_KINDS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe
+from bot.profile import (GEAR_KINDS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
+                         describe_limits)
 from bot.reply import ReplyWriter, Written, choose_tone
 from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
@@ -491,10 +492,11 @@ class Kith:
             yield reply.add(prompts.table("support")["replies"]["then_choose"])
         picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items)
         if picks.asked:
-            yield reply.add(self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations else (
-                "I couldn't find anything that fits all of that. Could you loosen one of your "
-                "constraints (" + "; ".join(self.describe_profile(profile)) + ")?"
-            ))
+            replies = prompts.table("support")["replies"]
+            yield reply.add(
+                self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations
+                else replies["nothing_new"] if self.ranker.fits_any(request)
+                else replies["nothing_fits"].format(limits="; ".join(describe_limits(profile.constraints))))
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
         named = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned,

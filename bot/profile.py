@@ -227,7 +227,12 @@ DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
 BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
 AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
 RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
-OLD = re.compile(r"(?<!year )(?<!years )(?<!year-)\b(old|older|oldies|vintage)\b", re.I)  # not "a six year old"
+# Not "a six year old", "my older brother", "my old man".
+NOT_A_PERSON = r"(?!\s+(?:man|lady|boy|girl|mate|pal|friends?|brothers?|sisters?|sons?|daughters?|cousins?)\b)"
+OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|vintage)\b{NOT_A_PERSON}", re.I)
+# Newer or older than what the last reply named ("something more recent" after a 2011 film).
+NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)
+OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
 SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter)\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
@@ -388,14 +393,15 @@ class Vocabulary:
                 groups.append(group)
         return groups
 
-    def find_tags(self, text: str) -> list[tuple[str, re.Match[str]]]:
+    def find_tags(self, text: str, describing: bool = False) -> list[tuple[str, re.Match[str]]]:
         """(tag, match) for every tag word of `text`, in text order: the mood words only where
-        they describe the thing wanted ("a sad film", "nothing sad"; not "I'm sad")."""
+        they describe the thing wanted ("a sad film", "nothing sad"; not "I'm sad"), or
+        everywhere where the text is `describing` an item (what "is it sad?" asks about)."""
         found = self.tags.find(text)
         taken = [(m.start(), m.end()) for _, m in found]
         for tag, match in self.moods.find(text):
             inside = any(start <= match.start() and match.end() <= end for start, end in taken)
-            if not inside and _describes_thing(text, match, self.categories):
+            if not inside and (describing or _describes_thing(text, match, self.categories)):
                 found.append((tag, match))
         return sorted(found, key=lambda pair: pair[1].start())
 
@@ -517,7 +523,8 @@ def read_rules(
             u.max_price = round(priced - 0.01, 2)
         elif PRICIER.search(text):
             u.min_price = round(priced + 0.01, 2)
-    _read_era(u, text, today or date.today())
+    dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)
+    _read_era(u, text, today or date.today(), dated)
     if SHORT.search(text):
         u.length = "short"
     elif LONG.search(text):
@@ -715,7 +722,10 @@ def _read_price(u: Understanding, text: str) -> None:
         u.min_price = float(next(group for group in match.groups() if group))
 
 
-def _read_era(u: Understanding, text: str, today: date) -> None:
+def _read_era(u: Understanding, text: str, today: date, dated: int | None = None) -> None:
+    """The years the message asks for. `dated`: the year of the first item with one that the last
+    reply named, which "more recent" and "older" are said against (as "cheaper" is against its
+    price); without it they are the last five years and before 1990."""
     if match := DECADE.search(text):
         century = match.group(1) or ("20" if match.group(2) in "012" else "19")
         start = int(f"{century}{match.group(2)}0")
@@ -725,24 +735,26 @@ def _read_era(u: Understanding, text: str, today: date) -> None:
         u.max_year = int(match.group(1)) - 1
     if match := AFTER_YEAR.search(text):
         u.min_year = int(match.group(1))
-    if RECENT.search(text) and not (BEFORE_YEAR.search(text) or AFTER_YEAR.search(text)):
+    if BEFORE_YEAR.search(text) or AFTER_YEAR.search(text):
+        return
+    if dated is not None and (NEWER.search(text) or OLDER.search(text)):
+        u.take_back.append("era")
+        if NEWER.search(text):
+            u.min_year = dated + 1
+        else:
+            u.max_year = dated - 1
+    elif RECENT.search(text):
         u.take_back.append("era")
         u.min_year = today.year - 5
-    elif OLD.search(text) and not (BEFORE_YEAR.search(text) or AFTER_YEAR.search(text)):
+    elif OLD.search(text):
         u.take_back.append("era")
         u.max_year = 1989
 
 
-def describe(profile: Profile, titles: dict[str, str]) -> list[str]:
-    """The profile in plain words, for the person to read (and for the reply prompt)."""
+def describe_limits(c: Constraints) -> list[str]:
+    """The constraints no item may break, in plain words: what an empty answer asks to loosen
+    (the tags asked for only rank: where too few items carry them, the closest follow)."""
     lines = []
-    if profile.likes:
-        lines.append("likes: " + ", ".join(titles.get(i, i) for i in profile.likes[:8]))
-    if profile.dislikes:
-        lines.append("dislikes: " + ", ".join(titles.get(i, i) for i in profile.dislikes[:8]))
-    if profile.liked_tags:
-        lines.append("into: " + ", ".join(profile.liked_tags[:8]))
-    c = profile.constraints
     if c.categories:
         lines.append("looking for: " + ", ".join([*c.categories, *c.kinds]))
     if c.excluded_tags:
@@ -755,6 +767,19 @@ def describe(profile: Profile, titles: dict[str, str]) -> list[str]:
         lines.append(f"years: {c.min_year or 'any'} to {c.max_year or 'now'}")
     if c.length:
         lines.append(f"length: {c.length}")
+    return lines
+
+
+def describe(profile: Profile, titles: dict[str, str]) -> list[str]:
+    """The profile in plain words, for the person to read (and for the reply prompt)."""
+    lines = []
+    if profile.likes:
+        lines.append("likes: " + ", ".join(titles.get(i, i) for i in profile.likes[:8]))
+    if profile.dislikes:
+        lines.append("dislikes: " + ", ".join(titles.get(i, i) for i in profile.dislikes[:8]))
+    if profile.liked_tags:
+        lines.append("into: " + ", ".join(profile.liked_tags[:8]))
+    lines += describe_limits(profile.constraints)
     ctx = profile.context
     for label, value in (("occasion", ctx.occasion), ("for", ctx.audience), ("mood", ctx.mood)):
         if value:

@@ -24,6 +24,7 @@ from typing import Literal
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from bot.answers import asked_whether
 from retrieval.titles import FoundTitle
 
 Mood = Literal["down", "excited", "rejecting", "neutral"]
@@ -252,8 +253,9 @@ def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     ("no, not those"; "Avatar? not really" is about Avatar)."""
     if REJECTION.search(_unseen_masked(answering, asked)):  # "No, I haven't seen it" rejects nothing
         return "rejecting"
-    if DOWN_WORDS.search(text) and score < 0.5:
-        # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score.
+    if DOWN_WORDS.search(text) and score < 0.5 and not asked_whether(text):
+        # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the
+        # first one sad?" asks about a film.
         return "down"
     if score >= 0.3 and EXCITEMENT.search(text):
         return "excited"

@@ -246,7 +246,7 @@ class RuleReader:
         question asks about ("is it scary?", "is it too long?") is no wish for horror or length.
         A question is about the items it names, else "it" is what the last reply named: an
         answer's item ("and who wrote it?"), or the picks it wrote about; "they" are the picks."""
-        tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message))
+        tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message), describing=True)
                        for kin in self.vocabulary.tags.kin(tag)})
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
         if not facts:

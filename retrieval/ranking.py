@@ -505,6 +505,12 @@ class Ranker:
             found += [(float(likeness[n]), ids[n]) for n in nearest]
         return [item_id for _, item_id in sorted(found, key=lambda pair: -pair[0])[:limit]]
 
+    def fits_any(self, request: RankRequest) -> bool:
+        """Whether any catalog item is within the request's hard constraints (category, kind,
+        excluded tags, price, years, length), whoever asks: an empty ranking is then the person's
+        own doing (they have, disliked or turned down all that fits), not the catalog's."""
+        return any(_satisfies(item, request) for item in self.stats.items.values())
+
     def rank(self, request: RankRequest, k: int = 10) -> Ranking:
         w = self.weights
         state = self._state  # read once: a refresh meanwhile publishes a new state, not a mix

@@ -105,6 +105,19 @@ def test_thin_profile_gets_one_clarifying_question_and_cold_start_picks(kith: Ki
     assert not follow.asked_clarifying and follow.recommendations[0].category == "books"
 
 
+def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_down(kith: Kith) -> None:
+    # Nothing in the catalog is a tent under $100: the limits are named, not the person's likes.
+    liked = kith.reply("tent-buyer", "I loved The Hobbit")
+    cheap = kith.reply("tent-buyer", "a tent under 100 dollars", liked.session_id)
+    assert cheap.recommendations == [] and cheap.asked_clarifying
+    assert "(looking for: outdoor, tent; price: 0 to 100)?" in cheap.text and "Hobbit" not in cheap.text
+    # Four tents fit "a tent"; turned down, all of them, nothing new fits.
+    tents = kith.reply("tent-buyer", "ok, a tent then, any price", cheap.session_id)
+    assert len(tents.recommendations) == 4
+    again = kith.reply("tent-buyer", "no, not those. another tent?", tents.session_id)
+    assert again.recommendations == [] and "turned down, everything that fits" in again.text
+
+
 def test_profile_persists_across_sessions_and_restarts(kith: Kith, data_dir: Path) -> None:
     turn = kith.reply("u03", "I loved The Shining. Horror films under $10 please")
     shining = next(i for i in turn.profile.likes)

@@ -140,6 +140,31 @@ def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() 
     assert reader.read(Said("something cheaper?", "Arrival (2016) is $6.00.", picks))[0].max_price == 5.99
 
 
+def test_more_recent_and_older_are_said_against_the_top_suggestion_with_a_year() -> None:
+    films = {"alien": Item(id="alien", title="Alien (1979)", category="films", attributes={"year": 1979}),
+             "arrival": Item(id="arrival", title="Arrival (2016)", category="films", attributes={"year": 2016})}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=films), None, [])
+    picks = ("alien", "arrival")
+    newer = reader.read(Said("hmm, something more recent", "two picks", picks))[0]
+    assert (newer.min_year, newer.max_year) == (1980, None)
+    assert reader.read(Said("anything older?", "Arrival (2016) is 116 minutes long.", picks))[0].max_year == 2015
+    # Without a suggestion, the last five years and before 1990; an older person is no era.
+    assert (read(Said("something recent")).min_year, read(Said("something older")).max_year) == (2021, 1989)
+    assert read(Said("a film for my older brother")).max_year is None
+    assert read(Said("a book for my old man")).max_year is None
+
+
+def test_a_question_whether_an_item_is_sad_asks_about_it_and_is_no_mood() -> None:
+    films = {"arrival": Item(id="arrival", title="Arrival (2016)", category="films", tags=["sci-fi", "melancholic"])}
+    vocabulary = Vocabulary.for_catalog({"films"}, {"sci-fi", "melancholic"})
+    reader = Reader(RuleReader(vocabulary, FINDER, lambda: TODAY, items=films), None, [])
+    asked, sentiment = reader.read(Said("is the first one sad?", "Try Arrival (2016)", ("arrival",)))
+    assert [(q.item_id, q.tags) for q in asked.questions] == [("arrival", ["melancholic"])]
+    assert sentiment.mood == "neutral" and asked.mood is None and asked.tags == []
+    # Said of themselves, it still is.
+    assert reader.read(Said("I'm sad today, something uplifting please"))[1].mood == "down"
+
+
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
     asked = read(Said("No. I'll have to watch it", "Have you seen Arrival (2016)?", ("arrival",)))
     assert asked.opinions == [ItemOpinion(item_id="arrival", feeling="like")] and not asked.rejects_suggestions
