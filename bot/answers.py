@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import prompts
 from bot.understanding import Fact, ItemQuestion
@@ -25,6 +26,10 @@ QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tel
 IS_IT = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:is|are|was|were|would|will)\s+"
                    r"(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+# A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
+# or as a short question of its own ("and the cheapest?").
+COMPARING = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
+COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year")
 
 
 def asked_facts(message: str) -> list[Fact]:
@@ -41,12 +46,24 @@ def asked_whether(message: str) -> str:
     return message[match.end():] if match and QUESTION.search(message) else ""
 
 
+def asked_compared(message: str) -> tuple[Fact, Literal["least", "most"]] | None:
+    """The fact a comparison asks about and whether the least or the most of it wins ("which is
+    the lightest?": weight, least); None for any other message."""
+    if not (COMPARING.match(message) and QUESTION.search(message)):
+        return None
+    return next(((fact, most) for fact in COMPARED for most in ("least", "most")
+                 if prompts.patterns("answers", "compare", f"{fact}_{most}").search(message)), None)
+
+
 def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
     """One sentence per item and fact asked, from the item's record (its title first, then "It":
-    "X has 208 pages. It is by C.S. Lewis."); where the record lacks the fact, one that says so."""
+    "X has 208 pages. It is by C.S. Lewis."); where the record lacks the fact, one that says so.
+    A comparison's questions (`most`) are answered together, first: the item with the least or
+    the most of the fact, and its fact ("Of these, the lightest is X. It weighs 310 g.")."""
     table = prompts.table("answers")
-    said = []
-    for question in questions:
+    compared = [question for question in questions if question.most]
+    said = [_compared(compared, items)] if compared else []
+    for question in (question for question in questions if not question.most):
         item = items[question.item_id]
         for n, fact in enumerate(question.facts):
             if fact == "tags":  # "Yes, Alien (1979) is horror." / "No, Up (2009) is not scary: it is ..."
@@ -60,6 +77,22 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
                         if value is None else
                         table["answers"][key].format(title=item.title if n == 0 else table["answers"]["it"], value=value))
     return " ".join(said)
+
+
+def _compared(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
+    """The answer to a comparison: of the items whose record has the fact, the one with the least
+    or the most of it (the first shown on a tie)."""
+    table = prompts.table("answers")
+    fact, most = questions[0].facts[0], questions[0].most
+    valued = [(value, -n if most == "most" else n, items[q.item_id]) for n, q in enumerate(questions)
+              if isinstance(value := _fact(items[q.item_id], fact)[1], int | float)]
+    if not valued:
+        return table["answers"]["compared_unknown"].format(fact=table["fact_names"][fact])
+    _, _, item = (min if most == "least" else max)(valued, key=lambda v: (v[0], v[1]))
+    key, value = _fact(item, fact)
+    word = table["superlatives"][fact][0 if most == "least" else 1]
+    return " ".join([table["answers"]["compared"].format(word=word, title=item.title),
+                     table["answers"][key].format(title=table["answers"]["it"], value=value)])
 
 
 def _fact(item: Item, fact: Fact) -> tuple[str, object]:

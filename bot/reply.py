@@ -40,6 +40,7 @@ Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, frien
 SENTENCE_ENDS = (".", "!", "?", "\n")
 MAX_SENTENCE_TOKENS = 40
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
+UNCOUNTABLE = frozenset({"outdoor gear"})  # "ultralight outdoor gear", not "an ultralight outdoor gear"
 LISTED = 3  # picks the reply's text names; all of them travel as structured data
 # Of those, the ones the LLM writes a sentence about (the rest: from their facts). Measured
 # (bench/faithfulness.py, 2 busy cores): most of the 135M model's sentences fail the check and
@@ -95,6 +96,12 @@ def _reasons(pick: ItemFacts) -> list[str]:
 
 def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _counted(words: str, kind: str) -> str:
+    """`words` naming something of `kind`, after the article it takes: "a war film", "an album",
+    "backpacking, ultralight outdoor gear"."""
+    return words if kind in UNCOUNTABLE else f"{_article(words)} {words}"
 
 
 def _kind(pick: ItemFacts) -> str:
@@ -179,8 +186,8 @@ def fact_sentences(lead_text: str, pick: ItemFacts, request: str, most_words: in
     about = [s for s in relevant_sentences(pick.description, request) if len(s.split()) <= most_words]
     facts = [_after_dash(a if a[-1:] in ".!?" else a + ".") for a in about]
     if pick.tags:
-        facts.append(f"{_article(pick.tags[0])} {', '.join(pick.tags[:3])} {_kind(pick)}.")
-    facts.append(template["bare"].format(article=_article(_kind(pick)), kind=_kind(pick)))
+        facts.append(_counted(f"{', '.join(pick.tags[:3])} {_kind(pick)}", _kind(pick)) + ".")
+    facts.append(template["bare"].format(kind=_counted(_kind(pick), _kind(pick))))
     return [template["fact"].format(lead=lead_text, fact=fact) for fact in facts]
 
 
@@ -369,7 +376,7 @@ class ReplyWriter:
         to the pick's first tag ("Try X — a war film"; greedy decoding would repeat itself), then
         replaced by one built from the facts."""
         named = f"{pick.tags[0]} {_kind(pick)}" if pick.tags else _kind(pick)
-        steer = f"{start} {_article(named)} {named}"
+        steer = f"{start} {_counted(named, _kind(pick))}"
         for attempt, prefix in enumerate((start, steer)):
             text = self._until_invented(llm, messages, prefix, pick, facts)
             sentence = SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(f"{prefix} {text.strip()}".split()))

@@ -24,7 +24,7 @@ from datetime import date
 from pydantic import ValidationError
 
 import prompts
-from bot.answers import FACTS, asked_facts, asked_whether
+from bot.answers import FACTS, asked_compared, asked_facts, asked_whether
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
@@ -242,10 +242,21 @@ class RuleReader:
 
     def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle],
                         last_named: Sequence[str]) -> None:
-        """Questions about items ("how much is it?", "is the first one scary?") into `u`; what a
-        question asks about ("is it scary?", "is it too long?") is no wish for horror or length.
+        """Questions about items ("how much is it?", "is the first one scary?", "which is the
+        lightest?": a comparison of the picks) into `u`; what a question asks about ("is it
+        scary?", "is it too long?") is no wish for horror or length.
         A question is about the items it names, else "it" is what the last reply named: an
         answer's item ("and who wrote it?"), or the picks it wrote about; "they" are the picks."""
+        compared = asked_compared(said.message)
+        if compared and said.suggested and not (u.categories or u.kinds):
+            # "Which is the cheapest?" compares the picks; it wishes for no budget gear, no
+            # recent years ("the latest"), no short ones.
+            fact, most = compared
+            u.questions = [ItemQuestion(item_id=item_id, facts=[fact], most=most) for item_id in said.suggested
+                           if item_id in self.items]
+            u.tags, u.avoid, u.opinions, u.take_back = [], [], [], []
+            u.min_price = u.max_price = u.min_year = u.max_year = u.length = None
+            return
         tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message), describing=True)
                        for kin in self.vocabulary.tags.kin(tag)})
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]

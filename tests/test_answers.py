@@ -80,3 +80,28 @@ def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_ge
     # A question beside a wish gets both.
     both = read("how much is Alien? and something fantasy")
     assert both.questions == [ItemQuestion(item_id="alien", facts=["price"])] and "recommend" in both.intents
+
+
+def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy", "budget"})
+    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("earthsea", "alien", "tent")
+
+    def read(message: str) -> Understanding:
+        return reader.read(Said(message, "Try A Wizard of Earthsea. Or try Alien (1979).", picks, picks))[0]
+
+    cheapest = read("which is the cheapest?")
+    assert [(q.item_id, q.facts, q.most) for q in cheapest.questions] == [(i, ["price"], "least") for i in picks]
+    # "Cheapest" is no wish for budget gear, "latest" none for recent years; no picks follow.
+    assert cheapest.tags == [] and read("and the latest?").min_year is None and cheapest.intents == []
+    assert not plan_turn("which is the cheapest?", cheapest).recommend
+    # The item with the least (or the most) of the fact, among those whose record has it.
+    assert answer(cheapest.questions, ITEMS) == "Of these, the cheapest is Alien (1979). It is $7.99."
+    assert answer(read("which one is the oldest?").questions, ITEMS) == (
+        "Of these, the oldest is A Wizard of Earthsea. It is from 1968.")
+    assert answer(read("and the heaviest?").questions, ITEMS) == (
+        "Of these, the heaviest is Ridgeline 2 Ultralight Tent. It weighs 1190 g.")
+    assert answer(read("what's the newest?").questions[2:], ITEMS) == "I don't have the year of these."
+    # Naming a kind of thing, it asks for picks: "the cheapest book" is a request.
+    assert read("what's the cheapest book?").questions == []

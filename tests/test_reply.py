@@ -210,6 +210,10 @@ def test_a_sentence_from_facts_reads_on_after_the_leads_dash() -> None:
     # A name's first word stays as written.
     assert first("The Strokes' debut reignited guitar rock.") == "Try X — The Strokes' debut reignited guitar rock."
     assert first("Brooding and beautiful, it asks what makes us human.").startswith("Try X — Brooding")
+    # Built from tags and kind: gear takes no article.
+    tent = ItemFacts("t", "Tent", "outdoor", "", ("camping", "budget"), None)
+    assert fact_sentences("Try Tent —", tent, "")[0] == "Try Tent — camping, budget outdoor gear."
+    assert fact_sentences("Try X —", ItemFacts("x", "X", "films", "", ("war",), None), "")[0] == "Try X — a war film."
 
 
 def test_an_adapter_gets_the_prompt_it_learnt_without_worked_examples(items: dict[str, Item]) -> None:
