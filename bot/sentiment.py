@@ -112,7 +112,9 @@ NOT_FELT = re.compile(
     r"cr(?:y|ied|ying)|tears|shocking|insane|sick|wicked|horror\w*|ghost\w*|brutal|fight\w*|tragic|tragedy|"
     r"heartbreaking|freaky|fear|revenge|weapon\w*|bomb\w*|battle\w*|cancer|attack\w*|shoot\w*|guns?|steal\w*|"
     r"prison|victim\w*|destroy\w*|crash\w*|monsters?|demon\w*|zombies?|aliens?|disasters?|hell|damn|crap|twisted|"
-    r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie|gruesome|suicide|arrest\w*)\b",
+    r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie|gruesome|suicide|arrest\w*|"
+    # A wish is no feeling about what was suggested: "I'd like to talk to a person".
+    r"(?:i|we)(?:['’]d| would) (?:like|love|prefer))\b",
     re.I)
 # A complaint negated is none ("not boring", "he won't be disappointed", "not too long").
 NOT_BEFORE = r"(?<!not )(?<!n't )(?<!n’t )(?<!never )(?<!not be )(?<!n't be )(?<!n’t be )"

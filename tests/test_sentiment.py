@@ -194,3 +194,11 @@ def test_another_item_described_not_named_is_not_the_title_just_named() -> None:
     assert feel("Alien yes, I've seen it loads. The shark one not so much, it dragged").items == {"alien": "like"}
     assert feel("Alien was great but the 2021 film bored me").items == {"alien": "like"}
     assert feel("Saw Alien. The movie bored me").items == {"alien": "dislike"}  # "the movie" is Alien
+
+
+def test_a_wish_is_no_feeling_about_the_suggestions() -> None:
+    # "I'd like to talk to a person" had liked the four tents just suggested.
+    assert analyze("I'd like to talk to a person", []).answer == "neutral"
+    assert analyze("we would prefer a refund", []).answer == "neutral"
+    # Liking them is still liking them.
+    assert analyze("I like it", []).answer == "like" and analyze("yes, I'd love to watch it", []).answer == "like"
