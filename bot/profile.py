@@ -92,7 +92,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
                   "heart-warming", "wholesome", "cheer me up"),
     "family": ("family", "kids", "children", "child", "family-friendly", "whole family", "all ages"),
     "kids": ("kids", "kid", "children", "child", "toddler", "toddlers", "kiddies",
-             "children's"),
+             "children's", "childish"),
     "thriller": ("thriller", "thrillers", "suspense", "suspenseful"),
     "tense": ("tense", "gripping", "nail-biting", "nail-biter", "edge of my seat", "edge of your seat",
               "edge-of-your-seat", "white-knuckle"),
@@ -248,7 +248,7 @@ OCCASIONS = (
 # the occasion: required, party music that is no jazz would count as half of the request, as much
 # as jazz that is no party music, when too few items carry both. What the thing does ("music to study to",
 # "workout music") is asked for as the thing: not an occasion here.
-OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night"})
+OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night", "young-adult"})
 PERSON = (r"(?:little |teenage |young |best |older |younger )?"
           r"(?:dad|father|mom|mum|mother|sons?|daughters?|kids?|children|child|wife|husband|partner|girlfriend|"
           r"boyfriend|friends?|brothers?|sisters?|nieces?|nephews?|grandma|grandpa|grandmother|grandfather|"
@@ -263,6 +263,18 @@ AUDIENCE = re.compile(
     re.I,
 )
 YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little)\b", re.I)
+# An age said of the person it is for ("my daughter is 14", "my 9-year-old", "he's twelve"): a
+# child's (YOUNG_AGE or less) asks for the young audience's tags, a teenager's for TEEN_TAGS, an
+# adult's for neither, whatever the word for the person ("my son is 30").
+SAID_AGE = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ")"
+AGE = re.compile(rf"\b(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)\s+{SAID_AGE}\b"
+                 r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
+                 rf"|\b{SAID_AGE}[- ]?(?:years?[- ]old|yo)\b", re.I)
+YOUNG_AGE = 12
+ADULT_AGE = 18
+# What a teenager's age asks for, where the catalog has it: a lift beside the request's own tags
+# (as an occasion's tag: OCCASION_TAGS), the request where it names nothing else.
+TEEN_TAGS = ("young-adult",)
 # What a young audience requires, while it is the audience: "the animated one" after "something for
 # my kids" is an animated film for kids.
 YOUNG_TAGS = ("family", "kids")
@@ -534,12 +546,20 @@ def read_rules(
     occasion = next((found for o in OCCASIONS if (found := re.search(rf"\b{o}\b", text, re.I))), None)
     u.occasion = occasion.group().lower() if occasion else None
     audience = AUDIENCE.search(text)
+    age = AGE.search(text)
     if audience:
         u.audience = (audience.group(1) or audience.group(2)).lower()
-        if YOUNG_AUDIENCE.search(u.audience):
-            u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
     elif re.search(r"\bfor (me|myself)\b", text, re.I):
         u.audience = "themselves"
+    if age:
+        said = (age.group(1) or age.group(2)).lower()
+        years = int(said) if said.isdigit() else NUMBER_WORDS[said]
+        person = re.search(rf"\bmy\s+({PERSON})\s+$", text[:age.start()], re.I)  # "my daughter is 14"
+        u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
+    if u.audience and _young(u.audience):
+        u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
+    elif age and years < ADULT_AGE:
+        u.tags += [tag for tag in TEEN_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
     if sentiment.mood in ("down", "excited"):
         u.mood = sentiment.mood
     return u
@@ -698,8 +718,16 @@ def _spoken_numbers(text: str) -> str:
 def _young_kept(required: Sequence[str], profile: Profile, u: Understanding) -> list[str]:
     """What a young audience requires of the earlier request (YOUNG_TAGS), kept while `u` names
     no other audience."""
-    stays_young = u.audience is None and YOUNG_AUDIENCE.search(profile.context.audience or "")
+    stays_young = u.audience is None and _young(profile.context.audience or "")
     return [tag for tag in required if tag in YOUNG_TAGS] if stays_young else []
+
+
+def _young(audience: str) -> bool:
+    """Whether the audience is a child: by its age where said ("daughter aged 14": no), else by
+    its word ("my kids")."""
+    if match := re.search(r"\baged (\d+)$", audience):
+        return int(match.group(1)) <= YOUNG_AGE
+    return bool(YOUNG_AUDIENCE.search(audience))
 
 
 def _negated(text: str, start: int) -> bool:

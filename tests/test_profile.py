@@ -11,7 +11,7 @@ from retrieval.titles import TitleFinder
 VOCABULARY = Vocabulary.for_catalog(
     {"books", "films", "music", "outdoor"},
     {"scary", "horror", "sci-fi", "mystery", "cozy", "family", "kids", "budget", "romance", "feel-good",
-     "drama", "animation", "bowling", "good"},
+     "drama", "animation", "bowling", "good", "young-adult", "fantasy"},
 )
 FINDER = TitleFinder([
     ("alien", "Alien (1979)", 1.0), ("titanic", "Titanic (1997)", 1.0),
@@ -105,6 +105,20 @@ def test_a_young_audience_stays_required_until_another_is_named() -> None:
     assert set(kids.constraints.required_tags) == {"animation", "family", "kids"}
     assert say("under $5", profile=kids).constraints.required_tags == kids.constraints.required_tags
     assert say("now a horror film for me", profile=kids).constraints.required_tags == ["horror"]
+
+
+def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things() -> None:
+    # A daughter of 14 asks for young-adult books beside the fantasy asked for, not kids' books.
+    teen = say("my daughter is 14 and loves fantasy books, any ideas?")
+    assert teen.constraints.required_tags == ["fantasy"] and "young-adult" in teen.liked_tags
+    assert teen.context.audience == "daughter aged 14"
+    assert say("a book for my 14-year-old").constraints.required_tags == ["young-adult"]
+    # A child's age asks for kids' things, in words or digits, and keeps asking for them.
+    child = say("a film for my nine year old", "the animated one please")
+    assert set(child.constraints.required_tags) == {"animation", "family", "kids"}
+    assert say("my son is 30, he likes horror").constraints.required_tags == ["horror"]
+    # Numbers that are prices or lengths are no age.
+    assert say("is 14 dollars ok?").context.audience is None
 
 
 def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:

@@ -208,7 +208,7 @@ def test_rules_intents_of_customer_service() -> None:
     ("we've got a six-hour drive to Cornwall on Saturday, me and my partner", "six-hour drive", "partner"),
     ("Taking the kids camping for the first time in August", "camping", "kids"),
     ("A film for my nieces' sleepover", "sleepover", "nieces"),
-    ("oops, I meant my daughter, she's nine", None, "daughter"),
+    ("oops, I meant my daughter, she's nine", None, "daughter aged 9"),
 ])
 def test_rules_read_occasion_and_audience_in_everyday_words(message: str, occasion: str | None, audience: str) -> None:
     u = read(Said(message))
