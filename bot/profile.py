@@ -243,11 +243,12 @@ OCCASIONS = (
     "wedding", "holiday", "vacation", "camping trip", "camping", "sleepover", "rainy day", "weekend", "gift",
     "present", "flight", "commute", "(?:long |\w+-hour )?drive", "journey",
 )
-# Tags that name the occasion something is for ("for a dinner party", "on a rainy day"), not the
-# thing itself. Beside a tag for the thing ("jazz for a dinner party") they only lift what suits
-# the occasion: required, party music that is no jazz would count as half of the request, as much
-# as jazz that is no party music, when too few items carry both. What the thing does ("music to study to",
-# "workout music") is asked for as the thing: not an occasion here.
+# Tags that name the occasion something is for ("for a dinner party", "on a rainy day"), or the
+# age (TEEN_TAGS), not the thing itself. Beside a tag for the thing ("jazz for a dinner party")
+# they only lift what suits the occasion: required, party music that is no jazz would count as
+# half of the request, as much as jazz that is no party music, when too few items carry both.
+# What the thing does ("music to study to", "workout music") is asked for as the thing: not an
+# occasion here.
 OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night", "young-adult"})
 PERSON = (r"(?:little |teenage |young |best |older |younger )?"
           r"(?:dad|father|mom|mum|mother|sons?|daughters?|kids?|children|child|wife|husband|partner|girlfriend|"
@@ -509,8 +510,8 @@ def read_rules(
         item.category in u.categories for item in shown)
     # After a reply about one of them (an answer: "what's the second one about?"), an answer that
     # speaks of no several ("perfect, I'll take it") is about that one.
-    about = list(last_named) if len(last_named) == 1 and last_named[0] in suggested and not PLURAL.search(text) \
-        else suggested
+    one_named = len(last_named) == 1 and last_named[0] in suggested and not PLURAL.search(text)
+    about = list(last_named) if one_named else suggested
     if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ):
         for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
@@ -546,19 +547,19 @@ def read_rules(
     occasion = next((found for o in OCCASIONS if (found := re.search(rf"\b{o}\b", text, re.I))), None)
     u.occasion = occasion.group().lower() if occasion else None
     audience = AUDIENCE.search(text)
-    age = AGE.search(text)
     if audience:
         u.audience = (audience.group(1) or audience.group(2)).lower()
     elif re.search(r"\bfor (me|myself)\b", text, re.I):
         u.audience = "themselves"
-    if age:
+    years = None
+    if age := AGE.search(text):
         said = (age.group(1) or age.group(2)).lower()
         years = int(said) if said.isdigit() else NUMBER_WORDS[said]
         person = re.search(rf"\bmy\s+({PERSON})\s+$", text[:age.start()], re.I)  # "my daughter is 14"
         u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
     if u.audience and _young(u.audience):
         u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
-    elif age and years < ADULT_AGE:
+    elif years is not None and years < ADULT_AGE:
         u.tags += [tag for tag in TEEN_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
     if sentiment.mood in ("down", "excited"):
         u.mood = sentiment.mood
