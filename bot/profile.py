@@ -50,7 +50,7 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
     "compass": ("compass",),
     "snowshoes": ("snowshoe",),
     "microspikes": ("microspike",),
-    "water filter": ("filter", "purifier"),
+    "water filter": ("filter", "purifier", "purifier pen"),
 }
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted(GEAR_KINDS, key=len, reverse=True)) + r")\b", re.I)
 # Words people use for the usual categories. A catalog's own category names always count too.

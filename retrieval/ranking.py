@@ -71,6 +71,10 @@ CLOSEST_YOU_HAVE_MOST = "the closest to what you asked: you already have most of
 CLOSEST = "the closest to what you asked: little here fits all of it"
 # A title's words, as a kind asked for is matched against them (`_of_kind`).
 KIND_WORD = re.compile(r"[a-z]+")
+# What may follow a kind's words in a title that names the kind (`_of_kind`): a size or a count
+# ("14L", "60 m", "for 4"), or a word for several of it ("set", "pair", "system"; singular, as
+# `_singular_words` gives them).
+TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
 # The reason on a pick this conversation already showed or named: the reply says so, not "try" it
 # as if new.
 CAME_UP = "came up earlier in this conversation"
@@ -991,10 +995,20 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
 
 
 def _of_kind(item: Item, kinds: Sequence[str]) -> bool:
-    """Whether the item's title names one of `kinds` ("sleeping bags": "... Down Sleeping Bag")."""
+    """Whether the item's title names one of `kinds` as what the item is ("sleeping bags": "...
+    Down Sleeping Bag"): only a size, a count or "set", "pair", "system" may follow the kind's
+    words ("Roll-Top Dry Bag Set"), not another thing ("Trekking Pole Shelter" is no pole)."""
     if not kinds:
         return True
-    return any(_singular_words(kind) in _singular_words(item.title) for kind in kinds)
+    title = _singular_words(item.title)
+    for kind in kinds:
+        words = _singular_words(kind)
+        at = title.find(words)
+        while at >= 0:
+            if all(TITLE_TAIL.fullmatch(word) for word in title[at + len(words):].split()):
+                return True
+            at = title.find(words, at + 1)
+    return False
 
 
 def _singular_words(text: str) -> str:

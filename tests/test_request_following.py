@@ -14,7 +14,7 @@ from bot.understanding import Understanding
 from retrieval.datafiles import Dataset, Origin
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
-from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest
+from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest, _of_kind
 from retrieval.schemas import Interaction, Item, User
 from retrieval.store import Stores
 
@@ -178,6 +178,17 @@ def test_a_kind_asked_for_is_what_its_title_names_and_nothing_of_another_kind_is
     assert [p.item_id for p in picks] == ["s2"] and CLOSEST not in picks[0].reasons
     assert len(ranker.rank(RankRequest(query="a sci-fi film", required_tags=[["sci-fi"]]), k=3).recommendations) == 3
     assert ranker.rank(RankRequest(query="a sci-fi film", kinds=["tent"]), k=3).recommendations == []
+
+
+def test_a_title_names_its_kind_where_only_a_size_or_a_count_follows() -> None:
+    def item(title: str) -> Item:
+        return Item(id=title, title=title, category="outdoor")
+
+    assert _of_kind(item("Ridgeline Carbon Z-Fold Trekking Poles"), ["trekking poles"])
+    assert not _of_kind(item("Ridgeline Flyway Trekking Pole Shelter"), ["trekking poles"])
+    assert _of_kind(item("Saltmarsh Keepdry Roll-Top Dry Bag Set"), ["dry bag"])
+    assert _of_kind(item("Sprocket & Spoke Bikepacking Seat Pack 14L"), ["pack"])
+    assert _of_kind(item("Fernhollow Basecamp Cook Set for 4"), ["cook set"])
 
 
 def test_what_they_disliked_never_comes_back_and_the_closest_fill_up(ranker: Ranker) -> None:
