@@ -42,7 +42,9 @@ REJECTION = re.compile(
 EXCITEMENT = re.compile(r"!|\b(excited|can'?t wait|thrilled|pumped|stoked|yay|woo+|amazing news|celebrat\w*)\b", re.I)
 # Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
 DOWN_WORDS = re.compile(
-    r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|sad|lonely|depressed|stressed|exhausted|"
+    # "sad" of the thing wished for is no mood: "nothing too sad", "not sad", "anything sad"
+    r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|(?<!nothing )(?<!anything )(?<!too )(?<!not )sad|"
+    r"lonely|depressed|stressed|exhausted|"
     r"heartbroken|miserable|upset|down in the dumps|(rough|awful|terrible|hard|bad|long) (day|week|month|year|time))\b",
     re.I,
 )
@@ -116,8 +118,9 @@ NOT_FELT = re.compile(
     # A wish is no feeling about what was suggested: "I'd like to talk to a person".
     r"(?:i|we)(?:['’]d| would) (?:like|love|prefer))\b",
     re.I)
-# A complaint negated is none ("not boring", "he won't be disappointed", "not too long").
-NOT_BEFORE = r"(?<!not )(?<!n't )(?<!n’t )(?<!never )(?<!not be )(?<!n't be )(?<!n’t be )"
+# A complaint negated is none ("not boring", "he won't be disappointed", "not too long"), nor a
+# wish for what it is not ("nothing too sad though", "I don't want anything too long").
+NOT_BEFORE = r"(?<!not )(?<!n't )(?<!n’t )(?<!never )(?<!not be )(?<!n't be )(?<!n’t be )(?<!nothing )(?<!anything )"
 # How people say they did not like something, where VADER hears nothing or the wrong thing.
 DISLIKE = _either(
     # not liking it, in so many words

@@ -35,6 +35,8 @@ ITEMS = {
     ("what's it about?", ["about"]),
     ("is it ok for a 10 year old?", ["rating"]),
     ("how heavy is the tent?", ["weight"]),
+    ("who's it by?", ["creator"]),
+    ("who is the second one by?", ["creator"]),
     # No question, or no fact asked: none.
     ("something under two hours long", []),
     ("what else have you got?", []),

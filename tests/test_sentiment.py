@@ -202,3 +202,12 @@ def test_a_wish_is_no_feeling_about_the_suggestions() -> None:
     assert analyze("we would prefer a refund", []).answer == "neutral"
     # Liking them is still liking them.
     assert analyze("I like it", []).answer == "like" and analyze("yes, I'd love to watch it", []).answer == "like"
+
+
+def test_a_wish_for_what_it_is_not_is_no_complaint_and_no_mood() -> None:
+    # "Nothing too sad though" had disliked six albums and called the person down.
+    wish = analyze("nothing too sad though", [])
+    assert (wish.answer, wish.mood) == ("neutral", "neutral")
+    complaint = analyze("it was too sad", [])
+    assert complaint.answer == "dislike"
+    assert analyze("I'm sad today", []).mood == "down"
