@@ -391,6 +391,9 @@ def _about_a_kind(clause: str) -> bool:
 
 # The key of the answer about the suggestions, beside the items named.
 ANSWER = ""
+# Words that choose the item named right after them ("I'll take the first one", "let's go with Up").
+CHOOSING = re.compile(r"\b(?:i['’]?ll|i will|we['’]?ll|we will|let['’]?s|i['’]?m going to|gonna) (?:get|take|buy|order|"
+                      r"grab|go with|go for|read|watch|try)\s+$", re.I)
 
 
 def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
@@ -465,10 +468,13 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
 
 def analyze(text: str, mentions: list[FoundTitle], asked: str = "") -> Sentiment:
     """The turn's sentiment and the opinions in it. `asked`: the assistant's last message (a "no"
-    to "have you seen it?" says they have not, not that they dislike it)."""
+    to "have you seen it?" says they have not, not that they dislike it). A choice of one ("ok,
+    I'll take the first one") answers nothing about the other suggestions."""
     plain = without_titles(text, mentions)
     score = polarity(plain)
     items, answer = read_opinions(text, mentions, asked)
+    if any(CHOOSING.search(text[: mention.start]) for mention in mentions):
+        answer = "neutral"
     answering = text[: min((mention.start for mention in mentions), default=len(text))]
     return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked, answering),
                      items=items, answer=answer)

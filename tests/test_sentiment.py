@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.sentiment import analyze
-from retrieval.titles import TitleFinder
+from retrieval.titles import FoundTitle, TitleFinder
 
 FINDER = TitleFinder([
     ("alien", "Alien (1979)", 5.0), ("titanic", "Titanic (1997)", 3.0), ("hdd", "Happy Death Day (2017)", 1.0),
@@ -211,3 +211,11 @@ def test_a_wish_for_what_it_is_not_is_no_complaint_and_no_mood() -> None:
     complaint = analyze("it was too sad", [])
     assert complaint.answer == "dislike"
     assert analyze("I'm sad today", []).mood == "down"
+
+
+def test_choosing_one_answers_nothing_about_the_other_suggestions() -> None:
+    # "ok I'll get the first one" had liked all six picks: its "ok" was an answer about them.
+    first = FoundTitle("alien", 12, 25)  # "the first one", as the reader points at it
+    chose = analyze("ok I'll get the first one", [first])
+    assert chose.answer == "neutral" and chose.items == {"alien": "neutral"}
+    assert analyze("ok great, loved the first one", [FoundTitle("alien", 16, 29)]).answer == "like"
