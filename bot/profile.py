@@ -297,6 +297,8 @@ class Constraints(BaseModel):
     # The kinds of thing the latest request named ("a tent", GEAR_KINDS): what is ranked is of one
     # of them, where the catalog has any.
     kinds: list[str] = []
+    # The makers the latest request named ("books by Andy Weir"): what is ranked is by one of them.
+    makers: list[str] = []
 
     def narrows(self, before: Constraints) -> bool:
         """Whether these set a price, years or a length other than `before`'s ("under $5")."""
@@ -579,7 +581,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         elif taken == "length":
             c.length = None
         elif taken == "category":
-            c.categories, c.kinds = [], []
+            c.categories, c.kinds, c.makers = [], [], []
         else:  # a tag or an item: what was said about it no longer holds
             c.excluded_tags, p.disliked_tags = _forget(c.excluded_tags, taken), _forget(p.disliked_tags, taken)
             c.required_tags = _forget(c.required_tags, taken)
@@ -609,6 +611,12 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             # A kind is a request of its own: "and a sleeping bag" after "a backpack for a day
             # hike" asks for no day-hiking sleeping bag.
             c.required_tags = _young_kept(c.required_tags, p, u)
+    if u.makers:
+        c.makers = list(u.makers)
+    elif u.categories or u.kinds or u.tags:
+        # A new request is by anyone ("a horror film" after "anything by Spielberg"); "something
+        # cheaper" or "shorter" still is by them.
+        c.makers = []
     if u.tags:
         # A request's tags name what the person wants now; they replace the earlier request's.
         # An occasion's tags are required only where it is all the request names ("songs for a
@@ -787,6 +795,8 @@ def describe_limits(c: Constraints) -> list[str]:
     lines = []
     if c.categories:
         lines.append("looking for: " + ", ".join([*c.categories, *c.kinds]))
+    if c.makers:
+        lines.append("by: " + ", ".join(c.makers))
     if c.excluded_tags:
         lines.append("avoid: " + ", ".join(c.excluded_tags))
     if c.min_price is not None or c.max_price is not None:

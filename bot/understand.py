@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -41,8 +42,9 @@ from bot.understanding import (
     Understanding,
     draft_schema,
 )
+from retrieval.ranking import maker_of
 from retrieval.schemas import Item
-from retrieval.titles import FoundTitle, TitleFinder, split_year
+from retrieval.titles import EVERYDAY_WORDS, FoundTitle, TitleFinder, split_year
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,12 @@ NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one
                   "is", "was", "are", "were", "be", "been", "has", "had", "have", "do", "did", "does", "of",
                   "in", "on", "at", "to", "for", "with", "and", "or", "but", "as", "so", "not", "no"}
 WORD = re.compile(r"[\w'’-]+")
+# The maker of an item the message points at: "by the same author", "more by her", "anything else
+# from that brand" (`RuleReader._read_makers`).
+SAME_MAKER = re.compile(
+    r"\b(?:(?:by|from) the same (?:author|writer|director|artist|band|singer|brand|maker|people)|"
+    r"(?:more|anything|something|else|others?|stuff) (?:else )?(?:by|from) (?:him|her|them|that (?:author|writer|"
+    r"director|artist|band|singer|brand))|same (?:author|writer|director|artist|band|singer|brand|maker))\b", re.I)
 # How many items a question naming none is about: the picks a reply writes about.
 WRITTEN_ABOUT = 3
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
@@ -201,6 +209,34 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     return intents
 
 
+class Makers:
+    """The catalog's makers (retrieval.ranking.maker_of) named in text: a name of several words in
+    any case ("andy weir"), a one-word name as written ("Radiohead"; "pop culture" names no band
+    Culture), or a last name alone where it is capitalized, no everyday word and no other maker's
+    ("Spielberg", "Miyazaki")."""
+
+    def __init__(self, items: Iterable[Item]):
+        names = sorted({maker for item in items if (maker := maker_of(item))})
+        last_names = Counter(name.split()[-1] for name in names if " " in name)
+        self._names = {name.lower(): name for name in names if " " in name}
+        self._words = {name: name for name in names if " " not in name}
+        self._words.update({name.split()[-1]: name for name in names if " " in name and last_names[name.split()[-1]] == 1
+                            and len(name.split()[-1]) >= 4 and name.split()[-1].lower() not in EVERYDAY_WORDS})
+        self._any_case = _alternatives(self._names, re.I)
+        self._as_written = _alternatives(self._words, 0)
+
+    def find(self, text: str) -> list[str]:
+        found = [self._names[m.group().lower()] for m in self._any_case.finditer(text)] if self._names else []
+        found += [self._words[m.group()] for m in self._as_written.finditer(text)] if self._words else []
+        return list(dict.fromkeys(found))
+
+
+def _alternatives(keys: Collection[str], flags: int) -> re.Pattern[str]:
+    """One pattern matching any of `keys` as whole words, the longest first."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True)) + r")(?!\w)",
+                      flags)
+
+
 class RuleReader:
     def __init__(self, vocabulary: Vocabulary, finder: TitleFinder, today: Callable[[], date] = date.today,
                  items: Mapping[str, Item] | None = None):
@@ -208,6 +244,7 @@ class RuleReader:
         self.finder = finder
         self.today = today
         self.items = items or {}
+        self.makers = Makers(self.items.values())
 
     def mentions(self, message: str, said: Said) -> list[FoundTitle]:
         """The items a message names, points at by place among the suggestions, or describes."""
@@ -236,9 +273,30 @@ class RuleReader:
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
         elif not mentions_problem(plain.message):
+            self._read_makers(u, plain, mentions, last_named)
             self._read_questions(u, plain, mentions, last_named)
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
+
+    def _read_makers(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle],
+                     last_named: Sequence[str]) -> None:
+        """The makers asked for into `u`: named ("anything by Miyazaki?"), or the maker of an item
+        ("more by the same author as the first one": the item named, else the one the last reply
+        named first, else the top suggestion). Their things are the request's categories where it
+        names none ("some Radiohead" asks for music)."""
+        makers = self.makers.find(said.message)
+        if not makers and SAME_MAKER.search(said.message):
+            pointed = [mention.item_id for mention in mentions] or list(last_named) or list(said.suggested)
+            makers = [maker for item_id in pointed[:1] if item_id in self.items
+                      and (maker := maker_of(self.items[item_id]))]
+        u.makers = makers
+        if makers and not u.categories:
+            u.categories = sorted({item.category for item in self.items.values() if maker_of(item) in makers})
+            shown = {self.items[item_id].category for item_id in said.suggested if item_id in self.items}
+            if shown and not shown & set(u.categories) and not u.rejects_suggestions:
+                # Moving on to another kind of thing says nothing of the suggestions (read_rules).
+                named = {mention.item_id for mention in mentions}
+                u.opinions = [o for o in u.opinions if o.item_id in named or o.item_id not in said.suggested]
 
     def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle],
                         last_named: Sequence[str]) -> None:

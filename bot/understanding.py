@@ -115,6 +115,9 @@ class Understanding(BaseModel):
     # reader is chosen (the LLM's Draft has no such fields).
     kinds: list[str] = []
     questions: list[ItemQuestion] = []
+    # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
+    # director": retrieval.ranking.maker_of), read by the rules.
+    makers: list[str] = []
     reader: dict[str, Literal["llm", "rules"]] = {}
 
     def wants(self, intent: Intent) -> bool:
@@ -123,7 +126,7 @@ class Understanding(BaseModel):
     def has_wishes(self) -> bool:
         """Whether the message asks for something of its own: a category, a taste, a budget..."""
         return bool(self.categories or self.tags or self.avoid or self.max_price or self.min_price or self.min_year
-                    or self.max_year or self.length or self.occasion or self.audience)
+                    or self.max_year or self.length or self.occasion or self.audience or self.makers)
 
 
 # The fields a reader is chosen for (UnderstandingConfig.llm_fields): each is measured apart.

@@ -169,6 +169,9 @@ class RankRequest:
     # backpack): an item's title must say one, as an item must be of a category asked for. Of
     # another kind nothing is close: a mug that suits camping is no answer to "a tent".
     kinds: Sequence[str] = ()
+    # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
+    # (`maker_of`) must be one of them.
+    makers: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -511,7 +514,7 @@ class Ranker:
 
     def fits_any(self, request: RankRequest) -> bool:
         """Whether any catalog item is within the request's hard constraints (category, kind,
-        excluded tags, price, years, length), whoever asks: an empty ranking is then the person's
+        maker, excluded tags, price, years, length), whoever asks: an empty ranking is then the person's
         own doing (they have, disliked or turned down all that fits), not the catalog's."""
         return any(_satisfies(item, request) for item in self.stats.items.values())
 
@@ -1016,10 +1019,19 @@ def _singular_words(text: str) -> str:
     return " " + " ".join(word.rstrip("s") for word in KIND_WORD.findall(text.lower())) + " "
 
 
+def maker_of(item: Item) -> str | None:
+    """Who made the item, as the catalog names them: its creator (author, director, artist) or
+    its brand."""
+    maker = item.attributes.get("creator") or item.attributes.get("brand")
+    return maker if isinstance(maker, str) and maker else None
+
+
 def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.categories and item.category not in request.categories:
         return False
     if not _of_kind(item, request.kinds):
+        return False
+    if request.makers and maker_of(item) not in request.makers:
         return False
     if set(item.tags) & set(request.excluded_tags):
         return False

@@ -115,7 +115,19 @@ def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_do
     tents = kith.reply("tent-buyer", "ok, a tent then, any price", cheap.session_id)
     assert len(tents.recommendations) == 4
     again = kith.reply("tent-buyer", "no, not those. another tent?", tents.session_id)
-    assert again.recommendations == [] and "turned down, everything that fits" in again.text
+    assert again.recommendations == [] and "everything that fits came up already" in again.text
+
+
+def test_things_by_a_maker_are_theirs_only_until_a_new_request(kith: Kith) -> None:
+    weir = kith.reply("weir-reader", "any books by andy weir?")
+    assert {r.item_id for r in weir.recommendations} == {"book-004", "book-005"}
+    # Another maker: only his films.
+    miyazaki = kith.reply("weir-reader", "and films by Miyazaki?", weir.session_id)
+    assert {kith.ranker.stats.items[r.item_id].attributes["creator"] for r in miyazaki.recommendations} == {
+        "Hayao Miyazaki"}
+    # A new request is by anyone.
+    horror = kith.reply("weir-reader", "a horror film", miyazaki.session_id)
+    assert len({kith.ranker.stats.items[r.item_id].attributes["creator"] for r in horror.recommendations}) > 1
 
 
 def test_profile_persists_across_sessions_and_restarts(kith: Kith, data_dir: Path) -> None:

@@ -340,3 +340,38 @@ def test_the_llm_reader_always_yields_a_checked_understanding(llm, said: Said) -
     known = {"arrival", "alien", "paddington"} & {*said.suggested, *(f.item_id for f in FINDER.find(said.message))}
     assert {o.item_id for o in u.opinions} <= known
     assert set(u.tags) | set(u.avoid) <= VOCABULARY.tags.names and set(u.categories) <= {"books", "films"}
+
+
+def test_rules_read_the_makers_asked_for_by_name_or_by_an_item_of_theirs() -> None:
+    items = {
+        "martian": Item(id="martian", title="The Martian", category="books", attributes={"creator": "Andy Weir"}),
+        "alien": Item(id="alien", title="Alien (1979)", category="films", attributes={"creator": "Ridley Scott"}),
+        "arrival": Item(id="arrival", title="Arrival (2016)", category="films",
+                        attributes={"creator": "Denis Villeneuve"}),
+        "dub": Item(id="dub", title="Two Sevens Clash", category="music", attributes={"creator": "Culture"}),
+    }
+    vocabulary = Vocabulary.for_catalog({"books", "films", "music"}, {"sci-fi"})
+    reader = Reader(RuleReader(vocabulary, FINDER, lambda: TODAY, items=items), None, [])
+
+    def read(message: str, suggested: tuple[str, ...] = ()) -> Understanding:
+        return reader.read(Said(message, "Try Alien (1979). Or try Arrival (2016).", suggested))[0]
+
+    # By name: a whole name in any case, a one-word name or a last name as written. A maker's
+    # things are the request's category where it names none.
+    weir = read("anything by andy weir?")
+    assert (weir.makers, weir.categories, "recommend" in weir.intents) == (["Andy Weir"], ["books"], True)
+    assert read("a film by Villeneuve").makers == ["Denis Villeneuve"]
+    assert read("some Culture please").makers == ["Culture"] and read("pop culture books").makers == []
+    # By an item: the one named, else the one the last reply named first.
+    assert read("more by the same director as Arrival").makers == ["Denis Villeneuve"]
+    assert read("anything else by him?", ("alien", "arrival")).makers == ["Ridley Scott"]
+    # Moving on to another maker's kind of thing likes none of the suggestions.
+    assert read("ok, anything by andy weir?", ("alien", "arrival")).opinions == []
+
+
+def test_the_makers_asked_for_hold_until_a_new_request() -> None:
+    weir = apply_understanding(Profile(), Understanding(makers=["Andy Weir"], categories=["books"]))
+    assert weir.constraints.makers == ["Andy Weir"]
+    assert apply_understanding(weir, Understanding(max_price=10)).constraints.makers == ["Andy Weir"]
+    assert apply_understanding(weir, Understanding(tags=["sci-fi"])).constraints.makers == []
+    assert apply_understanding(weir, Understanding(categories=["films"])).constraints.makers == []
