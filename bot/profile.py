@@ -464,6 +464,8 @@ NOT_SEEN = re.compile(
     r"\b(?:haven'?t (?:seen|watched|read)|have not (?:seen|watched|read)|never (?:seen|watched|read|heard of)|"
     r"not (?:seen|yet)|don'?t know (?:it|that one|this one)|(?:it|that|this) sounds)\b", re.I)
 
+# What someone has already, right before a word for a thing ("he already has a harness").
+OWNED_BEFORE = re.compile(r"\balready (?:has|have|got|owns?)\s+(?:a |an |the |some |two )?$", re.I)
 # Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
 PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it
@@ -495,9 +497,13 @@ def read_rules(
     text = without_titles(text, titles)
     seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) else None
 
-    u.categories = sorted({name for name, _ in vocabulary.categories.find(text)})
+    # What they have already is not what they ask for: "he already has a harness" asks for no
+    # harness, nor for gear at all.
+    u.categories = sorted({name for name, match in vocabulary.categories.find(text)
+                           if not OWNED_BEFORE.search(text[:match.start()])})
     u.kinds = list(dict.fromkeys(match.group().lower() for match in GEAR_KIND.finditer(text)
-                                 if not _negated(text, match.start())))  # "a hammock, not a tent"
+                                 if not _negated(text, match.start())  # "a hammock, not a tent"
+                                 and not OWNED_BEFORE.search(text[:match.start()])))
     opinions = {item_id: ItemOpinion(item_id=item_id, feeling=feeling, seen=seen)
                 for item_id, feeling in sentiment.items.items()}
     # The message answers about the suggestions it does not name: its words before any title, or

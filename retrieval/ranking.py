@@ -985,6 +985,12 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     if not asks:
         return [within]
     missed = {item.id: _misses(item, request) for item in within}
+    if not request.categories:
+        # Where the request names no category, the closest are of the categories that carry some
+        # of what it asks: "something for bouldering" is answered with gear, not a book and an
+        # album that carry none of it.
+        carrying = {item.category for item in within if missed[item.id] < asks}
+        within = [item for item in within if not carrying or item.category in carrying]
     fresh = [item for item in within if item.id not in seen]
     shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []

@@ -130,6 +130,17 @@ def test_things_by_a_maker_are_theirs_only_until_a_new_request(kith: Kith) -> No
     assert len({kith.ranker.stats.items[r.item_id].attributes["creator"] for r in horror.recommendations}) > 1
 
 
+def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_carry_it(kith: Kith) -> None:
+    # Five climbing things cost $100 or less; the closest after them are gear.
+    turn = kith.reply("climber", "a gift for my brother, into bouldering, up to 100 dollars")
+    assert {r.category for r in turn.recommendations} == {"outdoor"}
+    assert sum("climbing" in r.tags for r in turn.recommendations) == 5
+    # Asked again, the fresh closest come before those shown: still gear, not a book and an album
+    # that carry none of it.
+    again = kith.reply("climber", "what about something for bouldering?", turn.session_id)
+    assert len(again.recommendations) == 6 and {r.category for r in again.recommendations} == {"outdoor"}
+
+
 def test_profile_persists_across_sessions_and_restarts(kith: Kith, data_dir: Path) -> None:
     turn = kith.reply("u03", "I loved The Shining. Horror films under $10 please")
     shining = next(i for i in turn.profile.likes)

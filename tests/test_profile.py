@@ -121,6 +121,14 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     assert say("is 14 dollars ok?").context.audience is None
 
 
+def test_what_someone_has_already_is_no_request() -> None:
+    gift = say("a gift for my brother, into climbing, up to 100 dollars")
+    harness = say("he already has a harness", profile=gift).constraints
+    assert (harness.categories, harness.kinds, harness.max_price) == ([], [], 100)
+    stove = say("I already own a tent, I need a stove").constraints
+    assert (stove.categories, stove.kinds) == (["outdoor"], ["stove"])
+
+
 def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
     tent = say("a tent for camping, not a hammock")
     assert (tent.constraints.categories, tent.constraints.kinds) == (["outdoor"], ["tent"])
