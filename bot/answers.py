@@ -25,6 +25,10 @@ QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tel
 # catalog tags after it are asked about, not wished for.
 IS_IT = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:is|are|was|were|would|will)\s+"
                    r"(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
+# A question asked outright about an item, whatever it asks ("does the first one come in other
+# sizes?"): where it asks no fact the record holds, the answer says so.
+ABOUT_IT = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:does|do|did|is|are|was|were|can|could|will|would|has|have)"
+                      r"\s+(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").
@@ -46,6 +50,11 @@ def asked_whether(message: str) -> str:
     return message[match.end():] if match and QUESTION.search(message) else ""
 
 
+def asks_about_it(message: str) -> bool:
+    """Whether the message asks something outright about an item ("does it come in blue?")."""
+    return bool(ABOUT_IT.match(message) and QUESTION.search(message))
+
+
 def asked_compared(message: str) -> tuple[Fact, Literal["least", "most"]] | None:
     """The fact a comparison asks about and whether the least or the most of it wins ("which is
     the lightest?": weight, least); None for any other message."""
@@ -58,11 +67,17 @@ def asked_compared(message: str) -> tuple[Fact, Literal["least", "most"]] | None
 def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
     """One sentence per item and fact asked, from the item's record (its title first, then "It":
     "X has 208 pages. It is by C.S. Lewis."); where the record lacks the fact, one that says so.
+    A question asking for no fact the records hold (no `facts`) gets a sentence that says so.
     A comparison's questions (`most`) are answered together, first: the item with the least or
     the most of the fact, and its fact ("Of these, the lightest is X. It weighs 310 g.")."""
     table = prompts.table("answers")
     compared = [question for question in questions if question.most]
     said = [_compared(compared, items)] if compared else []
+    # A question the records cannot answer ("does it come in other sizes?"): one sentence says so.
+    unknown = [items[question.item_id].title for question in questions if not question.facts]
+    if unknown:
+        said.append(table["answers"]["unknown_detail"].format(
+            titles=", ".join(unknown[:-1]) + " and " + unknown[-1] if len(unknown) > 1 else unknown[0]))
     for question in (question for question in questions if not question.most):
         item = items[question.item_id]
         for n, fact in enumerate(question.facts):

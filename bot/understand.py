@@ -25,7 +25,7 @@ from datetime import date
 from pydantic import ValidationError
 
 import prompts
-from bot.answers import FACTS, asked_compared, asked_facts, asked_whether
+from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asks_about_it
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
@@ -318,8 +318,8 @@ class RuleReader:
         tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message), describing=True)
                        for kin in self.vocabulary.tags.kin(tag)})
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
-        if not facts:
-            return
+        if not facts and (u.has_wishes() or not asks_about_it(said.message)):
+            return  # no question, or one that asks for picks ("are there any cheaper ones?")
         asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
                  or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])

@@ -107,3 +107,18 @@ def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> No
     assert answer(read("what's the newest?").questions[2:], ITEMS) == "I don't have the year of these."
     # Naming a kind of thing, it asks for picks: "the cheapest book" is a request.
     assert read("what's the cheapest book?").questions == []
+
+
+def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy"})
+    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("tent", "alien")
+    sizes = reader.read(Said("does the first one come in other sizes?", "Try Ridgeline 2 Ultralight Tent.", picks))[0]
+    assert sizes.questions == [ItemQuestion(item_id="tent", facts=[])] and sizes.intents == []
+    assert answer(sizes.questions, ITEMS) == "I'm afraid I don't know that about Ridgeline 2 Ultralight Tent."
+    both = reader.read(Said("do they come in blue?", "Try Ridgeline 2 Ultralight Tent. Or Alien (1979).", picks))[0]
+    assert answer(both.questions, ITEMS) == (
+        "I'm afraid I don't know that about Ridgeline 2 Ultralight Tent and Alien (1979).")
+    # A question that asks for picks is a request.
+    assert reader.read(Said("are there any fantasy ones?", "Try Alien (1979).", picks))[0].questions == []
