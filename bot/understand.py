@@ -217,11 +217,12 @@ class Makers:
 
     def __init__(self, items: Iterable[Item]):
         names = sorted({maker for item in items if (maker := maker_of(item))})
-        last_names = Counter(name.split()[-1] for name in names if " " in name)
-        self._names = {name.lower(): name for name in names if " " in name}
-        self._words = {name: name for name in names if " " not in name}
-        self._words.update({name.split()[-1]: name for name in names if " " in name and last_names[name.split()[-1]] == 1
-                            and len(name.split()[-1]) >= 4 and name.split()[-1].lower() not in EVERYDAY_WORDS})
+        last = {name: name.split()[-1] for name in names if " " in name}
+        taken = Counter(last.values())
+        self._names = {name.lower(): name for name in last}
+        self._words = {name: name for name in names if name not in last}
+        self._words.update({word: name for name, word in last.items()
+                            if taken[word] == 1 and len(word) >= 4 and word.lower() not in EVERYDAY_WORDS})
         self._any_case = _alternatives(self._names, re.I)
         self._as_written = _alternatives(self._words, 0)
 
