@@ -99,11 +99,12 @@ def _compared(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> s
     or the most of it (the first shown on a tie)."""
     table = prompts.table("answers")
     fact, most = questions[0].facts[0], questions[0].most
-    valued = [(value, -n if most == "most" else n, items[q.item_id]) for n, q in enumerate(questions)
+    sign = 1 if most == "least" else -1
+    valued = [(sign * value, n, items[q.item_id]) for n, q in enumerate(questions)
               if isinstance(value := _fact(items[q.item_id], fact)[1], int | float)]
     if not valued:
         return table["answers"]["compared_unknown"].format(fact=table["fact_names"][fact])
-    _, _, item = (min if most == "least" else max)(valued, key=lambda v: (v[0], v[1]))
+    _, _, item = min(valued, key=lambda v: (v[0], v[1]))  # the least (or most) of it, the first shown on a tie
     key, value = _fact(item, fact)
     word = table["superlatives"][fact][0 if most == "least" else 1]
     return " ".join([table["answers"]["compared"].format(word=word, title=item.title),

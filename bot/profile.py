@@ -483,6 +483,7 @@ def read_rules(
     titles: Sequence[FoundTitle] = (),
     items: Mapping[str, Item] | None = None,
     last_named: Sequence[str] = (),
+    implied: Sequence[str] = (),
 ) -> Understanding:
     """The rule reader: what this message says about taste, constraints and context. Pure.
 
@@ -490,7 +491,9 @@ def read_rules(
     ("Bowling for Columbine" asks for no bowling, "Christmas Vacation" for no holiday).
     `suggested`: the items the assistant named in its last reply; `items`: the catalog's records,
     where the suggestions' categories and prices are read; `last_named`: the items the last
-    reply's text named, in order (the item an answer was about, or the picks it wrote about)."""
+    reply's text named, in order (the item an answer was about, or the picks it wrote about);
+    `implied`: the categories the message asks for in other words than theirs (a maker's, "some
+    Radiohead"), the request's where its words name none."""
     u = Understanding(reset=bool(RESET.search(text)), rejects_suggestions=sentiment.mood == "rejecting")
     # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
     # negates horror.
@@ -500,7 +503,7 @@ def read_rules(
     # What they have already is not what they ask for: "he already has a harness" asks for no
     # harness, nor for gear at all.
     u.categories = sorted({name for name, match in vocabulary.categories.find(text)
-                           if not OWNED_BEFORE.search(text[:match.start()])})
+                           if not OWNED_BEFORE.search(text[:match.start()])}) or sorted(implied)
     u.kinds = list(dict.fromkeys(match.group().lower() for match in GEAR_KIND.finditer(text)
                                  if not _negated(text, match.start())  # "a hammock, not a tent"
                                  and not OWNED_BEFORE.search(text[:match.start()])))
@@ -775,15 +778,17 @@ def _read_era(u: Understanding, text: str, today: date, dated: int | None = None
         start = int(f"{century}{match.group(2)}0")
         u.min_year, u.max_year = start, start + 9
         return
-    if match := BEFORE_YEAR.search(text):
-        u.max_year = int(match.group(1)) - 1
-    if match := AFTER_YEAR.search(text):
-        u.min_year = int(match.group(1))
-    if BEFORE_YEAR.search(text) or AFTER_YEAR.search(text):
+    before, after = BEFORE_YEAR.search(text), AFTER_YEAR.search(text)
+    if before:
+        u.max_year = int(before.group(1)) - 1
+    if after:
+        u.min_year = int(after.group(1))
+    if before or after:
         return
-    if dated is not None and (NEWER.search(text) or OLDER.search(text)):
+    newer = NEWER.search(text)
+    if dated is not None and (newer or OLDER.search(text)):
         u.take_back.append("era")
-        if NEWER.search(text):
+        if newer:
             u.min_year = dated + 1
         else:
             u.max_year = dated - 1

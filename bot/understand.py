@@ -71,7 +71,7 @@ NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one
                   "in", "on", "at", "to", "for", "with", "and", "or", "but", "as", "so", "not", "no"}
 WORD = re.compile(r"[\w'’-]+")
 # The maker of an item the message points at: "by the same author", "more by her", "anything else
-# from that brand" (`RuleReader._read_makers`).
+# from that brand" (`RuleReader._makers`).
 SAME_MAKER = re.compile(
     r"\b(?:(?:by|from) the same (?:author|writer|director|artist|band|singer|brand|maker|people)|"
     r"(?:more|anything|something|else|others?|stuff) (?:else )?(?:by|from) (?:him|her|them|that (?:author|writer|"
@@ -216,7 +216,11 @@ class Makers:
     ("Spielberg", "Miyazaki")."""
 
     def __init__(self, items: Iterable[Item]):
-        names = sorted({maker for item in items if (maker := maker_of(item))})
+        self._categories: dict[str, set[str]] = {}
+        for item in items:
+            if maker := maker_of(item):
+                self._categories.setdefault(maker, set()).add(item.category)
+        names = sorted(self._categories)
         last = {name: name.split()[-1] for name in names if " " in name}
         taken = Counter(last.values())
         self._names = {name.lower(): name for name in last}
@@ -230,6 +234,10 @@ class Makers:
         found = [self._names[m.group().lower()] for m in self._any_case.finditer(text)] if self._names else []
         found += [self._words[m.group()] for m in self._as_written.finditer(text)] if self._words else []
         return list(dict.fromkeys(found))
+
+    def categories(self, makers: Iterable[str]) -> list[str]:
+        """The categories of the makers' things."""
+        return sorted({category for maker in makers for category in self._categories.get(maker, ())})
 
 
 def _alternatives(keys: Collection[str], flags: int) -> re.Pattern[str]:
@@ -265,8 +273,9 @@ class RuleReader:
             sentiment = analyze(about_choice, list(mentions), said.assistant)
         # What the last reply named, in order: the item an answer was about, or the picks it wrote about.
         last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
+        makers = [] if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
         u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
-                       self.items, last_named)
+                       self.items, last_named, self.makers.categories(makers))
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.
@@ -274,30 +283,22 @@ class RuleReader:
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
         elif not mentions_problem(plain.message):
-            self._read_makers(u, plain, mentions, last_named)
+            u.makers = makers
             self._read_questions(u, plain, mentions, last_named)
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 
-    def _read_makers(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle],
-                     last_named: Sequence[str]) -> None:
-        """The makers asked for into `u`: named ("anything by Miyazaki?"), or the maker of an item
-        ("more by the same author as the first one": the item named, else the one the last reply
-        named first, else the top suggestion). Their things are the request's categories where it
-        names none ("some Radiohead" asks for music)."""
+    def _makers(self, said: Said, mentions: Sequence[FoundTitle], last_named: Sequence[str]) -> list[str]:
+        """The makers asked for: named ("anything by Miyazaki?"), or the maker of an item ("more by
+        the same author as the first one": the item named, else the one the last reply named
+        first, else the top suggestion). Their things' categories are the request's where it names
+        none ("some Radiohead" asks for music: read_rules's `implied`)."""
         makers = self.makers.find(said.message)
         if not makers and SAME_MAKER.search(said.message):
             pointed = [mention.item_id for mention in mentions] or list(last_named) or list(said.suggested)
             makers = [maker for item_id in pointed[:1] if item_id in self.items
                       and (maker := maker_of(self.items[item_id]))]
-        u.makers = makers
-        if makers and not u.categories:
-            u.categories = sorted({item.category for item in self.items.values() if maker_of(item) in makers})
-            shown = {self.items[item_id].category for item_id in said.suggested if item_id in self.items}
-            if shown and not shown & set(u.categories) and not u.rejects_suggestions:
-                # Moving on to another kind of thing says nothing of the suggestions (read_rules).
-                named = {mention.item_id for mention in mentions}
-                u.opinions = [o for o in u.opinions if o.item_id in named or o.item_id not in said.suggested]
+        return makers
 
     def _read_questions(self, u: Understanding, said: Said, mentions: Sequence[FoundTitle],
                         last_named: Sequence[str]) -> None:
