@@ -299,10 +299,12 @@ class Kith:
     # --- one turn -----------------------------------------------------------------------
 
     def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = (),
-                    context: ClientContext | None = None, refined: bool = False) -> RankRequest:
+                    context: ClientContext | None = None, refined: bool = False,
+                    asked_for: Sequence[str] = ()) -> RankRequest:
         """What the ranker is asked: the profile's taste and constraints, the query, the person's
         feedback on cards, and the moment (`context`: a soft lift, never a constraint). `refined`:
-        this message narrowed the constraints, so what was seen may be the answer now."""
+        this message narrowed the constraints, so what was seen may be the answer now;
+        `asked_for`: the items it asked for by name, the first picks."""
         c = profile.constraints
         required = self.vocabulary.requirement(c.required_tags)
         moment = situation(context, self.ranker.stats.tags,
@@ -336,6 +338,7 @@ class Kith:
             less_like=[item_id for item_id, signal in feedback.items() if signal == "down"],
             context_tags=moment.favoured,
             context_avoid=moment.avoided,
+            asked_for=asked_for,
         )
 
     def check_context(self, context: ClientContext | dict[str, Any] | None) -> ClientContext | None:
@@ -411,7 +414,7 @@ class Kith:
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
             picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock,
-                                               context)
+                                               context, understanding.asked_for)
             # Turning down every pick is a failure to help, as is finding nothing.
             failed = failed or not picks.recommendations or sentiment.mood == "rejecting"
         clock.lap("reply")
@@ -471,13 +474,15 @@ class Kith:
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
                    sentiment: Sentiment, reply: _Sections, clock: _Clock,
-                   context: ClientContext | None = None) -> Generator[str, None, _Picks]:
-        """Rank, then write the picks (or a clarifying question) as the reply's next section."""
+                   context: ClientContext | None = None, asked_for: Sequence[str] = ()) -> Generator[str, None, _Picks]:
+        """Rank, then write the picks (or a clarifying question) as the reply's next section;
+        `asked_for`: the items the message asked for by name, the first picks."""
         # A problem's words ("my boots arrived damaged") are no query for the catalog.
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
         request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier],
-                                   context=context, refined=profile.constraints.narrows(opened.profile.constraints))
+                                   context=context, refined=profile.constraints.narrows(opened.profile.constraints),
+                                   asked_for=asked_for)
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":
             answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)
@@ -491,7 +496,8 @@ class Kith:
         clock.lap("rank")
         if reply.sections:
             yield reply.add(prompts.table("support")["replies"]["then_choose"])
-        picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items)
+        picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items
+                                                    and not asked_for)
         if picks.asked:
             replies = prompts.table("support")["replies"]
             yield reply.add(

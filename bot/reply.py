@@ -32,7 +32,7 @@ from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnF
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
-from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Recommendation
+from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -338,8 +338,11 @@ class ReplyWriter:
         X"): `named_by_person`."""
         facts = self.facts(recommendations[:LISTED], named_by_person)
         # The opener is for the person (the prompt's Tone line tells the LLM the tone): code's
-        # words, with no claim, it goes out at once.
-        pieces = [_pick(prompts.table("tones")[tone]["openers"], message)]
+        # words, with no claim, it goes out at once. Where the person asked for items by name,
+        # it says they are here ("Yes, we have it.").
+        asked = sum(ASKED_FOR in pick.reasons for pick in facts.picks)
+        pieces = [prompts.table("reply")["asked_opener"][min(asked, 2) - 1] if asked
+                  else _pick(prompts.table("tones")[tone]["openers"], message)]
         yield pieces[0]
         messages = recommendation_messages(message, facts.picks, tone, self.categories, self.instructed)
         llm = self._llm()

@@ -118,6 +118,9 @@ class Understanding(BaseModel):
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []
+    # The items asked for by name ("do you have Dune?"), shown first (RankRequest.asked_for),
+    # read by the rules.
+    asked_for: list[str] = []
     reader: dict[str, Literal["llm", "rules"]] = {}
 
     def wants(self, intent: Intent) -> bool:

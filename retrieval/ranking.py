@@ -78,6 +78,8 @@ TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
 # The reason on a pick this conversation already showed or named: the reply says so, not "try" it
 # as if new.
 CAME_UP = "came up earlier in this conversation"
+# The reason on an item the person asked for by name ("do you have Dune?"), and on a pick like it.
+ASKED_FOR = "you asked for it"
 
 
 class RankingWeights(BaseModel):
@@ -172,6 +174,9 @@ class RankRequest:
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
+    # Items the person asked for by name ("do you have Dune?"): the first picks, in order, whatever
+    # else the request says; the other picks are taken as alike them, as they would be like a like.
+    asked_for: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -523,7 +528,8 @@ class Ranker:
         state = self._state  # read once: a refresh meanwhile publishes a new state, not a mix
         stats = state.stats
         history_likes, history_dislikes, owned = _own_history(stats, request.user_id)
-        likes = list(dict.fromkeys([*request.more_like, *request.likes, *history_likes]))
+        asked = [item_id for item_id in dict.fromkeys(request.asked_for) if item_id in stats.items]
+        likes = list(dict.fromkeys([*request.more_like, *asked, *request.likes, *history_likes]))
         dislikes = set(request.dislikes) | set(history_dislikes)
         excluded = set(request.exclude) | owned | dislikes | set(request.likes) | set(request.more_like) | set(request.less_like)
         # Another listing of what they liked, own or said no to is no news either.
@@ -532,7 +538,7 @@ class Ranker:
         query_text = " ".join(filter(None, [request.query, " ".join(request.liked_tags), " ".join(request.categories)]))
         like_vectors = state.vectors_of(likes[:20])
         # Taste: what they said they liked in this conversation, else their stored history.
-        said = [like_vectors[i] for i in request.likes if i in like_vectors]
+        said = [like_vectors[i] for i in [*asked, *request.likes] if i in like_vectors]
         taste_vectors = said or list(like_vectors.values())
         centroid = _unit(np.mean(taste_vectors, axis=0)) if taste_vectors else None
         if query_text:
@@ -573,12 +579,12 @@ class Ranker:
         ]:
             candidate_ids[item_id] = None
 
-        candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded]
+        candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded and i not in asked]
         if w.required_tags == "soft":
             request = replace(request, required_tags=())
         seen = set(request.seen)
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
-        tiers = _fitting(candidates, request, k, seen)
+        tiers = [[stats.items[i] for i in asked], *_fitting(candidates, request, max(k - len(asked), 0), seen)]
         tier_of = {item.id: n for n, tier in enumerate(tiers) for item in tier}
         candidates = [item for tier in tiers for item in tier]
         vectors = state.vectors_of([item.id for item in candidates])
@@ -652,16 +658,20 @@ class Ranker:
             )
             scored.append(Recommendation(item.id, item.title, item.category, score, components, [], item.price, list(item.tags)))
 
-        chosen: list[Recommendation] = []
-        for n in range(len(tiers)):  # every item that fits the request better comes first
+        # What they asked for by name comes first, in the order asked.
+        chosen = [r for r in scored if tier_of[r.item_id] == 0][:k]
+        for n in range(1, len(tiers)):  # every item that fits the request better comes first
             tier = [r for r in scored if tier_of[r.item_id] == n]
             chosen += _diversify(tier, {r.item_id: vectors[r.item_id] for r in tier}, k - len(chosen), w.diversity)
         if request.required_tags:
             # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
             fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
                               and not _misses(stats.items[i], request))
-            closest = CLOSEST_YOU_HAVE_MOST if fitting_had > len(tiers[0]) else CLOSEST
+            closest = CLOSEST_YOU_HAVE_MOST if fitting_had > len(tiers[1]) else CLOSEST
         for recommendation in chosen:
+            if recommendation.item_id in asked:
+                recommendation.reasons = [ASKED_FOR]
+                continue
             recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
                                                    collaborative, _graph_reason(state.graph) if w.graph else None)
             if _misses(stats.items[recommendation.item_id], request):
@@ -770,7 +780,8 @@ class Ranker:
             else:
                 nearest, closeness = max(((i, float(v @ vector)) for i, v in like_vectors.items()), key=lambda p: p[1])
                 if closeness >= 0.45:
-                    reasons.append(f"because you liked {stats.items[nearest].title}")
+                    reasons.append(f"like {stats.items[nearest].title}, which you asked for" if nearest in request.asked_for
+                                   else f"because you liked {stats.items[nearest].title}")
                 elif (recommendation.components["collaborative"] > 0.3
                       and (co_liked := _co_liked(stats, likes, recommendation.item_id)) is not None):
                     # Not alike, but liked by the same people: say so, naming the like it owes most to.

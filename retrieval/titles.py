@@ -17,6 +17,9 @@ YEAR_AT_END = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 PARENTHESES = re.compile(r"\(([^()]*)\)")
 TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|l'|el|il|die|der|das)$", re.IGNORECASE)
 LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+")
+# A series' hero before "and the" ("Harry Potter and the Philosopher's Stone"), each word capitalized,
+# no article first ("The Boy and the Heron" names no boy).
+SERIES_HERO = re.compile(r"^(?!(?:The|A|An)\s)((?:[A-Z][\w'’.-]*\s+)+?)(?:and|&)\s+the\s")
 # Letters and digits of every script are kept: "Кино" is a name, not nothing.
 NOT_WORD = re.compile(r"[\W_]+")
 
@@ -164,7 +167,9 @@ class TitleFinder:
         # "SPQR" for "SPQR: A History of Ancient Rome", "Borat" for "Borat: Cultural Learnings of
         # ...": a one-word part before a colon, where no whole title goes by that name ("Alien"
         # stays "Alien (1979)", not "Alien: Covenant"). Longer ones are mostly people and series
-        # ("Jackie Chan: My Stunts", "Star Wars: ..."), which people name for themselves.
+        # ("Jackie Chan: My Stunts", "Star Wars: ..."), which people name for themselves. A
+        # series' hero of two words or more named before "and the" is a name too ("Harry Potter",
+        # "Indiana Jones"): the series' most popular title.
         heads: dict[str, list[tuple[float, int | None, str]]] = defaultdict(list)
         for entry_id, title, popularity in entries:
             keys, year = title_variants(title)
@@ -176,6 +181,8 @@ class TitleFinder:
                 self._article_keys[keys[0]] = article
             if ":" in name and (head := normalize(name.split(":")[0])) and " " not in head:
                 heads[head].append((popularity, year, entry_id))
+            elif (series := SERIES_HERO.match(name)) and " " in (hero := normalize(series.group(1))):
+                heads[hero].append((popularity, year, entry_id))
         for head, values in heads.items():
             ranked.setdefault(head, values)
         self._ids = {key: sorted(values, key=lambda v: -v[0]) for key, values in ranked.items()}

@@ -130,6 +130,21 @@ def test_things_by_a_maker_are_theirs_only_until_a_new_request(kith: Kith) -> No
     assert len({kith.ranker.stats.items[r.item_id].attributes["creator"] for r in horror.recommendations}) > 1
 
 
+def test_an_item_asked_for_by_name_is_the_first_pick_and_the_reply_says_it_is_here(kith: Kith) -> None:
+    # "Harry Potter" names the series' one book here; the Hobbit came up before and is shown again.
+    potter = kith.reply("fan-of-names", "any Harry Potter books?")
+    assert potter.recommendations[0].title == "Harry Potter and the Philosopher's Stone"
+    assert potter.text.startswith("Yes, we have it. Try Harry Potter and the Philosopher's Stone")
+    hobbit = next(r for r in potter.recommendations if r.title == "The Hobbit")
+    again = kith.reply("fan-of-names", "what about The Hobbit?", potter.session_id)
+    assert again.recommendations[0].item_id == hobbit.item_id
+    assert {r.category for r in again.recommendations} == {"books"}
+    # A book and a film go by "Dune": both are here.
+    dune = kith.reply("fan-of-names", "do you have Dune?")
+    assert [r.title for r in dune.recommendations[:2]] == ["Dune", "Dune (2021)"]
+    assert dune.text.startswith("Yes, we have them.")
+
+
 def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_carry_it(kith: Kith) -> None:
     # Five climbing things cost $100 or less; the closest after them are gear.
     turn = kith.reply("climber", "a gift for my brother, into bouldering, up to 100 dollars")

@@ -14,7 +14,7 @@ from bot.understanding import Understanding
 from retrieval.datafiles import Dataset, Origin
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
-from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest, _of_kind
+from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest, _of_kind
 from retrieval.schemas import Interaction, Item, User
 from retrieval.store import Stores
 
@@ -178,6 +178,14 @@ def test_a_kind_asked_for_is_what_its_title_names_and_nothing_of_another_kind_is
     assert [p.item_id for p in picks] == ["s2"] and CLOSEST not in picks[0].reasons
     assert len(ranker.rank(RankRequest(query="a sci-fi film", required_tags=[["sci-fi"]]), k=3).recommendations) == 3
     assert ranker.rank(RankRequest(query="a sci-fi film", kinds=["tent"]), k=3).recommendations == []
+
+
+def test_items_asked_for_by_name_come_first_whatever_else_the_request_says(ranker: Ranker) -> None:
+    # c3 is no sci-fi and came up before: asked for by name, it is the first pick all the same.
+    picks = ranker.rank(RankRequest(query="do you have it?", required_tags=[["sci-fi"]], seen=["c3"],
+                                    asked_for=["c3"]), k=3).recommendations
+    assert picks[0].item_id == "c3" and picks[0].reasons == [ASKED_FOR]
+    assert len(picks) == 3 and "c3" not in [p.item_id for p in picks[1:]]
 
 
 def test_a_title_names_its_kind_where_only_a_size_or_a_count_follows() -> None:

@@ -67,6 +67,17 @@ def test_text_finds_a_one_word_name_before_a_colon_unless_a_whole_title_has_it()
     assert finder.find("anything with Jackie Chan") == []
 
 
+def test_text_finds_a_series_hero_named_before_and_the() -> None:
+    finder = TitleFinder([("stone", "Harry Potter and the Philosopher's Stone", 1.0),
+                          ("chamber", "Harry Potter and the Chamber of Secrets", 0.5),
+                          ("heron", "The Boy and the Heron (2023)", 1.0), ("charlie", "Charlie and the Chocolate Factory", 1.0)])
+    # The series' most popular title; its whole name still finds itself.
+    assert [f.item_id for f in finder.find("any Harry Potter books?")] == ["stone"]
+    assert [f.item_id for f in finder.find("I loved Harry Potter and the Chamber of Secrets")] == ["chamber"]
+    # A hero of one word, or one after an article, is no name: "Charlie", "the boy".
+    assert finder.find("my nephew Charlie likes the boy next door") == []
+
+
 def test_a_one_word_title_after_an_article_needs_its_own_article() -> None:
     finder = TitleFinder([("matrix", "The Matrix (1999)", 1.0), ("comedy", "The Comedy (2012)", 0.5)])
     assert [f.item_id for f in finder.find("I loved the matrix")] == ["matrix"]

@@ -375,3 +375,33 @@ def test_the_makers_asked_for_hold_until_a_new_request() -> None:
     assert apply_understanding(weir, Understanding(max_price=10)).constraints.makers == ["Andy Weir"]
     assert apply_understanding(weir, Understanding(tags=["sci-fi"])).constraints.makers == []
     assert apply_understanding(weir, Understanding(categories=["films"])).constraints.makers == []
+
+
+def test_rules_read_the_items_asked_for_by_name() -> None:
+    items = {
+        "dune-book": Item(id="dune-book", title="Dune", category="books"),
+        "dune-film": Item(id="dune-film", title="Dune (2021)", category="films"),
+        "potter": Item(id="potter", title="Harry Potter and the Philosopher's Stone", category="books"),
+        "alien": Item(id="alien", title="Alien (1979)", category="films"),
+    }
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in items.values()])
+    reader = Reader(RuleReader(VOCABULARY, finder, lambda: TODAY, items=items), None, [])
+
+    def read(message: str) -> Understanding:
+        return reader.read(Said(message))[0]
+
+    # Every item going by the name, one of each category, unless the message names a category;
+    # the categories of what was asked for are the request's.
+    dune = read("do you have Dune?")
+    assert (dune.asked_for, dune.categories) == (["dune-book", "dune-film"], ["books", "films"])
+    assert read("have you got the Dune film?").asked_for == ["dune-film"]
+    # A series' hero is its most popular title's name.
+    assert read("any Harry Potter books?").asked_for == ["potter"]
+    assert read("I'm looking for harry potter").asked_for == ["potter"]
+    assert read("what about Alien?").asked_for == ["alien"]
+    # A title named otherwise is no request for it: a taste, a past, a question about it.
+    for message in ("something like Dune please", "I haven't seen any Alien films", "I loved Alien",
+                    "how long is Dune?"):
+        assert read(message).asked_for == [], message
+    # Asking for it says no feeling: the item counts as liked, as any item named without one.
+    assert [o.feeling for o in read("do you have Alien?").opinions] == ["neutral"]
