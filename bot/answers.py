@@ -10,15 +10,13 @@ from typing import Literal
 
 import prompts
 from bot.understanding import Fact, ItemQuestion
+from retrieval.ranking import MEASURES
 from retrieval.schemas import Item
 
 # In the order they are answered: what it is about first, then "It is $13.99."
 FACTS: tuple[Fact, ...] = ("about", "tags", "price", "length", "year", "creator", "rating", "weight")
 # The record's attributes that answer each fact, the first the item has.
-ATTRIBUTES: dict[Fact, tuple[str, ...]] = {
-    "length": ("runtime_min", "pages", "length_min"), "year": ("year",), "creator": ("creator", "brand"),
-    "rating": ("rating",), "weight": ("weight_g",),
-}
+ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",)}
 # A question: a question mark, or a question word first ("how much is the first one").
 QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tell me)\b", re.I)
 # A yes-or-no question about what an item is ("is the first one scary?", "are they funny?"): the
@@ -34,6 +32,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 # or as a short question of its own ("and the cheapest?").
 COMPARING = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
 COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year")
+Most = Literal["least", "most"]
+MOSTS: tuple[Most, ...] = ("least", "most")
 
 
 def asked_facts(message: str) -> list[Fact]:
@@ -55,13 +55,18 @@ def asks_about_it(message: str) -> bool:
     return bool(ABOUT_IT.match(message) and QUESTION.search(message))
 
 
-def asked_compared(message: str) -> tuple[Fact, Literal["least", "most"]] | None:
+def superlative(message: str) -> tuple[Fact, Most, re.Match[str]] | None:
+    """The first superlative the message says ("the lightest": weight, least), with its words."""
+    found = [(fact, most, match) for fact in COMPARED for most in MOSTS
+             if (match := prompts.patterns("answers", "compare", f"{fact}_{most}").search(message))]
+    return min(found, key=lambda f: f[2].start(), default=None)
+
+
+def asked_compared(message: str) -> tuple[Fact, Most] | None:
     """The fact a comparison asks about and whether the least or the most of it wins ("which is
     the lightest?": weight, least); None for any other message."""
-    if not (COMPARING.match(message) and QUESTION.search(message)):
-        return None
-    return next(((fact, most) for fact in COMPARED for most in ("least", "most")
-                 if prompts.patterns("answers", "compare", f"{fact}_{most}").search(message)), None)
+    said = superlative(message) if COMPARING.match(message) and QUESTION.search(message) else None
+    return (said[0], said[1]) if said else None
 
 
 def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:

@@ -26,7 +26,7 @@ from bot.guard import refusal_text
 from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
 from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
 from bot.plan import Plan, plan_turn
-from bot.profile import (GEAR_KINDS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
+from bot.profile import (GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
                          describe_limits)
 from bot.reply import ReplyWriter, Written, choose_tone
 from bot.runtimes.base import LLMRuntime
@@ -38,7 +38,7 @@ from bot.understanding import Understanding
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
 from retrieval.graph import graph_folder
-from retrieval.ranking import FriendActivity, Ranker, RankRequest, Recommendation
+from retrieval.ranking import FriendActivity, Order, Ranker, RankRequest, Recommendation
 from retrieval.schemas import User, Visibility, check_catalog_name
 from retrieval.store import Stores
 from retrieval.titles import TitleFinder
@@ -300,13 +300,24 @@ class Kith:
 
     def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = (),
                     context: ClientContext | None = None, refined: bool = False,
-                    asked_for: Sequence[str] = ()) -> RankRequest:
+                    understanding: Understanding | None = None) -> RankRequest:
         """What the ranker is asked: the profile's taste and constraints, the query, the person's
         feedback on cards, and the moment (`context`: a soft lift, never a constraint). `refined`:
         this message narrowed the constraints, so what was seen may be the answer now;
-        `asked_for`: the items it asked for by name, the first picks."""
+        `understanding`: the message's, whose asks hold for this turn only (the items asked for
+        by name, the first picks; an order: "the cheapest book")."""
         c = profile.constraints
         required = self.vocabulary.requirement(c.required_tags)
+        order = understanding.order if understanding else None
+        # A price level said in words ("cheap", "high-end") is the catalog's tag where the
+        # categories asked for carry it (budget gear); elsewhere no requirement, and "cheap
+        # books" asks for the cheapest first (PRICE_LEVELS).
+        stats = self.ranker.stats
+        for tag, most in PRICE_LEVELS.items():
+            if any(tag in group for group in required) and not stats.tag_categories.get(tag, set()) & set(
+                    c.categories or stats.categories):
+                required = [group for group in required if tag not in group]
+                order = order or (("price", most) if most else None)
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *(tag for group in required for tag in group)},
                            refused={*c.excluded_tags, *profile.disliked_tags})
@@ -338,7 +349,8 @@ class Kith:
             less_like=[item_id for item_id, signal in feedback.items() if signal == "down"],
             context_tags=moment.favoured,
             context_avoid=moment.avoided,
-            asked_for=asked_for,
+            asked_for=understanding.asked_for if understanding else (),
+            order=_order(order) if order else None,
         )
 
     def check_context(self, context: ClientContext | dict[str, Any] | None) -> ClientContext | None:
@@ -414,7 +426,7 @@ class Kith:
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
             picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock,
-                                               context, understanding.asked_for)
+                                               context, understanding)
             # Turning down every pick is a failure to help, as is finding nothing.
             failed = failed or not picks.recommendations or sentiment.mood == "rejecting"
         clock.lap("reply")
@@ -474,15 +486,15 @@ class Kith:
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
                    sentiment: Sentiment, reply: _Sections, clock: _Clock,
-                   context: ClientContext | None = None, asked_for: Sequence[str] = ()) -> Generator[str, None, _Picks]:
-        """Rank, then write the picks (or a clarifying question) as the reply's next section;
-        `asked_for`: the items the message asked for by name, the first picks."""
+                   context: ClientContext | None = None, understanding: Understanding | None = None
+                   ) -> Generator[str, None, _Picks]:
+        """Rank, then write the picks (or a clarifying question) as the reply's next section."""
         # A problem's words ("my boots arrived damaged") are no query for the catalog.
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
         request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier],
                                    context=context, refined=profile.constraints.narrows(opened.profile.constraints),
-                                   asked_for=asked_for)
+                                   understanding=understanding)
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":
             answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)
@@ -497,7 +509,7 @@ class Kith:
         if reply.sections:
             yield reply.add(prompts.table("support")["replies"]["then_choose"])
         picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items
-                                                    and not asked_for)
+                                                    and not request.asked_for and not request.order)
         if picks.asked:
             replies = prompts.table("support")["replies"]
             yield reply.add(
@@ -544,6 +556,12 @@ class Kith:
             return None
         friends = result.last_artifact("friends_activity") or []
         return _Picks(choose_tone(sentiment), found, list(friends)), result.text
+
+
+def _order(order: tuple[str, str]) -> Order:
+    """A request's order ("the cheapest": price, least) as the ranker takes it, with its word."""
+    measure, most = order
+    return Order(measure, most == "most", prompts.table("answers")["superlatives"][measure][most == "most"])
 
 
 @dataclass(frozen=True)

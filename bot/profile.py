@@ -163,6 +163,10 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "beginner": ("beginner", "beginners", "novice", "first-timer", "first time", "complete beginner", "starter",
                  "getting started"),
 }
+# Tags that say a price level, where the categories asked for carry none (Kith.request_for):
+# "cheap books" asks for the cheapest first; "money is no object, the best books" for no dearest
+# first (a book's price says nothing of its quality), nor for what no book carries.
+PRICE_LEVELS: dict[str, Literal["least", "most"] | None] = {"budget": "least", "premium": None}
 # Words that name a tag only where they describe the thing wanted ("a sad film", "nothing sad",
 # "something happy"): alone they say how the person feels far more often ("I'm sad today").
 MOOD_TAG_WORDS: dict[str, tuple[str, ...]] = {

@@ -32,12 +32,13 @@ from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnF
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
-from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Recommendation
+from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, ORDERED, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
 Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, friendly
 SENTENCE_ENDS = (".", "!", "?", "\n")
+CUT_AT_INITIAL = re.compile(r"\b[A-Z]\.$")  # "by F." (F. Scott Fitzgerald): no sentence's end
 MAX_SENTENCE_TOKENS = 40
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
 UNCOUNTABLE = frozenset({"outdoor gear"})  # "ultralight outdoor gear", not "an ultralight outdoor gear"
@@ -58,6 +59,7 @@ ALWAYS_CAPITALIZED = frozenset({"i", "i'm", "i'd", "i'll", "i've", "kith", "ok",
 SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,.!?;:])")
 PERSONAL_REASONS = ("because you liked", "people who liked", "your friend")
 CLOSEST_REASONS = frozenset({CLOSEST, CLOSEST_YOU_HAVE_MOST})  # a pick that misses part of the request
+ORDERED_REASON = re.compile(re.escape(ORDERED).replace(r"\{word\}", ".+").replace(r"\{value\}", ".+") + "$")
 # Why a reply was written without the LLM (Written.degraded, Turn.degraded).
 LLM_UNAVAILABLE = "llm_unavailable"
 # The log line of an LLM sentence not kept: why, its failing claims, "written again" or "replaced",
@@ -171,10 +173,12 @@ def lead(position: int, title: str, reasons: Sequence[str] = (), first_closest: 
 
 
 def _in_lead(reasons: Sequence[str]) -> str | None:
-    """The reason a pick's lead gives, if any: that it came up before, else the person's own like
-    ("because you liked Arrival (2016)")."""
-    if CAME_UP in reasons:
-        return CAME_UP
+    """The reason a pick's lead gives, if any: that it is the least or the most of what was asked
+    for in order ("the cheapest of what fits, at 8.99"), else that it came up before, else the
+    person's own like ("because you liked Arrival (2016)")."""
+    ordered = next((r for r in reasons if ORDERED_REASON.match(r)), None)
+    if ordered or CAME_UP in reasons:
+        return ordered or CAME_UP
     return next((r for r in reasons if r.startswith("because you liked")), None)
 
 
@@ -385,10 +389,12 @@ class ReplyWriter:
             sentence = SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(f"{prefix} {text.strip()}".split()))
             verdict = self.check.check(sentence, facts, about=pick.item_id)
             # True but next to nothing ("Try Promises — Jazz.", seen from an adapter) says no
-            # more than the card: written again too.
-            if verdict.supported and len(sentence[len(start):].split()) >= SAID_WORDS:
+            # more than the card: written again too, as is one the stop at a full stop cut at a
+            # name's initial ("a classic book by F.").
+            cut = CUT_AT_INITIAL.search(sentence)
+            if verdict.supported and len(sentence[len(start):].split()) >= SAID_WORDS and not cut:
                 return sentence, attempt > 0
-            logger.info(REWRITE_LOG, "unfaithful" if not verdict.supported else "too short",
+            logger.info(REWRITE_LOG, "unfaithful" if not verdict.supported else "cut at an initial" if cut else "too short",
                         ", ".join(verdict.unsupported), "replaced" if attempt else "written again", sentence)
         return self._from_facts(start, pick, facts, request), True
 

@@ -25,7 +25,7 @@ from datetime import date
 from pydantic import ValidationError
 
 import prompts
-from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asks_about_it
+from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asks_about_it, superlative
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
@@ -284,7 +284,15 @@ class RuleReader:
         last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
         makers = [] if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
         asked = self._asked_for(about_choice, mentions)
-        u = read_rules(about_choice, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
+        # A superlative ("the cheapest", "the latest") asks for an order, or compares the picks:
+        # it wishes for no budget gear, no recent years, no short ones. Its words are blanked (the
+        # titles' places stay where they are).
+        said_superlative = superlative(about_choice)
+        wishes = about_choice
+        if said_superlative:
+            start, end = said_superlative[2].span()
+            wishes = about_choice[:start] + " " * (end - start) + about_choice[end:]
+        u = read_rules(wishes, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
                        self.items, last_named,
                        sorted({*self.makers.categories(makers), *(self.items[item_id].category for item_id in asked)}))
         if about_choice != message and not u.categories:
@@ -300,6 +308,7 @@ class RuleReader:
                 # Asked for, an item still counts as liked where no feeling is said (as any item
                 # named: apply_understanding); measured on ReDial valid, not liking it lost one.
                 u.asked_for = asked
+                u.order = said_superlative[:2] if said_superlative else None
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 

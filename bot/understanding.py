@@ -121,6 +121,10 @@ class Understanding(BaseModel):
     # The items asked for by name ("do you have Dune?"), shown first (RankRequest.asked_for),
     # read by the rules.
     asked_for: list[str] = []
+    # A request for the least or the most of a fact ("the cheapest book", "your lightest tents"):
+    # the picks come in that order (RankRequest.order), read by the rules. A comparison of the
+    # picks ("which is the lightest?") is a question instead.
+    order: tuple[Fact, Literal["least", "most"]] | None = None
     reader: dict[str, Literal["llm", "rules"]] = {}
 
     def wants(self, intent: Intent) -> bool:

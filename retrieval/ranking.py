@@ -27,7 +27,7 @@ import math
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -46,6 +46,12 @@ from retrieval.vectors import VectorStore
 log = logging.getLogger(__name__)
 
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
+# The record's attributes that measure an item for an order ("the lightest tent") or an answer
+# ("how long is it?"), the first one the item has; the price is the item's own field.
+MEASURES: dict[str, tuple[str, ...]] = {"length": ("runtime_min", "pages", "length_min"), "year": ("year",),
+                                        "weight": ("weight_g",)}
+# How a measure reads beside its number, by attribute ("640 g", "223 pages").
+UNITS = {"runtime_min": "min", "pages": "pages", "length_min": "min", "weight_g": "g"}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # How much a friend counts whose liked items share nothing with the person's (see Ranker._social).
 SOCIAL_CLOSENESS_FLOOR = 0.02
@@ -80,6 +86,9 @@ TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
 CAME_UP = "came up earlier in this conversation"
 # The reason on an item the person asked for by name ("do you have Dune?"), and on a pick like it.
 ASKED_FOR = "you asked for it"
+# The reason on the first pick of a request in order ("the cheapest book"): "the cheapest of what
+# fits, at 8.99" ({word}: Order.word; {value}: its measure).
+ORDERED = "the {word} of what fits, at {value}"
 
 
 class RankingWeights(BaseModel):
@@ -177,6 +186,19 @@ class RankRequest:
     # Items the person asked for by name ("do you have Dune?"): the first picks, in order, whatever
     # else the request says; the other picks are taken as alike them, as they would be like a like.
     asked_for: Sequence[str] = ()
+    # A request in order ("the cheapest book"): every item of its categories is a candidate, and
+    # those that fit come least (or most) first, a score deciding ties and what lacks the measure last.
+    order: Order | None = None
+
+
+@dataclass(frozen=True)
+class Order:
+    """A request for the least or the most of a measure ("the cheapest book", "your lightest
+    tents"): the picks that fit come in its order instead of by score."""
+
+    measure: str  # "price", or a key of MEASURES
+    most: bool  # the most of it first ("the newest"), else the least ("the cheapest")
+    word: str  # the superlative the first pick's reason says ("cheapest")
 
 
 @dataclass(frozen=True)
@@ -315,6 +337,11 @@ class CatalogStats:
         self.listings = _listings(self.items)
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
+        # The categories whose items carry each tag ("budget": outdoor gear, and no book).
+        self.tag_categories: dict[str, set[str]] = defaultdict(set)
+        for item in self.items.values():
+            for tag in item.tags:
+                self.tag_categories[tag].add(item.category)
         self._shared_taste: dict[str, dict[str, float]] = {}
 
     def shared_taste(self, user_id: str) -> dict[str, float]:
@@ -576,6 +603,8 @@ class Ranker:
             *(i for _, i in sorted(((-v, i) for i, v in similar.items()))[: w.candidates]),
             *(i for _, i in sorted(((-v, i) for i, v in requested.items()))[: w.candidates]),
             *stats.most_popular[: w.popular_candidates],
+            # In order, the cheapest may be anything that fits: those first by the measure.
+            *(_first_in_order(stats.items.values(), request, request.order, w.candidates) if request.order else ()),
         ]:
             candidate_ids[item_id] = None
 
@@ -584,7 +613,9 @@ class Ranker:
             request = replace(request, required_tags=())
         seen = set(request.seen)
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
-        tiers = [[stats.items[i] for i in asked], *_fitting(candidates, request, max(k - len(asked), 0), seen)]
+        # In order, what came up before is in its place: the cheapest is the cheapest.
+        tiers = [[stats.items[i] for i in asked],
+                 *_fitting(candidates, request, max(k - len(asked), 0), () if request.order else seen)]
         tier_of = {item.id: n for n, tier in enumerate(tiers) for item in tier}
         candidates = [item for tier in tiers for item in tier]
         vectors = state.vectors_of([item.id for item in candidates])
@@ -662,7 +693,8 @@ class Ranker:
         chosen = [r for r in scored if tier_of[r.item_id] == 0][:k]
         for n in range(1, len(tiers)):  # every item that fits the request better comes first
             tier = [r for r in scored if tier_of[r.item_id] == n]
-            chosen += _diversify(tier, {r.item_id: vectors[r.item_id] for r in tier}, k - len(chosen), w.diversity)
+            chosen += (_in_order(tier, stats.items, request.order, k - len(chosen)) if request.order
+                       else _diversify(tier, {r.item_id: vectors[r.item_id] for r in tier}, k - len(chosen), w.diversity))
         if request.required_tags:
             # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
             fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
@@ -678,6 +710,11 @@ class Ranker:
                 recommendation.reasons.insert(0, closest)
             if recommendation.item_id in seen:
                 recommendation.reasons.insert(0, CAME_UP)
+        first = next((r for r in chosen if tier_of[r.item_id] == 1), None)
+        if request.order and first is not None:  # the first pick that fits all of the request
+            measured = measure_of(stats.items[first.item_id], request.order.measure)
+            if measured is not None:
+                first.reasons.insert(0, ORDERED.format(word=request.order.word, value=measured[1]))
         return Ranking(chosen, activity)
 
     def _social(self, user_id: str | None, likes: Sequence[str] = (), stats: CatalogStats | None = None) -> dict[str, float]:
@@ -1071,6 +1108,37 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
                 if (request.length == "short" and value > limit) or (request.length == "long" and value < limit):
                     return False
     return True
+
+
+def measure_of(item: Item, measure: str) -> tuple[float, str] | None:
+    """The item's measure (`Order.measure`) and how it reads ("8.99", "640 g", "2021"), or None
+    where its record lacks it."""
+    if measure == "price":
+        return None if item.price is None else (item.price, f"{item.price:.2f}")
+    name = next((name for name in MEASURES[measure] if isinstance(item.attributes.get(name), int | float)), None)
+    if name is None:
+        return None
+    value = item.attributes[name]
+    return float(value), f"{value:g} {UNITS[name]}" if name in UNITS else f"{value:g}"
+
+
+def _first_in_order(items: Iterable[Item], request: RankRequest, order: Order, k: int) -> list[str]:
+    """The `k` items within the request's hard constraints with the least (or most) of the
+    order's measure: a scan of the catalog, without scoring it."""
+    measured = [(value[0], item.id) for item in items
+                if _satisfies(item, request) and (value := measure_of(item, order.measure)) is not None]
+    return [item_id for _, item_id in sorted(measured, key=lambda m: -m[0] if order.most else m[0])[:k]]
+
+
+def _in_order(scored: list[Recommendation], items: Mapping[str, Item], order: Order, k: int) -> list[Recommendation]:
+    """The `k` least (or most) of the order's measure, the better score first on a tie, those
+    whose record lacks it last."""
+    def key(r: Recommendation) -> tuple[bool, float, float]:
+        measured = measure_of(items[r.item_id], order.measure)
+        value = 0.0 if measured is None else measured[0]
+        return measured is None, -value if order.most else value, -r.score
+
+    return sorted(scored, key=key)[:k]
 
 
 def _diversify(scored: list[Recommendation], vectors: dict[str, np.ndarray], k: int, diversity: float) -> list[Recommendation]:

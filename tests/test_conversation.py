@@ -145,6 +145,22 @@ def test_an_item_asked_for_by_name_is_the_first_pick_and_the_reply_says_it_is_he
     assert dune.text.startswith("Yes, we have them.")
 
 
+def test_the_cheapest_book_is_a_request_in_order_of_price(kith: Kith) -> None:
+    books = [item for item in kith.ranker.stats.items.values() if item.category == "books"]
+    turn = kith.reply("bargain-hunter", "what's the cheapest book you have?")
+    cheapest = min(item.price for item in books if item.price is not None)
+    assert [r.price for r in turn.recommendations[:3]] == [cheapest] * 3
+    assert {r.category for r in turn.recommendations} == {"books"}
+    assert f"the cheapest of what fits, at {cheapest:.2f} —" in turn.text
+    # Not the outdoor catalog's budget gear, which no book is: nothing is "the closest".
+    assert "budget" not in turn.profile.liked_tags and "closest" not in turn.text
+    # "Cheap" books, which no budget tag marks, are the cheapest first; cheap gear is budget gear.
+    cheap = kith.reply("bargain-hunter", "some cheap books please", turn.session_id)
+    assert [r.price for r in cheap.recommendations[:3]] == [cheapest] * 3 and "closest" not in cheap.text
+    gear = kith.reply("bargain-hunter", "cheap hiking boots", cheap.session_id)
+    assert "budget" in kith.ranker.stats.items[gear.recommendations[0].item_id].tags
+
+
 def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_carry_it(kith: Kith) -> None:
     # Five climbing things cost $100 or less; the closest after them are gear.
     turn = kith.reply("climber", "a gift for my brother, into bouldering, up to 100 dollars")

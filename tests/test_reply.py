@@ -13,7 +13,7 @@ from bot.faithfulness import ItemFacts
 from bot.reply import WRITTEN_PICKS, ReplyWriter, Written, fact_sentences, lead, recommendation_messages, relevant_sentences
 from bot.runtimes.base import Message
 from bot.runtimes.factory import Runtimes
-from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Recommendation
+from retrieval.ranking import CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, ORDERED, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 from tests.conftest import copy_demo
@@ -115,6 +115,19 @@ def test_a_true_sentence_that_says_next_to_nothing_is_written_again(items: dict[
     written: list[Written] = []
     pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
     assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
+
+
+def test_a_sentence_cut_at_a_names_initial_is_written_again(items: dict[str, Item]) -> None:
+    # The stop at a full stop ends "by F. Scott Fitzgerald" at its initial.
+    llm = ScriptedLLM({"Try": [" a war film by F.", " set on a French beach in 1940."], "Or try": [" a classic war film."]})
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
+    assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
+
+
+def test_the_first_pick_of_a_request_in_order_says_so_in_its_lead() -> None:
+    assert lead(0, "The Great Gatsby", [ORDERED.format(word="cheapest", value="8.99"), "popular with the community"]) == (
+        "Try The Great Gatsby, the cheapest of what fits, at 8.99 —")
 
 
 def test_the_faithfulness_bench_counts_each_sentence_not_kept(items: dict[str, Item]) -> None:

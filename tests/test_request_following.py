@@ -14,7 +14,7 @@ from bot.understanding import Understanding
 from retrieval.datafiles import Dataset, Origin
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
-from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Ranker, RankingWeights, RankRequest, _of_kind
+from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Order, Ranker, RankingWeights, RankRequest, _of_kind
 from retrieval.schemas import Interaction, Item, User
 from retrieval.store import Stores
 
@@ -186,6 +186,27 @@ def test_items_asked_for_by_name_come_first_whatever_else_the_request_says(ranke
                                     asked_for=["c3"]), k=3).recommendations
     assert picks[0].item_id == "c3" and picks[0].reasons == [ASKED_FOR]
     assert len(picks) == 3 and "c3" not in [p.item_id for p in picks[1:]]
+
+
+def test_a_request_in_order_ranks_what_fits_by_its_measure(stores: Stores, embedder: Embedder) -> None:
+    dataset, origin = Dataset(), Origin("test", None)
+    prices = {"s1": 9.0, "s2": 4.0, "s3": 6.0, "s4": 1.0, "c1": 2.0, "c2": 3.0, "c3": None, "d1": 5.0}
+    for item_id, title, tags, description in FILMS:
+        dataset.add(Item(id=item_id, title=title, category="films", description=description, tags=tags,
+                         price=prices[item_id]), origin)
+    ingest_dataset(dataset, "films", "test", stores.database, stores.vectors, embedder)
+    ranker = Ranker("films", stores.database, stores.vectors, embedder, RankingWeights())
+    cheapest = ranker.rank(RankRequest(query="the cheapest film", order=Order("price", False, "cheapest")),
+                           k=3).recommendations
+    assert [p.item_id for p in cheapest] == ["s4", "c1", "c2"]
+    assert cheapest[0].reasons[0] == "the cheapest of what fits, at 1.00"
+    # Within the request: what fits it, in order; a record without the measure comes last.
+    scifi = ranker.rank(RankRequest(query="sci-fi", required_tags=[["sci-fi"]], excluded_tags=["scary"],
+                                    order=Order("price", True, "most expensive")), k=3).recommendations
+    assert [p.item_id for p in scifi] == ["s1", "s3", "s2"]
+    funny = ranker.rank(RankRequest(query="funny", required_tags=[["comedy", "funny"]],
+                                    order=Order("price", False, "cheapest")), k=3).recommendations
+    assert [p.item_id for p in funny] == ["c1", "c2", "c3"]
 
 
 def test_a_title_names_its_kind_where_only_a_size_or_a_count_follows() -> None:

@@ -405,3 +405,27 @@ def test_rules_read_the_items_asked_for_by_name() -> None:
         assert read(message).asked_for == [], message
     # Asking for it says no feeling: the item counts as liked, as any item named without one.
     assert [o.feeling for o in read("do you have Alien?").opinions] == ["neutral"]
+
+
+def test_rules_read_a_superlative_as_an_order_or_as_a_comparison_of_the_picks() -> None:
+    # "The cheapest book" asks for books in order of price: no budget gear ("cheapest" is a word
+    # for the budget tag), no recent years ("latest"), no short ones ("shortest").
+    vocabulary = Vocabulary.for_catalog({"films", "books"}, {"budget", "sci-fi"})
+    items = {"alien": Item(id="alien", title="Alien (1979)", category="films", price=4.99),
+             "arrival": Item(id="arrival", title="Arrival (2016)", category="films", price=3.99)}
+    reader = Reader(RuleReader(vocabulary, FINDER, lambda: TODAY, items=items), None, [])
+
+    def read(message: str, suggested: tuple[str, ...] = ()) -> Understanding:
+        return reader.read(Said(message, "Try Alien (1979). Or try Arrival (2016).", suggested))[0]
+
+    cheapest = read("what's the cheapest book you have?")
+    assert (cheapest.order, cheapest.categories, cheapest.tags, cheapest.questions) == (("price", "least"), ["books"], [], [])
+    latest = read("your latest sci-fi films please")
+    assert (latest.order, latest.tags, latest.min_year) == (("year", "most"), ["sci-fi"], None)
+    assert read("the shortest film?").order == ("length", "least") and read("the shortest film?").length is None
+    # After picks, a superlative asked of them compares them; one naming a category asks for an order.
+    compared = read("which is the cheapest?", ("alien", "arrival"))
+    assert compared.order is None and [q.most for q in compared.questions] == ["least", "least"]
+    assert read("and the cheapest book?", ("alien", "arrival")).order == ("price", "least")
+    # "My oldest son" is a person, no order.
+    assert read("a book for my oldest son").order is None
