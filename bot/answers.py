@@ -5,16 +5,16 @@ every fact in it is the item's (prompts/answers.toml holds the patterns and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import prompts
 from bot.understanding import Fact, ItemQuestion
-from retrieval.ranking import MEASURES
+from retrieval.ranking import MEASURES, Reception
 from retrieval.schemas import Item
 
 # In the order they are answered: what it is about first, then "It is $13.99."
-FACTS: tuple[Fact, ...] = ("about", "tags", "price", "length", "year", "creator", "rating", "weight")
+FACTS: tuple[Fact, ...] = ("about", "tags", "reception", "price", "length", "year", "creator", "rating", "weight")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",)}
 # A question: a question mark, or a question word first ("how much is the first one").
@@ -69,9 +69,11 @@ def asked_compared(message: str) -> tuple[Fact, Most] | None:
     return (said[0], said[1]) if said else None
 
 
-def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
+def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
+           reception: Callable[[str], Reception] | None = None) -> str:
     """One sentence per item and fact asked, from the item's record (its title first, then "It":
     "X has 208 pages. It is by C.S. Lewis."); where the record lacks the fact, one that says so.
+    "Is it any good?" is answered from what people here shared (`reception` of an item id).
     A question asking for no fact the records hold (no `facts`) gets a sentence that says so.
     A comparison's questions (`most`) are answered together, first: the item with the least or
     the most of the fact, and its fact ("Of these, the lightest is X. It weighs 310 g.")."""
@@ -86,6 +88,9 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
     for question in (question for question in questions if not question.most):
         item = items[question.item_id]
         for n, fact in enumerate(question.facts):
+            if fact == "reception":
+                said += _received(item, reception(item.id) if reception else Reception(), n == 0)
+                continue
             if fact == "tags":  # "Yes, Alien (1979) is horror." / "No, Up (2009) is not scary: it is ..."
                 carried = [tag for tag in question.tags if tag in item.tags]
                 said.append(table["answers"]["tags_yes"].format(title=item.title, value=", ".join(carried)) if carried
@@ -97,6 +102,27 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
                         if value is None else
                         table["answers"][key].format(title=item.title if n == 0 else table["answers"]["it"], value=value))
     return " ".join(said)
+
+
+def _received(item: Item, reception: Reception, first: bool) -> list[str]:
+    """What people here think of the item: how many liked it, their ratings' mean, each friend's
+    word ("Piranesi is liked by 12 people here. Your friend Ana Ruiz rated it 5/5.")."""
+    table = prompts.table("answers")["answers"]
+    title = item.title if first else table["it"]
+    said = []
+    if reception.liked_by:
+        said.append(table["liked_by"].format(title=title, people=_counted(reception.liked_by, "person", "people")))
+    if reception.ratings:
+        said.append(table["rated"].format(title=table["it"] if said else title, value=reception.rating,
+                                          count=_counted(reception.ratings, "rating", "ratings")))
+    for friend in reception.friends:
+        told = friend.describe()
+        said.append(told[:1].upper() + told[1:] + ("" if told.endswith(('."', '!"', '?"')) else "."))
+    return said or [table["nobody_yet"].format(title=item.title)]
+
+
+def _counted(count: int, one: str, several: str) -> str:
+    return f"{count} {one if count == 1 else several}"
 
 
 def _compared(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:

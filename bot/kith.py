@@ -422,7 +422,8 @@ class Kith:
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         if plan.answer:
-            yield reply.add(answer(understanding.questions, self.ranker.stats.items))
+            yield reply.add(answer(understanding.questions, self.ranker.stats.items,
+                                   lambda item_id: self.ranker.reception(item_id, user_id)))
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
             picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock,

@@ -84,6 +84,8 @@ TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
 # The reason on a pick this conversation already showed or named: the reply says so, not "try" it
 # as if new.
 CAME_UP = "came up earlier in this conversation"
+# How many friends an answer to "is it any good?" tells of (Ranker.reception).
+FRIENDS_TOLD = 3
 # The reason on an item the person asked for by name ("do you have Dune?"), and on a pick like it.
 ASKED_FOR = "you asked for it"
 # The reason on the first pick of a request in order ("the cheapest book"): "the cheapest of what
@@ -224,6 +226,17 @@ class FriendActivity:
         return said
 
 
+@dataclass(frozen=True)
+class Reception:
+    """What people here shared about an item: how many publicly liked it, their public ratings'
+    mean and count, and what the asker's friends shared of it (public or friends-visible)."""
+
+    liked_by: int = 0
+    rating: float | None = None
+    ratings: int = 0
+    friends: Sequence[FriendActivity] = ()
+
+
 @dataclass
 class Recommendation:
     item_id: str
@@ -307,8 +320,17 @@ class CatalogStats:
         self.item_index = {item_id: n for n, item_id in enumerate(self.item_ids)}
         user_index: dict[str, int] = {}
         rows, columns = [], []
+        # What people publicly said of each item ("is it any good?": Ranker.reception): who liked
+        # it (a like, or a rating of 4/5 or more), and the ratings.
+        self.public_likers: dict[str, set[str]] = defaultdict(set)
+        self.public_ratings: dict[str, list[float]] = defaultdict(list)
         for interaction in database.interactions(catalog):
             self.interactions_by_user[interaction.user_id].append(interaction)
+            if interaction.visibility == "public":
+                if interaction.kind == "like" or (interaction.rating or 0) >= 4:
+                    self.public_likers[interaction.item_id].add(interaction.user_id)
+                if interaction.rating is not None:
+                    self.public_ratings[interaction.item_id].append(interaction.rating)
             if interaction.visibility == "public" and interaction_signal(interaction) > 0 and interaction.item_id in self.item_index:
                 rows.append(user_index.setdefault(interaction.user_id, len(user_index)))
                 columns.append(self.item_index[interaction.item_id])
@@ -543,6 +565,24 @@ class Ranker:
             nearest = np.argpartition(-likeness, limit - 1)[:limit] if len(ids) > limit else range(len(ids))
             found += [(float(likeness[n]), ids[n]) for n in nearest]
         return [item_id for _, item_id in sorted(found, key=lambda pair: -pair[0])[:limit]]
+
+    def reception(self, item_id: str, user_id: str | None = None) -> Reception:
+        """What people here shared about an item, for `user_id` (whose friends' shared activity
+        on it is included, closest friend first, at most FRIENDS_TOLD)."""
+        stats = self.stats
+        ratings = stats.public_ratings.get(item_id, [])
+        friends = self.database.friends(self.catalog, user_id) if user_id else {}
+        told: list[FriendActivity] = []
+        for friend, strength in sorted(friends.items(), key=lambda pair: (-pair[1], pair[0])):
+            shared = [x for x in stats.interactions_by_user.get(friend, [])
+                      if x.item_id == item_id and x.visibility in SHARED_VISIBILITIES]
+            if shared:
+                telling = max(shared, key=lambda x: abs(interaction_signal(x)))
+                told.append(FriendActivity(friend, stats.user_names.get(friend, friend), item_id,
+                                           stats.items[item_id].title if item_id in stats.items else item_id,
+                                           telling.kind, telling.rating, telling.text, strength))
+        return Reception(len(stats.public_likers.get(item_id, ())), sum(ratings) / len(ratings) if ratings else None,
+                         len(ratings), told[:FRIENDS_TOLD])
 
     def fits_any(self, request: RankRequest) -> bool:
         """Whether any catalog item is within the request's hard constraints (category, kind,

@@ -11,6 +11,7 @@ from bot.plan import plan_turn
 from bot.profile import Vocabulary
 from bot.understand import Reader, RuleReader, Said
 from bot.understanding import ItemQuestion, Understanding
+from retrieval.ranking import FriendActivity, Reception
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -37,6 +38,9 @@ ITEMS = {
     ("how heavy is the tent?", ["weight"]),
     ("who's it by?", ["creator"]),
     ("who is the second one by?", ["creator"]),
+    ("is it any good?", ["reception"]),
+    ("is the first one worth reading?", ["reception"]),
+    ("what do my friends think of it?", ["reception"]),
     # No question, or no fact asked: none.
     ("something under two hours long", []),
     ("what else have you got?", []),
@@ -107,6 +111,17 @@ def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> No
     assert answer(read("what's the newest?").questions[2:], ITEMS) == "I don't have the year of these."
     # Naming a kind of thing, it asks for picks: "the cheapest book" is a request.
     assert read("what's the cheapest book?").questions == []
+
+
+def test_is_it_any_good_is_answered_from_what_people_here_shared() -> None:
+    friend = FriendActivity("u7", "Ana Ruiz", "alien", "Alien (1979)", "review", 5.0, "Still terrifying.", 0.6)
+    received = {"alien": Reception(liked_by=12, rating=4.25, ratings=4, friends=[friend]), "tent": Reception()}
+    question = [ItemQuestion(item_id="alien", facts=["reception", "year"])]
+    assert answer(question, ITEMS, received.get) == ("Alien (1979) is liked by 12 people here. It is rated 4.2/5 on "
+                                                     'average (4 ratings). Your friend Ana Ruiz rated it 5/5: "Still '
+                                                     'terrifying." It is from 1979.')
+    assert answer([ItemQuestion(item_id="tent", facts=["reception"])], ITEMS, received.get) == (
+        "No one here has shared what they think of Ridgeline 2 Ultralight Tent yet.")
 
 
 def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> None:

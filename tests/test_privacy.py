@@ -77,6 +77,22 @@ def test_private_review_never_reaches_a_reply(kith: Kith) -> None:
         assert all(SECRET not in a.text for a in turn.friends_activity)
 
 
+def test_is_it_any_good_counts_public_activity_and_tells_friends_shared_words_only(kith: Kith) -> None:
+    # Every friend of u01 reviewed The Left Hand of Darkness privately (5/5): no count, no mean
+    # and no friend's word says so.
+    public = [x for x in kith.stores.database.interactions("demo") if x.item_id == "book-001" and x.visibility == "public"]
+    turn = kith.reply("u01", "is The Left Hand of Darkness any good?")
+    liked = {x.user_id for x in public if x.kind == "like" or (x.rating or 0) >= 4}
+    ratings = [x.rating for x in public if x.rating is not None]
+    assert liked and f"is liked by {len(liked)} {'person' if len(liked) == 1 else 'people'} here" in turn.text
+    assert f"rated {sum(ratings) / len(ratings):.1f}/5 on average ({len(ratings)} rating" in turn.text
+    assert SECRET not in turn.text and turn.recommendations == []
+    names = {u.id: u.name for u in kith.users()}
+    for friend_id, item_id in private_pairs(kith):
+        if item_id == "book-001" and friend_id in kith.stores.database.friends("demo", "u01"):
+            assert f"Your friend {names[friend_id]} " not in turn.text
+
+
 def test_owners_still_see_their_own_private_activity_counted(kith: Kith) -> None:
     friend = next(iter(kith.stores.database.friends("demo", "u01")))
     liked, _, consumed = kith.ranker.own_history(friend)
