@@ -49,6 +49,8 @@ from retrieval.titles import TitleFinder
 # reasons, help topics) comes from these, so a turn costs the same in a session's 1,000th turn
 # as in its 10th. Taste that outlives the window is in the profile, which every turn reads whole.
 HISTORY_WINDOW = 20
+# How many of the items that fit an empty answer names ("what fits (A, B, C and 4 more) came up already").
+NOTHING_NEW_TITLES = 3
 
 logger = logging.getLogger(__name__)
 
@@ -513,9 +515,10 @@ class Kith:
                                                     and not request.asked_for and not request.order)
         if picks.asked:
             replies = prompts.table("support")["replies"]
+            fitting = [] if picks.recommendations else [item.title for item in self.ranker.fitting(request)]
             yield reply.add(
                 self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations
-                else replies["nothing_new"] if self.ranker.fits_any(request)
+                else replies["nothing_new"].format(titles=_listed(fitting, NOTHING_NEW_TITLES)) if fitting
                 else replies["nothing_fits"].format(limits="; ".join(describe_limits(profile.constraints))))
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
@@ -557,6 +560,12 @@ class Kith:
             return None
         friends = result.last_artifact("friends_activity") or []
         return _Picks(choose_tone(sentiment), found, list(friends)), result.text
+
+
+def _listed(titles: Sequence[str], most: int) -> str:
+    """"A", "A and B", "A, B, C and 4 more"."""
+    shown = list(titles[:most]) + ([f"{len(titles) - most} more"] if len(titles) > most else [])
+    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 def _order(order: tuple[str, str]) -> Order:

@@ -584,11 +584,14 @@ class Ranker:
         return Reception(len(stats.public_likers.get(item_id, ())), sum(ratings) / len(ratings) if ratings else None,
                          len(ratings), told[:FRIENDS_TOLD])
 
-    def fits_any(self, request: RankRequest) -> bool:
-        """Whether any catalog item is within the request's hard constraints (category, kind,
-        maker, excluded tags, price, years, length), whoever asks: an empty ranking is then the person's
-        own doing (they have, disliked or turned down all that fits), not the catalog's."""
-        return any(_satisfies(item, request) for item in self.stats.items.values())
+    def fitting(self, request: RankRequest) -> list[Item]:
+        """The catalog items within the request's hard constraints (category, kind, maker,
+        excluded tags, price, years, length), whoever asks, the most popular first: where a ranking
+        is empty but these are not, it is the person's own doing (they have, liked, disliked or
+        turned down all that fits), not the catalog's. Ties: by id."""
+        stats = self.stats
+        fitting = [item for item in stats.items.values() if _satisfies(item, request)]
+        return sorted(fitting, key=lambda item: (-stats.popularity.get(item.id, 0.0), item.id))
 
     def rank(self, request: RankRequest, k: int = 10) -> Ranking:
         w = self.weights
