@@ -305,7 +305,8 @@ class Kith:
                     understanding: Understanding | None = None) -> RankRequest:
         """What the ranker is asked: the profile's taste and constraints, the query, the person's
         feedback on cards, and the moment (`context`: a soft lift, never a constraint). `refined`:
-        this message narrowed the constraints, so what was seen may be the answer now;
+        this message changed the request (Constraints.changed), so what was seen may be the
+        answer now;
         `understanding`: the message's, whose asks hold for this turn only (the items asked for
         by name, the first picks; an order: "the cheapest book")."""
         c = profile.constraints
@@ -496,7 +497,7 @@ class Kith:
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
         request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier],
-                                   context=context, refined=profile.constraints.narrows(opened.profile.constraints),
+                                   context=context, refined=profile.constraints.changed(opened.profile.constraints),
                                    understanding=understanding)
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":

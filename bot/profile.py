@@ -304,10 +304,14 @@ class Constraints(BaseModel):
     # The makers the latest request named ("books by Andy Weir"): what is ranked is by one of them.
     makers: list[str] = []
 
-    def narrows(self, before: Constraints) -> bool:
-        """Whether these set a price, years or a length other than `before`'s ("under $5")."""
-        return any(getattr(self, name) is not None and getattr(self, name) != getattr(before, name)
-                   for name in ("min_price", "max_price", "min_year", "max_year", "length"))
+    def changed(self, before: Constraints) -> bool:
+        """Whether these ask for something other than `before` did: another category, kind,
+        maker or requirement ("we need a tent first" after "a family camping trip"), or a price,
+        years or a length set anew ("under $5")."""
+        return any(getattr(self, name) != getattr(before, name)
+                   for name in ("categories", "kinds", "makers", "required_tags")) or any(
+            getattr(self, name) is not None and getattr(self, name) != getattr(before, name)
+            for name in ("min_price", "max_price", "min_year", "max_year", "length"))
 
 
 class Context(BaseModel):

@@ -162,8 +162,8 @@ class RankRequest:
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
     seen: Sequence[str] = ()
-    # This message narrowed the hard constraints (price, years, length): what was seen and fits
-    # may be the answer now (`_fitting`).
+    # This message changed the request (another category, kind, maker or requirement, a price,
+    # years or a length set anew): what was seen and fits may be the answer now (`_fitting`).
     refined: bool = False
     # Items the person asked for more like (a card's "more like this"), most recent first: liked,
     # and what is like them is pulled up (the `more_like` component) and says so.
@@ -1067,9 +1067,10 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
     then those that miss two, and so on until `k` items fit, each a tier; last what this conversation already showed (`seen`): across tiers
     its repeat penalty cannot keep a shown item that fits below fresh ones that fit less, and
-    "another" wants new ones. Where the message narrowed the constraints (`request.refined`),
-    what was shown follows the fresh items that miss as much: "under $5" after "a film for my
-    kids" answers with the kids' films under $5 shown before, not a fresh sushi documentary.
+    "another" wants new ones. Where the message changed the request (`request.refined`), what
+    was shown follows the fresh items that miss as much: "under $5" after "a film for my kids"
+    answers with the kids' films under $5 shown before, not a fresh sushi documentary, and "we
+    need a tent first" after a family camping trip with the family tent shown then.
     Tier 0 may be empty."""
     asks = sum(1 for group in request.required_tags if group)
     within = [item for item in candidates if _satisfies(item, request)]

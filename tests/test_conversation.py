@@ -164,6 +164,17 @@ def test_the_cheapest_book_is_a_request_in_order_of_price(kith: Kith) -> None:
     assert "budget" in kith.ranker.stats.items[gear.recommendations[0].item_id].tags
 
 
+def test_a_changed_request_answers_with_what_was_shown_and_fits_before_the_closest(kith: Kith) -> None:
+    trip = kith.reply("camping-family", "we're going on a family camping trip, two adults and two kids aged 6 and 9")
+    family_tents = [r for r in trip.recommendations if "Tent" in r.title]
+    assert family_tents  # the first answer shows a family tent among other gear
+    # A tent is now the request: the family tent shown before fits it all and comes first, before
+    # two-person tents that miss "family" (as "another tent" would not have it).
+    tent = kith.reply("camping-family", "we need a tent first", trip.session_id)
+    assert tent.recommendations[0].item_id == family_tents[0].item_id
+    assert "From earlier, " + family_tents[0].title in tent.text
+
+
 def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_carry_it(kith: Kith) -> None:
     # Five climbing things cost $100 or less; the closest after them are gear.
     turn = kith.reply("climber", "a gift for my brother, into bouldering, up to 100 dollars")
