@@ -574,7 +574,7 @@ def read_rules(
     if age := AGE.search(text):
         said = (age.group(1) or age.group(2)).lower()
         years = int(said) if said.isdigit() else NUMBER_WORDS[said]
-        person = re.search(rf"\bmy\s+({PERSON})\s+$", text[:age.start()], re.I)  # "my daughter is 14"
+        person = re.search(rf"\b({PERSON})[\s,]+$", text[:age.start()], re.I)  # "my daughter is 14", "kids aged 6"
         u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
     if u.audience and _young(u.audience):
         u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]

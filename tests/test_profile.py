@@ -117,6 +117,8 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     child = say("a film for my nine year old", "the animated one please")
     assert set(child.constraints.required_tags) == {"animation", "family", "kids"}
     assert say("my son is 30, he likes horror").constraints.required_tags == ["horror"]
+    # The word for the person is theirs wherever it stands before the age.
+    assert say("a camping trip with two kids aged 6 and 9").context.audience == "kids aged 6"
     # Numbers that are prices or lengths are no age.
     assert say("is 14 dollars ok?").context.audience is None
 
