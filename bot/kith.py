@@ -407,7 +407,7 @@ class Kith:
         clock.lap("load")
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
-            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier]))))
+            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered)))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste.
         profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
@@ -486,6 +486,8 @@ class Kith:
             last_recommended=next((m.record.picks() for m in reversed(replies) if m.record.picks()), []),
             mentioned=[f.item_id for m in history for f in self.finder.find(m.text)],
             earlier=[item_id for m in replies for item_id in m.record.picks()],
+            answered=[question.item_id for question in replies[-1].record.understanding.questions]
+            if replies and replies[-1].record.understanding else [],
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -587,6 +589,7 @@ class _Opened:
     last_recommended: list[str]
     mentioned: list[str]  # items the recent messages named
     earlier: list[str]  # items the recent replies recommended
+    answered: list[str]  # items the last reply answered questions about
 
 
 @dataclass

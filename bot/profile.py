@@ -492,6 +492,7 @@ def read_rules(
     items: Mapping[str, Item] | None = None,
     last_named: Sequence[str] = (),
     implied: Sequence[str] = (),
+    answered: Sequence[str] = (),
 ) -> Understanding:
     """The rule reader: what this message says about taste, constraints and context. Pure.
 
@@ -501,7 +502,8 @@ def read_rules(
     where the suggestions' categories and prices are read; `last_named`: the items the last
     reply's text named, in order (the item an answer was about, or the picks it wrote about);
     `implied`: the categories the message asks for in other words than theirs (a maker's, "some
-    Radiohead"), the request's where its words name none."""
+    Radiohead"), the request's where its words name none; `answered`: the items the last reply
+    answered questions about."""
     u = Understanding(reset=bool(RESET.search(text)), rejects_suggestions=sentiment.mood == "rejecting")
     # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
     # negates horror.
@@ -527,10 +529,12 @@ def read_rules(
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
     moves_on = answer != "dislike" and bool(u.categories) and bool(shown) and not any(
         item.category in u.categories for item in shown)
-    # After a reply about one of them (an answer: "what's the second one about?"), an answer that
-    # speaks of no several ("perfect, I'll take it") is about that one.
-    one_named = len(last_named) == 1 and last_named[0] in suggested and not PLURAL.search(text)
-    about = list(last_named) if one_named else suggested
+    # After a reply that answered questions about items ("how long is the second one?"), an answer
+    # that speaks of no several ("perfect, I'll take it") is about them, whatever picks followed;
+    # after a reply about one of its suggestions, about that one.
+    one_named = len(last_named) == 1 and last_named[0] in suggested
+    about = (suggested if PLURAL.search(text) else list(answered) if answered
+             else list(last_named) if one_named else suggested)
     if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ):
         for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))

@@ -113,6 +113,8 @@ class Said:
     suggested: tuple[str, ...] = ()
     # Items the conversation named before this message: an opinion may be about one of them.
     named_before: tuple[str, ...] = ()
+    # Items the assistant's last reply answered questions about ("how long is the second one?").
+    answered: tuple[str, ...] = ()
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -294,7 +296,9 @@ class RuleReader:
             wishes = about_choice[:start] + " " * (end - start) + about_choice[end:]
         u = read_rules(wishes, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
                        self.items, last_named,
-                       sorted({*self.makers.categories(makers), *(self.items[item_id].category for item_id in asked)}))
+                       sorted({*self.makers.categories(makers), *(self.items[item_id].category for item_id in asked)}),
+                       # What the answer named of what was asked ("of these, the cheapest is X": X).
+                       [item_id for item_id in last_named if item_id in said.answered])
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.

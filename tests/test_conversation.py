@@ -175,6 +175,15 @@ def test_a_changed_request_answers_with_what_was_shown_and_fits_before_the_close
     assert "From earlier, " + family_tents[0].title in tent.text
 
 
+def test_a_feeling_after_an_answer_is_about_what_it_answered_not_the_picks_after_it(kith: Kith) -> None:
+    films = kith.reply("date-night", "a film for a date night, she hates horror")
+    second = films.recommendations[1]
+    asked = kith.reply("date-night", "the second one looks fun, how long is it?", films.session_id)
+    assert asked.text.startswith(second.title) and asked.recommendations  # an answer, then new picks
+    perfect = kith.reply("date-night", "perfect. anything similar but a bit shorter?", asked.session_id)
+    assert perfect.profile.likes == [second.item_id]
+
+
 def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_carry_it(kith: Kith) -> None:
     # Five climbing things cost $100 or less; the closest after them are gear.
     turn = kith.reply("climber", "a gift for my brother, into bouldering, up to 100 dollars")

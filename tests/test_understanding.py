@@ -429,3 +429,15 @@ def test_rules_read_a_superlative_as_an_order_or_as_a_comparison_of_the_picks() 
     assert read("and the cheapest book?", ("alien", "arrival")).order == ("price", "least")
     # "My oldest son" is a person, no order.
     assert read("a book for my oldest son").order is None
+
+
+def test_after_an_answer_a_feeling_is_about_what_it_answered_whatever_picks_followed() -> None:
+    # "How long is the second one?" was answered, then six new picks followed: "perfect" is about
+    # the film the answer was about, not the new picks.
+    reply = "Arrival (2016) runs 116 minutes.\n\nAnd for your recommendation:\nTry Alien (1979) — ..."
+    said = Said("perfect. anything similar but a bit shorter?", reply, ("alien", "paddington"), answered=("arrival",))
+    assert [(o.item_id, o.feeling) for o in read(said).opinions] == [("arrival", "like")]
+    # A comparison's answer names its winner: that one.
+    compared = Said("great, I'll take it", "Of these, the cheapest is Alien (1979). It is $4.99.",
+                    ("alien", "arrival", "paddington"), answered=("alien", "arrival", "paddington"))
+    assert [(o.item_id, o.feeling) for o in read(compared).opinions] == [("alien", "like")]
