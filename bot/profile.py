@@ -231,7 +231,9 @@ SUM_AFTER = re.compile(r"(?:['’]s|\s*:|\s+(?:is|of|at))(?:\s+(?:around|about|r
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
 BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
 AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
-RECENT = re.compile(r"\b(recent|new|newer|latest|modern)\b", re.I)
+# "Recent", but not "a new album" (one new to them) nor "a new jacket" (not the one they have).
+RECENT = re.compile(r"\b(?:recent|modern|latest|new (?:releases?|out|ones?|this year)|brand[- ]new|what['’]?s new)\b",
+                    re.I)
 # Not "a six year old", "my older brother", "my old man".
 NOT_A_PERSON = r"(?!\s+(?:man|lady|boy|girl|mate|pal|friends?|brothers?|sisters?|sons?|daughters?|cousins?)\b)"
 OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|vintage)\b{NOT_A_PERSON}", re.I)

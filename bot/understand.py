@@ -85,6 +85,13 @@ ASKING_FOR = re.compile(
     r"\b(?:i['’]?m|i am|we['’]?re|we are) (?:looking|searching) for|\b(?:i|we) (?:want|need)|"
     r"\b(?:i|we)['’]?d like|\b(?:can|could|may) (?:i|we) (?:get|buy|have|order)|\b(?:what|how) about|"
     r"\bshow me|\bfind me)\s+(?:the |a |an |some |a copy of )?$", re.I)
+# A maker named as what someone likes ("I love Radiohead", "a big fan of Le Guin", "something like
+# Radiohead"), right before the name: a taste, not a request ("I'd like some Radiohead" asks).
+LIKED_MAKER = re.compile(r"(?:\b(?:i|we|he|she|they|[a-z]+ and i)\s+(?:really\s+|absolutely\s+|just\s+|also\s+)?"
+                         r"(?:love|loved|like|liked|adore|adored|enjoy|enjoyed|dig)|\bfan of|\binto|"
+                         r"\b(?:something|anything|stuff|music|books?|films?) like)\s+$", re.I)
+# What joins a list of makers liked together ("Radiohead and Bon Iver", "Radiohead, Bon Iver").
+LIST_GOES_ON = re.compile(r"\s*(?:,|\band\b|&|\bor\b)\s*(?:(?:also|maybe)\s+)?", re.I)
 # How many items a question naming none is about: the picks a reply writes about.
 WRITTEN_ABOUT = 3
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
@@ -228,9 +235,11 @@ class Makers:
 
     def __init__(self, items: Iterable[Item]):
         self._categories: dict[str, set[str]] = {}
+        self.items: dict[str, list[str]] = {}  # each maker's things
         for item in items:
             if maker := maker_of(item):
                 self._categories.setdefault(maker, set()).add(item.category)
+                self.items.setdefault(maker, []).append(item.id)
         names = sorted(self._categories)
         last = {name: name.split()[-1] for name in names if " " in name}
         taken = Counter(last.values())
@@ -241,10 +250,12 @@ class Makers:
         self._any_case = _alternatives(self._names, re.I)
         self._as_written = _alternatives(self._words, 0)
 
-    def find(self, text: str) -> list[str]:
-        found = [self._names[m.group().lower()] for m in self._any_case.finditer(text)] if self._names else []
-        found += [self._words[m.group()] for m in self._as_written.finditer(text)] if self._words else []
-        return list(dict.fromkeys(found))
+    def find(self, text: str) -> list[tuple[str, re.Match[str]]]:
+        """The makers named, each with where (in order, each once)."""
+        found = [(self._names[m.group().lower()], m) for m in self._any_case.finditer(text)] if self._names else []
+        found += [(self._words[m.group()], m) for m in self._as_written.finditer(text)] if self._words else []
+        found.sort(key=lambda pair: pair[1].start())
+        return [pair for n, pair in enumerate(found) if pair[0] not in {name for name, _ in found[:n]}]
 
     def categories(self, makers: Iterable[str]) -> list[str]:
         """The categories of the makers' things."""
@@ -284,7 +295,7 @@ class RuleReader:
             sentiment = analyze(about_choice, list(mentions), said.assistant)
         # What the last reply named, in order: the item an answer was about, or the picks it wrote about.
         last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
-        makers = [] if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
+        makers, liked_makers = ([], []) if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
         asked = self._asked_for(about_choice, mentions)
         # A superlative ("the cheapest", "the latest") asks for an order, or compares the picks:
         # it wishes for no budget gear, no recent years, no short ones. Its words are blanked (the
@@ -296,7 +307,8 @@ class RuleReader:
             wishes = about_choice[:start] + " " * (end - start) + about_choice[end:]
         u = read_rules(wishes, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
                        self.items, last_named,
-                       sorted({*self.makers.categories(makers), *(self.items[item_id].category for item_id in asked)}),
+                       sorted({*self.makers.categories([*makers, *liked_makers]),
+                               *(self.items[item_id].category for item_id in asked)}),
                        # What the answer named of what was asked ("of these, the cheapest is X": X).
                        [item_id for item_id in last_named if item_id in said.answered])
         if about_choice != message and not u.categories:
@@ -307,6 +319,9 @@ class RuleReader:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
         elif not mentions_problem(plain.message):
             u.makers = makers
+            # A maker liked is their things liked, as titles named with a feeling are.
+            u.opinions += [ItemOpinion(item_id=item_id, feeling="like") for maker in liked_makers
+                           for item_id in self.makers.items[maker] if item_id not in {o.item_id for o in u.opinions}]
             self._read_questions(u, plain, mentions, last_named)
             if not u.questions:
                 # Asked for, an item still counts as liked where no feeling is said (as any item
@@ -316,17 +331,29 @@ class RuleReader:
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 
-    def _makers(self, said: Said, mentions: Sequence[FoundTitle], last_named: Sequence[str]) -> list[str]:
-        """The makers asked for: named ("anything by Miyazaki?"), or the maker of an item ("more by
-        the same author as the first one": the item named, else the one the last reply named
-        first, else the top suggestion). Their things' categories are the request's where it names
-        none ("some Radiohead" asks for music: read_rules's `implied`)."""
-        makers = self.makers.find(said.message)
-        if not makers and SAME_MAKER.search(said.message):
+    def _makers(self, said: Said, mentions: Sequence[FoundTitle], last_named: Sequence[str]
+                ) -> tuple[list[str], list[str]]:
+        """The makers asked for, and those liked. Asked for: named ("anything by Miyazaki?"), or the
+        maker of an item ("more by the same author as the first one": the item named, else the one
+        the last reply named first, else the top suggestion); their things' categories are the
+        request's where it names none ("some Radiohead" asks for music: read_rules's `implied`).
+        Liked: named after a word of liking ("I love Radiohead and Bon Iver", "something like
+        Radiohead"), a taste, not a request."""
+        makers, liked = [], []
+        end = None  # where the last liked maker's name ends: a list goes on liking
+        for maker, match in self.makers.find(said.message):
+            before = said.message[:match.start()]
+            if LIKED_MAKER.search(before) or (end is not None and LIST_GOES_ON.fullmatch(said.message[end:match.start()])):
+                liked.append(maker)
+                end = match.end()
+            else:
+                makers.append(maker)
+                end = None
+        if not makers and not liked and SAME_MAKER.search(said.message):
             pointed = [mention.item_id for mention in mentions] or list(last_named) or list(said.suggested)
             makers = [maker for item_id in pointed[:1] if item_id in self.items
                       and (maker := maker_of(self.items[item_id]))]
-        return makers
+        return makers, liked
 
     def _asked_for(self, message: str, mentions: Sequence[FoundTitle]) -> list[str]:
         """The items the message asks for by name ("do you have Dune?": `ASKING_FOR` before the

@@ -83,6 +83,9 @@ def test_constraints() -> None:
     c = say("books between 10 and 25 dollars published after 2015").constraints
     assert (c.categories, c.min_price, c.max_price, c.min_year) == (["books"], 10.0, 25.0, 2015)
     assert say("something recent").constraints.min_year == 2021
+    assert say("any new releases?").constraints.min_year == 2021
+    # A new album is one new to them, a new jacket not the one they have: no year.
+    assert say("a new album").constraints.min_year is None and say("I need a new jacket").constraints.min_year is None
 
 
 def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:

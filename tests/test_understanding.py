@@ -367,6 +367,14 @@ def test_rules_read_the_makers_asked_for_by_name_or_by_an_item_of_theirs() -> No
     assert read("anything else by him?", ("alien", "arrival")).makers == ["Ridley Scott"]
     # Moving on to another maker's kind of thing likes none of the suggestions.
     assert read("ok, anything by andy weir?", ("alien", "arrival")).opinions == []
+    # A maker liked is a taste: their things are liked, nothing is asked of the maker; a list
+    # goes on liking. "I'd like some" asks.
+    fan = read("looking for something new, I love Andy Weir and Ridley Scott")
+    assert (fan.makers, {o.item_id: o.feeling for o in fan.opinions}) == ([], {"martian": "like", "alien": "like"})
+    assert fan.categories == ["books", "films"] and fan.min_year is None  # "something new" is no year
+    assert [o.item_id for o in read("any books like Andy Weir?").opinions] == ["martian"]
+    assert read("I'd like some Culture").makers == ["Culture"]
+    assert read("I love Andy Weir, and some Culture please").makers == ["Culture"]
 
 
 def test_the_makers_asked_for_hold_until_a_new_request() -> None:
