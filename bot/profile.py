@@ -30,6 +30,7 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
     "daypack": ("daypack",),
     "boots": ("boot",),
     "hiking shoes": ("shoe", "hiker"),
+    **dict.fromkeys(("shoes", "shoe"), ("shoe",)),
     **dict.fromkeys(("jacket", "jackets"), ("jacket", "parka", "hoodie")),
     "rain jacket": ("rain jacket",),
     "rain suit": ("rain suit",),
@@ -573,7 +574,7 @@ def read_rules(
     u.occasion = occasion.group().lower() if occasion else None
     audience = AUDIENCE.search(text)
     if audience:
-        u.audience = (audience.group(1) or audience.group(2)).lower()
+        u.audience = next(group for group in audience.groups() if group).lower()
     elif re.search(r"\bfor (me|myself)\b", text, re.I):
         u.audience = "themselves"
     years = None
@@ -647,9 +648,14 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # after a request of the same category ("jazz please" / "it's for a dinner party"), an
         # occasion alone refines it: the request's tags stay required. What a young audience
         # requires (YOUNG_TAGS) stays required while no other audience is named.
+        # A young audience alone refines the request too: "he's 11" after "climbing gear" asks
+        # for climbing gear for a child.
         asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
-        refines = not asked and not u.categories and any(t not in OCCASION_TAGS for t in c.required_tags)
-        if not refines:
+        young = [tag for tag in asked if tag in YOUNG_TAGS] if u.audience and _young(u.audience) else []
+        asks_before = [t for t in c.required_tags if t not in OCCASION_TAGS and t not in YOUNG_TAGS]
+        if young and young == asked and not u.categories and asks_before:
+            c.required_tags = list(dict.fromkeys([*c.required_tags, *young]))
+        elif asked or u.categories or not any(t not in OCCASION_TAGS for t in c.required_tags):
             c.required_tags = list(dict.fromkeys([*(asked or u.tags), *_young_kept(c.required_tags, p, u)]))
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)

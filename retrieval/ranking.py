@@ -672,6 +672,10 @@ class Ranker:
             # What they ask for now weighs more than the average of everything they ever liked.
             semantic = 0.7 * semantic + 0.3 * (matrix @ centroid)
         wanted_tags = set(list(request.liked_tags)[:3])
+        # Near-synonyms the request requires as one group (family, kids) count once: a kids'
+        # daypack is no closer to "climbing gear for a child" than a climbing helmet.
+        wanted = [set(group) & wanted_tags for group in request.required_tags if set(group) & wanted_tags]
+        wanted += [{tag} for tag in wanted_tags if not any(tag in group for group in wanted)]
         social_raw = {item.id: social_all[item.id] for item in candidates if item.id in social_all}
         if query_text:
             # Friends' enthusiasm counts in proportion to how well the item fits the request: a
@@ -696,7 +700,7 @@ class Ranker:
         for row, item in enumerate(candidates):
             components = {
                 "semantic": float(semantic[row]),
-                "tags": len(wanted_tags & set(item.tags)) / len(wanted_tags) if wanted_tags else 0.0,
+                "tags": sum(bool(group & set(item.tags)) for group in wanted) / len(wanted) if wanted else 0.0,
                 "collaborative": collaborative.get(item.id, 0.0) / collab_top,
                 "social": social_raw.get(item.id, 0.0) / social_top,
                 "popularity": stats.popularity.get(item.id, 0.0),
@@ -1078,10 +1082,13 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
         return [within]
     missed = {item.id: _misses(item, request) for item in within}
     if not request.categories:
-        # Where the request names no category, the closest are of the categories that carry some
-        # of what it asks: "something for bouldering" is answered with gear, not a book and an
-        # album that carry none of it.
-        carrying = {item.category for item in within if missed[item.id] < asks}
+        # Where the request names no category, the closest are of the categories that carry all
+        # of what it asks, else some of it: "something for bouldering" is answered with gear,
+        # not a book and an album that carry none of it, and "he's 11" after it with gear, not
+        # a children's film.
+        groups = [group for group in request.required_tags if group]
+        carrying = set.intersection(*({item.category for item in within if _carries(item, [group])} for group in groups))
+        carrying = carrying or {item.category for item in within if missed[item.id] < asks}
         within = [item for item in within if not carrying or item.category in carrying]
     fresh = [item for item in within if item.id not in seen]
     shown = [item for item in within if item.id in seen]

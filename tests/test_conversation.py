@@ -193,6 +193,10 @@ def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_
     # that carry none of it.
     again = kith.reply("climber", "what about something for bouldering?", turn.session_id)
     assert len(again.recommendations) == 6 and {r.category for r in again.recommendations} == {"outdoor"}
+    # For a child, where no climbing gear is a child's, the closest are of the category that
+    # carries both (gear), not children's films and books.
+    child = kith.reply("climber", "he's 11", again.session_id)
+    assert child.recommendations and {r.category for r in child.recommendations} == {"outdoor"}
 
 
 def test_profile_persists_across_sessions_and_restarts(kith: Kith, data_dir: Path) -> None:

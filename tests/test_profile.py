@@ -120,6 +120,10 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     child = say("a film for my nine year old", "the animated one please")
     assert set(child.constraints.required_tags) == {"animation", "family", "kids"}
     assert say("my son is 30, he likes horror").constraints.required_tags == ["horror"]
+    # An audience alone refines the request: a mystery book for a child, not anything for a child.
+    mystery = say("a mystery book please", "it's for my daughter, she's 9")
+    assert (mystery.constraints.required_tags, mystery.context.audience) == (["mystery", "family", "kids"],
+                                                                              "daughter aged 9")
     # The word for the person is theirs wherever it stands before the age.
     assert say("a camping trip with two kids aged 6 and 9").context.audience == "kids aged 6"
     # Numbers that are prices or lengths are no age.
@@ -132,6 +136,7 @@ def test_what_someone_has_already_is_no_request() -> None:
     assert (harness.categories, harness.kinds, harness.max_price) == ([], [], 100)
     stove = say("I already own a tent, I need a stove").constraints
     assert (stove.categories, stove.kinds) == (["outdoor"], ["stove"])
+    assert say("and shoes?").constraints.kinds == ["shoes"]
 
 
 def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:

@@ -209,6 +209,15 @@ def test_a_request_in_order_ranks_what_fits_by_its_measure(stores: Stores, embed
     assert [p.item_id for p in funny] == ["c1", "c2", "c3"]
 
 
+def test_near_synonyms_the_request_requires_as_one_group_count_once_in_its_tags(ranker: Ranker) -> None:
+    # Comedy and funny are one requirement: Space Laughs (both) is no nearer the request than Red
+    # Planet Diaries (sci-fi), each carrying one of its two asks.
+    picks = ranker.rank(RankRequest(query="a funny sci-fi film", liked_tags=["comedy", "funny", "sci-fi"],
+                                    required_tags=[["comedy", "funny"], ["sci-fi"]]), k=8).recommendations
+    tags = {p.item_id: p.components["tags"] for p in picks}
+    assert tags["c3"] == tags["s2"] == 0.5 and tags["d1"] == 0.0
+
+
 def test_a_title_names_its_kind_where_only_a_size_or_a_count_follows() -> None:
     def item(title: str) -> Item:
         return Item(id=title, title=title, category="outdoor")
