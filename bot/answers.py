@@ -14,7 +14,7 @@ from retrieval.ranking import MEASURES, Reception
 from retrieval.schemas import Item
 
 # In the order they are answered: what it is about first, then "It is $13.99."
-FACTS: tuple[Fact, ...] = ("about", "tags", "reception", "price", "length", "year", "creator", "rating", "weight")
+FACTS: tuple[Fact, ...] = ("pick", "about", "tags", "reception", "price", "length", "year", "creator", "rating", "weight")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",)}
 # A question: a question mark, or a question word first ("how much is the first one").
@@ -80,6 +80,9 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     table = prompts.table("answers")
     compared = [question for question in questions if question.most]
     said = [_compared(compared, items)] if compared else []
+    # "Which one would you pick?": the first of them, the questions being in the picks' order.
+    said += [table["answers"]["picked"].format(title=items[question.item_id].title)
+             for question in questions[:1] if "pick" in question.facts]
     # A question the records cannot answer ("does it come in other sizes?"): one sentence says so.
     unknown = [items[question.item_id].title for question in questions if not question.facts]
     if unknown:
@@ -88,6 +91,8 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     for question in (question for question in questions if not question.most):
         item = items[question.item_id]
         for n, fact in enumerate(question.facts):
+            if fact == "pick":
+                continue  # answered above, for all of them at once
             if fact == "reception":
                 said += _received(item, reception(item.id) if reception else Reception(), n == 0)
                 continue

@@ -57,6 +57,9 @@ ASSISTANT_CHARS = 300
 ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last|former|latter)"
                      r"(?: one\b|(?=\s*(?:[.,;:!?]|$))|(?=\s+(?:is|was|sounds|looks)\b))", re.I)
 ORDINAL_PLACES = {"first": 0, "former": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1}
+# "The first two", "the last three", "the top 2": several suggestions by their places.
+FIRST_FEW = re.compile(r"\bthe (first|top|last) (two|three|2|3)\b", re.I)
+FEW = {"two": 2, "three": 3, "2": 2, "3": 3}
 # "the shark one", "the Spielberg film", "the 2021 one", "the one with the shark": an item
 # described by its own words.
 DESCRIBED = re.compile(rf"\bthe (?:((?:[\w'’-]+ ){{1,3}}?)({ITEM_NOUN})\b|"
@@ -134,6 +137,11 @@ def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> 
         place = ORDINAL_PLACES[match.group(1).lower()]
         if place < len(suggested) and not _inside(match, found):
             found.append(FoundTitle(suggested[place], match.start(), match.end()))
+    for match in FIRST_FEW.finditer(message):
+        few = FEW[match.group(2).lower()]
+        places = suggested[-few:] if match.group(1).lower() == "last" else suggested[:few]
+        if not _inside(match, found):
+            found += [FoundTitle(item_id, match.start(), match.end()) for item_id in places]
     return sorted(found, key=lambda title: title.start)
 
 
@@ -396,6 +404,8 @@ class RuleReader:
         asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
                  or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
+        if "pick" in facts:  # "which one would you pick?": they are asked in the order they were ranked
+            asked = sorted(asked, key=lambda i: said.suggested.index(i) if i in said.suggested else len(said.suggested))
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
                        if item_id in self.items]
         if u.questions:

@@ -39,6 +39,8 @@ ITEMS = {
     ("who's it by?", ["creator"]),
     ("who is the second one by?", ["creator"]),
     ("is it any good?", ["reception"]),
+    ("what's the difference between the first two?", ["about", "price"]),
+    ("which one would you pick?", ["pick"]),
     ("is the first one worth reading?", ["reception"]),
     ("what do my friends think of it?", ["reception"]),
     # No question, or no fact asked: none.
@@ -111,6 +113,20 @@ def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> No
     assert answer(read("what's the newest?").questions[2:], ITEMS) == "I don't have the year of these."
     # Naming a kind of thing, it asks for picks: "the cheapest book" is a request.
     assert read("what's the cheapest book?").questions == []
+
+
+def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
+                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("alien", "earthsea", "tent")
+    two = reader.read(Said("what's the difference between the first two?", "three picks", picks))[0]
+    assert [(q.item_id, q.facts) for q in two.questions] == [("alien", ["about", "price"]), ("earthsea", ["about", "price"])]
+    assert answer(two.questions, ITEMS) == ("I don't have the story of Alien (1979). It is $7.99. A Wizard of Earthsea: "
+                                           "A proud boy unleashes a shadow. It is $13.99.")
+    # Asked of the answer's two, in the picks' order whatever order the answer named them in.
+    chosen = reader.read(Said("ok which one would you pick?", "A Wizard of Earthsea: ... Alien (1979): ...", picks))[0]
+    assert answer(chosen.questions, ITEMS) == "Of these, I'd pick Alien (1979): it came first for what you asked."
 
 
 def test_is_it_any_good_is_answered_from_what_people_here_shared() -> None:
