@@ -19,18 +19,20 @@ FACTS: tuple[Fact, ...] = ("pick", "about", "tags", "reception", "price", "lengt
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",)}
 # A question: a question mark, or a question word first ("how much is the first one").
 QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tell me)\b", re.I)
+# Words a question may open with before it asks ("great, and is it...", "ok so which is...").
+OPENING = r"^\W*(?:(?:and|so|but|ok|okay|great|cool|nice|perfect|thanks|hmm|right|also)\W+)*"
 # A yes-or-no question about what an item is ("is the first one scary?", "are they funny?"): the
 # catalog tags after it are asked about, not wished for.
-IS_IT = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:is|are|was|were|would|will)\s+"
+IS_IT = re.compile(OPENING + r"(?:is|are|was|were|would|will)\s+"
                    r"(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
 # A question asked outright about an item, whatever it asks ("does the first one come in other
 # sizes?"): where it asks no fact the record holds, the answer says so.
-ABOUT_IT = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:does|do|did|is|are|was|were|can|could|will|would|has|have)"
+ABOUT_IT = re.compile(OPENING + r"(?:does|do|did|is|are|was|were|can|could|will|would|has|have)"
                       r"\s+(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").
-COMPARING = re.compile(r"^\W*(?:(?:and|so|but|ok|okay)\W+)?(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
+COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
 COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year")
 Most = Literal["least", "most"]
 MOSTS: tuple[Most, ...] = ("least", "most")

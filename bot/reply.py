@@ -39,6 +39,9 @@ from retrieval.titles import TitleFinder
 Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, friendly
 SENTENCE_ENDS = (".", "!", "?", "\n")
 CUT_AT_INITIAL = re.compile(r"\b[A-Z]\.$")  # "by F." (F. Scott Fitzgerald): no sentence's end
+# The LLM speaking of itself or the conversation, not of the pick ("— but I'm not sure if that
+# would fit", "— but I think you're right"): true of nothing, it passes the check and says nothing.
+SELF_TALK = re.compile(r"\b(?:I|I'm|I'd|I've|I'll|me|my|myself|you're right)\b")
 MAX_SENTENCE_TOKENS = 40
 CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
 UNCOUNTABLE = frozenset({"outdoor gear"})  # "ultralight outdoor gear", not "an ultralight outdoor gear"
@@ -391,10 +394,12 @@ class ReplyWriter:
             # True but next to nothing ("Try Promises — Jazz.", seen from an adapter) says no
             # more than the card: written again too, as is one the stop at a full stop cut at a
             # name's initial ("a classic book by F.").
-            cut = CUT_AT_INITIAL.search(sentence)
-            if verdict.supported and len(sentence[len(start):].split()) >= SAID_WORDS and not cut:
+            said = sentence[len(start):].replace(pick.title, "")
+            cut, self_talk = CUT_AT_INITIAL.search(sentence), SELF_TALK.search(said)
+            if verdict.supported and len(said.split()) >= SAID_WORDS and not cut and not self_talk:
                 return sentence, attempt > 0
-            logger.info(REWRITE_LOG, "unfaithful" if not verdict.supported else "cut at an initial" if cut else "too short",
+            logger.info(REWRITE_LOG, "unfaithful" if not verdict.supported else "cut at an initial" if cut
+                        else "talks of itself" if self_talk else "too short",
                         ", ".join(verdict.unsupported), "replaced" if attempt else "written again", sentence)
         return self._from_facts(start, pick, facts, request), True
 

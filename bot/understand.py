@@ -76,7 +76,8 @@ WORD = re.compile(r"[\w'’-]+")
 # The maker of an item the message points at: "by the same author", "more by her", "anything else
 # from that brand" (`RuleReader._makers`).
 SAME_MAKER = re.compile(
-    r"\b(?:(?:by|from) the same (?:author|writer|director|artist|band|singer|brand|maker|people)|"
+    r"\b(?:what else (?:did|has|have|does|do) (?:he|she|they|that (?:author|writer|director|artist|band|singer|brand))|"
+    r"(?:by|from) the same (?:author|writer|director|artist|band|singer|brand|maker|people)|"
     r"(?:more|anything|something|else|others?|stuff) (?:else )?(?:by|from) (?:him|her|them|that (?:author|writer|"
     r"director|artist|band|singer|brand))|same (?:author|writer|director|artist|band|singer|brand|maker))\b", re.I)
 # Asking for an item by its name, right before the name ("do you have Dune?", "any Harry Potter
@@ -399,11 +400,17 @@ class RuleReader:
         tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message), describing=True)
                        for kin in self.vocabulary.tags.kin(tag)})
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
-        if not facts and (u.has_wishes() or not asks_about_it(said.message)):
+        if not facts and not asks_about_it(said.message):
             return  # no question, or one that asks for picks ("are there any cheaper ones?")
         asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
                  or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
+        if not facts:
+            # "Is it available as an audiobook?": a word for its own category wishes for nothing.
+            if set(u.categories) <= {self.items[i].category for i in asked if i in self.items}:
+                u.categories = []
+            if u.has_wishes():
+                return  # it asks for picks ("is there a cheaper one?")
         if "pick" in facts:  # "which one would you pick?": they are asked in the order they were ranked
             asked = sorted(asked, key=lambda i: said.suggested.index(i) if i in said.suggested else len(said.suggested))
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked

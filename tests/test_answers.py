@@ -151,5 +151,10 @@ def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> N
     both = reader.read(Said("do they come in blue?", "Try Ridgeline 2 Ultralight Tent. Or Alien (1979).", picks))[0]
     assert answer(both.questions, ITEMS) == (
         "I'm afraid I don't know that about Ridgeline 2 Ultralight Tent and Alien (1979).")
+    # After a word or two ("great, and ..."), and naming its own category ("as an audiobook"), it
+    # still asks about it.
+    audio = reader.read(Said("great, and is it available as a film download?", "Alien (1979) runs 117 minutes.", picks))[0]
+    assert audio.questions == [ItemQuestion(item_id="alien", facts=[])] and audio.categories == []
     # A question that asks for picks is a request.
     assert reader.read(Said("are there any fantasy ones?", "Try Alien (1979).", picks))[0].questions == []
+    assert reader.read(Said("is there a fantasy book like it?", "Try Alien (1979).", picks))[0].questions == []

@@ -125,6 +125,15 @@ def test_a_sentence_cut_at_a_names_initial_is_written_again(items: dict[str, Ite
     assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
 
 
+def test_a_sentence_where_the_llm_talks_of_itself_is_written_again(items: dict[str, Item]) -> None:
+    # True of nothing, so no check fails it: "— a war film, but I'm not sure if that would fit."
+    llm = ScriptedLLM({"Try": [" a war film, but I'm not sure if that would fit.", " set on a French beach in 1940."],
+                       "Or try": [" a classic war film."]})
+    written: list[Written] = []
+    pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
+    assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
+
+
 def test_the_first_pick_of_a_request_in_order_says_so_in_its_lead() -> None:
     assert lead(0, "The Great Gatsby", [ORDERED.format(word="cheapest", value="8.99"), "popular with the community"]) == (
         "Try The Great Gatsby, the cheapest of what fits, at 8.99 —")

@@ -365,6 +365,7 @@ def test_rules_read_the_makers_asked_for_by_name_or_by_an_item_of_theirs() -> No
     # By an item: the one named, else the one the last reply named first.
     assert read("more by the same director as Arrival").makers == ["Denis Villeneuve"]
     assert read("anything else by him?", ("alien", "arrival")).makers == ["Ridley Scott"]
+    assert read("what else did that director make?", ("alien", "arrival")).makers == ["Ridley Scott"]
     # Moving on to another maker's kind of thing likes none of the suggestions.
     assert read("ok, anything by andy weir?", ("alien", "arrival")).opinions == []
     # A maker liked is a taste: their things are liked, nothing is asked of the maker; a list
