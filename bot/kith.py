@@ -407,12 +407,16 @@ class Kith:
         clock.lap("load")
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
-            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered)))
+            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.clarified))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste.
         profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
                                                                            opened.last_recommended)
-        help_answer = self.helpdesk.answer(message) if plan.help else None
+        # A follow-up to a problem ("can I get a replacement?" after "it arrived with a broken
+        # pole") is asked together with the problem it follows.
+        follows_help = len(opened.history) >= 2 and opened.history[-1].record.help is not None
+        help_answer = self.helpdesk.answer(f"{opened.history[-2].text} {message}" if follows_help else message
+                                           ) if plan.help else None
         clock.lap("understand")
 
         reply = _Sections()
@@ -455,7 +459,7 @@ class Kith:
             help=StoredHelp(article_id=help_answer.article_id, title=help_answer.title, answer=help_answer.answer)
             if help_answer else None,
             handoff=StoredHandoff(**handoff.to_dict()) if handoff else None,
-            refused=plan.refusal, understanding=understanding, context=context,
+            refused=plan.refusal, clarified=picks.asked, understanding=understanding, context=context,
         )
         profile = self.sessions.save_turn(opened.session_id, user_id, message, reply.text, record, profile, app,
                                           base=opened.base)
@@ -488,6 +492,7 @@ class Kith:
             earlier=[item_id for m in replies for item_id in m.record.picks()],
             answered=[question.item_id for question in replies[-1].record.understanding.questions]
             if replies and replies[-1].record.understanding else [],
+            clarified=bool(replies) and replies[-1].record.clarified,
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -590,6 +595,7 @@ class _Opened:
     mentioned: list[str]  # items the recent messages named
     earlier: list[str]  # items the recent replies recommended
     answered: list[str]  # items the last reply answered questions about
+    clarified: bool  # the last reply asked what the person is after
 
 
 @dataclass

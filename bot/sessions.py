@@ -67,6 +67,8 @@ class TurnRecord(BaseModel):
     help: StoredHelp | None = None
     handoff: StoredHandoff | None = None
     refused: str | None = None
+    # The reply asked what the person is after; its picks are popular ones listed meanwhile.
+    clarified: bool = False
     understanding: Understanding | None = None
     scripted: bool = False  # written by a scripted dialogue (evaluation/scripted.py), not by Kith
     context: ClientContext | None = None  # the moment the client sent with the message

@@ -126,6 +126,9 @@ class Said:
     named_before: tuple[str, ...] = ()
     # Items the assistant's last reply answered questions about ("how long is the second one?").
     answered: tuple[str, ...] = ()
+    # The last reply asked what the person is after: the picks it listed meanwhile were no answer
+    # to a request, and a feeling said without naming them ("ok thanks") is not about them.
+    clarified: bool = False
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -314,7 +317,7 @@ class RuleReader:
         if said_superlative:
             start, end = said_superlative[2].span()
             wishes = about_choice[:start] + " " * (end - start) + about_choice[end:]
-        u = read_rules(wishes, sentiment, self.vocabulary, said.suggested, self.today(), mentions,
+        u = read_rules(wishes, sentiment, self.vocabulary, () if said.clarified else said.suggested, self.today(), mentions,
                        self.items, last_named,
                        sorted({*self.makers.categories([*makers, *liked_makers]),
                                *(self.items[item_id].category for item_id in asked)}),

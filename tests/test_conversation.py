@@ -184,6 +184,21 @@ def test_a_feeling_after_an_answer_is_about_what_it_answered_not_the_picks_after
     assert perfect.profile.likes == [second.item_id]
 
 
+def test_a_problems_follow_up_is_helped_with_the_problem_in_mind(kith: Kith) -> None:
+    broken = kith.reply("pole-broke", "hi, I ordered a tent last week and it arrived with a broken pole")
+    assert broken.help is not None and broken.help.title == "Damaged or faulty items"
+    again = kith.reply("pole-broke", "can I get a replacement?", broken.session_id)
+    assert again.help is not None and again.help.title == "Damaged or faulty items" and "replacement" in again.help.answer
+    assert again.recommendations == []
+
+
+def test_a_thank_you_after_a_clarifying_question_likes_none_of_the_picks_it_listed(kith: Kith) -> None:
+    hello = kith.reply("just-browsing", "recommend something")
+    assert hello.asked_clarifying and "books" in {r.category for r in hello.recommendations}
+    thanks = kith.reply("just-browsing", "ok thanks. I need a book for a long flight", hello.session_id)
+    assert thanks.profile.likes == [] and thanks.recommendations
+
+
 def test_the_closest_to_a_request_naming_no_category_are_of_the_categories_that_carry_it(kith: Kith) -> None:
     # Five climbing things cost $100 or less; the closest after them are gear.
     turn = kith.reply("climber", "a gift for my brother, into bouldering, up to 100 dollars")
