@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 import logging
 from pathlib import Path
 from typing import Any
@@ -527,7 +527,7 @@ class Kith:
             yield reply.add(
                 self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations
                 else replies["nothing_new"].format(titles=_listed(fitting, NOTHING_NEW_TITLES)) if fitting
-                else replies["nothing_fits"].format(limits="; ".join(describe_limits(profile.constraints))))
+                else self._nothing_fits(profile, request))
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
         named = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned,
@@ -539,6 +539,18 @@ class Kith:
         reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded
         return picks
 
+
+    def _nothing_fits(self, profile: Profile, request: RankRequest) -> str:
+        """What to loosen, where nothing in the catalog fits; under a budget, with the cheapest
+        item that fits all the rest ("any of those under 5 dollars?": the 90s film nearest it)."""
+        replies = prompts.table("support")["replies"]
+        said = replies["nothing_fits"].format(limits="; ".join(describe_limits(profile.constraints)))
+        if request.max_price is None:
+            return said
+        priced = [item for item in self.ranker.fitting(replace(request, max_price=None)) if item.price is not None]
+        cheapest = min(priced, key=lambda item: (item.price, item.id), default=None)
+        return said if cheapest is None else " ".join(
+            [said, replies["cheapest_else"].format(title=cheapest.title, price=cheapest.price)])
 
     def chat_model(self):  # -> langchain_core BaseChatModel
         """The reply LLM as a LangChain chat model, for the agent planner."""

@@ -111,6 +111,10 @@ def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_do
     cheap = kith.reply("tent-buyer", "a tent under 100 dollars", liked.session_id)
     assert cheap.recommendations == [] and cheap.asked_clarifying
     assert "(looking for: outdoor, tent; price: 0 to 100)?" in cheap.text and "Hobbit" not in cheap.text
+    # And the nearest to the budget of what fits the rest: the cheapest tent.
+    every_tent = [item for item in kith.ranker.stats.items.values() if item.title.endswith("Tent")]
+    cheapest = min(every_tent, key=lambda item: item.price or 0)
+    assert cheap.text.endswith(f"The cheapest that fits the rest is {cheapest.title}, at {cheapest.price:.2f}.")
     # Four tents fit "a tent"; turned down, all of them, nothing new fits.
     tents = kith.reply("tent-buyer", "ok, a tent then, any price", cheap.session_id)
     assert len(tents.recommendations) == 4
