@@ -410,10 +410,11 @@ class RuleReader:
                  or said.suggested[:WRITTEN_ABOUT])
         if not facts:
             # "Is it available as an audiobook?": a word for its own category wishes for nothing.
-            if set(u.categories) <= {self.items[i].category for i in asked if i in self.items}:
-                u.categories = []
-            if u.has_wishes():
-                return  # it asks for picks ("is there a cheaper one?")
+            own = {self.items[i].category for i in asked if i in self.items}
+            wishes = u.model_copy(update={"categories": [c for c in u.categories if c not in own]})
+            if wishes.has_wishes():
+                return  # it asks for picks ("does it come cheaper, or a film like it?")
+            u.categories = wishes.categories
         if "pick" in facts:  # "which one would you pick?": they are asked in the order they were ranked
             asked = sorted(asked, key=lambda i: said.suggested.index(i) if i in said.suggested else len(said.suggested))
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked

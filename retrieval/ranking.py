@@ -46,13 +46,13 @@ from retrieval.vectors import VectorStore
 log = logging.getLogger(__name__)
 
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
+LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # The record's attributes that measure an item for an order ("the lightest tent") or an answer
 # ("how long is it?"), the first one the item has; the price is the item's own field.
 MEASURES: dict[str, tuple[str, ...]] = {"length": ("runtime_min", "pages", "length_min"), "year": ("year",),
                                         "weight": ("weight_g",)}
 # How a measure reads beside its number, by attribute ("640 g", "223 pages").
 UNITS = {"runtime_min": "min", "pages": "pages", "length_min": "min", "weight_g": "g"}
-LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # How much a friend counts whose liked items share nothing with the person's (see Ranker._social).
 SOCIAL_CLOSENESS_FLOOR = 0.02
 # How many of the stored requests most alike this one `similar_requests` reads: 30 beat 10 and 100
@@ -86,7 +86,8 @@ TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
 CAME_UP = "came up earlier in this conversation"
 # How many friends an answer to "is it any good?" tells of (Ranker.reception).
 FRIENDS_TOLD = 3
-# The reason on an item the person asked for by name ("do you have Dune?"), and on a pick like it.
+# The reason on an item the person asked for by name ("do you have Dune?"); a pick like it says
+# "like Dune, which you asked for".
 ASKED_FOR = "you asked for it"
 # The reason on the first pick of a request in order ("the cheapest book"): "the cheapest of what
 # fits, at 8.99" ({word}: Order.word; {value}: its measure).
@@ -141,6 +142,16 @@ class RankingWeights(BaseModel):
     social_scale: Literal["top", "friends"] = "top"
 
 
+@dataclass(frozen=True)
+class Order:
+    """A request for the least or the most of a measure ("the cheapest book", "your lightest
+    tents"): the picks that fit come in its order instead of by score."""
+
+    measure: str  # "price", or a key of MEASURES
+    most: bool  # the most of it first ("the newest"), else the least ("the cheapest")
+    word: str  # the superlative the first pick's reason says ("cheapest")
+
+
 @dataclass
 class RankRequest:
     """What the ranker needs to know about the person and the moment."""
@@ -188,19 +199,10 @@ class RankRequest:
     # Items the person asked for by name ("do you have Dune?"): the first picks, in order, whatever
     # else the request says; the other picks are taken as alike them, as they would be like a like.
     asked_for: Sequence[str] = ()
-    # A request in order ("the cheapest book"): every item of its categories is a candidate, and
-    # those that fit come least (or most) first, a score deciding ties and what lacks the measure last.
+    # A request in order ("the cheapest book"): the items within its hard constraints with the
+    # least (or most) of the measure, from the whole catalog, are candidates, and those that fit
+    # come in that order, the score deciding ties and what lacks the measure last.
     order: Order | None = None
-
-
-@dataclass(frozen=True)
-class Order:
-    """A request for the least or the most of a measure ("the cheapest book", "your lightest
-    tents"): the picks that fit come in its order instead of by score."""
-
-    measure: str  # "price", or a key of MEASURES
-    most: bool  # the most of it first ("the newest"), else the least ("the cheapest")
-    word: str  # the superlative the first pick's reason says ("cheapest")
 
 
 @dataclass(frozen=True)
