@@ -35,9 +35,11 @@ def complains(message: str) -> bool:
 
 def is_negative(message: str, sentiment: Sentiment) -> bool:
     """A negative turn is about the experience: a complaint, or a clearly negative message that
-    is not taste ("I hated Psycho" is a dislike, not frustration)."""
+    is not taste ("I hated Psycho" is a dislike, "nah, too sad" turns the picks down: not
+    frustration) nor the person's own mood ("I'm in a bad mood": a warm reply, no hand-off)."""
     threshold = float(prompts.table("support")["handoff"]["negative_polarity"])
-    return complains(message) or (sentiment.polarity <= threshold and "dislike" not in sentiment.items.values())
+    taste = "dislike" in sentiment.items.values() or sentiment.mood == "rejecting"
+    return complains(message) or (sentiment.polarity <= threshold and not taste and sentiment.mood != "down")
 
 
 def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence[StoredMessage]) -> HandoffReason | None:

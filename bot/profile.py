@@ -70,7 +70,7 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
 TAG_WORDS: dict[str, tuple[str, ...]] = {
     "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space", "outer space", "space opera", "aliens",
                "robots", "futuristic", "dystopian", "dystopia", "time travel", "spaceships"),
-    "scary": ("scary", "scarier", "scariest", "frightening", "creepy", "terrifying", "spooky", "scares", "too scary",
+    "scary": ("scary", "scarier", "scariest", "frightening", "creepy", "terrifying", "spooky", "scares",
               "nightmares", "nightmare", "keep me up at night", "keeps me up at night", "lights on",
               "sleep with the lights on", "sleeping with the lights on", "hiding behind the sofa", "spine-chilling",
               "jump scares", "fright", "frights", "horrifying", "eerie"),
@@ -192,6 +192,8 @@ NEGATORS = re.compile(
     r"(?:\s+(?!(?:something|some)\b)[\w'’-]+){0,5}\s*$",
     re.I,
 )
+# Too much of it, right before it: "nah, too sad", "a bit too dark".
+TOO_MUCH = re.compile(r"\b(?:too|overly)\s+$", re.I)
 # Where a clause ends, for negation: punctuation, or "but" (not "anything but": a negator).
 CLAUSE_END = re.compile(r"[.;!?,]|(?<!\banything )\bbut\b", re.I)
 ACCEPTING = re.compile(r"\b(don'?t mind|do not mind|fine with|ok with|okay with|happy with|actually (i )?(like|love|want))\b[\w\s,'-]{0,20}$", re.I)
@@ -772,7 +774,7 @@ def _negated(text: str, start: int) -> bool:
     """Whether the words before `start`, in its clause, negate what is said there: only the same
     clause can ("No thanks, I love horror"), and not where it accepts it ("I don't mind scary")."""
     before = CLAUSE_END.split(text[:start])[-1]
-    return bool(NEGATORS.search(before)) and not ACCEPTING.search(before)
+    return bool(NEGATORS.search(before) or TOO_MUCH.search(before)) and not ACCEPTING.search(before)
 
 
 def _read_price(u: Understanding, text: str) -> None:

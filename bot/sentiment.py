@@ -45,7 +45,8 @@ DOWN_WORDS = re.compile(
     # "sad" of the thing wished for is no mood: "nothing too sad", "not sad", "anything sad"
     r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|(?<!nothing )(?<!anything )(?<!too )(?<!not )sad|"
     r"lonely|depressed|stressed|exhausted|"
-    r"heartbroken|miserable|upset|down in the dumps|(rough|awful|terrible|hard|bad|long) (day|week|month|year|time))\b",
+    r"heartbroken|miserable|upset|down in the dumps|(rough|awful|terrible|hard|bad|long) (day|week|month|year|time)|"
+    r"(?:a )?(?:bad|foul|grumpy|rotten) mood|grumpy)\b",
     re.I,
 )
 
@@ -209,6 +210,12 @@ STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:
 # Films of a kind ("I do not like stephen king movies", "the war movies that are not in
 # English"), unless the words point at the ones just named ("I love those movies", "both films").
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
+# A clause that opens with a wish for something new ("something funny then", "ok, anything
+# lighter?"): its words describe what is wanted, not the suggestions ("something like that"
+# points at them; "it sounds like something I'd like" and "I'm not looking for anything that
+# spacey" are about them).
+WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:something|anything)\b"
+                    r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)", re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
 # The nouns that stand for an item described, not named ("the shark one", "the 2021 film"); the
@@ -386,7 +393,7 @@ def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
 
 
 def _about_a_kind(clause: str) -> bool:
-    return any(not POINTED.search(clause[: match.start()]) for match in KIND.finditer(clause))
+    return bool(WISHED.search(clause)) or any(not POINTED.search(clause[: match.start()]) for match in KIND.finditer(clause))
 
 
 # The key of the answer about the suggestions, beside the items named.

@@ -139,6 +139,12 @@ def test_what_someone_has_already_is_no_request() -> None:
     assert say("and shoes?").constraints.kinds == ["shoes"]
 
 
+def test_too_much_of_a_tag_avoids_it() -> None:
+    # "Nah, too scary" had asked for scary films.
+    scary = say("nah, too scary")
+    assert scary.constraints.excluded_tags == ["scary"] and "scary" not in scary.liked_tags
+
+
 def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
     tent = say("a tent for camping, not a hammock")
     assert (tent.constraints.categories, tent.constraints.kinds) == (["outdoor"], ["tent"])

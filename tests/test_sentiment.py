@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.handoff import is_negative
 from bot.sentiment import analyze
 from retrieval.titles import FoundTitle, TitleFinder
 
@@ -202,6 +203,18 @@ def test_a_wish_is_no_feeling_about_the_suggestions() -> None:
     assert analyze("we would prefer a refund", []).answer == "neutral"
     # Liking them is still liking them.
     assert analyze("I like it", []).answer == "like" and analyze("yes, I'd love to watch it", []).answer == "like"
+    # "Funny" in "something funny then" describes what is wished for: the six films before had been liked.
+    assert analyze("something funny then", []).answer == "neutral"
+    assert analyze("loved it, something similar please", []).answer == "like"
+    assert analyze("yes, something like that", []).answer == "like"
+
+
+def test_a_bad_mood_or_turning_picks_down_is_no_frustration_with_the_service() -> None:
+    # "I'm in a bad mood" then "nah, too sad" had handed the conversation to a person.
+    assert not is_negative("something to watch tonight, I'm in a bad mood", analyze("something to watch tonight, I'm in a bad mood", []))
+    assert not is_negative("nah, too sad", analyze("nah, too sad", []))
+    late = "This is awful, my order is late and nobody answers my emails"
+    assert is_negative(late, analyze(late, []))
 
 
 def test_a_wish_for_what_it_is_not_is_no_complaint_and_no_mood() -> None:
