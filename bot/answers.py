@@ -88,8 +88,7 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     # A question the records cannot answer ("does it come in other sizes?"): one sentence says so.
     unknown = [items[question.item_id].title for question in questions if not question.facts]
     if unknown:
-        said.append(table["answers"]["unknown_detail"].format(
-            titles=", ".join(unknown[:-1]) + " and " + unknown[-1] if len(unknown) > 1 else unknown[0]))
+        said.append(table["answers"]["unknown_detail"].format(titles=listed(unknown)))
     for question in (question for question in questions if not question.most):
         item = items[question.item_id]
         for n, fact in enumerate(question.facts):
@@ -109,6 +108,12 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
                         if value is None else
                         table["answers"][key].format(title=item.title if n == 0 else table["answers"]["it"], value=value))
     return " ".join(said)
+
+
+def listed(names: Sequence[str], most: int | None = None) -> str:
+    """Names as a reply says them: "A", "A and B", "A, B, C and 4 more" (at most `most` named)."""
+    shown = list(names[:most]) + ([f"{len(names) - most} more"] if most is not None and len(names) > most else [])
+    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 def _received(item: Item, reception: Reception, first: bool) -> list[str]:

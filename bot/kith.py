@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 import prompts
-from bot.answers import answer
+from bot.answers import answer, listed
 from bot.config import KithConfig, load_config
 from bot.context import ClientContext, situation
 from bot.feedback import REMOVING, SIGNALS, VISIBILITIES, Feedback, Signal, apply_feedback, as_interaction
@@ -320,7 +320,8 @@ class Kith:
             if any(tag in group for group in required) and not stats.tag_categories.get(tag, set()) & set(
                     c.categories or stats.categories):
                 required = [group for group in required if tag not in group]
-                order = order or (("price", most) if most else None)
+                if most and order is None:
+                    order = ("price", most)
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *(tag for group in required for tag in group)},
                            refused={*c.excluded_tags, *profile.disliked_tags})
@@ -414,9 +415,9 @@ class Kith:
                                                                            opened.last_recommended)
         # A follow-up to a problem ("can I get a replacement?" after "it arrived with a broken
         # pole") is asked together with the problem it follows.
-        follows_help = len(opened.history) >= 2 and opened.history[-1].record.help is not None
-        help_answer = self.helpdesk.answer(f"{opened.history[-2].text} {message}" if follows_help else message
-                                           ) if plan.help else None
+        problem = next((m.text for m in reversed(opened.history) if m.role == "user"), "") if (
+            opened.history and opened.history[-1].record.help) else ""
+        help_answer = self.helpdesk.answer(f"{problem} {message}".strip()) if plan.help else None
         clock.lap("understand")
 
         reply = _Sections()
@@ -526,7 +527,7 @@ class Kith:
             fitting = [] if picks.recommendations else [item.title for item in self.ranker.fitting(request)]
             yield reply.add(
                 self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations
-                else replies["nothing_new"].format(titles=_listed(fitting, NOTHING_NEW_TITLES)) if fitting
+                else replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES)) if fitting
                 else self._nothing_fits(profile, request))
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
@@ -580,12 +581,6 @@ class Kith:
             return None
         friends = result.last_artifact("friends_activity") or []
         return _Picks(choose_tone(sentiment), found, list(friends)), result.text
-
-
-def _listed(titles: Sequence[str], most: int) -> str:
-    """"A", "A and B", "A, B, C and 4 more"."""
-    shown = list(titles[:most]) + ([f"{len(titles) - most} more"] if len(titles) > most else [])
-    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 def _order(order: tuple[str, str]) -> Order:

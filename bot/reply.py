@@ -180,8 +180,10 @@ def _in_lead(reasons: Sequence[str]) -> str | None:
     for in order ("the cheapest of what fits, at 8.99"), else that it came up before, else the
     person's own like ("because you liked Arrival (2016)")."""
     ordered = next((r for r in reasons if ORDERED_REASON.match(r)), None)
-    if ordered or CAME_UP in reasons:
-        return ordered or CAME_UP
+    if ordered is not None:
+        return ordered
+    if CAME_UP in reasons:
+        return CAME_UP
     return next((r for r in reasons if r.startswith("because you liked")), None)
 
 

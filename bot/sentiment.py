@@ -393,7 +393,8 @@ def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
 
 
 def _about_a_kind(clause: str) -> bool:
-    return bool(WISHED.search(clause)) or any(not POINTED.search(clause[: match.start()]) for match in KIND.finditer(clause))
+    return bool(WISHED.search(clause)) or any(not POINTED.search(clause[: match.start()])
+                                              for match in KIND.finditer(clause))
 
 
 # The key of the answer about the suggestions, beside the items named.

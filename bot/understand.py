@@ -266,8 +266,10 @@ class Makers:
         """The makers named, each with where (in order, each once)."""
         found = [(self._names[m.group().lower()], m) for m in self._any_case.finditer(text)] if self._names else []
         found += [(self._words[m.group()], m) for m in self._as_written.finditer(text)] if self._words else []
-        found.sort(key=lambda pair: pair[1].start())
-        return [pair for n, pair in enumerate(found) if pair[0] not in {name for name, _ in found[:n]}]
+        first: dict[str, re.Match[str]] = {}
+        for name, match in sorted(found, key=lambda pair: pair[1].start()):
+            first.setdefault(name, match)
+        return list(first.items())
 
     def categories(self, makers: Iterable[str]) -> list[str]:
         """The categories of the makers' things."""

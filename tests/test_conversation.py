@@ -138,14 +138,16 @@ def test_things_by_a_maker_are_theirs_only_until_a_new_request(kith: Kith) -> No
 
 
 def test_an_item_asked_for_by_name_is_the_first_pick_and_the_reply_says_it_is_here(kith: Kith) -> None:
-    # "Harry Potter" names the series' one book here; the Hobbit came up before and is shown again.
+    # "Harry Potter" names the series' one book here; the Hobbit, asked for, is the first pick, and
+    # asked for again after it came up, it still is.
     potter = kith.reply("fan-of-names", "any Harry Potter books?")
     assert potter.recommendations[0].title == "Harry Potter and the Philosopher's Stone"
     assert potter.text.startswith("Yes, we have it. Try Harry Potter and the Philosopher's Stone")
-    hobbit = next(r for r in potter.recommendations if r.title == "The Hobbit")
-    again = kith.reply("fan-of-names", "what about The Hobbit?", potter.session_id)
-    assert again.recommendations[0].item_id == hobbit.item_id
-    assert {r.category for r in again.recommendations} == {"books"}
+    hobbit = kith.reply("fan-of-names", "what about The Hobbit?", potter.session_id)
+    assert hobbit.recommendations[0].title == "The Hobbit"
+    assert {r.category for r in hobbit.recommendations} == {"books"}
+    again = kith.reply("fan-of-names", "and what about The Hobbit?", hobbit.session_id)
+    assert again.recommendations[0].title == "The Hobbit"
     # A book and a film go by "Dune": both are here.
     dune = kith.reply("fan-of-names", "do you have Dune?")
     assert [r.title for r in dune.recommendations[:2]] == ["Dune", "Dune (2021)"]
@@ -197,9 +199,10 @@ def test_a_problems_follow_up_is_helped_with_the_problem_in_mind(kith: Kith) -> 
 
 
 def test_a_thank_you_after_a_clarifying_question_likes_none_of_the_picks_it_listed(kith: Kith) -> None:
+    # No category named: whatever the picks listed, "thanks" would have liked them all.
     hello = kith.reply("just-browsing", "recommend something")
-    assert hello.asked_clarifying and "books" in {r.category for r in hello.recommendations}
-    thanks = kith.reply("just-browsing", "ok thanks. I need a book for a long flight", hello.session_id)
+    assert hello.asked_clarifying and hello.recommendations
+    thanks = kith.reply("just-browsing", "ok thanks. something for a long flight please", hello.session_id)
     assert thanks.profile.likes == [] and thanks.recommendations
 
 
