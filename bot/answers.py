@@ -14,7 +14,9 @@ from retrieval.ranking import MEASURES, Reception
 from retrieval.schemas import Item
 
 # In the order they are answered: what it is about first, then "It is $13.99."
-FACTS: tuple[Fact, ...] = ("pick", "about", "tags", "reception", "price", "length", "year", "creator", "rating", "weight")
+# "total" ("how much for both together?") adds up the prices, after them.
+FACTS: tuple[Fact, ...] = ("pick", "about", "tags", "reception", "price", "total", "length", "year", "creator", "rating",
+                           "weight")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",)}
 # A question: a question mark, or a question word first ("how much is the first one").
@@ -39,10 +41,12 @@ MOSTS: tuple[Most, ...] = ("least", "most")
 
 
 def asked_facts(message: str) -> list[Fact]:
-    """The facts a message asks about an item, in FACTS order; none outside a question."""
+    """The facts a message asks about an item, in FACTS order; none outside a question. A total
+    asks for the prices it adds up."""
     if not QUESTION.search(message):
         return []
-    return [fact for fact in FACTS if fact != "tags" and prompts.patterns("answers", "asks", fact).search(message)]
+    asked = {fact for fact in FACTS if fact != "tags" and prompts.patterns("answers", "asks", fact).search(message)}
+    return [fact for fact in FACTS if fact in asked or fact == "price" and "total" in asked]
 
 
 def asked_whether(message: str) -> str:
@@ -92,8 +96,8 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     for question in (question for question in questions if not question.most):
         item = items[question.item_id]
         for n, fact in enumerate(question.facts):
-            if fact == "pick":
-                continue  # answered above, for all of them at once
+            if fact in ("pick", "total"):
+                continue  # answered for all of them at once, above and below
             if fact == "reception":
                 said += _received(item, reception(item.id) if reception else Reception(), n == 0)
                 continue
@@ -107,6 +111,11 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
             said.append(table["answers"]["unknown"].format(fact=table["fact_names"][fact], title=item.title)
                         if value is None else
                         table["answers"][key].format(title=item.title if n == 0 else table["answers"]["it"], value=value))
+    totalled = [items[question.item_id] for question in questions if "total" in question.facts]
+    if len(totalled) > 1:
+        unpriced = [item.title for item in totalled if item.price is None]
+        said.append(table["answers"]["total_unknown"].format(titles=listed(unpriced)) if unpriced else
+                    table["answers"]["total"].format(value=sum(item.price or 0.0 for item in totalled)))
     return " ".join(said)
 
 

@@ -53,12 +53,16 @@ DRAFT_MAX_TOKENS = 96
 # How much of the assistant's last reply the LLM reads: enough for the items it named.
 ASSISTANT_CHARS = 300
 # "the first", "the second one", "the latter": a suggestion by its place in the assistant's last
-# reply, which names them in order ("the first time", "the last Hangover" are not).
-ORDINAL = re.compile(r"\bthe (first|second|third|fourth|fifth|last|former|latter)"
-                     r"(?: one\b|(?=\s*(?:[.,;:!?]|$))|(?=\s+(?:is|was|sounds|looks)\b))", re.I)
+# reply, which names them in order ("the first time", "the last Hangover" are not); one beside
+# another ("the first or the second?").
+_PLACE = r"(first|second|third|fourth|fifth|last|former|latter)"
+ORDINAL = re.compile(rf"\bthe {_PLACE}(?: one\b|(?=\s*(?:[.,;:!?]|$))|(?=\s+(?:is|was|sounds|looks)\b)"
+                     rf"|(?=\s+(?:or|and) the {_PLACE}\b))", re.I)
 ORDINAL_PLACES = {"first": 0, "former": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1}
-# "The first two", "the last three", "the top 2": several suggestions by their places.
-FIRST_FEW = re.compile(r"\bthe (first|top|last) (two|three|2|3)\b", re.I)
+# "The first two", "the last three", "the top 2", "both of the first ones": several suggestions
+# by their places.
+FIRST_FEW = re.compile(r"\b(?:the (?P<end>first|top|last) (?P<few>two|three|2|3)|both (?:of )?the (?P<ends>first|top|last)"
+                       r"(?: ones| two)?)\b", re.I)
 FEW = {"two": 2, "three": 3, "2": 2, "3": 3}
 # "the shark one", "the Spielberg film", "the 2021 one", "the one with the shark": an item
 # described by its own words.
@@ -142,8 +146,8 @@ def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> 
         if place < len(suggested) and not _inside(match, found):
             found.append(FoundTitle(suggested[place], match.start(), match.end()))
     for match in FIRST_FEW.finditer(message):
-        few = FEW[match.group(2).lower()]
-        places = suggested[-few:] if match.group(1).lower() == "last" else suggested[:few]
+        few = FEW[(match.group("few") or "two").lower()]
+        places = suggested[-few:] if (match.group("end") or match.group("ends")).lower() == "last" else suggested[:few]
         if not _inside(match, found):
             found += [FoundTitle(item_id, match.start(), match.end()) for item_id in places]
     return sorted(found, key=lambda title: title.start)
@@ -421,6 +425,10 @@ class RuleReader:
             asked = sorted(asked, key=lambda i: said.suggested.index(i) if i in said.suggested else len(said.suggested))
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
                        if item_id in self.items]
+        if "pick" in facts:
+            # "Which is better, the first or the second?" chooses between them: its "better" is
+            # no feeling about the other picks.
+            u.opinions = [o for o in u.opinions if o.item_id in asked or o.item_id not in said.suggested]
         if u.questions:
             u.tags, u.avoid = [t for t in u.tags if t not in tags], [t for t in u.avoid if t not in tags]
             if "length" in facts:

@@ -20,7 +20,7 @@ INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "hu
 Feeling = Literal["like", "dislike", "neutral"]
 Length = Literal["short", "long"]
 # What a question can ask about an item (bot/answers.py).
-Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags", "reception", "pick"]
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags", "reception", "pick", "total"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")
 

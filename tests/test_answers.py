@@ -42,6 +42,9 @@ ITEMS = {
     ("what's the difference between the first two?", ["about", "price"]),
     ("which one would you pick?", ["pick"]),
     ("is the first one worth reading?", ["reception"]),
+    ("how much for both of the first ones together?", ["price", "total"]),
+    ("how much would all that cost?", ["price", "total"]),
+    ("what's the total?", ["price", "total"]),
     ("what do my friends think of it?", ["reception"]),
     # No question, or no fact asked: none.
     ("something under two hours long", []),
@@ -127,6 +130,28 @@ def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None
     # Asked of the answer's two, in the picks' order whatever order the answer named them in.
     chosen = reader.read(Said("ok which one would you pick?", "A Wizard of Earthsea: ... Alien (1979): ...", picks))[0]
     assert answer(chosen.questions, ITEMS) == "Of these, I'd pick Alien (1979): it came first for what you asked."
+    # Two named by their places, side by side: both are asked about, and no picks follow.
+    better = reader.read(Said("which is better, the second or the first?", "three picks", picks))[0]
+    assert [(q.item_id, q.facts) for q in better.questions] == [("alien", ["pick"]), ("earthsea", ["pick"])]
+    assert answer(better.questions, ITEMS) == "Of these, I'd pick Alien (1979): it came first for what you asked."
+    assert not plan_turn("which is better, the second or the first?", better).recommend
+
+
+def test_the_prices_asked_together_are_added_up() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
+                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("alien", "earthsea", "tent")
+    both = reader.read(Said("how much for both of the first ones together?", "three picks", picks))[0]
+    assert [(q.item_id, q.facts) for q in both.questions] == [("alien", ["price", "total"]),
+                                                              ("earthsea", ["price", "total"])]
+    assert answer(both.questions, ITEMS) == "Alien (1979) is $7.99. A Wizard of Earthsea is $13.99. Together they come to $21.98."
+    # Where a price is unknown, no total is made up.
+    every = [ItemQuestion(item_id=item_id, facts=["price", "total"]) for item_id in picks]
+    assert answer(every, ITEMS).endswith(
+        "I don't have the price of Ridgeline 2 Ultralight Tent, so I can't add them up.")
+    # One item has no total of its own.
+    assert answer(every[:1], ITEMS) == "Alien (1979) is $7.99."
 
 
 def test_is_it_any_good_is_answered_from_what_people_here_shared() -> None:
