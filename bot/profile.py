@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment, without_titles
 from bot.understanding import Feeling, ItemOpinion, Understanding
+from retrieval.ranking import LengthLimit
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
@@ -199,7 +200,10 @@ CLAUSE_END = re.compile(r"[.;!?,]|(?<!\banything )\bbut\b", re.I)
 ACCEPTING = re.compile(r"\b(don'?t mind|do not mind|fine with|ok with|okay with|happy with|actually (i )?(like|love|want))\b[\w\s,'-]{0,20}$", re.I)
 RESET = re.compile(r"\b(start over|reset (my )?profile|forget everything|clear (my )?profile)\b", re.I)
 ANY_PRICE = re.compile(r"\b(any price|money is no object|forget (about )?the budget|no budget|price doesn'?t matter)\b", re.I)
-MAX_PRICE = re.compile(r"\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
+# A number followed by a unit of length is no price ("under 2 hours": LENGTH_LIMIT).
+NOT_A_SUM = r"(?![\d.]|\s*(?:hours?|hrs?|h|minutes?|mins?|pages?)\b)"
+MAX_PRICE = re.compile(r"\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)\s*[$£€]?\s*"
+                       rf"(\d+(?:\.\d+)?){NOT_A_SUM}", re.I)
 MIN_PRICE = re.compile(
     r"\b(?:(?:over|above|more than|at least)\s*[$£€]\s*(\d+(?:\.\d+)?)|(?:pay|spend) at least\s*[$£€]?\s*(\d+(?:\.\d+)?)"
     r"|(?:over|above|more than|at least)\s*(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b"
@@ -209,7 +213,8 @@ MIN_PRICE = re.compile(
 AMOUNT = re.compile(r"(?<!\bover )(?<!\babove )(?<!\bleast )(?<!more than )\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b"
                     r"(?!\s+(?:or more|and up|or over)\b)", re.I)
 # A maximum said as what they won't spend ("won't spend more than 50", "can't cost more than 60").
-NOT_MORE_THAN = re.compile(r"\b(?:won['’]?t|will not|can['’]?t|cannot|not|don['’]?t want to) (?:spend|pay|cost|be) (?:more|over) (?:than )?[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
+NOT_MORE_THAN = re.compile(r"\b(?:won['’]?t|will not|can['’]?t|cannot|not|don['’]?t want to) (?:spend|pay|cost|be) (?:more|over) "
+                           rf"(?:than )?[$£€]?\s*(\d+(?:\.\d+)?){NOT_A_SUM}", re.I)
 NUMBER_WORDS = {word: n for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen".split())} | {word: 10 * n for n, word in enumerate(
@@ -218,6 +223,19 @@ SPOKEN_NUMBER = re.compile(
     r"\b(?:(a|one|two|three|four|five) hundred(?: and)?\s*)?(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
     + r")?(?:[- ](one|two|three|four|five|six|seven|eight|nine))?\b", re.I)
 SLANG_SUMS = (("a tenner", "10 pounds"), ("a fiver", "5 pounds"), ("a grand", "1000 pounds"))
+# A length said in numbers ("under 2 hours", "less than 90 minutes", "no more than 300 pages", "an
+# hour and a half or less", "at least 400 pages"): at most, or at least (_read_length).
+LENGTH_AMOUNT = (r"(?P<amount>\d+(?:\.\d+)?|an?|half an?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+                 + r")\s*(?P<half>and a half\s*)?"
+                 r"(?P<unit>hours?|hrs?|h|minutes?|mins?|pages?)\b(?P<half_after>\s+and a half\b)?")
+LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "at_most": (re.compile(r"\b(?:under|below|less than|(?:no|not|nothing) (?:more|longer) than|at most|max(?:imum)?(?: of)?|"
+                           r"up to|within|shorter than)\s+" + LENGTH_AMOUNT, re.I),
+                re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:less|under|shorter)|max(?:imum)?|tops)\b", re.I)),
+    "at_least": (re.compile(r"\b(?:over|above|(?<!no )(?<!not )(?<!nothing )(?:more|longer) than|at least)\s+"
+                            + LENGTH_AMOUNT, re.I),
+                 re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:more|longer|over)|plus)\b", re.I)),
+}
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
 # A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
 # "40 to spend" (a bare "$50" may be a minimum or what they once paid).
@@ -298,7 +316,7 @@ class Constraints(BaseModel):
     max_price: float | None = Field(None, ge=0)
     min_year: int | None = None
     max_year: int | None = None
-    length: Literal["short", "long"] | None = None
+    length: Literal["short", "long"] | LengthLimit | None = None
     excluded_tags: list[str] = []
     # The tags this conversation's latest request asked for: what is ranked carries them,
     # whatever the person's history (`Vocabulary.requirement` groups their near-synonyms).
@@ -567,9 +585,10 @@ def read_rules(
             u.min_price = round(priced + 0.01, 2)
     dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)
     _read_era(u, text, today or date.today(), dated)
-    if SHORT.search(text):
+    u.length = _read_length(text)
+    if u.length is None and SHORT.search(text):
         u.length = "short"
-    elif LONG.search(text):
+    elif u.length is None and LONG.search(text):
         u.length = "long"
 
     occasion = next((found for o in OCCASIONS if (found := re.search(rf"\b{o}\b", text, re.I))), None)
@@ -789,6 +808,30 @@ def _read_price(u: Understanding, text: str) -> None:
         u.max_price = float(next(group for group in match.groups() if group))
     if match := MIN_PRICE.search(text):
         u.min_price = float(next(group for group in match.groups() if group))
+
+
+def _read_length(text: str) -> LengthLimit | None:
+    """A length said in numbers, in minutes or pages ("under 2 hours": at most 120 min)."""
+    text = _spoken_numbers(text)
+    bounds: dict[str, int] = {}
+    unit = None
+    for bound, patterns in LENGTH_BOUNDS.items():
+        match = next((found for pattern in patterns if (found := pattern.search(text))), None)
+        if not match:
+            continue
+        said = {name: value for name, value in match.groupdict().items() if value}
+        amount = said["amount"].lower()
+        value = (0.5 if amount.startswith("half") else 1.0 if amount in ("a", "an")
+                 else float(NUMBER_WORDS.get(amount, amount)))
+        value += 0.5 if "half" in said or "half_after" in said else 0.0
+        said_unit = said["unit"].lower()
+        if said_unit.startswith("h"):
+            value, said_unit = value * 60, "min"
+        said_unit = "pages" if said_unit.startswith("page") else "min"
+        if unit not in (None, said_unit):
+            continue  # "under 2 hours and over 300 pages" asks of two kinds of thing: the first counts
+        unit, bounds[bound] = said_unit, round(value)
+    return LengthLimit(unit=unit, **bounds) if unit and all(bounds.values()) else None
 
 
 def _read_era(u: Understanding, text: str, today: date, dated: int | None = None) -> None:

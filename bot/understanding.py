@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrieval.ranking import LengthLimit
+
 # recommend: wants suggestions; help: has a problem (an order, an account); feedback: an opinion
 # about something suggested; smalltalk: greetings, thanks; human: asks for a person; subvert:
 # tries to override the bot's instructions or read someone else's private activity.
@@ -105,7 +107,8 @@ class Understanding(BaseModel):
     max_price: float | None = Field(None, ge=0)
     min_year: int | None = None
     max_year: int | None = None
-    length: Length | None = None
+    # "short" or "long", or a length said in numbers ("under 2 hours"), which the rules read.
+    length: Length | LengthLimit | None = None
     occasion: str | None = None
     audience: str | None = None
     mood: str | None = None

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
+# The attributes a length said in numbers limits, by its unit ("under 2 hours": a film's runtime or
+# an album's length; "under 300 pages": a book's).
+LIMITED: dict[str, tuple[str, ...]] = {"min": ("runtime_min", "length_min"), "pages": ("pages",)}
 # The record's attributes that measure an item for an order ("the lightest tent") or an answer
 # ("how long is it?"), the first one the item has; the price is the item's own field.
 MEASURES: dict[str, tuple[str, ...]] = {"length": ("runtime_min", "pages", "length_min"), "year": ("year",),
@@ -152,6 +155,27 @@ class Order:
     word: str  # the superlative the first pick's reason says ("cheapest")
 
 
+class LengthLimit(BaseModel):
+    """A length said in numbers: "under 2 hours" is at most 120 minutes, "at least 400 pages" at
+    least 400 pages. An item whose record has no such measure is not held to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: Literal["min", "pages"]
+    at_most: int | None = Field(None, gt=0)
+    at_least: int | None = Field(None, gt=0)
+
+    def fits(self, item: Item) -> bool:
+        values = [value for name in LIMITED[self.unit] if isinstance(value := item.attributes.get(name), int | float)]
+        return all((self.at_most is None or value <= self.at_most) and (self.at_least is None or value >= self.at_least)
+                   for value in values)
+
+    def __str__(self) -> str:
+        bounds = [f"at least {self.at_least}"] * (self.at_least is not None) + [f"at most {self.at_most}"] * (
+            self.at_most is not None)
+        return f"{' and '.join(bounds)} {self.unit}"
+
+
 @dataclass
 class RankRequest:
     """What the ranker needs to know about the person and the moment."""
@@ -168,7 +192,8 @@ class RankRequest:
     max_price: float | None = None
     min_year: int | None = None
     max_year: int | None = None
-    length: str | None = None
+    # "short" or "long" (SHORT_LIMITS, LONG_LIMITS), or a length said in numbers.
+    length: str | LengthLimit | None = None
     # Removed outright (rejected, or already owned).
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
@@ -1153,6 +1178,8 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
             return False
         if request.max_year is not None and year > request.max_year:
             return False
+    if isinstance(request.length, LengthLimit):
+        return request.length.fits(item)
     if request.length is not None:
         limits = SHORT_LIMITS if request.length == "short" else LONG_LIMITS
         for attribute, limit in limits.items():

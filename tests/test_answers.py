@@ -30,6 +30,7 @@ ITEMS = {
     ("how much is it?", ["price"]),
     ("and who wrote it? how long is it?", ["length", "creator"]),
     ("is the second one too long?", ["length"]),
+    ("is the first one under 2 hours?", ["length"]),
     ("are they long?", ["length"]),
     ("are those expensive", ["price"]),
     ("when did it come out", ["year"]),

@@ -377,3 +377,14 @@ def test_an_answer_to_the_suggestions_leaves_what_the_person_felt_about_before(d
     assert [fresh.title(i) for i in profile.dislikes] == ["Titanic (1997)"]
     assert [fresh.title(i) for i in profile.likes] == ["Interstellar (2014)"]
     fresh.close()
+
+
+def test_a_length_said_in_numbers_limits_every_pick(kith: Kith) -> None:
+    items = {i.id: i for i in kith.ranker.stats.items.values()}
+    films = kith.reply("u-length", "I want a film for tonight, under 2 hours, not a horror")
+    assert films.recommendations and films.profile.constraints.max_price is None
+    assert all(items[r.item_id].attributes["runtime_min"] <= 120 for r in films.recommendations)
+    books = kith.reply("u-length", "and a sci-fi book, no more than 300 pages", films.session_id)
+    assert books.recommendations
+    assert all(items[r.item_id].category == "books" and items[r.item_id].attributes["pages"] <= 300
+               for r in books.recommendations)

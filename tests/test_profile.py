@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from bot.profile import Constraints, Context, Profile, Vocabulary, describe, merge_profiles, update_profile
 from bot.sentiment import analyze
+from retrieval.ranking import LengthLimit
+from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
 VOCABULARY = Vocabulary.for_catalog(
@@ -86,6 +90,33 @@ def test_constraints() -> None:
     assert say("any new releases?").constraints.min_year == 2021
     # A new album is one new to them, a new jacket not the one they have: no year.
     assert say("a new album").constraints.min_year is None and say("I need a new jacket").constraints.min_year is None
+
+
+@pytest.mark.parametrize(("message", "limit"), [
+    ("a film for tonight, under 2 hours, not a horror", LengthLimit(unit="min", at_most=120)),
+    ("less than 90 minutes please", LengthLimit(unit="min", at_most=90)),
+    ("a movie under an hour", LengthLimit(unit="min", at_most=60)),
+    ("an hour and a half or less", LengthLimit(unit="min", at_most=90)),
+    ("under two and a half hours", LengthLimit(unit="min", at_most=150)),
+    ("nothing longer than ninety minutes", LengthLimit(unit="min", at_most=90)),
+    ("a sci-fi book, no more than 300 pages", LengthLimit(unit="pages", at_most=300)),
+    ("an epic, at least 500 pages", LengthLimit(unit="pages", at_least=500)),
+    ("something over two hours", LengthLimit(unit="min", at_least=120)),
+])
+def test_a_length_said_in_numbers_is_a_limit_not_a_price(message: str, limit: LengthLimit) -> None:
+    c = say(message).constraints
+    assert (c.length, c.min_price, c.max_price) == (limit, None, None)
+
+
+def test_a_length_limit_holds_for_a_measure_of_its_unit_only() -> None:
+    limit = LengthLimit(unit="min", at_most=120)
+    film = Item(id="f", title="F", category="films", attributes={"runtime_min": 121})
+    book = Item(id="b", title="B", category="books", attributes={"pages": 500})
+    assert not limit.fits(film) and limit.fits(film.model_copy(update={"attributes": {"runtime_min": 120}}))
+    assert limit.fits(book) and not LengthLimit(unit="pages", at_least=501).fits(book)
+    # A price beside it is still a price.
+    c = say("under 10 bucks and under 2 hours").constraints
+    assert (c.max_price, c.length) == (10, limit)
 
 
 def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:
