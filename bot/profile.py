@@ -200,10 +200,14 @@ CLAUSE_END = re.compile(r"[.;!?,]|(?<!\banything )\bbut\b", re.I)
 ACCEPTING = re.compile(r"\b(don'?t mind|do not mind|fine with|ok with|okay with|happy with|actually (i )?(like|love|want))\b[\w\s,'-]{0,20}$", re.I)
 RESET = re.compile(r"\b(start over|reset (my )?profile|forget everything|clear (my )?profile)\b", re.I)
 ANY_PRICE = re.compile(r"\b(any price|money is no object|forget (about )?the budget|no budget|price doesn'?t matter)\b", re.I)
-# A number followed by a unit of length is no price ("under 2 hours": LENGTH_LIMIT).
-NOT_A_SUM = r"(?![\d.]|\s*(?:hours?|hrs?|h|minutes?|mins?|pages?)\b)"
-MAX_PRICE = re.compile(r"\b(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)\s*[$£€]?\s*"
-                       rf"(\d+(?:\.\d+)?){NOT_A_SUM}", re.I)
+# A number followed by a unit is no price ("under 2 hours": a length, LENGTH_BOUNDS; "a budget
+# 2-person tent", "up to 20 litres", "under 10 years old").
+NOT_A_SUM = (r"(?![\d.]|\s*-?\s*(?:hours?|hrs?|h|minutes?|mins?|pages?|person|people|man|litres?|liters?|l|season|"
+             r"kg|kilos?|g|grams?|km|miles?|days?|nights?|weeks?|years?|yo)\b)")
+# "Kids under 10" is an age, no price.
+NOT_AN_AGE = r"(?<!kids )(?<!children )(?<!kid )(?<!ages )(?<!aged )"
+MAX_PRICE = re.compile(rf"\b{NOT_AN_AGE}(?:under|below|less than|max(?:imum)?|up to|no more than|cheaper than|within)"
+                       rf"\s*[$£€]?\s*(\d+(?:\.\d+)?){NOT_A_SUM}", re.I)
 MIN_PRICE = re.compile(
     r"\b(?:(?:over|above|more than|at least)\s*[$£€]\s*(\d+(?:\.\d+)?)|(?:pay|spend) at least\s*[$£€]?\s*(\d+(?:\.\d+)?)"
     r"|(?:over|above|more than|at least)\s*(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b"
@@ -240,15 +244,21 @@ PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to
 # A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
 # "40 to spend" (a bare "$50" may be a minimum or what they once paid).
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
-                       r"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?)|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
+                       rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
 # A price said against the suggestions' ("something cheaper", "too pricey", "a nicer, pricier one").
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
 PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|fancier|more premium)\b", re.I)
-# A word that is a sum ("budget: 30", "my budget's about fifty", "a budget of $40"), where a word
+# Hiking for more than a day ("hiking in the Alps for a week", "a 3-day hike") is backpacking,
+# unless said to be day hikes.
+MULTI_DAY = re.compile(r"\b(?:for (?:a|one|two|three|four|five|a couple of|a few|several|\d+) (?:weeks?|days|nights)|"
+                       r"overnight|multi-?day|\d+[- ]days?|(?:two|three|four|five)[- ]days?|week-?long|hut[- ]to[- ]hut)\b", re.I)
+DAY_HIKE = re.compile(r"\bday\b", re.I)
+# A word that is a sum ("budget: 30", "my budget's about fifty", "a budget of $40", "budget 400"), where a word
 # followed by a price ("something sci-fi under $20") is a taste and a price.
 SUM_AFTER = re.compile(r"(?:['’]s|\s*:|\s+(?:is|of|at))(?:\s+(?:around|about|roughly|under|below|max(?:imum)?|up to|"
-                       r"no more than|less than))?\s*[$£€]?\s*\d", re.I)
+                       r"no more than|less than))?\s*[$£€]?\s*\d|\s*[$£€]\s*\d|\s+\d{2,}"
+                       + NOT_A_SUM, re.I)
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
 BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
 AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
@@ -295,7 +305,8 @@ YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|
 # child's (YOUNG_AGE or less) asks for the young audience's tags, a teenager's for TEEN_TAGS, an
 # adult's for neither, whatever the word for the person ("my son is 30").
 SAID_AGE = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ")"
-AGE = re.compile(rf"\b(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)\s+{SAID_AGE}\b"
+AGE = re.compile(rf"\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)"
+                 rf"\s+{SAID_AGE}\b"
                  r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
                  rf"|\b{SAID_AGE}[- ]?(?:years?[- ]old|yo)\b", re.I)
 YOUNG_AGE = 12
@@ -566,6 +577,8 @@ def read_rules(
     for tag, match in vocabulary.find_tags(text):
         if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
+        if tag == "day-hiking" and MULTI_DAY.search(text) and not DAY_HIKE.search(match.group()):
+            tag = "backpacking"  # "hiking in the Alps for a week" is no day hike
         if _negated(text, match.start()):
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:

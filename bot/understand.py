@@ -29,7 +29,7 @@ from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asks_
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import PLURAL, Vocabulary, read_rules
+from bot.profile import GEAR_KINDS, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -42,7 +42,7 @@ from bot.understanding import (
     Understanding,
     draft_schema,
 )
-from retrieval.ranking import maker_of
+from retrieval.ranking import maker_of, of_kind
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle, TitleFinder, split_year
 
@@ -411,7 +411,11 @@ class RuleReader:
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
         if not facts and not asks_about_it(said.message):
             return  # no question, or one that asks for picks ("are there any cheaper ones?")
-        asked = (list(dict.fromkeys(mention.item_id for mention in mentions))
+        by_kind = [] if mentions else self._shown_of_kind(u, said, last_named)
+        if by_kind:
+            # "Is the tent waterproof?" asks about the tent shown, and wishes for no tent.
+            u.kinds, u.categories = [], []
+        asked = (list(dict.fromkeys(mention.item_id for mention in mentions)) or by_kind
                  or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
         if not facts:
@@ -433,6 +437,20 @@ class RuleReader:
             u.tags, u.avoid = [t for t in u.tags if t not in tags], [t for t in u.avoid if t not in tags]
             if "length" in facts:
                 u.length = None
+
+
+    def _shown_of_kind(self, u: Understanding, said: Said, last_named: Sequence[str]) -> list[str]:
+        """The items shown that a question names by their kind or category ("is the tent
+        waterproof?", "how long is the film?"): the first of them the last reply named, or all
+        where the word is plural ("are the tents waterproof?")."""
+        if not (u.kinds or u.categories):
+            return []
+        words = [word for kind in u.kinds for word in GEAR_KINDS.get(kind, (kind,))]
+        shown = [item_id for item_id in dict.fromkeys([*last_named, *said.suggested]) if item_id in self.items
+                 and (not u.categories or self.items[item_id].category in u.categories)
+                 and of_kind(self.items[item_id], words)]
+        said_words = [*u.kinds, *(match.group().lower() for _, match in self.vocabulary.categories.find(said.message))]
+        return shown if any(word.endswith("s") for word in said_words) else shown[:1]
 
 
 class LLMReader:

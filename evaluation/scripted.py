@@ -34,7 +34,8 @@ File format (one dialogue per `.yaml` / `.yml` file)::
           profile_dislikes: [film-078]    # these ids are among the profile's dislikes after the turn
           profile_constraints:            # these fields of profile.constraints equal these values
             excluded_tags: [scary]        #   (categories, min_price, max_price, min_year, max_year,
-            length: short                 #   length, excluded_tags; lists compare as sets; null = unset)
+            length: short                 #   length: short, long or {unit: min|pages, at_most: N, at_least: N};
+                                          #   excluded_tags; lists compare as sets; null = unset)
           profile_context:                # these fields of profile.context equal these values
             audience: kids                #   (occasion, audience, mood; null = unset)
           reply_contains: ["Arrival"]     # each string occurs in the reply text (case-insensitive)
@@ -74,7 +75,7 @@ The understanding expectation (`expect.understanding`), each key one check again
     max_price: 20
     min_year: 1980
     max_year: 1989
-    length: short                   # constraints  short | long | null
+    length: short                   # constraints  short | long | {unit: min, at_most: 120} | null
     tags: [funny]                   # tastes    these are among the wanted tags
     avoid: [scary]                  # tastes    these are among the tags to avoid
     take_back: [budget, scary]      # tastes    among what is taken back: tags, item ids, or budget,

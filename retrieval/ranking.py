@@ -78,9 +78,9 @@ MORE_LIKE_REASON = 0.4
 # where the person already has most of what does, and where the catalog has little that does.
 CLOSEST_YOU_HAVE_MOST = "the closest to what you asked: you already have most of what fits all of it"
 CLOSEST = "the closest to what you asked: little here fits all of it"
-# A title's words, as a kind asked for is matched against them (`_of_kind`).
+# A title's words, as a kind asked for is matched against them (`of_kind`).
 KIND_WORD = re.compile(r"[a-z]+")
-# What may follow a kind's words in a title that names the kind (`_of_kind`): a size or a count
+# What may follow a kind's words in a title that names the kind (`of_kind`): a size or a count
 # ("14L", "60 m", "for 4"), or a word for several of it ("set", "pair", "system"; singular, as
 # `_singular_words` gives them).
 TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
@@ -1129,7 +1129,7 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     return tiers if request.refined else [*tiers, shown]
 
 
-def _of_kind(item: Item, kinds: Sequence[str]) -> bool:
+def of_kind(item: Item, kinds: Sequence[str]) -> bool:
     """Whether the item's title names one of `kinds` as what the item is ("sleeping bags": "...
     Down Sleeping Bag"): only a size, a count or "set", "pair", "system" may follow the kind's
     words ("Roll-Top Dry Bag Set"), not another thing ("Trekking Pole Shelter" is no pole)."""
@@ -1161,7 +1161,7 @@ def maker_of(item: Item) -> str | None:
 def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.categories and item.category not in request.categories:
         return False
-    if not _of_kind(item, request.kinds):
+    if not of_kind(item, request.kinds):
         return False
     if request.makers and maker_of(item) not in request.makers:
         return False

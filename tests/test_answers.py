@@ -184,3 +184,21 @@ def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> N
     # A question that asks for picks is a request.
     assert reader.read(Said("are there any fantasy ones?", "Try Alien (1979).", picks))[0].questions == []
     assert reader.read(Said("is there a fantasy book like it?", "Try Alien (1979).", picks))[0].questions == []
+
+
+def test_a_question_may_name_the_pick_it_is_about_by_its_kind() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"waterproof", "horror"})
+    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("alien", "earthsea", "tent")
+    shown = "Try Alien (1979). Or try A Wizard of Earthsea. Also worth a look: Ridgeline 2 Ultralight Tent."
+    tent = reader.read(Said("is the tent waterproof?", shown, picks))[0]
+    # The tent shown, not every pick; and no wish for more tents.
+    assert [(q.item_id, q.facts) for q in tent.questions] == [("tent", ["tags"])]
+    assert (tent.kinds, tent.categories) == ([], [])
+    assert not plan_turn("is the tent waterproof?", tent).recommend
+    film = reader.read(Said("how long is the film?", shown, picks))[0]
+    assert [(q.item_id, q.facts) for q in film.questions] == [("alien", ["length"])]
+    assert answer(film.questions, ITEMS) == "Alien (1979) runs 117 minutes."
+    # A kind none of the picks is still asks for it.
+    assert reader.read(Said("is there a waterproof jacket?", shown, picks))[0].questions == []

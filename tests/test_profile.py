@@ -15,7 +15,7 @@ from retrieval.titles import TitleFinder
 VOCABULARY = Vocabulary.for_catalog(
     {"books", "films", "music", "outdoor"},
     {"scary", "horror", "sci-fi", "mystery", "cozy", "family", "kids", "budget", "romance", "feel-good",
-     "drama", "animation", "bowling", "good", "young-adult", "fantasy"},
+     "drama", "animation", "bowling", "good", "young-adult", "fantasy", "day-hiking", "backpacking"},
 )
 FINDER = TitleFinder([
     ("alien", "Alien (1979)", 1.0), ("titanic", "Titanic (1997)", 1.0),
@@ -122,8 +122,23 @@ def test_a_length_limit_holds_for_a_measure_of_its_unit_only() -> None:
 def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:
     stated = say("actually my budget is under 5 dollars")
     assert (stated.constraints.max_price, stated.liked_tags, stated.constraints.required_tags) == (5, [], [])
+    total = say("need a tent and a sleeping bag, total budget 400")
+    assert (total.constraints.max_price, total.liked_tags) == (400, [])
+    # A number with a unit is no sum: a budget 2-person tent is budget gear of any price, and
+    # "kids under 10" an age.
+    for message in ("a budget 2 person tent", "a budget 2-person tent"):
+        assert (say(message).constraints.max_price, say(message).liked_tags) == (None, ["budget"])
+    kids = say("a film for kids under 10")
+    assert (kids.constraints.max_price, kids.liked_tags) == (None, ["family", "kids"])
     assert say("a budget tent please").liked_tags == ["budget"]
     assert say("something sci-fi under $20").liked_tags == ["sci-fi"]  # a taste and a price
+
+
+def test_hiking_for_more_than_a_day_is_backpacking() -> None:
+    assert say("I'm going hiking in the Alps next month for a week").liked_tags == ["backpacking"]
+    assert say("gear for a 3-day hike").liked_tags == ["backpacking"]
+    assert say("going hiking this weekend").liked_tags == ["day-hiking"]
+    assert say("a few day hikes next week").liked_tags == ["day-hiking"]
 
 
 def test_context() -> None:
@@ -159,6 +174,8 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     assert say("a camping trip with two kids aged 6 and 9").context.audience == "kids aged 6"
     # Numbers that are prices or lengths are no age.
     assert say("is 14 dollars ok?").context.audience is None
+    budget = say("my budget is 30")
+    assert (budget.context.audience, budget.constraints.max_price) == (None, 30)
 
 
 def test_what_someone_has_already_is_no_request() -> None:
