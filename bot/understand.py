@@ -77,6 +77,8 @@ NOT_DESCRIBING = {"a", "an", "the", "this", "that", "these", "those", "it", "one
                   "is", "was", "are", "were", "be", "been", "has", "had", "have", "do", "did", "does", "of",
                   "in", "on", "at", "to", "for", "with", "and", "or", "but", "as", "so", "not", "no"}
 WORD = re.compile(r"[\w'’-]+")
+# Where a clause ends, for the categories a clause asks for on its own.
+CLAUSE = re.compile(r"[,;.!?:]|\b(?:and|but|while|plus)\b", re.I)
 # The maker of an item the message points at: "by the same author", "more by her", "anything else
 # from that brand" (`RuleReader._makers`).
 SAME_MAKER = re.compile(
@@ -294,6 +296,12 @@ class RuleReader:
         self.today = today
         self.items = items or {}
         self.makers = Makers(self.items.values())
+        # Each tag's categories: the only one that carries a tag is what a clause asking for that
+        # tag alone asks for (`_categories_of_clauses`).
+        self.tag_categories: dict[str, set[str]] = {}
+        for item in self.items.values():
+            for tag in item.tags:
+                self.tag_categories.setdefault(tag, set()).add(item.category)
 
     def mentions(self, message: str, said: Said) -> list[FoundTitle]:
         """The items a message names, points at by place among the suggestions, or describes."""
@@ -333,6 +341,7 @@ class RuleReader:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.
             u.categories = sorted({name for name, _ in self.vocabulary.categories.find(plain.message)})
+        u.categories = sorted({*u.categories, *self._categories_of_clauses(wishes, u)})
         if refusal(plain.message) or not about_choice:
             u = Understanding()  # a refusal, or a message only about a problem, says nothing about taste
         elif not mentions_problem(plain.message):
@@ -348,6 +357,22 @@ class RuleReader:
                 u.order = said_superlative[:2] if said_superlative else None
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
+
+    def _categories_of_clauses(self, message: str, u: Understanding) -> set[str]:
+        """Beside the categories a message names, those its clauses ask for by a tag alone that
+        only they carry: "history books for my dad, and my mum is into jazz" asks for books and
+        music (no book is jazz), "a book about jazz" for books alone."""
+        if not u.categories:
+            return set()  # what no category is named for is answered from the categories carrying it
+        asked = set()
+        for clause in CLAUSE.split(message):
+            if self.vocabulary.categories.find(clause):
+                continue
+            for tag, _ in self.vocabulary.find_tags(clause):
+                carrying = self.tag_categories.get(tag, set())
+                if tag in u.tags and len(carrying) == 1 and not carrying & set(u.categories):
+                    asked |= carrying
+        return asked
 
     def _makers(self, said: Said, mentions: Sequence[FoundTitle], last_named: Sequence[str]
                 ) -> tuple[list[str], list[str]]:

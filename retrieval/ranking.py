@@ -685,7 +685,8 @@ class Ranker:
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
         # In order, what came up before is in its place: the cheapest is the cheapest.
         tiers = [[stats.items[i] for i in asked],
-                 *_fitting(candidates, request, max(k - len(asked), 0), () if request.order else seen)]
+                 *_fitting(candidates, request, max(k - len(asked), 0), stats.tag_categories,
+                          () if request.order else seen)]
         tier_of = {item.id: n for n, tier in enumerate(tiers) for item in tier}
         candidates = [item for tier in tiers for item in tier]
         vectors = state.vectors_of([item.id for item in candidates])
@@ -772,7 +773,7 @@ class Ranker:
         if request.required_tags:
             # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
             fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
-                              and not _misses(stats.items[i], request))
+                              and not _misses(stats.items[i], request, stats.tag_categories))
             closest = CLOSEST_YOU_HAVE_MOST if fitting_had > len(tiers[1]) else CLOSEST
         for recommendation in chosen:
             if recommendation.item_id in asked:
@@ -780,7 +781,7 @@ class Ranker:
                 continue
             recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
                                                    collaborative, _graph_reason(state.graph) if w.graph else None)
-            if _misses(stats.items[recommendation.item_id], request):
+            if _misses(stats.items[recommendation.item_id], request, stats.tag_categories):
                 recommendation.reasons.insert(0, closest)
             if recommendation.item_id in seen:
                 recommendation.reasons.insert(0, CAME_UP)
@@ -1084,13 +1085,21 @@ def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
     return all(set(group) & set(item.tags) for group in groups if group)
 
 
-def _misses(item: Item, request: RankRequest) -> int:
+def _misses(item: Item, request: RankRequest, carried: Mapping[str, set[str]]) -> int:
     """How much of the request's own asks the item misses: each group of `required_tags` it
-    carries no tag of."""
-    return sum(not _carries(item, [group]) for group in request.required_tags if group)
+    carries no tag of. Where the request names several categories, a group binds only the items
+    of those of them that carry it (`carried`: each tag's categories), unless none does: "history
+    books for dad and jazz for mum" asks for no jazz book where no book is jazz."""
+    groups = [group for group in request.required_tags if group]
+    if len(request.categories) > 1:
+        asked = set(request.categories)
+        carrying = [set().union(*(carried.get(tag, set()) for tag in group)) & asked for group in groups]
+        groups = [group for group, by in zip(groups, carrying, strict=True) if not by or item.category in by]
+    return sum(not _carries(item, [group]) for group in groups)
 
 
-def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Collection[str] = ()) -> list[list[Item]]:
+def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, carried: Mapping[str, set[str]],
+             seen: Collection[str] = ()) -> list[list[Item]]:
     """The items a ranking picks from, in tiers picked in order. First those within the
     request's hard constraints (`_satisfies`) that carry a tag of every group of its
     `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
@@ -1107,7 +1116,7 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, seen: Col
     within = [item for item in candidates if _satisfies(item, request)]
     if not asks:
         return [within]
-    missed = {item.id: _misses(item, request) for item in within}
+    missed = {item.id: _misses(item, request, carried) for item in within}
     if not request.categories:
         # Where the request names no category, the closest are of the categories that carry all
         # of what it asks, else some of it: "something for bouldering" is answered with gear,

@@ -388,3 +388,14 @@ def test_a_length_said_in_numbers_limits_every_pick(kith: Kith) -> None:
     assert books.recommendations
     assert all(items[r.item_id].category == "books" and items[r.item_id].attributes["pages"] <= 300
                for r in books.recommendations)
+
+
+def test_a_request_for_two_people_asks_each_category_for_its_own_tags(kith: Kith) -> None:
+    items = {i.id: i for i in kith.ranker.stats.items.values()}
+    turn = kith.reply("u-two-gifts", "I need gifts: my dad loves history books and my mum is into jazz")
+    assert turn.profile.constraints.categories == ["books", "music"] and turn.recommendations
+    # Every pick fits its own category's ask: a historical book or a jazz album, none "the closest".
+    for r in turn.recommendations:
+        item = items[r.item_id]
+        assert ("historical" if item.category == "books" else "jazz") in item.tags, item.title
+        assert item.category in ("books", "music") and "the closest" not in " ".join(r.reasons)

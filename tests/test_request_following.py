@@ -14,7 +14,7 @@ from bot.understanding import Understanding
 from retrieval.datafiles import Dataset, Origin
 from retrieval.embeddings import Embedder
 from retrieval.ingest import ingest_dataset
-from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Order, Ranker, RankingWeights, RankRequest, _of_kind
+from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, Order, Ranker, RankingWeights, RankRequest, of_kind
 from retrieval.schemas import Interaction, Item, User
 from retrieval.store import Stores
 
@@ -222,11 +222,11 @@ def test_a_title_names_its_kind_where_only_a_size_or_a_count_follows() -> None:
     def item(title: str) -> Item:
         return Item(id=title, title=title, category="outdoor")
 
-    assert _of_kind(item("Ridgeline Carbon Z-Fold Trekking Poles"), ["trekking poles"])
-    assert not _of_kind(item("Ridgeline Flyway Trekking Pole Shelter"), ["trekking poles"])
-    assert _of_kind(item("Saltmarsh Keepdry Roll-Top Dry Bag Set"), ["dry bag"])
-    assert _of_kind(item("Sprocket & Spoke Bikepacking Seat Pack 14L"), ["pack"])
-    assert _of_kind(item("Fernhollow Basecamp Cook Set for 4"), ["cook set"])
+    assert of_kind(item("Ridgeline Carbon Z-Fold Trekking Poles"), ["trekking poles"])
+    assert not of_kind(item("Ridgeline Flyway Trekking Pole Shelter"), ["trekking poles"])
+    assert of_kind(item("Saltmarsh Keepdry Roll-Top Dry Bag Set"), ["dry bag"])
+    assert of_kind(item("Sprocket & Spoke Bikepacking Seat Pack 14L"), ["pack"])
+    assert of_kind(item("Fernhollow Basecamp Cook Set for 4"), ["cook set"])
 
 
 def test_what_they_disliked_never_comes_back_and_the_closest_fill_up(ranker: Ranker) -> None:
