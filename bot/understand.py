@@ -95,6 +95,11 @@ ASKING_FOR = re.compile(
     r"\b(?:i['’]?m|i am|we['’]?re|we are) (?:looking|searching) for|\b(?:i|we) (?:want|need)|"
     r"\b(?:i|we)['’]?d like|\b(?:can|could|may) (?:i|we) (?:get|buy|have|order)|\b(?:what|how) about|"
     r"\bshow me|\bfind me)\s+(?:the |a |an |some |a copy of )?$", re.I)
+# A name alone ("Dune", "dune?", "The Hobbit please") asks for it, as a shop's search box would,
+# unless it answers the assistant's question ("What did you last enjoy?" "Dune").
+NAME_ALONE = re.compile(r"[\s.!?,]*(?:please|pls|thanks)?[\s.!?]*", re.I)
+# "No, I meant the film, not the book": the item named before, of another category.
+MEANT = re.compile(r"\b(?:i|we) meant (?:the |a |an )?(\w+(?:\s\w+)?)", re.I)
 # A maker named as what someone likes ("I love Radiohead", "a big fan of Le Guin", "something like
 # Radiohead"), right before the name: a taste, not a request ("I'd like some Radiohead" asks).
 LIKED_MAKER = re.compile(r"(?:\b(?:i|we|he|she|they|[a-z]+ and i)\s+(?:really\s+|absolutely\s+|just\s+|also\s+)?"
@@ -319,10 +324,13 @@ class RuleReader:
         if about_choice != message:
             mentions = self.mentions(about_choice, said)
             sentiment = analyze(about_choice, list(mentions), said.assistant)
+        meant = self._meant(said)
+        if meant:
+            return meant
         # What the last reply named, in order: the item an answer was about, or the picks it wrote about.
         last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
         makers, liked_makers = ([], []) if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
-        asked = self._asked_for(about_choice, mentions)
+        asked = self._asked_for(about_choice, said, mentions)
         # A superlative ("the cheapest", "the latest") asks for an order, or compares the picks:
         # it wishes for no budget gear, no recent years, no short ones. Its words are blanked (the
         # titles' places stay where they are).
@@ -398,14 +406,35 @@ class RuleReader:
                       and (maker := maker_of(self.items[item_id]))]
         return makers, liked
 
-    def _asked_for(self, message: str, mentions: Sequence[FoundTitle]) -> list[str]:
+    def _meant(self, said: Said) -> Understanding | None:
+        """"No, I meant the film, not the book": the item of the category meant that goes by the
+        name of one named before (the latest), asked for instead of it, which is taken back; none
+        of the picks is turned down."""
+        match = MEANT.search(said.message)
+        meant = {name for name, _ in self.vocabulary.categories.find(match.group(1))} if match else set()
+        for item_id in reversed(said.named_before) if meant else ():
+            if item_id not in self.items or self.items[item_id].category in meant:
+                continue
+            others = [other for found in self.finder.find(self.items[item_id].title) for other in found.same_name
+                      if other in self.items and self.items[other].category in meant]
+            if others:
+                # What was said of the one named before holds for the one meant (a name said
+                # without a feeling counts as liked: apply_understanding).
+                return Understanding(intents=["recommend"], asked_for=others[:1], take_back=[item_id],
+                                     categories=sorted(meant),
+                                     opinions=[ItemOpinion(item_id=others[0], feeling="neutral")])
+        return None
+
+    def _asked_for(self, message: str, said: Said, mentions: Sequence[FoundTitle]) -> list[str]:
         """The items the message asks for by name ("do you have Dune?": `ASKING_FOR` before the
-        name), of the categories it names, if any: of the items going by that name, the one the
+        name, or the name alone: NAME_ALONE), of the categories it names, if any: of the items going by that name, the one the
         name was read as, and one of each other category ("Dune" is a book and a film)."""
         categories = {name for name, _ in self.vocabulary.categories.find(message)}
         asked: list[str] = []
         for mention in mentions:
-            if not mention.same_name or not ASKING_FOR.search(message[:mention.start]):
+            alone = not message[:mention.start].strip(" \t\"'“”") and NAME_ALONE.fullmatch(message[mention.end:])
+            if not mention.same_name or not (ASKING_FOR.search(message[:mention.start])
+                                             or alone and not said.assistant.rstrip().endswith("?")):
                 continue  # an item pointed at by its place or described is no name asked for
             by_category: dict[str, str] = {}
             for item_id in (mention.item_id, *mention.same_name):

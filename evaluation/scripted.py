@@ -30,8 +30,8 @@ File format (one dialogue per `.yaml` / `.yml` file)::
           mentions_only_recommended: true # every catalog title named in the reply is one of the turn's
                                           # recommendations or one of the person's own likes (profile
                                           # likes and the likes in their stored activity)
-          profile_likes: [film-005]       # these ids are among the profile's likes after the turn
-          profile_dislikes: [film-078]    # these ids are among the profile's dislikes after the turn
+          profile_likes: [film-005]       # these ids are among the profile's likes after the turn ([]: none)
+          profile_dislikes: [film-078]    # these ids are among the profile's dislikes after the turn ([]: none)
           profile_constraints:            # these fields of profile.constraints equal these values
             excluded_tags: [scary]        #   (categories, min_price, max_price, min_year, max_year,
             length: short                 #   length: short, long or {unit: min|pages, at_most: N, at_least: N};
@@ -812,7 +812,9 @@ def evaluate_turn(expect: Expect, turn: Any, context: EvalContext) -> list[Check
         ("profile_likes", expect.profile_likes, turn.profile.likes),
         ("profile_dislikes", expect.profile_dislikes, turn.profile.dislikes),
     ):
-        if wanted is not None:
+        if wanted == []:  # none at all
+            add(check, not have, f"{check.removeprefix('profile_')}: {_ids(have)}")
+        elif wanted is not None:
             missing = [i for i in wanted if i not in have]
             add(check, not missing,
                 f"{_ids(missing)} not in {check.removeprefix('profile_')}: {_ids(have)}" if missing

@@ -399,3 +399,24 @@ def test_a_request_for_two_people_asks_each_category_for_its_own_tags(kith: Kith
         item = items[r.item_id]
         assert ("historical" if item.category == "books" else "jazz") in item.tags, item.title
         assert item.category in ("books", "music") and "the closest" not in " ".join(r.reasons)
+
+
+def test_a_name_alone_asks_for_it_and_a_correction_takes_the_one_meant(kith: Kith) -> None:
+    from bot.understand import Said
+
+    items = {i.id: i for i in kith.ranker.stats.items.values()}
+    book, film = "book-002", "film-007"  # Dune, Dune (2021)
+    first = kith.reply("u-dune", "Dune")
+    assert {r.item_id for r in first.recommendations[:2]} == {book, film}
+    # The answer to the assistant's question is a like, not a search.
+    answered = kith.reader.read(Said("Dune", "What was the last book you loved?"))[0]
+    assert answered.asked_for == [] and [(o.item_id, o.feeling) for o in answered.opinions] == [(book, "neutral")]
+    # "I meant the film": the film is asked for instead of the book, and no pick is turned down.
+    second = kith.reply("u-dune", "no, I meant the film, not the book", first.session_id)
+    assert second.recommendations[0].item_id == film and second.profile.dislikes == []
+    assert book not in second.profile.likes and film in second.profile.likes
+    assert second.profile.constraints.categories == ["films"]
+    # "Something like it" likes the one the last reply named first, not each of its picks.
+    third = kith.reply("u-dune", "something like it but shorter", second.session_id)
+    assert third.profile.likes == [film] and third.recommendations
+    assert all(items[r.item_id].attributes["runtime_min"] <= 100 for r in third.recommendations)

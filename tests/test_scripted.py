@@ -233,6 +233,7 @@ def check(expect: dict, turn: Turn | None = None, ctx: EvalContext | None = None
         ({"profile_likes": ["film-d", "film-b"]}, False, "film-b not in likes: film-d"),
         ({"profile_dislikes": ["film-a"]}, True, "film-a in dislikes"),
         ({"profile_dislikes": ["film-d"]}, False, "film-d not in dislikes: film-a"),
+        ({"profile_likes": []}, False, "likes: film-d"),  # [] asks for none at all
         ({"profile_constraints": {"excluded_tags": ["scary"], "max_price": 15}}, True, None),
         ({"profile_constraints": {"max_price": None}}, False, "max_price was 15, expected None"),
         ({"profile_constraints": {"categories": ["books"], "length": None}}, False,
