@@ -64,19 +64,31 @@ class HelpDesk:
         self.embedder = embedder
         self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
 
-    def answer(self, question: str) -> HelpAnswer | None:
-        if self.vectors.count(self.catalog, "help") == 0:
+    def answer(self, question: str, problem: str = "") -> HelpAnswer | None:
+        """The closest article's answer to `question`, its most relevant sentences. A follow-up
+        to a `problem` ("can I get a replacement?" after "it arrived with a broken pole") is read
+        with the problem; one that names a problem of its own ("I want a refund" after "my boots
+        leak") both alone and with it, and the article closest to both answers (mean similarity)."""
+        count = self.vectors.count(self.catalog, "help")
+        if count == 0:
             return None
-        best = self.vectors.query(self.catalog, "help", text=question, limit=1)[0]
-        if best.similarity < HELP_MIN_SIMILARITY:
+        together = f"{problem} {question}".strip()
+        readings = [question, together] if problem and mentions_problem(question) else [together]
+        similarity: dict[str, float] = {}
+        titles: dict[str, str] = {}
+        for reading in readings:
+            for hit in self.vectors.query(self.catalog, "help", text=reading, limit=count):
+                similarity[hit.id] = similarity.get(hit.id, 0.0) + hit.similarity / len(readings)
+                titles[hit.id] = str(hit.metadata.get("title", hit.id))
+        best = max(similarity, key=similarity.__getitem__)
+        if similarity[best] < HELP_MIN_SIMILARITY:
             return None
-        sentences, vectors = self._article_sentences(best.id)
+        sentences, vectors = self._article_sentences(best)
         if not sentences:
             return None
-        asked = self.embedder.embed([question])[0]
+        asked = self.embedder.embed(readings).mean(axis=0)
         chosen = sorted(np.argsort(-(vectors @ asked))[:ANSWER_SENTENCES])  # in the article's order
-        return HelpAnswer(best.id, str(best.metadata.get("title", best.id)), " ".join(sentences[i] for i in chosen),
-                          round(best.similarity, 3))
+        return HelpAnswer(best, titles[best], " ".join(sentences[i] for i in chosen), round(similarity[best], 3))
 
     def _article_sentences(self, article_id: str) -> tuple[list[str], np.ndarray]:
         if article_id not in self._sentences:

@@ -408,16 +408,16 @@ class Kith:
         clock.lap("load")
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
-            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.clarified))
+            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste.
         profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
                                                                            opened.last_recommended)
         # A follow-up to a problem ("can I get a replacement?" after "it arrived with a broken
-        # pole") is asked together with the problem it follows.
+        # pole") is asked together with the problem it follows (HelpDesk.answer).
         problem = next((m.text for m in reversed(opened.history) if m.role == "user"), "") if (
             opened.history and opened.history[-1].record.help) else ""
-        help_answer = self.helpdesk.answer(f"{problem} {message}".strip()) if plan.help else None
+        help_answer = self.helpdesk.answer(message, problem) if plan.help else None
         clock.lap("understand")
 
         reply = _Sections()
@@ -426,7 +426,10 @@ class Kith:
             yield reply.add(refusal_text(plan.refusal))
         elif plan.help:
             failed = help_answer is None
-            yield reply.add(help_answer.text if help_answer else prompts.table("support")["replies"]["help_not_found"])
+            replies = prompts.table("support")["replies"]
+            # A problem said in anger or distress ("my boots leak, this is ridiculous") is met with an apology.
+            sorry = replies["sorry"] + " " if is_negative(message, sentiment) else ""
+            yield reply.add(sorry + (help_answer.text if help_answer else replies["help_not_found"]))
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         if plan.answer:
@@ -493,7 +496,8 @@ class Kith:
             earlier=[item_id for m in replies for item_id in m.record.picks()],
             answered=[question.item_id for question in replies[-1].record.understanding.questions]
             if replies and replies[-1].record.understanding else [],
-            clarified=bool(replies) and replies[-1].record.clarified,
+            aside=bool(replies) and (replies[-1].record.clarified
+                                     or replies[-1].record.help is not None and not replies[-1].record.picks()),
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -602,7 +606,7 @@ class _Opened:
     mentioned: list[str]  # items the recent messages named
     earlier: list[str]  # items the recent replies recommended
     answered: list[str]  # items the last reply answered questions about
-    clarified: bool  # the last reply asked what the person is after
+    aside: bool  # the last reply answered no request with picks (Said.aside)
 
 
 @dataclass

@@ -117,7 +117,9 @@ NOT_FELT = re.compile(
     r"prison|victim\w*|destroy\w*|crash\w*|monsters?|demon\w*|zombies?|aliens?|disasters?|hell|damn|crap|twisted|"
     r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie|gruesome|suicide|arrest\w*|"
     # A wish is no feeling about what was suggested: "I'd like to talk to a person".
-    r"(?:i|we)(?:['’]d| would) (?:like|love|prefer))\b",
+    r"(?:i|we)(?:['’]d| would) (?:like|love|prefer)|"
+    # Choosing is no feeling: "I'm torn between Dune and Foundation".
+    r"torn between|(?:can['’]?t|cannot) (?:decide|choose))\b",
     re.I)
 # A complaint negated is none ("not boring", "he won't be disappointed", "not too long"), nor a
 # wish for what it is not ("nothing too sad though", "I don't want anything too long").

@@ -137,9 +137,10 @@ class Said:
     named_before: tuple[str, ...] = ()
     # Items the assistant's last reply answered questions about ("how long is the second one?").
     answered: tuple[str, ...] = ()
-    # The last reply asked what the person is after: the picks it listed meanwhile were no answer
-    # to a request, and a feeling said without naming them ("ok thanks") is not about them.
-    clarified: bool = False
+    # The last reply answered no request with the picks: it asked what the person is after (the
+    # picks it listed meanwhile), or answered a problem (the picks are an earlier turn's). A
+    # feeling said without naming them ("ok thanks", "ok fine") is not about them.
+    aside: bool = False
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -339,7 +340,7 @@ class RuleReader:
         if said_superlative:
             start, end = said_superlative[2].span()
             wishes = about_choice[:start] + " " * (end - start) + about_choice[end:]
-        u = read_rules(wishes, sentiment, self.vocabulary, () if said.clarified else said.suggested, self.today(), mentions,
+        u = read_rules(wishes, sentiment, self.vocabulary, () if said.aside else said.suggested, self.today(), mentions,
                        self.items, last_named,
                        sorted({*self.makers.categories([*makers, *liked_makers]),
                                *(self.items[item_id].category for item_id in asked)}),
@@ -479,8 +480,12 @@ class RuleReader:
             if wishes.has_wishes():
                 return  # it asks for picks ("does it come cheaper, or a film like it?")
             u.categories = wishes.categories
+        if "pick" in facts and not set(asked) <= set(said.suggested):
+            # "Dune or Foundation, which would you pick?" of items never ranked: what people here
+            # think of each, not "it came first", which no ranking said.
+            facts = [fact for fact in facts if fact != "pick"] + ["reception"] * ("reception" not in facts)
         if "pick" in facts:  # "which one would you pick?": they are asked in the order they were ranked
-            asked = sorted(asked, key=lambda i: said.suggested.index(i) if i in said.suggested else len(said.suggested))
+            asked = sorted(asked, key=lambda i: said.suggested.index(i))
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
                        if item_id in self.items]
         if "pick" in facts:

@@ -202,3 +202,14 @@ def test_a_question_may_name_the_pick_it_is_about_by_its_kind() -> None:
     assert answer(film.questions, ITEMS) == "Alien (1979) runs 117 minutes."
     # A kind none of the picks is still asks for it.
     assert reader.read(Said("is there a waterproof jacket?", shown, picks))[0].questions == []
+
+
+def test_a_choice_between_items_never_ranked_is_answered_with_what_people_think_of_each() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
+                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    torn = reader.read(Said("I'm torn between Alien and A Wizard of Earthsea, which one would you pick?"))[0]
+    # No ranking put either first: "it came first" would be untrue.
+    assert [(q.item_id, q.facts) for q in torn.questions] == [("alien", ["reception"]), ("earthsea", ["reception"])]
+    # Being torn between them is no dislike of either.
+    assert {o.feeling for o in torn.opinions} == {"neutral"}

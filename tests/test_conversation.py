@@ -420,3 +420,25 @@ def test_a_name_alone_asks_for_it_and_a_correction_takes_the_one_meant(kith: Kit
     third = kith.reply("u-dune", "something like it but shorter", second.session_id)
     assert third.profile.likes == [film] and third.recommendations
     assert all(items[r.item_id].attributes["runtime_min"] <= 100 for r in third.recommendations)
+
+
+def test_a_complaint_is_helped_with_an_apology_and_its_follow_ups_are_read_as_such(kith: Kith) -> None:
+    leak = kith.reply("boots-leak", "my boots leak after two weeks, this is ridiculous")
+    assert leak.help is not None and leak.recommendations == []
+    assert leak.text.startswith("I'm sorry to hear that.") and "leak" in leak.help.answer
+    # A follow-up that names a remedy of its own is answered about it.
+    refund = kith.reply("boots-leak", "I want a refund", leak.session_id)
+    assert refund.help is not None and refund.help.title == "Returns and refunds"
+    assert not refund.text.startswith("I'm sorry")  # no complaint in it
+    # "Ok fine" after a help answer is about the answer, not the picks of an earlier turn.
+    boots = kith.reply("boots-leak", "ok fine. can you recommend better waterproof boots then?", refund.session_id)
+    assert boots.recommendations and boots.profile.likes == []
+
+
+def test_a_feeling_after_a_help_answer_is_about_the_answer_not_the_picks_before_it(kith: Kith) -> None:
+    boots = kith.reply("boots-then-help", "some waterproof boots please")
+    assert boots.recommendations
+    late = kith.reply("boots-then-help", "also, my last order hasn't arrived yet", boots.session_id)
+    assert late.help is not None and late.recommendations == []
+    fine = kith.reply("boots-then-help", "ok fine, thanks", late.session_id)
+    assert fine.profile.likes == []
