@@ -28,7 +28,7 @@ from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
 from bot.plan import Plan, plan_turn
 from bot.profile import (GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
                          describe_limits)
-from bot.reply import ReplyWriter, Written, choose_tone
+from bot.reply import ReplyWriter, Written, choose_tone, leaves_it_to_us
 from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
@@ -524,8 +524,13 @@ class Kith:
         clock.lap("rank")
         if reply.sections:
             yield reply.add(prompts.table("support")["replies"]["then_choose"])
+        # A thin profile gets a question once a conversation ("start over" starts one anew): after
+        # it, or where the person leaves the choice to Kith ("surprise me"), the picks themselves.
+        asked_before = not (understanding and understanding.reset) and any(
+            m.record.clarified for m in opened.history if m.role == "assistant")
         picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items
-                                                    and not request.asked_for and not request.order)
+                                                    and not request.asked_for and not request.order
+                                                    and not asked_before and not leaves_it_to_us(message))
         if picks.asked:
             replies = prompts.table("support")["replies"]
             fitting = [] if picks.recommendations else [item.title for item in self.ranker.fitting(request)]

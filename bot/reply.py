@@ -71,6 +71,12 @@ REWRITE_LOG = "%s sentence (%s), %s: %s"
 logger = logging.getLogger(__name__)
 
 
+def leaves_it_to_us(message: str) -> bool:
+    """Whether the person leaves the choice to Kith ("surprise me", "you choose"): no clarifying
+    question, the picks."""
+    return bool(prompts.patterns("clarify", "choice", "left_to_us").search(message))
+
+
 def choose_tone(sentiment: Sentiment) -> Tone:
     return {"down": "warm", "excited": "enthusiastic", "rejecting": "apologetic"}.get(sentiment.mood, "friendly")
 

@@ -442,3 +442,15 @@ def test_a_feeling_after_a_help_answer_is_about_the_answer_not_the_picks_before_
     assert late.help is not None and late.recommendations == []
     fine = kith.reply("boots-then-help", "ok fine, thanks", late.session_id)
     assert fine.profile.likes == []
+
+
+def test_a_clarifying_question_is_asked_once_and_not_where_the_choice_is_left_to_kith(kith: Kith) -> None:
+    hello = kith.reply("asked-once", "hi")
+    assert hello.asked_clarifying
+    more = kith.reply("asked-once", "show me more", hello.session_id)
+    assert not more.asked_clarifying and more.recommendations and "?" not in more.text
+    surprised = kith.reply("surprise-me", "surprise me")
+    assert not surprised.asked_clarifying and surprised.recommendations
+    # "Start over" starts a conversation anew: it may ask again.
+    again = kith.reply("asked-once", "start over", more.session_id)
+    assert again.asked_clarifying
