@@ -354,6 +354,7 @@ class Kith:
             context_tags=moment.favoured,
             context_avoid=moment.avoided,
             asked_for=understanding.asked_for if understanding else (),
+            from_friends=bool(understanding and understanding.from_friends),
             order=_order(order) if order else None,
         )
 
@@ -536,6 +537,7 @@ class Kith:
             fitting = [] if picks.recommendations else [item.title for item in self.ranker.fitting(request)]
             yield reply.add(
                 self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations
+                else replies["no_friends_picks"] if request.from_friends
                 else replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES)) if fitting
                 else self._nothing_fits(profile, request))
             return picks

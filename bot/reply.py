@@ -32,7 +32,7 @@ from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnF
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import Sentiment
-from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, ORDERED, Recommendation
+from retrieval.ranking import ASKED_FOR, CAME_UP, CLOSEST, CLOSEST_YOU_HAVE_MOST, FRIEND_REASON, ORDERED, Recommendation
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -183,13 +183,16 @@ def lead(position: int, title: str, reasons: Sequence[str] = (), first_closest: 
 
 def _in_lead(reasons: Sequence[str]) -> str | None:
     """The reason a pick's lead gives, if any: that it is the least or the most of what was asked
-    for in order ("the cheapest of what fits, at 8.99"), else that it came up before, else the
-    person's own like ("because you liked Arrival (2016)")."""
+    for in order ("the cheapest of what fits, at 8.99"), else that it came up before, else a
+    friend's, where it is the first reason (the friends' picks were asked for, or nothing of the
+    person's own explains it), else the person's own like ("because you liked Arrival (2016)")."""
     ordered = next((r for r in reasons if ORDERED_REASON.match(r)), None)
     if ordered is not None:
         return ordered
     if CAME_UP in reasons:
         return CAME_UP
+    if reasons and reasons[0].startswith(FRIEND_REASON):  # "since your friend Ana Ruiz rated it 5/5"
+        return "since " + reasons[0].split(': "', 1)[0]
     return next((r for r in reasons if r.startswith("because you liked")), None)
 
 

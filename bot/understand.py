@@ -98,6 +98,13 @@ ASKING_FOR = re.compile(
 # A name alone ("Dune", "dune?", "The Hobbit please") asks for it, as a shop's search box would,
 # unless it answers the assistant's question ("What did you last enjoy?" "Dune").
 NAME_ALONE = re.compile(r"[\s.!?,]*(?:please|pls|thanks)?[\s.!?]*", re.I)
+# What the person's friends shared, asked for: "what are my friends into lately?", "anything my
+# friends loved that I haven't seen?", "my friends' favourites" (not "my friend's birthday", "a
+# film to watch with my friends", "something for my friends").
+FRIENDS_PICKS = re.compile(r"\b(?:what(?:['’]s| is| are| do| did| have)?|any(?:thing)?|some(?:thing)?|stuff|things|which)\b"
+                           r"[^.?!]{0,25}\b(?<!for )(?<!with )(?<!to )(?<!and )my friends\b(?!['’]s? (?:birthday|party|wedding))"
+                           r"|\bmy friends['’] (?:favou?rites?|picks?|likes?|recommendations?)\b"
+                           r"|\b(?:popular|trending) (?:with|among) my friends\b", re.I)
 # "No, I meant the film, not the book": the item named before, of another category.
 MEANT = re.compile(r"\b(?:i|we) meant (?:the |a |an )?(\w+(?:\s\w+)?)", re.I)
 # A maker named as what someone likes ("I love Radiohead", "a big fan of Le Guin", "something like
@@ -364,6 +371,7 @@ class RuleReader:
                 # named: apply_understanding); measured on ReDial valid, not liking it lost one.
                 u.asked_for = asked
                 u.order = said_superlative[:2] if said_superlative else None
+                u.from_friends = bool(FRIENDS_PICKS.search(plain.message))
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 

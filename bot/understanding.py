@@ -128,6 +128,9 @@ class Understanding(BaseModel):
     # the picks come in that order (RankRequest.order), read by the rules. A comparison of the
     # picks ("which is the lightest?") is a question instead.
     order: tuple[Fact, Literal["least", "most"]] | None = None
+    # A request for what the person's friends shared ("what are my friends into?", "anything my
+    # friends loved?"): the picks are of it (RankRequest.from_friends), read by the rules.
+    from_friends: bool = False
     reader: dict[str, Literal["llm", "rules"]] = {}
 
     def wants(self, intent: Intent) -> bool:
@@ -136,7 +139,8 @@ class Understanding(BaseModel):
     def has_wishes(self) -> bool:
         """Whether the message asks for something of its own: a category, a taste, a budget..."""
         return bool(self.categories or self.tags or self.avoid or self.max_price or self.min_price or self.min_year
-                    or self.max_year or self.length or self.occasion or self.audience or self.makers)
+                    or self.max_year or self.length or self.occasion or self.audience or self.makers
+                    or self.from_friends)
 
 
 # The fields a reader is chosen for (UnderstandingConfig.llm_fields): each is measured apart.

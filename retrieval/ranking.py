@@ -78,6 +78,8 @@ MORE_LIKE_REASON = 0.4
 # where the person already has most of what does, and where the catalog has little that does.
 CLOSEST_YOU_HAVE_MOST = "the closest to what you asked: you already have most of what fits all of it"
 CLOSEST = "the closest to what you asked: little here fits all of it"
+# How a reason citing a friend's shared activity starts (FriendActivity.describe).
+FRIEND_REASON = "your friend "
 # A title's words, as a kind asked for is matched against them (`of_kind`).
 KIND_WORD = re.compile(r"[a-z]+")
 # What may follow a kind's words in a title that names the kind (`of_kind`): a size or a count
@@ -228,6 +230,10 @@ class RankRequest:
     # least (or most) of the measure, from the whole catalog, are candidates, and those that fit
     # come in that order, the score deciding ties and what lacks the measure last.
     order: Order | None = None
+    # A request for what the person's friends shared ("what are my friends into?"): the
+    # candidates are the items their friends shared liking (public or friends-visible), each
+    # pick saying whose.
+    from_friends: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,10 +249,10 @@ class FriendActivity:
 
     def describe(self) -> str:
         if self.kind in ("rating", "review") and self.rating is not None:
-            said = f'your friend {self.friend_name} rated it {self.rating:g}/5'
+            said = f'{FRIEND_REASON}{self.friend_name} rated it {self.rating:g}/5'
         else:
             done = {"like": "liked it", "purchase": "bought it", "view": "checked it out"}.get(self.kind, "tried it")
-            said = f"your friend {self.friend_name} {done}"
+            said = f"{FRIEND_REASON}{self.friend_name} {done}"
         if self.text:
             quote = self.text if len(self.text) <= 90 else self.text[:87].rsplit(" ", 1)[0] + "…"
             said += f': "{quote}"'
@@ -529,8 +535,10 @@ class Ranker:
         """(liked, disliked, consumed) item ids from the person's own stored activity."""
         return _own_history(self._state.stats, user_id)
 
-    def _friends_activity(self, state: _ReadState, user_id: str | None, query_vector: np.ndarray) -> list[FriendActivity]:
-        """Friends' public and friends-visible activity, most relevant to the request first.
+    def _friends_activity(self, state: _ReadState, user_id: str | None, query_vector: np.ndarray,
+                          every: bool = False) -> list[FriendActivity]:
+        """Friends' public and friends-visible activity, most relevant to the request first: the
+        `friends_activity` nearest, or `every` one.
 
         The friends' activity is read from memory (the catalog's interactions) and ordered by
         its vectors' likeness to the request, exactly; a Chroma search filtered by friend and
@@ -552,7 +560,7 @@ class Ranker:
         if not keys:
             return []
         likeness = np.stack([vectors[key] for key in keys]) @ query_vector
-        nearest = np.argsort(-likeness, kind="stable")[: self.weights.friends_activity]
+        nearest = np.argsort(-likeness, kind="stable")[: None if every else self.weights.friends_activity]
         activity = []
         for row in nearest:
             interaction = shared[keys[row]]
@@ -650,7 +658,7 @@ class Ranker:
                 candidate_ids[item_id] = None
         # Friends' activity is looked up by the request and, where known, the person's taste.
         taste = _unit(query_vector + centroid) if centroid is not None else query_vector
-        activity = self._friends_activity(state, request.user_id, taste)
+        activity = self._friends_activity(state, request.user_id, taste, every=request.from_friends)
         collaborative = self._collaborative(stats, likes)
         social_all = self._social(request.user_id, likes, stats)
         graph_scores = self._graph(state, request.user_id, request.likes)
@@ -678,6 +686,8 @@ class Ranker:
         ]:
             candidate_ids[item_id] = None
 
+        if request.from_friends:  # what friends shared liking, and nothing else
+            candidate_ids = dict.fromkeys(a.item_id for a in activity if _signal_of_activity(a) > 0)
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded and i not in asked]
         if w.required_tags == "soft":
             request = replace(request, required_tags=())
@@ -903,8 +913,8 @@ class Ranker:
             key=lambda a: (a.rating or 0, a.strength),
             default=None,
         )
-        if friend is not None:
-            reasons.append(friend.describe())
+        if friend is not None:  # first where the friends' picks were asked for
+            reasons.insert(0 if request.from_friends else len(reasons), friend.describe())
         if graph_reason is not None and recommendation.components.get("graph", 0.0) >= GRAPH_REASON:
             reasons.append(graph_reason)
         matched = [t for t in request.liked_tags if t in recommendation.tags]

@@ -454,3 +454,21 @@ def test_a_clarifying_question_is_asked_once_and_not_where_the_choice_is_left_to
     # "Start over" starts a conversation anew: it may ask again.
     again = kith.reply("asked-once", "start over", more.session_id)
     assert again.asked_clarifying
+
+
+def test_the_friends_picks_asked_for_are_what_friends_shared_liking(kith: Kith) -> None:
+    from bot.understand import Said
+
+    assert kith.reader.read(Said("anything my friends loved that I haven't seen?"))[0].from_friends
+    for message in ("a book for my friend's birthday", "some gifts for my friends", "a film to watch with my friends"):
+        assert not kith.reader.read(Said(message))[0].from_friends, message
+    # "What do my friends think of it?" asks about an item, not for picks.
+    asked = kith.reader.read(Said("what do my friends think of it?", "Try Dune.", ("book-002",)))[0]
+    assert not asked.from_friends and asked.questions
+    books = kith.reply("u01", "any books my friends loved?")
+    assert books.recommendations and all(r.category == "books" and r.reasons[0].startswith("your friend ")
+                                         for r in books.recommendations)
+    assert "since your friend " in books.text  # the first pick's lead says whose pick it is
+    # Someone without friends is told so, not shown strangers' picks.
+    alone = kith.reply("u-no-friends", "what are my friends into lately?")
+    assert alone.recommendations == [] and alone.text.startswith("None of your friends has shared")

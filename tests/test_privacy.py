@@ -95,6 +95,20 @@ def test_is_it_any_good_counts_public_activity_and_tells_friends_shared_words_on
         assert f"Your friend {names[friend_id]} " not in turn.text
 
 
+def test_friends_picks_are_what_friends_shared_and_never_what_they_kept_private(kith: Kith) -> None:
+    names = {u.id: u.name for u in kith.users()}
+    friends = kith.stores.database.friends("demo", "u01")
+    shared = {(x.user_id, x.item_id) for x in kith.stores.database.interactions("demo")
+              if x.visibility != "private" and x.user_id in friends and (x.kind == "like" or (x.rating or 0) >= 4)}
+    turn = kith.reply("u01", "what are my friends into lately?")
+    assert turn.understanding is not None and turn.understanding.from_friends and turn.recommendations
+    for r in turn.recommendations:
+        # Each pick is one a friend shared liking, and its first reason says whose.
+        sharers = [names[friend] for friend, item_id in shared if item_id == r.item_id]
+        assert sharers and any(r.reasons[0].startswith(f"your friend {name} ") for name in sharers), r.reasons
+    assert SECRET not in turn.text
+
+
 def test_owners_still_see_their_own_private_activity_counted(kith: Kith) -> None:
     friend = next(iter(kith.stores.database.friends("demo", "u01")))
     liked, _, consumed = kith.ranker.own_history(friend)
