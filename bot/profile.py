@@ -249,8 +249,11 @@ BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
 PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|fancier|more premium)\b", re.I)
-# "Something like it": like the one the last reply named first, not each of its picks.
-LIKE_IT = re.compile(r"\b(?:something|anything|more|others?|ones?)\s+(?:like|similar to)\s+(?:it|that|this)(?: one)?\b", re.I)
+# "Something like it", "he's already read that": about the one the last reply named first, not
+# each of its picks.
+THAT_ONE = re.compile(r"\b(?:(?:something|anything|more|others?|ones?)\s+(?:like|similar to)\s+(?:it|that|this)|"
+                      r"already (?:read|seen|watched|got|have|has|owns?) (?:it|that|this)|"
+                      r"(?:read|seen|watched|got|have|has) (?:it|that|this)(?: one)? already)\b", re.I)
 # Hiking for more than a day ("hiking in the Alps for a week", "a 3-day hike") is backpacking,
 # unless said to be day hikes.
 MULTI_DAY = re.compile(r"\b(?:for (?:a|one|two|three|four|five|a couple of|a few|several|\d+) (?:weeks?|days|nights)|"
@@ -541,7 +544,7 @@ def read_rules(
     Radiohead"), the request's where its words name none; `answered`: the items the last reply
     answered questions about."""
     u = Understanding(reset=bool(RESET.search(text)), rejects_suggestions=sentiment.mood == "rejecting")
-    like_it = bool(LIKE_IT.search(text))  # said of "it" itself, not of a title (which reads "it" below)
+    that_one = bool(THAT_ONE.search(text))  # said of "it" itself, not of a title (which reads "it" below)
     # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
     # negates horror.
     text = without_titles(text, titles)
@@ -571,7 +574,7 @@ def read_rules(
     # after a reply about one of its suggestions, about that one.
     one_named = len(last_named) == 1 and last_named[0] in suggested
     about = (suggested if PLURAL.search(text) else list(answered) if answered
-             else list(last_named) if one_named else last_named[:1] if like_it else suggested)
+             else list(last_named) if one_named else last_named[:1] if that_one else suggested)
     if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ):
         for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
@@ -618,7 +621,9 @@ def read_rules(
     if age := AGE.search(text):
         said = (age.group(1) or age.group(2)).lower()
         years = int(said) if said.isdigit() else NUMBER_WORDS[said]
-        person = re.search(rf"\b({PERSON})[\s,]+$", text[:age.start()], re.I)  # "my daughter is 14", "kids aged 6"
+        # "my daughter is 14", "kids aged 6", "my 8 year old nephew"
+        person = (re.search(rf"\b({PERSON})[\s,]+$", text[:age.start()], re.I)
+                  or re.match(rf"[\s-]+({PERSON})\b", text[age.end():], re.I))
         u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
     if u.audience and _young(u.audience):
         u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]

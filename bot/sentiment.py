@@ -265,7 +265,8 @@ def _label(score: float) -> Literal["positive", "negative", "neutral"]:
 def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     """`answering`: the words before any title, the part that can turn the suggestions down
     ("no, not those"; "Avatar? not really" is about Avatar)."""
-    if REJECTION.search(_unseen_masked(answering, asked)):  # "No, I haven't seen it" rejects nothing
+    # "No, I haven't seen it" rejects nothing; nor does "something else, he's already read that".
+    if REJECTION.search(_unseen_masked(answering, asked)) and not ALREADY_SEEN.search(text):
         return "rejecting"
     if DOWN_WORDS.search(text) and score < 0.5 and not asked_whether(text):
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the

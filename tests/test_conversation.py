@@ -472,3 +472,15 @@ def test_the_friends_picks_asked_for_are_what_friends_shared_liking(kith: Kith) 
     # Someone without friends is told so, not shown strangers' picks.
     alone = kith.reply("u-no-friends", "what are my friends into lately?")
     assert alone.recommendations == [] and alone.text.startswith("None of your friends has shared")
+
+
+def test_something_else_because_it_was_read_already_turns_down_nothing(kith: Kith) -> None:
+    from bot.understand import Said
+
+    shown = "Try The Hobbit. Or try Matilda. Also worth a look: The Phantom Tollbooth."
+    picks = tuple(found.item_id for found in kith.finder.find(shown))
+    read = kith.reader.read(Said("something else, he's already read that", shown, picks))[0]
+    # "That" is the first pick, read already: seen, not disliked; the others are not turned down.
+    assert not read.rejects_suggestions
+    assert [(o.item_id, o.feeling, o.seen) for o in read.opinions] == [(picks[0], "neutral", True)]
+    assert kith.reader.read(Said("no, something else", shown, picks))[0].rejects_suggestions

@@ -174,6 +174,7 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     assert say("a camping trip with two kids aged 6 and 9").context.audience == "kids aged 6"
     # Numbers that are prices or lengths are no age.
     assert say("is 14 dollars ok?").context.audience is None
+    assert say("a book for my 8 year old nephew").context.audience == "nephew aged 8"
     budget = say("my budget is 30")
     assert (budget.context.audience, budget.constraints.max_price) == (None, 30)
 
