@@ -39,6 +39,8 @@ ITEMS = {
     ("how heavy is the tent?", ["weight"]),
     ("who's it by?", ["creator"]),
     ("who is the second one by?", ["creator"]),
+    ("who composed it?", ["creator"]),
+    ("who is the composer of the first one?", ["creator"]),
     ("is it any good?", ["reception"]),
     ("what's the difference between the first two?", ["about", "price"]),
     ("which one would you pick?", ["pick"]),
