@@ -15,8 +15,8 @@ from retrieval.schemas import Item
 
 # In the order they are answered: what it is about first, then "It is $13.99."
 # "total" ("how much for both together?") adds up the prices, after them.
-FACTS: tuple[Fact, ...] = ("pick", "about", "tags", "reception", "price", "total", "length", "year", "creator", "rating",
-                           "weight")
+FACTS: tuple[Fact, ...] = ("pick", "why", "about", "tags", "reception", "price", "total", "length", "year", "creator",
+                           "rating", "weight")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",)}
 # A question: a question mark, or a question word first ("how much is the first one").
@@ -76,10 +76,12 @@ def asked_compared(message: str) -> tuple[Fact, Most] | None:
 
 
 def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
-           reception: Callable[[str], Reception] | None = None) -> str:
+           reception: Callable[[str], Reception] | None = None,
+           reasons: Mapping[str, Sequence[str]] | None = None) -> str:
     """One sentence per item and fact asked, from the item's record (its title first, then "It":
     "X has 208 pages. It is by C.S. Lewis."); where the record lacks the fact, one that says so.
-    "Is it any good?" is answered from what people here shared (`reception` of an item id).
+    "Is it any good?" is answered from what people here shared (`reception` of an item id);
+    "why did you pick it?" with the reasons its card gave (`reasons`: the conversation's picks').
     A question asking for no fact the records hold (no `facts`) gets a sentence that says so.
     A comparison's questions (`most`) are answered together, first: the item with the least or
     the most of the fact, and its fact ("Of these, the lightest is X. It weighs 310 g.")."""
@@ -100,6 +102,11 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
                 continue  # answered for all of them at once, above and below
             if fact == "reception":
                 said += _received(item, reception(item.id) if reception else Reception(), n == 0)
+                continue
+            if fact == "why":  # the reasons its card gave, as the ranking wrote them
+                given = (reasons or {}).get(item.id)
+                said.append(table["answers"]["why"].format(title=item.title, reasons="; ".join(given)) if given
+                            else table["answers"]["why_not_picked"].format(title=item.title))
                 continue
             if fact == "tags":  # "Yes, Alien (1979) is horror." / "No, Up (2009) is not scary: it is ..."
                 carried = [tag for tag in question.tags if tag in item.tags]

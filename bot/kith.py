@@ -434,8 +434,10 @@ class Kith:
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         if plan.answer:
+            given = {pick.item_id: pick.reasons for m in opened.history if m.role == "assistant"
+                     for pick in m.record.recommendations}  # the latest turn's reasons for a pick shown twice
             yield reply.add(answer(understanding.questions, self.ranker.stats.items,
-                                   lambda item_id: self.ranker.reception(item_id, user_id)))
+                                   lambda item_id: self.ranker.reception(item_id, user_id), given))
         picks = _Picks(tone=choose_tone(sentiment))
         if plan.recommend:
             picks = yield from self._recommend(user_id, message, plan, opened, profile, sentiment, reply, clock,
@@ -536,7 +538,9 @@ class Kith:
             replies = prompts.table("support")["replies"]
             fitting = [] if picks.recommendations else [item.title for item in self.ranker.fitting(request)]
             yield reply.add(
-                self.writer.clarifying_question(profile, picks.recommendations) if picks.recommendations
+                self.writer.clarifying_question(profile, picks.recommendations,
+                                                replies["sorry"] if is_negative(message, sentiment) else None)
+                if picks.recommendations
                 else replies["no_friends_picks"] if request.from_friends
                 else replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES)) if fitting
                 else self._nothing_fits(profile, request))

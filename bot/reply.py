@@ -440,16 +440,20 @@ class ReplyWriter:
         options = fact_sentences(start, pick, request)
         return next((o for o in options if self.check.check(o, facts, about=pick.item_id).supported), options[-1])
 
-    def clarifying_question(self, profile: Profile, recommendations: Sequence[Recommendation]) -> str:
+    def clarifying_question(self, profile: Profile, recommendations: Sequence[Recommendation],
+                            opener: str | None = None) -> str:
+        """What the person is after, asked (by the category where none is known, else by taste),
+        after `opener` or the question's own; the picks Kith would make meanwhile below it."""
         questions = prompts.table("clarify")
         if not profile.constraints.categories:
             names = {"books": "a book", "films": "a film", "music": "some music", "outdoor": "outdoor gear"}
             listed = [names.get(c, c) for c in self.categories]
             spoken = ", ".join(listed[:-1]) + " or " + listed[-1] if len(listed) > 1 else listed[0]
-            question = questions["category"].format(categories=spoken)
+            question = f"{opener or questions['category_opener']} {questions['category'].format(categories=spoken)}"
         else:
             category = profile.constraints.categories[0]
-            question = questions["taste"].format(category=CATEGORY_NOUNS.get(category, category))
+            question = (f"{opener or questions['taste_opener']} "
+                        f"{questions['taste'].format(category=CATEGORY_NOUNS.get(category, category))}")
         if recommendations:
             question += f"\n\n{questions['meanwhile']}\n{_listing(recommendations[:LISTED])}"
         return question

@@ -22,7 +22,8 @@ INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "hu
 Feeling = Literal["like", "dislike", "neutral"]
 Length = Literal["short", "long"]
 # What a question can ask about an item (bot/answers.py).
-Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags", "reception", "pick", "total"]
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags", "reception", "pick", "total",
+               "why"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")
 

@@ -215,3 +215,18 @@ def test_a_choice_between_items_never_ranked_is_answered_with_what_people_think_
     assert [(q.item_id, q.facts) for q in torn.questions] == [("alien", ["reception"]), ("earthsea", ["reception"])]
     # Being torn between them is no dislike of either.
     assert {o.feeling for o in torn.opinions} == {"neutral"}
+
+
+def test_why_a_pick_was_suggested_is_answered_with_the_reasons_its_card_gave() -> None:
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
+                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    picks = ("alien", "earthsea")
+    why = reader.read(Said("why did you pick the second one?", "Try Alien (1979). Or A Wizard of Earthsea.", picks))[0]
+    assert [(q.item_id, q.facts) for q in why.questions] == [("earthsea", ["why"])]
+    assert not plan_turn("why did you pick the second one?", why).recommend
+    given = {"earthsea": ["because you liked The Hobbit", "popular with the community"]}
+    assert answer(why.questions, ITEMS, reasons=given) == (
+        "Why A Wizard of Earthsea: because you liked The Hobbit; popular with the community.")
+    assert answer([ItemQuestion(item_id="alien", facts=["why"])], ITEMS, reasons=given) == (
+        "I haven't suggested Alien (1979) in this conversation.")

@@ -484,3 +484,12 @@ def test_something_else_because_it_was_read_already_turns_down_nothing(kith: Kit
     assert not read.rejects_suggestions
     assert [(o.item_id, o.feeling, o.seen) for o in read.opinions] == [(picks[0], "neutral", True)]
     assert kith.reader.read(Said("no, something else", shown, picks))[0].rejects_suggestions
+
+
+def test_why_a_pick_was_chosen_is_answered_with_its_cards_reasons_and_a_complaint_with_an_apology(kith: Kith) -> None:
+    thriller = kith.reply("asks-why", "give me a good thriller")
+    first = thriller.recommendations[0]
+    why = kith.reply("asks-why", "why did you pick the first one?", thriller.session_id)
+    assert why.text == f"Why {first.title}: {'; '.join(first.reasons)}." and why.recommendations == []
+    fed_up = kith.reply("fed-up", "ugh your recommendations are always terrible")
+    assert fed_up.asked_clarifying and fed_up.text.startswith("I'm sorry to hear that. Are you in the mood for")
