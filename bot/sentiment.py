@@ -193,6 +193,10 @@ NEGATED_TITLE = re.compile(
 # seen that one already").
 ALREADY_SEEN = re.compile(r"\b(?:seen|watched|read) (?:it|that|this|them|those|that one|this one) already\b|"
                           r"\balready (?:seen|watched|read)\b", re.I)
+# Having seen it, said as the reason for turning a pick down ("not that one, I've seen it"): no
+# dislike (ALREADY_SEEN, or seen said of it by the person or the one it is for).
+SEEN_IT = re.compile(r"\b(?:i['’]?ve|i have|we['’]?ve|we have|he['’]?s|she['’]?s|they['’]?ve|he has|she has) (?:already )?"
+                     r"(?:seen|read|watched) (?:it|that|this|them|those|both)\b", re.I)
 # A title named as the exception to the clause's feeling: disliked where the clause likes ("I
 # like them all except Titanic"), liked where it dislikes ("not my cup of tea, other than Alien").
 EXCEPTED = re.compile(r"\b(?:except(?: for)?|other than|apart from|aside from)" + LISTED, re.I)
@@ -213,11 +217,12 @@ STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:
 # English"), unless the words point at the ones just named ("I love those movies", "both films").
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
 # A clause that opens with a wish for something new ("something funny then", "ok, anything
-# lighter?"): its words describe what is wanted, not the suggestions ("something like that"
+# lighter?", "recommend a film"): its words describe what is wanted, not the suggestions ("something like that"
 # points at them; "it sounds like something I'd like" and "I'm not looking for anything that
 # spacey" are about them).
-WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:something|anything)\b"
-                    r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)", re.I)
+WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
+                    r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)"
+                    r"|(?:recommend|suggest)(?:\s+me)?\s+(?:a|an|some|another|more|one|any)\b)", re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
 # The nouns that stand for an item described, not named ("the shark one", "the 2021 film"); the
@@ -227,6 +232,11 @@ ITEM_NOUN = "(?:one|film|movie|book|novel|album|record)"
 # film", "the new one"): it is not about the title just named.
 ANOTHER_ONE = re.compile(r"^\W*(?:(?:and|but|though|however)\W+)?the (?!other\b)(?:[\w'’-]+ ){1,3}"
                          rf"(?:ones|version|{ITEM_NOUN})\b", re.I)
+# A feeling about something named that the title finder does not know ("I loved Arrival but
+# hated Gravity", Gravity not in the catalog): about neither the titles just named nor the
+# suggestions. Capitalized, as a name is written ("but hated the ending" is about the title).
+ANOTHER_NAMED = re.compile(r"\b(?i:hated|loved|liked|disliked|enjoyed|adored|loathed|despised|(?:couldn['’]?t|can['’]?t) stand)"
+                           r"\s+(?i:the\s+)?(?!I\b|It\b)[A-Z][\w'’-]+")
 # The suggestions a message has not named ("Loved the first. Not sure about the others").
 THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
 # Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").
@@ -265,8 +275,9 @@ def _label(score: float) -> Literal["positive", "negative", "neutral"]:
 def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     """`answering`: the words before any title, the part that can turn the suggestions down
     ("no, not those"; "Avatar? not really" is about Avatar)."""
-    # "No, I haven't seen it" rejects nothing; nor does "something else, he's already read that".
-    if REJECTION.search(_unseen_masked(answering, asked)) and not ALREADY_SEEN.search(text):
+    # "No, I haven't seen it" rejects nothing; nor does "something else, he's already read that",
+    # nor "not that one, I've seen it".
+    if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)):
         return "rejecting"
     if DOWN_WORDS.search(text) and score < 0.5 and not asked_whether(text):
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the
@@ -436,7 +447,7 @@ def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
             of_a_kind = _about_a_kind(clause.text) or (of_a_kind and clause.contrast)
             if THE_OTHERS.search(clause.text):
                 about = [ANSWER]
-            elif ANOTHER_ONE.match(clause.text):
+            elif ANOTHER_ONE.match(clause.text) or ANOTHER_NAMED.search(clause.text):
                 about = []  # "Alien yes. The shark one not so much": a film this reader cannot name
             if ALREADY_SEEN.search(clause.text):
                 for key in unwanted.intersection(about):

@@ -81,10 +81,19 @@ def test_a_list_shares_its_verb_and_a_clause_after_a_title_is_about_it() -> None
     assert feel("Alien was violent, but a good one").items == {"alien": "like"}
     # A dislike said in so many words outlasts a pleasantry after it.
     assert feel("I did not like Alien. But you gave me some good ones").items == {"alien": "dislike"}
+    # A feeling about a name the catalog does not have is about neither title: "Gravity".
+    assert feel("I loved Alien and Titanic but hated Gravity").items == {"alien": "like", "titanic": "like"}
+    assert feel("I loved Alien. Hated Gravity though").items == {"alien": "like"}
+    assert feel("Saw Alien. I hated the ending").items == {"alien": "dislike"}
 
 
 def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> None:
     assert feel("yes, loved it").answer == "like"
+    # A request is no feeling about them ("recommend" is a positive word to VADER).
+    assert feel("recommend a film").answer == "neutral"
+    # Turning a pick down for having seen it is no rejection.
+    assert analyze("not that one, I've seen it", [], "Try Alien.").mood != "rejecting"
+    assert analyze("no, not that one", [], "Try Alien.").mood == "rejecting"
     assert feel("sounds boring. I loved Alien though").answer == "dislike"
 
 
