@@ -244,7 +244,8 @@ PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to
 # A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
 # "40 to spend" (a bare "$50" may be a minimum or what they once paid).
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
-                       rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
+                       rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}"
+                       r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
 # A price said against the suggestions' ("something cheaper", "too pricey", "a nicer, pricier one").
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)

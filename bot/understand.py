@@ -436,8 +436,9 @@ class RuleReader:
 
     def _asked_for(self, message: str, said: Said, mentions: Sequence[FoundTitle]) -> list[str]:
         """The items the message asks for by name ("do you have Dune?": `ASKING_FOR` before the
-        name, or the name alone: NAME_ALONE), of the categories it names, if any: of the items going by that name, the one the
-        name was read as, and one of each other category ("Dune" is a book and a film)."""
+        name, or the name alone: NAME_ALONE), of the categories it names, if any: of the items
+        going by that name, the one the name was read as, and one of each other category ("Dune"
+        is a book and a film)."""
         categories = {name for name, _ in self.vocabulary.categories.find(message)}
         asked: list[str] = []
         for mention in mentions:
@@ -504,7 +505,6 @@ class RuleReader:
             u.tags, u.avoid = [t for t in u.tags if t not in tags], [t for t in u.avoid if t not in tags]
             if "length" in facts:
                 u.length = None
-
 
     def _shown_of_kind(self, u: Understanding, said: Said, last_named: Sequence[str]) -> list[str]:
         """The items shown that a question names by their kind or category ("is the tent

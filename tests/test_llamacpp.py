@@ -43,7 +43,7 @@ import pytest
 import prompts
 from bot.config import LLMConfig
 from bot.models import ModelNotFound, resolve_model
-from bot.reply import ReplyWriter, opening_messages, recommendation_messages
+from bot.reply import ReplyWriter, lead, opening_messages, recommendation_messages
 from bot.runtimes.factory import choose_runtime, open_runtime
 from bot.runtimes.llamacpp import OPENMP_SPINS, LlamaCppRuntime
 from bot.runtimes.transformers import TransformersRuntime
@@ -310,12 +310,13 @@ def test_prepared_opening_leaves_only_the_turn_to_read(fast: LlamaCppRuntime) ->
     # All of the opening but at most its last token (which the message's first may merge with) was reused.
     assert reused >= before_message - 1
     full = recommendation_messages(message, pick, "friendly", ["books", "films"])
-    # The LLM continues "Try <title> —"; the person sees a tone's opener before it.
+    # The LLM continues the pick's lead, "Try <title>, since your friend Ana rated it 5/5 —" (a
+    # friend's reason comes first); the person sees a tone's opener before it.
     assert prepared[0].text.split(" Try ")[0] in prompts.table("tones")["friendly"]["openers"]
-    after_pick = len(fast.prompt_tokens(full, "Try Paddington 2 (2017) —"))
+    after_pick = len(fast.prompt_tokens(full, lead(0, "Paddington 2 (2017)", pick[0].reasons)))
     assert evaluated == after_pick - reused
-    # The message, the tone and the pick's facts (kind, tags, price, reasons: 78 tokens measured).
-    assert evaluated <= 90
+    # The message, the tone, the pick's facts (kind, tags, price, reasons) and its lead: 88 tokens measured.
+    assert evaluated <= 100
 
 
 class FirstSentenceCounters:
