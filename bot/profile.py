@@ -132,7 +132,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "young-adult": ("young-adult", "young adult", "teen", "teens", "teenager", "teenagers", "teenage"),
     "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling"),
     "chill": ("chill", "chilled", "chillout", "chill-out", "relaxing", "relaxed", "mellow", "laid-back", "calm",
-              "calming", "soothing", "unwind", "easy listening"),
+              "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to"),
     "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud"),
     "party": ("party", "parties", "dancing", "dance", "danceable", "party tunes"),
     "workout": ("workout", "workouts", "gym", "working out", "work out", "exercise", "exercising",
@@ -277,7 +277,8 @@ OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|v
 # Newer or older than what the last reply named ("something more recent" after a 2011 film).
 NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)
 OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
-SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter)\b", re.I)
+SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter|one sitting|"
+                   r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon))\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
 # A person's ordinal is their birthday ("my dad's 60th").

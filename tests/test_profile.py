@@ -134,6 +134,11 @@ def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:
     assert say("something sci-fi under $20").liked_tags == ["sci-fi"]  # a taste and a price
 
 
+def test_a_book_to_finish_in_a_weekend_is_short() -> None:
+    assert say("a book I can finish in a weekend").constraints.length == "short"
+    assert say("something to read in one sitting").constraints.length == "short"
+
+
 def test_hiking_for_more_than_a_day_is_backpacking() -> None:
     assert say("I'm going hiking in the Alps next month for a week").liked_tags == ["backpacking"]
     assert say("gear for a 3-day hike").liked_tags == ["backpacking"]

@@ -41,6 +41,7 @@ def test_an_occasion_beside_an_asked_for_tag_is_liked_not_required(text: str, re
     ("songs for a long road trip", ["road-trip"]),
     ("some party tunes", ["party"]),
     ("chill music to study to", ["chill", "study"]),  # what the music does is no occasion
+    ("music to fall asleep to", ["chill"]),
 ])
 def test_an_occasion_alone_or_an_activity_is_the_request(text: str, required: list[str]) -> None:
     assert profile_after(text).constraints.required_tags == required
