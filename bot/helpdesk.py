@@ -76,8 +76,10 @@ class HelpDesk:
         readings = [question, together] if problem and mentions_problem(question) else [together]
         similarity: dict[str, float] = {}
         titles: dict[str, str] = {}
+        # Read alone, the best article will do; read two ways, each article's likeness to both.
+        limit = count if len(readings) > 1 else 1
         for reading in readings:
-            for hit in self.vectors.query(self.catalog, "help", text=reading, limit=count):
+            for hit in self.vectors.query(self.catalog, "help", text=reading, limit=limit):
                 similarity[hit.id] = similarity.get(hit.id, 0.0) + hit.similarity / len(readings)
                 titles[hit.id] = str(hit.metadata.get("title", hit.id))
         best = max(similarity, key=similarity.__getitem__)

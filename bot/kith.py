@@ -536,14 +536,16 @@ class Kith:
                                                     and not asked_before and not leaves_it_to_us(message))
         if picks.asked:
             replies = prompts.table("support")["replies"]
-            fitting = [] if picks.recommendations else [item.title for item in self.ranker.fitting(request)]
-            yield reply.add(
-                self.writer.clarifying_question(profile, picks.recommendations,
-                                                replies["sorry"] if is_negative(message, sentiment) else None)
-                if picks.recommendations
-                else replies["no_friends_picks"] if request.from_friends
-                else replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES)) if fitting
-                else self._nothing_fits(profile, request))
+            if picks.recommendations:
+                asked = self.writer.clarifying_question(profile, picks.recommendations,
+                                                        replies["sorry"] if is_negative(message, sentiment) else None)
+            elif request.from_friends:
+                asked = replies["no_friends_picks"]
+            else:
+                fitting = [item.title for item in self.ranker.fitting(request)]
+                asked = (replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES)) if fitting
+                         else self._nothing_fits(profile, request))
+            yield reply.add(asked)
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
         named = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned,

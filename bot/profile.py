@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment, without_titles
-from bot.understanding import Feeling, ItemOpinion, Understanding
+from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
 from retrieval.ranking import LengthLimit
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
@@ -334,7 +334,7 @@ class Constraints(BaseModel):
     max_price: float | None = Field(None, ge=0)
     min_year: int | None = None
     max_year: int | None = None
-    length: Literal["short", "long"] | LengthLimit | None = None
+    length: SaidLength | None = None
     excluded_tags: list[str] = []
     # The tags this conversation's latest request asked for: what is ranked carries them,
     # whatever the person's history (`Vocabulary.requirement` groups their near-synonyms).
@@ -847,10 +847,9 @@ def _read_length(text: str) -> LengthLimit | None:
         value = (0.5 if amount.startswith("half") else 1.0 if amount in ("a", "an")
                  else float(NUMBER_WORDS.get(amount, amount)))
         value += 0.5 if "half" in said or "half_after" in said else 0.0
-        said_unit = said["unit"].lower()
-        if said_unit.startswith("h"):
-            value, said_unit = value * 60, "min"
-        said_unit = "pages" if said_unit.startswith("page") else "min"
+        said_unit = "pages" if said["unit"].lower().startswith("page") else "min"
+        if said["unit"].lower().startswith("h"):  # hours, hrs, h
+            value *= 60
         if unit not in (None, said_unit):
             continue  # "under 2 hours and over 300 pages" asks of two kinds of thing: the first counts
         unit, bounds[bound] = said_unit, round(value)

@@ -217,9 +217,9 @@ STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:
 # English"), unless the words point at the ones just named ("I love those movies", "both films").
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
 # A clause that opens with a wish for something new ("something funny then", "ok, anything
-# lighter?", "recommend a film"): its words describe what is wanted, not the suggestions ("something like that"
-# points at them; "it sounds like something I'd like" and "I'm not looking for anything that
-# spacey" are about them).
+# lighter?", "recommend a film"): its words describe what is wanted, not the suggestions
+# ("something like that" points at them; "it sounds like something I'd like" and "I'm not
+# looking for anything that spacey" are about them).
 WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
                     r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)"
                     r"|(?:recommend|suggest)(?:\s+me)?\s+(?:a|an|some|another|more|one|any)\b)", re.I)

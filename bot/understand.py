@@ -42,7 +42,7 @@ from bot.understanding import (
     Understanding,
     draft_schema,
 )
-from retrieval.ranking import maker_of, of_kind
+from retrieval.ranking import maker_of, of_kind, tag_categories
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle, TitleFinder, split_year
 
@@ -311,10 +311,7 @@ class RuleReader:
         self.makers = Makers(self.items.values())
         # Each tag's categories: the only one that carries a tag is what a clause asking for that
         # tag alone asks for (`_categories_of_clauses`).
-        self.tag_categories: dict[str, set[str]] = {}
-        for item in self.items.values():
-            for tag in item.tags:
-                self.tag_categories.setdefault(tag, set()).add(item.category)
+        self.tag_categories = tag_categories(self.items.values())
 
     def mentions(self, message: str, said: Said) -> list[FoundTitle]:
         """The items a message names, points at by place among the suggestions, or describes."""

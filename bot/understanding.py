@@ -21,6 +21,9 @@ Intent = Literal["recommend", "help", "feedback", "smalltalk", "human", "subvert
 INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "human", "subvert")
 Feeling = Literal["like", "dislike", "neutral"]
 Length = Literal["short", "long"]
+# A length as the rules read it: short or long, or said in numbers ("under 2 hours"); the LLM's
+# Draft writes `Length` only.
+SaidLength = Length | LengthLimit
 # What a question can ask about an item (bot/answers.py).
 Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags", "reception", "pick", "total",
                "why"]
@@ -108,8 +111,7 @@ class Understanding(BaseModel):
     max_price: float | None = Field(None, ge=0)
     min_year: int | None = None
     max_year: int | None = None
-    # "short" or "long", or a length said in numbers ("under 2 hours"), which the rules read.
-    length: Length | LengthLimit | None = None
+    length: SaidLength | None = None
     occasion: str | None = None
     audience: str | None = None
     mood: str | None = None

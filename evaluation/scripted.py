@@ -167,9 +167,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.context import ClientContext
 from bot.faithfulness import FRIEND_CLAIM, invented_friends
-from bot.understanding import CONSTRAINT_NAMES, FIELDS, Feeling, Intent, Length, Understanding
+from bot.understanding import CONSTRAINT_NAMES, FIELDS, Feeling, Intent, SaidLength, Understanding
 from evaluation.reports import timing_summary
-from retrieval.ranking import LengthLimit
 
 # --- the file format -------------------------------------------------------------------------
 
@@ -184,7 +183,7 @@ class ProfileConstraintsExpect(BaseModel):
     max_price: float | None = None
     min_year: int | None = None
     max_year: int | None = None
-    length: Literal["short", "long"] | LengthLimit | None = None  # or {unit: min, at_most: 120}
+    length: SaidLength | None = None  # short, long or {unit: min, at_most: 120}
     excluded_tags: list[str] | None = None
 
 
@@ -213,7 +212,7 @@ class UnderstandingExpect(BaseModel):
     max_price: float | None = Field(None, ge=0)
     min_year: int | None = None
     max_year: int | None = None
-    length: Length | LengthLimit | None = None
+    length: SaidLength | None = None
     tags: list[str] | None = Field(None, min_length=1)
     avoid: list[str] | None = Field(None, min_length=1)
     take_back: list[str] | None = Field(None, min_length=1)

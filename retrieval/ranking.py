@@ -173,8 +173,9 @@ class LengthLimit(BaseModel):
                    for value in values)
 
     def __str__(self) -> str:
-        bounds = [f"at least {self.at_least}"] * (self.at_least is not None) + [f"at most {self.at_most}"] * (
-            self.at_most is not None)
+        """As the profile shows it: "at most 120 min", "at least 300 and at most 500 pages"."""
+        bounds = [f"{word} {value}" for word, value in (("at least", self.at_least), ("at most", self.at_most))
+                  if value is not None]
         return f"{' and '.join(bounds)} {self.unit}"
 
 
@@ -393,10 +394,7 @@ class CatalogStats:
         self.categories = {item.category for item in self.items.values()}
         self.tags = {tag for item in self.items.values() for tag in item.tags}
         # The categories whose items carry each tag ("budget": outdoor gear, and no book).
-        self.tag_categories: dict[str, set[str]] = defaultdict(set)
-        for item in self.items.values():
-            for tag in item.tags:
-                self.tag_categories[tag].add(item.category)
+        self.tag_categories = tag_categories(self.items.values())
         self._shared_taste: dict[str, dict[str, float]] = {}
 
     def shared_taste(self, user_id: str) -> dict[str, float]:
@@ -694,9 +692,9 @@ class Ranker:
         seen = set(request.seen)
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
         # In order, what came up before is in its place: the cheapest is the cheapest.
+        asks = _asks(request, stats.tag_categories)
         tiers = [[stats.items[i] for i in asked],
-                 *_fitting(candidates, request, max(k - len(asked), 0), stats.tag_categories,
-                          () if request.order else seen)]
+                 *_fitting(candidates, request, max(k - len(asked), 0), asks, () if request.order else seen)]
         tier_of = {item.id: n for n, tier in enumerate(tiers) for item in tier}
         candidates = [item for tier in tiers for item in tier]
         vectors = state.vectors_of([item.id for item in candidates])
@@ -783,7 +781,7 @@ class Ranker:
         if request.required_tags:
             # A pick short of the request says why: they already have most of what fits, or the catalog lacks it.
             fitting_had = sum(1 for i in owned if i in stats.items and _satisfies(stats.items[i], request)
-                              and not _misses(stats.items[i], request, stats.tag_categories))
+                              and not _misses(stats.items[i], asks))
             closest = CLOSEST_YOU_HAVE_MOST if fitting_had > len(tiers[1]) else CLOSEST
         for recommendation in chosen:
             if recommendation.item_id in asked:
@@ -791,7 +789,7 @@ class Ranker:
                 continue
             recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
                                                    collaborative, _graph_reason(state.graph) if w.graph else None)
-            if _misses(stats.items[recommendation.item_id], request, stats.tag_categories):
+            if _misses(stats.items[recommendation.item_id], asks):
                 recommendation.reasons.insert(0, closest)
             if recommendation.item_id in seen:
                 recommendation.reasons.insert(0, CAME_UP)
@@ -1090,25 +1088,41 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm else vector
 
 
+def tag_categories(items: Iterable[Item]) -> dict[str, set[str]]:
+    """The categories whose items carry each tag ("budget": outdoor gear, and no book)."""
+    carried: dict[str, set[str]] = {}
+    for item in items:
+        for tag in item.tags:
+            carried.setdefault(tag, set()).add(item.category)
+    return carried
+
+
 def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
     """Whether the item carries a tag of every group."""
     return all(set(group) & set(item.tags) for group in groups if group)
 
 
-def _misses(item: Item, request: RankRequest, carried: Mapping[str, set[str]]) -> int:
-    """How much of the request's own asks the item misses: each group of `required_tags` it
-    carries no tag of. Where the request names several categories, a group binds only the items
-    of those of them that carry it (`carried`: each tag's categories), unless none does: "history
-    books for dad and jazz for mum" asks for no jazz book where no book is jazz."""
-    groups = [group for group in request.required_tags if group]
-    if len(request.categories) > 1:
-        asked = set(request.categories)
-        carrying = [set().union(*(carried.get(tag, set()) for tag in group)) & asked for group in groups]
-        groups = [group for group, by in zip(groups, carrying, strict=True) if not by or item.category in by]
-    return sum(not _carries(item, [group]) for group in groups)
+# A group of `RankRequest.required_tags` and the categories whose items it binds (empty: all).
+Ask = tuple[Sequence[str], set[str]]
 
 
-def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, carried: Mapping[str, set[str]],
+def _asks(request: RankRequest, carried: Mapping[str, set[str]]) -> list[Ask]:
+    """The request's own asks: each group of `required_tags`, binding every item, except where the
+    request names several categories: there a group binds only the items of those of them that
+    carry it (`carried`: each tag's categories), unless none does. "History books for dad and
+    jazz for mum" asks for no jazz book where no book is jazz."""
+    several = set(request.categories) if len(request.categories) > 1 else set()
+    return [(group, set().union(*(carried.get(tag, set()) for tag in group)) & several)
+            for group in request.required_tags if group]
+
+
+def _misses(item: Item, asks: Sequence[Ask]) -> int:
+    """How many of the request's asks (`_asks`) the item misses: the groups binding it that it
+    carries no tag of."""
+    return sum(not _carries(item, [group]) for group, binds in asks if not binds or item.category in binds)
+
+
+def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Sequence[Ask],
              seen: Collection[str] = ()) -> list[list[Item]]:
     """The items a ranking picks from, in tiers picked in order. First those within the
     request's hard constraints (`_satisfies`) that carry a tag of every group of its
@@ -1122,24 +1136,22 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, carried: 
     answers with the kids' films under $5 shown before, not a fresh sushi documentary, and "we
     need a tent first" after a family camping trip with the family tent shown then.
     Tier 0 may be empty."""
-    asks = sum(1 for group in request.required_tags if group)
     within = [item for item in candidates if _satisfies(item, request)]
     if not asks:
         return [within]
-    missed = {item.id: _misses(item, request, carried) for item in within}
+    missed = {item.id: _misses(item, asks) for item in within}
     if not request.categories:
         # Where the request names no category, the closest are of the categories that carry all
         # of what it asks, else some of it: "something for bouldering" is answered with gear,
         # not a book and an album that carry none of it, and "he's 11" after it with gear, not
         # a children's film.
-        groups = [group for group in request.required_tags if group]
-        carrying = set.intersection(*({item.category for item in within if _carries(item, [group])} for group in groups))
-        carrying = carrying or {item.category for item in within if missed[item.id] < asks}
+        carrying = set.intersection(*({item.category for item in within if _carries(item, [group])} for group, _ in asks))
+        carrying = carrying or {item.category for item in within if missed[item.id] < len(asks)}
         within = [item for item in within if not carrying or item.category in carrying]
     fresh = [item for item in within if item.id not in seen]
     shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []
-    for missing in range(asks + 1):
+    for missing in range(len(asks) + 1):
         tiers.append([item for item in fresh if missed[item.id] == missing])
         if request.refined:
             tiers.append([item for item in shown if missed[item.id] == missing])

@@ -26,6 +26,13 @@ ITEMS = {
 }
 
 
+def reader_of(categories: set[str], tags: set[str]) -> Reader:
+    """The rule reader over ITEMS, with a vocabulary of these categories and tags."""
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
+    return Reader(RuleReader(Vocabulary.for_catalog(categories, tags), finder, lambda: date(2026, 12, 1), items=ITEMS),
+                  None, [])
+
+
 @pytest.mark.parametrize(("message", "facts"), [
     ("how much is it?", ["price"]),
     ("and who wrote it? how long is it?", ["length", "creator"]),
@@ -68,9 +75,7 @@ def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> Non
 
 
 def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_gets_an_answer_not_picks() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy", "horror", "sci-fi"})
-    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films", "outdoor"}, {"fantasy", "horror", "sci-fi"})
     picks = ("earthsea", "alien", "tent")
 
     def read(message: str, assistant: str = "Try A Wizard of Earthsea. Or try Alien (1979).") -> Understanding:
@@ -97,9 +102,7 @@ def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_ge
 
 
 def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy", "budget"})
-    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films", "outdoor"}, {"fantasy", "budget"})
     picks = ("earthsea", "alien", "tent")
 
     def read(message: str) -> Understanding:
@@ -122,9 +125,7 @@ def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> No
 
 
 def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
-                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films"}, {"horror"})
     picks = ("alien", "earthsea", "tent")
     two = reader.read(Said("what's the difference between the first two?", "three picks", picks))[0]
     assert [(q.item_id, q.facts) for q in two.questions] == [("alien", ["about", "price"]), ("earthsea", ["about", "price"])]
@@ -141,9 +142,7 @@ def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None
 
 
 def test_the_prices_asked_together_are_added_up() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
-                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films"}, {"horror"})
     picks = ("alien", "earthsea", "tent")
     both = reader.read(Said("how much for both of the first ones together?", "three picks", picks))[0]
     assert [(q.item_id, q.facts) for q in both.questions] == [("alien", ["price", "total"]),
@@ -169,9 +168,7 @@ def test_is_it_any_good_is_answered_from_what_people_here_shared() -> None:
 
 
 def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"fantasy"})
-    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films", "outdoor"}, {"fantasy"})
     picks = ("tent", "alien")
     sizes = reader.read(Said("does the first one come in other sizes?", "Try Ridgeline 2 Ultralight Tent.", picks))[0]
     assert sizes.questions == [ItemQuestion(item_id="tent", facts=[])] and sizes.intents == []
@@ -189,9 +186,7 @@ def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> N
 
 
 def test_a_question_may_name_the_pick_it_is_about_by_its_kind() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    vocabulary = Vocabulary.for_catalog({"books", "films", "outdoor"}, {"waterproof", "horror"})
-    reader = Reader(RuleReader(vocabulary, finder, lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films", "outdoor"}, {"waterproof", "horror"})
     picks = ("alien", "earthsea", "tent")
     shown = "Try Alien (1979). Or try A Wizard of Earthsea. Also worth a look: Ridgeline 2 Ultralight Tent."
     tent = reader.read(Said("is the tent waterproof?", shown, picks))[0]
@@ -207,9 +202,7 @@ def test_a_question_may_name_the_pick_it_is_about_by_its_kind() -> None:
 
 
 def test_a_choice_between_items_never_ranked_is_answered_with_what_people_think_of_each() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
-                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films"}, {"horror"})
     torn = reader.read(Said("I'm torn between Alien and A Wizard of Earthsea, which one would you pick?"))[0]
     # No ranking put either first: "it came first" would be untrue.
     assert [(q.item_id, q.facts) for q in torn.questions] == [("alien", ["reception"]), ("earthsea", ["reception"])]
@@ -218,9 +211,7 @@ def test_a_choice_between_items_never_ranked_is_answered_with_what_people_think_
 
 
 def test_why_a_pick_was_suggested_is_answered_with_the_reasons_its_card_gave() -> None:
-    finder = TitleFinder([(item.id, item.title, 1.0) for item in ITEMS.values()])
-    reader = Reader(RuleReader(Vocabulary.for_catalog({"books", "films"}, {"horror"}), finder,
-                               lambda: date(2026, 12, 1), items=ITEMS), None, [])
+    reader = reader_of({"books", "films"}, {"horror"})
     picks = ("alien", "earthsea")
     why = reader.read(Said("why did you pick the second one?", "Try Alien (1979). Or A Wizard of Earthsea.", picks))[0]
     assert [(q.item_id, q.facts) for q in why.questions] == [("earthsea", ["why"])]
