@@ -33,7 +33,7 @@ from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
 from bot.sessions import SessionStore, StoredHandoff, StoredHelp, StoredMessage, StoredPick, TurnRecord
-from bot.understand import LLMReader, Reader, RuleReader, Said
+from bot.understand import LLMReader, Reader, RuleReader, Said, describes
 from bot.understanding import Understanding
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
@@ -292,7 +292,7 @@ class Kith:
         profile = self.read_profile(messages)
         mentioned = [found.item_id for m in messages for found in self.finder.find(m["text"])]
         user_texts = [m["text"] for m in messages if m["role"] == "user"]
-        return self.request_for(profile, " ".join(user_texts[-2:]), user_id, seen=mentioned)
+        return self.request_for(profile, user_texts[-2:], user_id, seen=mentioned)
 
     def rank(self, messages: Sequence[dict[str, str]], user_id: str | None = None, k: int = 50) -> list[Recommendation]:
         """Rank the catalog for a conversation without writing a reply."""
@@ -300,10 +300,11 @@ class Kith:
 
     # --- one turn -----------------------------------------------------------------------
 
-    def request_for(self, profile: Profile, query: str, user_id: str | None, seen: Sequence[str] = (),
+    def request_for(self, profile: Profile, texts: Sequence[str], user_id: str | None, seen: Sequence[str] = (),
                     context: ClientContext | None = None, refined: bool = False,
                     understanding: Understanding | None = None) -> RankRequest:
-        """What the ranker is asked: the profile's taste and constraints, the query, the person's
+        """What the ranker is asked: the profile's taste and constraints, the query (those of
+        `texts`, the person's latest messages, that describe what they want), the person's
         feedback on cards, and the moment (`context`: a soft lift, never a constraint). `refined`:
         this message changed the request (Constraints.changed), so what was seen may be the
         answer now;
@@ -329,7 +330,7 @@ class Kith:
         # for good; "more like this" pulls alike items up while the profile does not dislike it.
         feedback = self.sessions.feedback(user_id) if user_id else {}
         return RankRequest(
-            query=query,
+            query=" ".join(text for text in texts if describes(text)),
             user_id=user_id,
             likes=profile.likes,
             dislikes=profile.dislikes,
@@ -511,7 +512,7 @@ class Kith:
         # A problem's words ("my boots arrived damaged") are no query for the catalog.
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
-        request = self.request_for(profile, " ".join(user_texts), user_id, seen=[*opened.mentioned, *opened.earlier],
+        request = self.request_for(profile, user_texts, user_id, seen=[*opened.mentioned, *opened.earlier],
                                    context=context, refined=profile.constraints.changed(opened.profile.constraints),
                                    understanding=understanding)
         history_likes = self.ranker.own_history(user_id)[0]

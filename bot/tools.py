@@ -140,7 +140,7 @@ def search_catalog_tool(kith: Kith, user_id: str) -> BaseTool:
         query: str, category: str | None = None, max_price: float | None = None, exclude_tags: Sequence[str] = (),
         k: int = 5,
     ) -> tuple[str, list[Recommendation]]:
-        request = kith.request_for(kith.sessions.profile(user_id), query, user_id)
+        request = kith.request_for(kith.sessions.profile(user_id), [query], user_id)
         request = replace(
             request,
             categories=[category] if category else request.categories,

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 import prompts
 from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asks_about_it, superlative
+from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
@@ -130,6 +131,14 @@ PLEASANTRY_ONLY = re.compile(
 # Questions that are small talk, not a request ("hey, how's it going?").
 SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
                                 r"how(?:['’]?s| is| was) your (?:day|week|weekend)|what['’]?s up)\b\s*\?", re.I)
+# Words that greet, ask for suggestions or leave the choice to Kith, and describe nothing wanted
+# ("hi", "what do you recommend?", "surprise me", "anything good?"): no query for the catalog,
+# where the nearest neighbours of "hi" had been "Won't You Be My Neighbor?".
+ASKING_ONLY = frozenset(
+    "hi hello hey hiya morning afternoon evening good great nice cool fine sure well please pls thanks thank "
+    "recommend recommendation recommendations suggest suggestion suggestions show tell give want need looking look "
+    "find get got like love something anything stuff thing things else new surprise choose pick decide mind "
+    "whatever idea ideas not no don't dont do doesn't matter".split())
 
 
 @dataclass(frozen=True)
@@ -211,6 +220,13 @@ def _describes(word: str, item: Item, vocabulary: Vocabulary) -> bool:
 
 def _inside(match: re.Match[str], titles: Sequence[FoundTitle]) -> bool:
     return any(title.start < match.end() and match.start() < title.end for title in titles)
+
+
+def describes(message: str) -> bool:
+    """Whether the message says anything of what the person wants: a word beyond the function
+    words and ASKING_ONLY."""
+    words = (w.replace("’", "'").removesuffix("'s") for w in WORD.findall(message.lower()))
+    return any(w not in FUNCTION_WORDS and w not in ASKING_ONLY for w in words)
 
 
 def opens_with_smalltalk(message: str) -> bool:

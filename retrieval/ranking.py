@@ -94,6 +94,8 @@ FRIENDS_TOLD = 3
 # The reason on an item the person asked for by name ("do you have Dune?"); a pick like it says
 # "like Dune, which you asked for".
 ASKED_FOR = "you asked for it"
+# A pick's reason where no other applies, by what its semantic component measured closeness to.
+CLOSE_TO = {"request": "a close match to what you described", "taste": "in keeping with what you liked"}
 # The reason on the first pick of a request in order ("the cheapest book"): "the cheapest of what
 # fits, at 8.99" ({word}: Order.word; {value}: its measure).
 ORDERED = "the {word} of what fits, at {value}"
@@ -649,6 +651,8 @@ class Ranker:
         else:
             # Nothing asked: the person's taste is the request (or, knowing nothing, anything).
             query_vector = centroid if centroid is not None else self._embed_query("something good")
+        # What the semantic component measures closeness to, which a pick's last reason may cite.
+        closeness_to = "request" if query_text else "taste" if centroid is not None else None
 
         candidate_ids: dict[str, None] = {}
         for vector in filter(lambda v: v is not None, (query_vector, centroid)):
@@ -703,7 +707,8 @@ class Ranker:
             return Ranking([], activity)
         matrix = np.stack([vectors[item.id] for item in candidates])
 
-        semantic = matrix @ query_vector
+        # Knowing nothing, likeness to "something good" is noise: what people liked decides.
+        semantic = matrix @ query_vector if closeness_to else np.zeros(len(candidates))
         if centroid is not None and query_text:
             # What they ask for now weighs more than the average of everything they ever liked.
             semantic = 0.7 * semantic + 0.3 * (matrix @ centroid)
@@ -788,7 +793,7 @@ class Ranker:
                 recommendation.reasons = [ASKED_FOR]
                 continue
             recommendation.reasons = self._reasons(stats, recommendation, request, likes, like_vectors, vectors, activity,
-                                                   collaborative, _graph_reason(state.graph) if w.graph else None)
+                                                   collaborative, closeness_to, _graph_reason(state.graph) if w.graph else None)
             if _misses(stats.items[recommendation.item_id], asks):
                 recommendation.reasons.insert(0, closest)
             if recommendation.item_id in seen:
@@ -888,6 +893,7 @@ class Ranker:
         vectors: dict[str, np.ndarray],
         activity: list[FriendActivity],
         collaborative: dict[str, float],
+        closeness_to: Literal["request", "taste"] | None,
         graph_reason: str | None = None,
     ) -> list[str]:
         reasons: list[str] = []
@@ -926,7 +932,8 @@ class Ranker:
         if recommendation.components["popularity"] >= 0.6 and len(reasons) < 2:
             reasons.append("popular with the community")
         if not reasons:
-            reasons.append("a close match to what you described")
+            reasons.append(CLOSE_TO[closeness_to] if closeness_to else "liked by people here"
+                           if recommendation.components["popularity"] > 0 else "a pick to start with")
         return reasons
 
 

@@ -105,6 +105,17 @@ def test_thin_profile_gets_one_clarifying_question_and_cold_start_picks(kith: Ki
     assert not follow.asked_clarifying and follow.recommendations[0].category == "books"
 
 
+def test_a_message_describing_nothing_is_no_query_and_its_picks_claim_no_match(kith: Kith) -> None:
+    # "hi" had been a query: its nearest neighbour, "Won't You Be My Neighbor?", came first as "a
+    # close match to what you described", under "Meanwhile, popular picks right now".
+    turns = [kith.reply(f"describes-nothing-{n}", message)
+             for n, message in enumerate(["hi", "what do you recommend?", "anything good?"])]
+    picks = [[r.item_id for r in turn.recommendations] for turn in turns]
+    assert picks[0] and picks[0] == picks[1] == picks[2]
+    assert picks[0][0] == kith.ranker.stats.most_popular[0]
+    assert all("a close match to what you described" not in r.reasons for t in turns for r in t.recommendations)
+
+
 def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_down(kith: Kith) -> None:
     # Nothing in the catalog is a tent under $100: the limits are named, not the person's likes.
     liked = kith.reply("tent-buyer", "I loved The Hobbit")

@@ -12,7 +12,7 @@ import pytest
 from bot.plan import plan_turn
 from bot.profile import Profile, Vocabulary, apply_understanding
 from bot.runtimes.base import LLMUnavailable
-from bot.understand import LLMReader, Reader, RuleReader, Said, check_draft
+from bot.understand import LLMReader, Reader, RuleReader, Said, check_draft, describes
 from bot.understanding import FIELDS, Draft, DraftOpinion, ItemOpinion, Understanding
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
@@ -170,6 +170,18 @@ def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
     assert asked.opinions == [ItemOpinion(item_id="arrival", feeling="like")] and not asked.rejects_suggestions
     offered = read(Said("No.", "How about Arrival (2016)?", ("arrival",)))
     assert offered.opinions == [ItemOpinion(item_id="arrival", feeling="dislike")] and offered.rejects_suggestions
+
+
+@pytest.mark.parametrize("message", ["hi", "Hello!", "what do you recommend?", "anything good?", "surprise me",
+                                     "I don't mind, you choose", "what's good?", "show me something new please"])
+def test_a_greeting_or_a_bare_ask_describes_nothing(message: str) -> None:
+    assert not describes(message)
+
+
+@pytest.mark.parametrize("message", ["a cozy mystery", "something like Dune", "a book", "hi, any jazz?",
+                                     "music for a rainy day"])
+def test_a_message_naming_anything_wanted_describes_it(message: str) -> None:
+    assert describes(message)
 
 
 def test_rules_intents() -> None:
