@@ -288,11 +288,14 @@ class Kith:
 
     def rank_request(self, messages: Sequence[dict[str, str]], user_id: str | None = None) -> RankRequest:
         """What a conversation asks of the ranker: the profile it implies, its last two user
-        messages as the query, and every item it mentioned as already seen."""
-        profile = self.read_profile(messages)
+        messages as the query, what the last one asks for this turn only (items by name, an
+        order, friends' picks) as a reply would take it, and every item it mentioned as already
+        seen."""
+        profile, read = self.read_conversation(messages)
         mentioned = [found.item_id for m in messages for found in self.finder.find(m["text"])]
         user_texts = [m["text"] for m in messages if m["role"] == "user"]
-        return self.request_for(profile, user_texts[-2:], user_id, seen=mentioned)
+        return self.request_for(profile, user_texts[-2:], user_id, seen=mentioned,
+                                understanding=read[-1] if read and messages[-1]["role"] == "user" else None)
 
     def rank(self, messages: Sequence[dict[str, str]], user_id: str | None = None, k: int = 50) -> list[Recommendation]:
         """Rank the catalog for a conversation without writing a reply."""
