@@ -223,6 +223,11 @@ KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|s
 WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
                     r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)"
                     r"|(?:recommend|suggest)(?:\s+me)?\s+(?:a|an|some|another|more|one|any)\b)", re.I)
+# Someone else's taste ("he likes history", "my sister loves cooking", "she's into jazz"): what
+# they like, not the suggestions ("he loved it", "my dad likes the first one" are about them).
+THEIR_TASTE = re.compile(r"^\W*(?:(?:and|but|so|well)\W+)?(?:he|she|they|my (?:\w+ )?\w+)(?:['’]s| is| are)?\s+"
+                         r"(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on)\s+"
+                         r"(?!(?:it|that|this|them|those|these|the|both|all|one|your)\b)\w", re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
 # The nouns that stand for an item described, not named ("the shark one", "the 2021 film"); the
@@ -407,7 +412,7 @@ def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
 
 
 def _about_a_kind(clause: str) -> bool:
-    return bool(WISHED.search(clause)) or any(not POINTED.search(clause[: match.start()])
+    return bool(WISHED.search(clause) or THEIR_TASTE.search(clause)) or any(not POINTED.search(clause[: match.start()])
                                               for match in KIND.finditer(clause))
 
 

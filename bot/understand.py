@@ -253,7 +253,7 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     closing = bool(PLEASANTRY_ONLY.match(message))
     smalltalk = closing or opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
-    wishes = u.has_wishes()
+    wishes = u.has_wishes(about_an_item=bool(u.questions))
     # A question about an item asks for its answer, not for more picks.
     asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message) and not u.questions
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
@@ -496,10 +496,11 @@ class RuleReader:
                  or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
         if not facts:
-            # "Is it available as an audiobook?": a word for its own category wishes for nothing.
+            # "Is it available as an audiobook?": a word for its own category wishes for nothing,
+            # nor does an occasion or audience ("does it come gift wrapped?", "would it suit my dad?").
             own = {self.items[i].category for i in asked if i in self.items}
             wishes = u.model_copy(update={"categories": [c for c in u.categories if c not in own]})
-            if wishes.has_wishes():
+            if wishes.has_wishes(about_an_item=True):
                 return  # it asks for picks ("does it come cheaper, or a film like it?")
             u.categories = wishes.categories
         if "pick" in facts and not set(asked) <= set(said.suggested):

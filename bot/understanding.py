@@ -139,11 +139,13 @@ class Understanding(BaseModel):
     def wants(self, intent: Intent) -> bool:
         return intent in self.intents
 
-    def has_wishes(self) -> bool:
-        """Whether the message asks for something of its own: a category, a taste, a budget..."""
+    def has_wishes(self, about_an_item: bool = False) -> bool:
+        """Whether the message asks for something of its own: a category, a taste, a budget...
+        `about_an_item`: it asks about an item, where an occasion or an audience is the context
+        of the question ("does it come gift wrapped?", "would it suit my dad?"), no wish."""
         return bool(self.categories or self.tags or self.avoid or self.max_price or self.min_price or self.min_year
-                    or self.max_year or self.length or self.occasion or self.audience or self.makers
-                    or self.from_friends)
+                    or self.max_year or self.length or self.makers or self.from_friends
+                    or not about_an_item and (self.occasion or self.audience))
 
 
 # The fields a reader is chosen for (UnderstandingConfig.llm_fields): each is measured apart.

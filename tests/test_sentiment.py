@@ -218,6 +218,15 @@ def test_a_wish_is_no_feeling_about_the_suggestions() -> None:
     assert analyze("yes, something like that", []).answer == "like"
 
 
+def test_someone_elses_taste_is_no_feeling_about_the_suggestions() -> None:
+    # "What about for my dad, he likes history" had liked the six cooking books just suggested.
+    for taste in ("what about for my dad, he likes history", "my sister loves cooking", "she's into jazz"):
+        assert analyze(taste, []).answer == "neutral", taste
+    # Their feeling about what was suggested still is one.
+    for about_them in ("he loved it", "my dad likes the first one", "she'd love that"):
+        assert analyze(about_them, []).answer == "like", about_them
+
+
 def test_a_bad_mood_or_turning_picks_down_is_no_frustration_with_the_service() -> None:
     # "I'm in a bad mood" then "nah, too sad" had handed the conversation to a person.
     assert not is_negative("something to watch tonight, I'm in a bad mood", analyze("something to watch tonight, I'm in a bad mood", []))

@@ -165,6 +165,18 @@ def test_a_question_whether_an_item_is_sad_asks_about_it_and_is_no_mood() -> Non
     assert reader.read(Said("I'm sad today, something uplifting please"))[1].mood == "down"
 
 
+def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not_for_picks() -> None:
+    # "Does it come gift wrapped?" had asked for six new picks ("little here fits all of that").
+    books = {"gatsby": Item(id="gatsby", title="The Great Gatsby", category="books", tags=["classic"])}
+    reader = Reader(RuleReader(Vocabulary.for_catalog({"books"}, {"classic"}), FINDER, lambda: TODAY, items=books),
+                    None, [])
+    for message in ("does it come gift wrapped?", "would it suit my dad?"):
+        asked = reader.read(Said(message, "Try The Great Gatsby", ("gatsby",)))[0]
+        assert [q.item_id for q in asked.questions] == ["gatsby"] and "recommend" not in asked.intents, message
+    # An occasion said outside a question about an item still asks for picks.
+    assert "recommend" in reader.read(Said("a gift for my dad", "Try The Great Gatsby", ("gatsby",)))[0].intents
+
+
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
     asked = read(Said("No. I'll have to watch it", "Have you seen Arrival (2016)?", ("arrival",)))
     assert asked.opinions == [ItemOpinion(item_id="arrival", feeling="like")] and not asked.rejects_suggestions
