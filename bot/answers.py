@@ -38,6 +38,9 @@ COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))"
 COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year")
 Most = Literal["least", "most"]
 MOSTS: tuple[Most, ...] = ("least", "most")
+# What a reply calls an item of each category ("a war film", "ultralight outdoor gear").
+CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
+UNCOUNTABLE = frozenset({"outdoor gear"})  # "ultralight outdoor gear", not "an ultralight outdoor gear"
 
 
 def asked_facts(message: str) -> list[Fact]:
@@ -108,11 +111,14 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
                 said.append(table["answers"]["why"].format(title=item.title, reasons="; ".join(given)) if given
                             else table["answers"]["why_not_picked"].format(title=item.title))
                 continue
-            if fact == "tags":  # "Yes, Alien (1979) is horror." / "No, Up (2009) is not scary: it is ..."
+            if fact == "tags":  # "Yes, Alien (1979) is a horror film." / "No, Up (2009) is not a scary film: it is ..."
                 carried = [tag for tag in question.tags if tag in item.tags]
-                said.append(table["answers"]["tags_yes"].format(title=item.title, value=", ".join(carried)) if carried
-                            else table["answers"]["tags_no"].format(title=item.title, asked=" or ".join(question.tags),
-                                                                    value=", ".join(item.tags[:3])))
+                kind = kind_of(item.category)
+                said.append(table["answers"]["tags_yes"].format(title=item.title,
+                                                                value=with_article(f"{', '.join(carried)} {kind}", kind))
+                            if carried else table["answers"]["tags_no"].format(
+                                title=item.title, asked=with_article(f"{' or '.join(question.tags)} {kind}", kind),
+                                value=with_article(f"{', '.join(item.tags[:3])} {kind}", kind)))
                 continue
             key, value = _fact(item, fact)
             said.append(table["answers"]["unknown"].format(fact=table["fact_names"][fact], title=item.title)
@@ -124,6 +130,16 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
         said.append(table["answers"]["total_unknown"].format(titles=listed(unpriced)) if unpriced else
                     table["answers"]["total"].format(value=sum(item.price or 0.0 for item in totalled)))
     return " ".join(said)
+
+
+def kind_of(category: str) -> str:
+    return CATEGORY_NOUNS.get(category, category)
+
+
+def with_article(words: str, kind: str) -> str:
+    """`words` naming something of `kind`, after the article it takes: "a war film", "an album",
+    "backpacking, ultralight outdoor gear"."""
+    return words if kind in UNCOUNTABLE else f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
 
 
 def listed(names: Sequence[str], most: int | None = None) -> str:

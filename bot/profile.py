@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import Sentiment, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
-from retrieval.ranking import LengthLimit
+from retrieval.ranking import LengthLimit, of_kind
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
@@ -156,7 +156,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "paddling": ("paddling", "kayak", "kayaking", "canoe", "canoeing", "paddleboarding"),
     "cycling": ("cycling", "bike", "bikes", "bikepacking", "bicycle", "cyclist", "bike touring"),
     "winter": ("winter", "snow", "snowy", "cold weather", "freezing", "alpine", "subzero", "keep me warm", "cold nights",
-               "cold night", "chilly nights", "warm sleeping bag", "warmer sleeping bag", "warmest sleeping bag"),
+               "cold night", "chilly nights", "warm sleeping bag", "warmer sleeping bag", "warmest sleeping bag",
+               "in the cold", "for the cold", "warm enough"),
     "ultralight": ("ultralight", "lightweight", "light weight", "ultra-light", "featherweight"),
     "waterproof": ("waterproof", "rainproof", "watertight", "keeps the rain out", "rain gear"),
     "budget": ("cheap", "budget", "inexpensive", "affordable", "cheapest", "low-cost", "bargain", "money's tight",
@@ -565,12 +566,14 @@ def read_rules(
     # turning them all down. An answer with a feeling is about all of them ("loved it", "no, not
     # those"); one without ("haven't seen it") about one or two (SUGGESTIONS_READ). A like said
     # on the way to another kind of thing is about none ("ok great, and a tent for camping"
-    # after six books), as is a message without a feeling ("now some music for the drive" after
-    # a tent). "Start over" says nothing of them.
+    # after six books, "and a stove?" after sleeping bags), as is a message without a feeling
+    # ("now some music for the drive" after a tent). "Start over" says nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
-    moves_on = answer != "dislike" and bool(u.categories) and bool(shown) and not any(
-        item.category in u.categories for item in shown)
+    kind_words = [word for kind in u.kinds for word in GEAR_KINDS.get(kind, (kind,))]
+    moves_on = answer != "dislike" and bool(shown) and (
+        bool(u.categories) and not any(item.category in u.categories for item in shown)
+        or bool(kind_words) and not any(of_kind(item, kind_words) for item in shown))
     # After a reply that answered questions about items ("how long is the second one?"), an answer
     # that speaks of no several ("perfect, I'll take it") is about them, whatever picks followed;
     # after a reply about one of its suggestions, about that one.

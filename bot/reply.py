@@ -28,6 +28,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import prompts
+from bot.answers import kind_of, with_article
 from bot.faithfulness import FUNCTION_WORDS, FaithfulnessCheck, ItemFacts, TurnFacts, facts_for, split_sentences, stem
 from bot.profile import Profile
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
@@ -43,8 +44,6 @@ CUT_AT_INITIAL = re.compile(r"\b[A-Z]\.$")  # "by F." (F. Scott Fitzgerald): no 
 # would fit", "— but I think you're right"): true of nothing, it passes the check and says nothing.
 SELF_TALK = re.compile(r"\b(?:I|I'm|I'd|I've|I'll|me|my|myself|you're right)\b")
 MAX_SENTENCE_TOKENS = 40
-CATEGORY_NOUNS = {"books": "book", "films": "film", "music": "album", "outdoor": "outdoor gear"}
-UNCOUNTABLE = frozenset({"outdoor gear"})  # "ultralight outdoor gear", not "an ultralight outdoor gear"
 LISTED = 3  # picks the reply's text names; all of them travel as structured data
 # Of those, the ones the LLM writes a sentence about (the rest: from their facts). Measured
 # (bench/faithfulness.py, 2 busy cores): most of the 135M model's sentences fail the check and
@@ -105,18 +104,8 @@ def _reasons(pick: ItemFacts) -> list[str]:
     return sorted(reasons, key=lambda r: not r.startswith(PERSONAL_REASONS))
 
 
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-
-def _counted(words: str, kind: str) -> str:
-    """`words` naming something of `kind`, after the article it takes: "a war film", "an album",
-    "backpacking, ultralight outdoor gear"."""
-    return words if kind in UNCOUNTABLE else f"{_article(words)} {words}"
-
-
 def _kind(pick: ItemFacts) -> str:
-    return CATEGORY_NOUNS.get(pick.category, pick.category)
+    return kind_of(pick.category)
 
 
 def _listing(recommendations: Sequence[Recommendation], first_number: int = 1) -> str:
@@ -204,8 +193,8 @@ def fact_sentences(lead_text: str, pick: ItemFacts, request: str, most_words: in
     about = [s for s in relevant_sentences(pick.description, request) if len(s.split()) <= most_words]
     facts = [_after_dash(a if a[-1:] in ".!?" else a + ".") for a in about]
     if pick.tags:
-        facts.append(_counted(f"{', '.join(pick.tags[:3])} {_kind(pick)}", _kind(pick)) + ".")
-    facts.append(template["bare"].format(kind=_counted(_kind(pick), _kind(pick))))
+        facts.append(with_article(f"{', '.join(pick.tags[:3])} {_kind(pick)}", _kind(pick)) + ".")
+    facts.append(template["bare"].format(kind=with_article(_kind(pick), _kind(pick))))
     return [template["fact"].format(lead=lead_text, fact=fact) for fact in facts]
 
 
@@ -397,7 +386,7 @@ class ReplyWriter:
         to the pick's first tag ("Try X — a war film"; greedy decoding would repeat itself), then
         replaced by one built from the facts."""
         named = f"{pick.tags[0]} {_kind(pick)}" if pick.tags else _kind(pick)
-        steer = f"{start} {_counted(named, _kind(pick))}"
+        steer = f"{start} {with_article(named, _kind(pick))}"
         for attempt, prefix in enumerate((start, steer)):
             text = self._until_invented(llm, messages, prefix, pick, facts)
             sentence = SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(f"{prefix} {text.strip()}".split()))
@@ -453,7 +442,7 @@ class ReplyWriter:
         else:
             category = profile.constraints.categories[0]
             question = (f"{opener or questions['taste_opener']} "
-                        f"{questions['taste'].format(category=CATEGORY_NOUNS.get(category, category))}")
+                        f"{questions['taste'].format(category=kind_of(category))}")
         if recommendations:
             question += f"\n\n{questions['meanwhile']}\n{_listing(recommendations[:LISTED])}"
         return question

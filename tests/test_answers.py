@@ -95,7 +95,7 @@ def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_ge
     assert [(q.item_id, q.facts, q.tags) for q in horror.questions] == [(i, ["tags"], ["horror"]) for i in picks]
     assert horror.tags == [] and horror.intents == []
     assert answer(horror.questions[:2], ITEMS) == (
-        "No, A Wizard of Earthsea is not horror: it is fantasy. Yes, Alien (1979) is horror.")
+        "No, A Wizard of Earthsea is not a horror book: it is a fantasy book. Yes, Alien (1979) is a horror film.")
     # A question beside a wish gets both.
     both = read("how much is Alien? and something fantasy")
     assert both.questions == [ItemQuestion(item_id="alien", facts=["price"])] and "recommend" in both.intents
