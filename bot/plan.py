@@ -5,7 +5,8 @@ about items ("how much is it?", from their records), recommend (rank, then write
 clarifying question when too little is known), hand off (the person asked for one), or only a
 friendly word (small talk alone, after the conversation's opening: an
 opening greeting is answered as a request, with a question about what the person is after). A refusal excludes everything else. An
-opinion about a suggestion (feedback) is answered with picks that take it into account. Hand-offs the conversation earns on its own (it
+opinion about a suggestion (feedback) is answered with picks that take it into account, unless
+the message is about a problem. Hand-offs the conversation earns on its own (it
 stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
 """
 
@@ -42,7 +43,8 @@ def plan_turn(message: str, understanding: Understanding, opening: bool = False,
     answer = bool(understanding.questions)
     if set(understanding.intents) == {"smalltalk"} and not answer:
         return Plan(recommend=True) if opening else Plan(smalltalk=True)
-    # No intent read at all, nor a question: the person is here to choose.
-    asks = (understanding.wants("recommend") or understanding.wants("feedback")
+    # No intent read at all, nor a question: the person is here to choose. An opinion said on
+    # the way to a problem ("thanks! also, my order hasn't arrived") asks for no new picks.
+    asks = (understanding.wants("recommend") or understanding.wants("feedback") and not understanding.wants("help")
             or not (understanding.intents or answer))
     return Plan(help=understanding.wants("help"), recommend=asks and not handoff, handoff=handoff, answer=answer)

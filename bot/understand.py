@@ -385,6 +385,9 @@ class RuleReader:
                 u.asked_for = asked
                 u.order = said_superlative[:2] if said_superlative else None
                 u.from_friends = bool(FRIENDS_PICKS.search(plain.message))
+        if asks_for_human(plain.message):
+            # "Ok, talk to a human then" gives up on the picks: its "ok" likes none of them.
+            u.opinions = [o for o in u.opinions if o.item_id in {mention.item_id for mention in mentions}]
         u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
         return u
 

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import prompts
+from bot.answers import CATEGORY_NOUNS
 from bot.faithfulness import FaithfulnessCheck, ItemFacts, TurnFacts
-from bot.reply import ABOUT_WORDS, CATEGORY_NOUNS, LISTED, choose_tone, fact_sentences, lead, recommendation_messages
+from bot.reply import ABOUT_WORDS, LISTED, choose_tone, fact_sentences, lead, recommendation_messages
 from bot.runtimes.base import Message
 from bot.sentiment import analyze
 from retrieval.database import Database
