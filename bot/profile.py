@@ -715,6 +715,13 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     for name in ("min_price", "max_price", "min_year", "max_year", "length"):
         if getattr(u, name) is not None:
             setattr(c, name, getattr(u, name))
+    for low, high in (("min_price", "max_price"), ("min_year", "max_year")):
+        # A new bound at or beyond the other one held ("after 2000 then" after "nothing newer
+        # than 2000") is a new wish: the bound held goes, rather than leave a range of one year
+        # or of none.
+        said = [name for name in (low, high) if getattr(u, name) is not None]
+        if len(said) == 1 and None not in (getattr(c, low), getattr(c, high)) and getattr(c, low) >= getattr(c, high):
+            setattr(c, high if said == [low] else low, None)
     for name in ("occasion", "audience", "mood"):
         if getattr(u, name) is not None:
             setattr(p.context, name, getattr(u, name))
@@ -869,10 +876,17 @@ def _read_era(u: Understanding, text: str, today: date, dated: int | None = None
         u.min_year, u.max_year = start, start + 9
         return
     before, after = BEFORE_YEAR.search(text), AFTER_YEAR.search(text)
+    # Negated, each bounds the other side: "nothing newer than 2000" is from 2000 or before.
     if before:
-        u.max_year = int(before.group(1)) - 1
+        if _negated(text, before.start()):
+            u.min_year = int(before.group(1))
+        else:
+            u.max_year = int(before.group(1)) - 1
     if after:
-        u.min_year = int(after.group(1))
+        if _negated(text, after.start()):
+            u.max_year = int(after.group(1))
+        else:
+            u.min_year = int(after.group(1))
     if before or after:
         return
     newer = NEWER.search(text)

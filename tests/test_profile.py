@@ -92,6 +92,20 @@ def test_constraints() -> None:
     assert say("a new album").constraints.min_year is None and say("I need a new jacket").constraints.min_year is None
 
 
+def test_a_year_or_price_negated_bounds_the_other_side_and_a_new_bound_past_the_held_one_replaces_it() -> None:
+    # "Nothing newer than 2000" after "the 90s" had been years 2000 to 1999: nothing fitted.
+    c = say("90s hip hop", "nothing newer than 2000 please").constraints
+    assert (c.min_year, c.max_year) == (1990, 2000)
+    assert (say("nothing before 1980").constraints.min_year, say("nothing before 1980").constraints.max_year) == (1980, None)
+    c = say("90s hip hop", "nothing newer than 2000 please", "ok, anything from after 2000 then?").constraints
+    assert (c.min_year, c.max_year) == (2000, None)
+    c = say("a film under 20 dollars", "actually over 30 dollars is fine").constraints
+    assert (c.min_price, c.max_price) == (30.0, None)
+    # Bounds said together stay together.
+    c = say("books between 10 and 25 dollars").constraints
+    assert (c.min_price, c.max_price) == (10.0, 25.0)
+
+
 @pytest.mark.parametrize(("message", "limit"), [
     ("a film for tonight, under 2 hours, not a horror", LengthLimit(unit="min", at_most=120)),
     ("less than 90 minutes please", LengthLimit(unit="min", at_most=90)),
