@@ -33,7 +33,7 @@ from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
 from bot.sessions import SessionStore, StoredHandoff, StoredHelp, StoredMessage, StoredPick, TurnRecord
-from bot.understand import LLMReader, Reader, RuleReader, Said, describes
+from bot.understand import LLMReader, Reader, RuleReader, Said, asks_for_new, describes
 from bot.understanding import Understanding
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
@@ -304,13 +304,12 @@ class Kith:
     # --- one turn -----------------------------------------------------------------------
 
     def request_for(self, profile: Profile, texts: Sequence[str], user_id: str | None, seen: Sequence[str] = (),
-                    context: ClientContext | None = None, refined: bool = False,
+                    context: ClientContext | None = None, fresh_first: bool = True,
                     understanding: Understanding | None = None) -> RankRequest:
         """What the ranker is asked: the profile's taste and constraints, the query (those of
         `texts`, the person's latest messages, that describe what they want), the person's
-        feedback on cards, and the moment (`context`: a soft lift, never a constraint). `refined`:
-        this message changed the request (Constraints.changed), so what was seen may be the
-        answer now;
+        feedback on cards, and the moment (`context`: a soft lift, never a constraint). `fresh_first`:
+        what was seen comes after every fresh item (RankRequest.fresh_first);
         `understanding`: the message's, whose asks hold for this turn only (the items asked for
         by name, the first picks; an order: "the cheapest book")."""
         c = profile.constraints
@@ -351,7 +350,7 @@ class Kith:
             length=c.length,
             exclude=[*profile.rejected, *(item_id for item_id, signal in feedback.items() if signal in REMOVING)],
             seen=seen,
-            refined=refined,
+            fresh_first=fresh_first,
             more_like=[item_id for item_id, signal in feedback.items()
                        if signal == "up" and item_id not in profile.dislikes],
             less_like=[item_id for item_id, signal in feedback.items() if signal == "down"],
@@ -516,8 +515,9 @@ class Kith:
         about_choice = choice_part(message) if plan.help else message
         user_texts = [m.text for m in opened.history if m.role == "user"][-1:] + [about_choice]
         request = self.request_for(profile, user_texts, user_id, seen=[*opened.mentioned, *opened.earlier],
-                                   context=context, refined=profile.constraints.changed(opened.profile.constraints),
-                                   understanding=understanding)
+                                   context=context, understanding=understanding,
+                                   fresh_first=asks_for_new(message)
+                                   and not profile.constraints.changed(opened.profile.constraints))
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":
             answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)

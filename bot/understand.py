@@ -222,6 +222,15 @@ def _inside(match: re.Match[str], titles: Sequence[FoundTitle]) -> bool:
     return any(title.start < match.end() and match.start() < title.end for title in titles)
 
 
+# Words that ask for things not shown yet ("another tent", "show me more", "something else",
+# "anything different?"): what was shown comes after every fresh item (RankRequest.fresh_first).
+NEW_ONES = re.compile(r"\b(?:another|more|else|other|others|different|alternatives?|instead|new ones?|next)\b", re.I)
+
+
+def asks_for_new(message: str) -> bool:
+    return bool(NEW_ONES.search(message))
+
+
 def describes(message: str) -> bool:
     """Whether the message says anything of what the person wants: a word beyond the function
     words and ASKING_ONLY."""

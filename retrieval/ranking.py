@@ -203,9 +203,11 @@ class RankRequest:
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
     seen: Sequence[str] = ()
-    # This message changed the request (another category, kind, maker or requirement, a price,
-    # years or a length set anew): what was seen and fits may be the answer now (`_fitting`).
-    refined: bool = False
+    # Whether what was seen comes after every fresh item, even one that misses all of the request
+    # ("another tent", "show me more": new ones are wanted). Where the message changed the request
+    # (another category, kind, maker or requirement, a price, years or a length set anew) or asked
+    # for nothing new ("I've read Gone Girl, loved it"), what was seen and fits comes first (`_fitting`).
+    fresh_first: bool = True
     # Items the person asked for more like (a card's "more like this"), most recent first: liked,
     # and what is like them is pulled up (the `more_like` component) and says so.
     more_like: Sequence[str] = ()
@@ -1136,12 +1138,13 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     `required_tags`, whatever the person's history prefers; where fewer than `k` do, the
     closest: those that miss one group, whichever (the score decides between a sci-fi film that
     is not thoughtful and a thoughtful one that is not sci-fi: both are half of what was asked),
-    then those that miss two, and so on until `k` items fit, each a tier; last what this conversation already showed (`seen`): across tiers
-    its repeat penalty cannot keep a shown item that fits below fresh ones that fit less, and
-    "another" wants new ones. Where the message changed the request (`request.refined`), what
-    was shown follows the fresh items that miss as much: "under $5" after "a film for my kids"
-    answers with the kids' films under $5 shown before, not a fresh sushi documentary, and "we
-    need a tent first" after a family camping trip with the family tent shown then.
+    then those that miss two, and so on until `k` items fit, each a tier. What this conversation
+    already showed (`seen`) follows the fresh items that miss as much: "under $5" after "a film
+    for my kids" answers with the kids' films under $5 shown before, not a fresh sushi
+    documentary; "we need a tent first" after a family camping trip with the family tent shown
+    then; "I've read Gone Girl, loved it" with the thrillers shown, not a fresh comedy. Where new
+    ones are asked for (`request.fresh_first`: "another"), it comes last: across tiers its repeat
+    penalty cannot keep a shown item that fits below fresh ones that fit less.
     Tier 0 may be empty."""
     within = [item for item in candidates if _satisfies(item, request)]
     if not asks:
@@ -1160,11 +1163,11 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     tiers: list[list[Item]] = []
     for missing in range(len(asks) + 1):
         tiers.append([item for item in fresh if missed[item.id] == missing])
-        if request.refined:
+        if not request.fresh_first:
             tiers.append([item for item in shown if missed[item.id] == missing])
         if sum(map(len, tiers)) >= k:
             break
-    return tiers if request.refined else [*tiers, shown]
+    return [*tiers, shown] if request.fresh_first else tiers
 
 
 def of_kind(item: Item, kinds: Sequence[str]) -> bool:

@@ -116,6 +116,19 @@ def test_a_message_describing_nothing_is_no_query_and_its_picks_claim_no_match(k
     assert all("a close match to what you described" not in r.reasons for t in turns for r in t.recommendations)
 
 
+def test_what_was_shown_and_fits_comes_before_what_does_not_unless_new_ones_are_asked_for(kith: Kith) -> None:
+    # Every thriller book was shown; "I've read Gone Girl, loved it" had answered with a fresh
+    # Beloved and The Hitchhiker's Guide to the Galaxy as "the closest", before the thrillers.
+    first = kith.reply("gone-girl", "a thriller book for a long flight")
+    shown = {r.item_id for r in first.recommendations}
+    assert sum("thriller" in r.tags for r in first.recommendations) >= 4
+    loved = kith.reply("gone-girl", "I've read Gone Girl, loved it", first.session_id)
+    assert all("thriller" in r.tags and r.item_id in shown for r in loved.recommendations[:3])
+    assert "From earlier" in loved.text
+    more = kith.reply("gone-girl", "show me more", loved.session_id)
+    assert more.recommendations and more.recommendations[0].item_id not in shown
+
+
 def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_down(kith: Kith) -> None:
     # Nothing in the catalog is a tent under $100: the limits are named, not the person's likes.
     liked = kith.reply("tent-buyer", "I loved The Hobbit")

@@ -157,14 +157,15 @@ def test_a_person_who_has_most_matching_items_gets_the_new_ones_first_and_is_tol
     assert CLOSEST_YOU_HAVE_MOST not in picks[0].reasons
 
 
-def test_what_was_shown_and_fits_comes_back_only_where_the_message_narrowed_the_request(ranker: Ranker) -> None:
-    # The three sci-fi films that are not scary were shown. "Another" wants new films: the closest
-    # fresh ones come first. A narrowed request ("under $5", "shorter": `refined`) may be answered
-    # by what was shown, before films that fit none of it, and those picks say they came up before.
+def test_what_was_shown_and_fits_comes_back_only_where_new_ones_are_not_asked_for(ranker: Ranker) -> None:
+    # The three sci-fi films that are not scary were shown. "Another" wants new films
+    # (`fresh_first`): the closest fresh ones come first. A narrowed request ("under $5",
+    # "shorter") or one that asks for nothing new may be answered by what was shown, before films
+    # that fit none of it, and those picks say they came up before.
     shown = dict(SCI_FI_NOT_SCARY, seen=["s1", "s2", "s3"])
     another = ranker.rank(RankRequest(**shown), k=3).recommendations
     assert not {"s1", "s2", "s3"} & {p.item_id for p in another}
-    narrowed = ranker.rank(RankRequest(**shown, refined=True), k=3).recommendations
+    narrowed = ranker.rank(RankRequest(**shown, fresh_first=False), k=3).recommendations
     assert {p.item_id for p in narrowed} == {"s1", "s2", "s3"}
     assert all(p.reasons[0] == CAME_UP for p in narrowed)
 
