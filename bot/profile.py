@@ -626,9 +626,11 @@ def read_rules(
     if age := AGE.search(text):
         said = (age.group(1) or age.group(2)).lower()
         years = int(said) if said.isdigit() else NUMBER_WORDS[said]
-        # "my daughter is 14", "kids aged 6", "my 8 year old nephew"
+        # "my daughter is 14", "kids aged 6", "my 8 year old nephew", "my kids will watch too,
+        # they're 7 and 10"
         person = (re.search(rf"\b({PERSON})[\s,]+$", text[:age.start()], re.I)
-                  or re.match(rf"[\s-]+({PERSON})\b", text[age.end():], re.I))
+                  or re.match(rf"[\s-]+({PERSON})\b", text[age.end():], re.I)
+                  or re.search(rf"\bmy ({PERSON})\b(?!.*\bmy {PERSON}\b)", text[:age.start()], re.I))
         u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
     if u.audience and _young(u.audience):
         u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]

@@ -191,6 +191,7 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
                                                                               "daughter aged 9")
     # The word for the person is theirs wherever it stands before the age.
     assert say("a camping trip with two kids aged 6 and 9").context.audience == "kids aged 6"
+    assert say("my kids will be watching too, they're 7 and 10").context.audience == "kids aged 7"  # was "someone"
     # Numbers that are prices or lengths are no age.
     assert say("is 14 dollars ok?").context.audience is None
     assert say("a book for my 8 year old nephew").context.audience == "nephew aged 8"
