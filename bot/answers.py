@@ -91,9 +91,9 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     table = prompts.table("answers")
     compared = [question for question in questions if question.most]
     said = [_compared(compared, items)] if compared else []
-    # "Which one would you pick?": the first of them, the questions being in the picks' order.
-    said += [table["answers"]["picked"].format(title=items[question.item_id].title)
-             for question in questions[:1] if "pick" in question.facts]
+    picking = [question for question in questions if "pick" in question.facts]
+    if picking:
+        said.append(_picked(picking, items))
     # A question the records cannot answer ("does it come in other sizes?"): one sentence says so.
     unknown = [items[question.item_id].title for question in questions if not question.facts]
     if unknown:
@@ -130,6 +130,19 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
         said.append(table["answers"]["total_unknown"].format(titles=listed(unpriced)) if unpriced else
                     table["answers"]["total"].format(value=sum(item.price or 0.0 for item in totalled)))
     return " ".join(said)
+
+
+def _picked(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
+    """"Which one would you pick?": the first of them, the questions being in the picks' order;
+    asked for someone or something ("which is best for a 5 year old?": the tags that asks for,
+    `tags`), the one that carries most of them (the first of those), saying so."""
+    table = prompts.table("answers")["answers"]
+    carried = {q.item_id: [tag for tag in q.tags if tag in items[q.item_id].tags] for q in questions}
+    best = items[max(questions, key=lambda q: len(carried[q.item_id])).item_id]
+    if not carried[best.id]:
+        return table["picked"].format(title=best.title)
+    kind = kind_of(best.category)
+    return table["picked_for"].format(title=best.title, value=with_article(f"{', '.join(carried[best.id])} {kind}", kind))
 
 
 def kind_of(category: str) -> str:

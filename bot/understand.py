@@ -521,6 +521,8 @@ class RuleReader:
             facts = [fact for fact in facts if fact != "pick"] + ["reception"] * ("reception" not in facts)
         if "pick" in facts:  # "which one would you pick?": they are asked in the order they were ranked
             asked = sorted(asked, key=lambda i: said.suggested.index(i))
+            # "Which is best for a 5 year old?": what it is for is what to pick by, no wish.
+            tags = tags or list(u.tags)
         u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
                        if item_id in self.items]
         if "pick" in facts:

@@ -139,6 +139,14 @@ def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None
     assert [(q.item_id, q.facts) for q in better.questions] == [("alien", ["pick"]), ("earthsea", ["pick"])]
     assert answer(better.questions, ITEMS) == "Of these, I'd pick Alien (1979): it came first for what you asked."
     assert not plan_turn("which is better, the second or the first?", better).recommend
+    # Asked for someone or something, the one that carries most of what that asks for, saying so:
+    # "which one is best for a 5 year old?" had asked for six new kids' films.
+    young = reader_of({"books", "films"}, {"fantasy", "horror", "family", "kids"}).read(
+        Said("which one is best for a 5 year old?", "Alien (1979) or A Wizard of Earthsea?", ("alien", "earthsea")))[0]
+    assert [(q.item_id, q.facts) for q in young.questions] == [("alien", ["pick"]), ("earthsea", ["pick"])]
+    kids = {**ITEMS, "earthsea": ITEMS["earthsea"].model_copy(update={"tags": ["fantasy", "kids"]})}
+    assert answer(young.questions, kids) == "Of these, I'd pick A Wizard of Earthsea: it is a kids book."
+    assert young.tags == [] and not plan_turn("which one is best for a 5 year old?", young).recommend
 
 
 def test_the_prices_asked_together_are_added_up() -> None:
