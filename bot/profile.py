@@ -164,6 +164,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
                "money is tight", "on a shoestring"),
     "premium": ("premium", "top-end", "top end", "high-end", "top of the range", "best quality", "money is no object"),
     "beginner": ("beginner", "beginners", "novice", "first-timer", "first time", "complete beginner", "starter",
+                 "i'm new to", "i am new to", "we're new to", "new to hiking", "new to camping", "starting out",
                  "getting started"),
 }
 # Tags that say a price level, where the categories asked for carry none (Kith.request_for):
@@ -325,6 +326,10 @@ TEEN_TAGS = ("young-adult",)
 # What a young audience requires, while it is the audience: "the animated one" after "something for
 # my kids" is an animated film for kids.
 YOUNG_TAGS = ("family", "kids")
+# What gear is for (the outdoor catalog's `use`): the trip holds for the next kind of thing asked
+# for ("what about a backpack?" after "what do I need for a day hike?" wants a day pack); the
+# ranker drops it for a kind none of whose items is for it (`_asks`: no day-hiking sleeping bag).
+USE_TAGS = ("day-hiking", "backpacking", "camping", "winter", "climbing", "paddling", "cycling", "travel")
 
 
 class Constraints(BaseModel):
@@ -681,9 +686,9 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.length = None
         c.categories, c.kinds = sorted(u.categories), list(u.kinds)
         if u.kinds and not u.tags:
-            # A kind is a request of its own: "and a sleeping bag" after "a backpack for a day
-            # hike" asks for no day-hiking sleeping bag.
-            c.required_tags = _young_kept(c.required_tags, p, u)
+            # A kind is a request of its own but for the trip it is for: "and a sleeping bag"
+            # after "a budget tent" asks for no budget sleeping bag.
+            c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
     if u.makers:
         c.makers = list(u.makers)
     elif u.categories or u.kinds or u.tags:

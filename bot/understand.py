@@ -231,10 +231,14 @@ def asks_for_new(message: str) -> bool:
     return bool(NEW_ONES.search(message))
 
 
+# What someone has already, to the end of its clause ("I already have boots"): nothing wanted.
+HAD = re.compile(r"\balready (?:has|have|got|owns?)\b[^,.;!?]*", re.I)
+
+
 def describes(message: str) -> bool:
     """Whether the message says anything of what the person wants: a word beyond the function
-    words and ASKING_ONLY."""
-    words = (w.replace("’", "'").removesuffix("'s") for w in WORD.findall(message.lower()))
+    words and ASKING_ONLY, outside what they have already."""
+    words = (w.replace("’", "'").removesuffix("'s") for w in WORD.findall(HAD.sub(" ", message).lower()))
     return any(w not in FUNCTION_WORDS and w not in ASKING_ONLY for w in words)
 
 

@@ -698,7 +698,7 @@ class Ranker:
         seen = set(request.seen)
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
         # In order, what came up before is in its place: the cheapest is the cheapest.
-        asks = _asks(request, stats.tag_categories)
+        asks = _asks(request, stats.tag_categories, stats.items.values())
         tiers = [[stats.items[i] for i in asked],
                  *_fitting(candidates, request, max(k - len(asked), 0), asks, () if request.order else seen)]
         tier_of = {item.id: n for n, tier in enumerate(tiers) for item in tier}
@@ -1115,14 +1115,18 @@ def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
 Ask = tuple[Sequence[str], set[str]]
 
 
-def _asks(request: RankRequest, carried: Mapping[str, set[str]]) -> list[Ask]:
+def _asks(request: RankRequest, carried: Mapping[str, set[str]], items: Iterable[Item]) -> list[Ask]:
     """The request's own asks: each group of `required_tags`, binding every item, except where the
     request names several categories: there a group binds only the items of those of them that
     carry it (`carried`: each tag's categories), unless none does. "History books for dad and
-    jazz for mum" asks for no jazz book where no book is jazz."""
+    jazz for mum" asks for no jazz book where no book is jazz. Where the request names kinds, a
+    group none of their `items` carries asks nothing: the day hike a backpack was for is no ask
+    of a sleeping bag."""
     several = set(request.categories) if len(request.categories) > 1 else set()
+    kinds = [item for item in items if of_kind(item, request.kinds)
+             and (not request.categories or item.category in request.categories)] if request.kinds else []
     return [(group, set().union(*(carried.get(tag, set()) for tag in group)) & several)
-            for group in request.required_tags if group]
+            for group in request.required_tags if group and (not kinds or any(_carries(item, [group]) for item in kinds))]
 
 
 def _misses(item: Item, asks: Sequence[Ask]) -> int:

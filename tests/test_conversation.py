@@ -129,6 +129,17 @@ def test_what_was_shown_and_fits_comes_before_what_does_not_unless_new_ones_are_
     assert more.recommendations and more.recommendations[0].item_id not in shown
 
 
+def test_the_trip_gear_was_for_holds_for_the_next_kind_where_such_gear_is_for_it(kith: Kith) -> None:
+    # "What about a backpack?" after a day hike had answered a 60-litre backpacking pack first.
+    hike = kith.reply("day-hike", "I'm new to hiking, what do I need for a day hike?")
+    boots = kith.reply("day-hike", "I already have boots", hike.session_id)
+    pack = kith.reply("day-hike", "what about a backpack, something around 20 litres?", boots.session_id)
+    assert "day-hiking" in pack.recommendations[0].tags and "pack" in pack.recommendations[0].title.lower()
+    # No sleeping bag is for day hikes: the day hike asks nothing of them, and none is "the closest".
+    bag = kith.reply("day-hike", "and a sleeping bag?", pack.session_id)
+    assert bag.recommendations and all("the closest" not in reason for r in bag.recommendations for reason in r.reasons)
+
+
 def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_down(kith: Kith) -> None:
     # Nothing in the catalog is a tent under $100: the limits are named, not the person's likes.
     liked = kith.reply("tent-buyer", "I loved The Hobbit")

@@ -225,6 +225,11 @@ def test_the_kind_of_gear_asked_for_holds_until_another_request() -> None:
     assert budget_tent.constraints.required_tags == ["budget"]
     sleeping_bag = say("and a sleeping bag", profile=budget_tent).constraints
     assert (sleeping_bag.kinds, sleeping_bag.required_tags) == (["sleeping bag"], [])
+    # ... but for the trip it is for: "what about a backpack?" after a day hike wants a day pack
+    # (the ranker drops the trip for a kind none of whose items is for it).
+    hike = say("I'm new to hiking, what do I need for a day hike?")
+    assert "day-hiking" in hike.constraints.required_tags
+    assert say("what about a backpack?", profile=hike).constraints.required_tags == ["day-hiking"]
 
 
 def test_a_budget_and_a_length_hold_for_the_kind_of_thing_they_were_said_for() -> None:

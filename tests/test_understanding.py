@@ -185,7 +185,8 @@ def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
 
 
 @pytest.mark.parametrize("message", ["hi", "Hello!", "what do you recommend?", "anything good?", "surprise me",
-                                     "I don't mind, you choose", "what's good?", "show me something new please"])
+                                     "I don't mind, you choose", "what's good?", "show me something new please",
+                                     "I already have boots"])
 def test_a_greeting_or_a_bare_ask_describes_nothing(message: str) -> None:
     assert not describes(message)
 
@@ -248,8 +249,11 @@ def test_the_profile_applies_take_backs_before_new_values() -> None:
                                                                           "min_year": 1990, "max_year": 1999}})
     after = apply_understanding(profile, Understanding(take_back=["budget", "scary", "alien"], min_year=2000))
     assert after.constraints.max_price is None and after.constraints.excluded_tags == [] and after.likes == []
-    # A new lower bound, the old upper one kept: only what the message says changes.
-    assert (after.constraints.min_year, after.constraints.max_year) == (2000, 1999)
+    # A new lower bound past the upper one held replaces it, rather than leave a range nothing is in;
+    # one within it leaves it.
+    assert (after.constraints.min_year, after.constraints.max_year) == (2000, None)
+    within = apply_understanding(profile, Understanding(min_year=1995))
+    assert (within.constraints.min_year, within.constraints.max_year) == (1995, 1999)
     rejected = apply_understanding(Profile(), Understanding(rejects_suggestions=True), ["alien", "arrival"])
     assert rejected.rejected == ["arrival", "alien"]
 
