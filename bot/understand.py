@@ -32,7 +32,7 @@ from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
 from bot.profile import GEAR_KINDS, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
-from bot.sentiment import ITEM_NOUN, Sentiment, analyze, without_titles
+from bot.sentiment import ITEM_NOUN, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
     CONSTRAINT_NAMES,
     FIELDS,
@@ -228,7 +228,10 @@ NEW_ONES = re.compile(r"\b(?:another|more|else|other|others|different|alternativ
 
 
 def asks_for_new(message: str) -> bool:
-    return bool(NEW_ONES.search(message))
+    """Whether the message asks for things not shown yet: in so many words (NEW_ONES), or a wish
+    of its own ("something lighter now": WISHED), not only a word about what was shown ("I've
+    read Gone Girl, loved it")."""
+    return bool(NEW_ONES.search(message) or WISHED.search(message))
 
 
 # What someone has already, to the end of its clause ("I already have boots"): nothing wanted.

@@ -12,7 +12,7 @@ import pytest
 from bot.plan import plan_turn
 from bot.profile import Profile, Vocabulary, apply_understanding
 from bot.runtimes.base import LLMUnavailable
-from bot.understand import LLMReader, Reader, RuleReader, Said, check_draft, describes
+from bot.understand import LLMReader, Reader, RuleReader, Said, asks_for_new, check_draft, describes
 from bot.understanding import FIELDS, Draft, DraftOpinion, ItemOpinion, Understanding
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
@@ -195,6 +195,15 @@ def test_a_greeting_or_a_bare_ask_describes_nothing(message: str) -> None:
                                      "music for a rainy day"])
 def test_a_message_naming_anything_wanted_describes_it(message: str) -> None:
     assert describes(message)
+
+
+@pytest.mark.parametrize(("message", "new"), [
+    ("show me more", True), ("another tent", True), ("anything else?", True), ("something lighter now", True),
+    ("I've read Gone Girl, loved it", False), ("she's already read Harry Potter", False), ("cheaper?", False),
+])
+def test_what_asks_for_things_not_shown_yet(message: str, new: bool) -> None:
+    # What was shown and fits comes back before what fits less, unless new things are asked for.
+    assert asks_for_new(message) is new
 
 
 def test_rules_intents() -> None:
