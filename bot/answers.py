@@ -28,9 +28,12 @@ OPENING = r"^\W*(?:(?:and|so|but|ok|okay|great|cool|nice|perfect|thanks|hmm|righ
 IS_IT = re.compile(OPENING + r"(?:is|are|was|were|would|will)\s+"
                    r"(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
 # A question asked outright about an item, whatever it asks ("does the first one come in other
-# sizes?"): where it asks no fact the record holds, the answer says so.
-ABOUT_IT = re.compile(OPENING + r"(?:does|do|did|is|are|was|were|can|could|will|would|has|have)"
-                      r"\s+(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)\b", re.I)
+# sizes?", "what colours does it come in?"): where it asks no fact the record holds, the answer
+# says so.
+ABOUT_IT = re.compile(OPENING + r"(?:(?:does|do|did|is|are|was|were|can|could|will|would|has|have)"
+                      r"\s+(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)"
+                      r"|(?:what|which|how)\b[^?.!,]{0,30}?\s(?:does|do|did|is|are|can|could|will|would)"
+                      r"\s+(?:it|that|this|they|those|these|the (?:first|second|third|last) one))\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").

@@ -547,8 +547,7 @@ class Kith:
                 asked = replies["no_friends_picks"]
             else:
                 fitting = [item.title for item in self.ranker.fitting(request)]
-                asked = (replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES)) if fitting
-                         else self._nothing_fits(profile, request))
+                asked = self._nothing_new(request, fitting) if fitting else self._nothing_fits(profile, request)
             yield reply.add(asked)
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
@@ -561,6 +560,18 @@ class Kith:
         reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded
         return picks
 
+
+    def _nothing_new(self, request: RankRequest, fitting: Sequence[str]) -> str:
+        """That what fits (`fitting`, titles) came up already or is the person's own; under a
+        budget, with the closest new item above it ("something for a woman?" after a jacket under
+        $100: the women's rain jacket, at 139.00)."""
+        replies = prompts.table("support")["replies"]
+        said = replies["nothing_new"].format(titles=listed(fitting, NOTHING_NEW_TITLES))
+        if request.max_price is None:
+            return said
+        above = self.ranker.rank(replace(request, max_price=None, fresh_first=True), 1).recommendations
+        new = [r for r in above if r.item_id not in request.seen and r.price is not None and r.price > request.max_price]
+        return " ".join([said, replies["above_budget"].format(title=new[0].title, price=new[0].price)]) if new else said
 
     def _nothing_fits(self, profile: Profile, request: RankRequest) -> str:
         """What to loosen, where nothing in the catalog fits; under a budget, with the cheapest

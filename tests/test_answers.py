@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.answers import answer, asked_facts
+from bot.answers import answer, asked_facts, asks_about_it
 from bot.plan import plan_turn
 from bot.profile import Vocabulary
 from bot.understand import Reader, RuleReader, Said
@@ -62,6 +62,14 @@ def reader_of(categories: set[str], tags: set[str]) -> Reader:
 ])
 def test_the_facts_a_message_asks_for(message: str, facts: list[str]) -> None:
     assert asked_facts(message) == facts
+
+
+@pytest.mark.parametrize(("message", "about_it"), [
+    ("does it come in blue?", True), ("what colours does it come in?", True), ("what sizes do they come in?", True),
+    ("how does the first one fit?", True), ("what do you have?", False), ("what would the best gift be?", False),
+])
+def test_a_question_asked_outright_about_an_item(message: str, about_it: bool) -> None:
+    assert asks_about_it(message) is about_it
 
 
 def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> None:

@@ -140,6 +140,19 @@ def test_the_trip_gear_was_for_holds_for_the_next_kind_where_such_gear_is_for_it
     assert bag.recommendations and all("the closest" not in reason for r in bag.recommendations for reason in r.reasons)
 
 
+def test_nothing_new_under_a_budget_names_the_closest_new_one_above_it(kith: Kith) -> None:
+    # One waterproof jacket is under $100; asked for another, the answer had only said so, and
+    # "what colours does it come in?" then asked for picks, failed again and handed off.
+    jacket = kith.reply("rain-jacket", "need a waterproof jacket for walking the dog, under 100")
+    assert len(jacket.recommendations) == 1
+    other = kith.reply("rain-jacket", "something for a woman?", jacket.session_id)
+    assert not other.recommendations and "Above your budget, the closest new one is" in other.text
+    above = next(item for item in kith.ranker.stats.items.values() if f"closest new one is {item.title}," in other.text)
+    assert above.price > 100 and "jacket" in above.title.lower()
+    colours = kith.reply("rain-jacket", "what colours does it come in?", other.session_id)
+    assert colours.text.startswith("I'm afraid I don't know that about") and colours.handoff is None
+
+
 def test_an_empty_answer_says_what_to_loosen_or_that_all_that_fits_was_turned_down(kith: Kith) -> None:
     # Nothing in the catalog is a tent under $100: the limits are named, not the person's likes.
     liked = kith.reply("tent-buyer", "I loved The Hobbit")
