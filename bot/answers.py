@@ -35,6 +35,7 @@ ABOUT_IT = re.compile(OPENING + r"(?:(?:does|do|did|is|are|was|were|can|could|wi
                       r"|(?:what|which|how)\b[^?.!,]{0,30}?\s(?:does|do|did|is|are|can|could|will|would)"
                       r"\s+(?:it|that|this|they|those|these|the (?:first|second|third|last) one))\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+CLAUSES = re.compile(r"[,;.!]\s*")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").
 COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
@@ -63,8 +64,9 @@ def asked_whether(message: str) -> str:
 
 
 def asks_about_it(message: str) -> bool:
-    """Whether the message asks something outright about an item ("does it come in blue?")."""
-    return bool(ABOUT_IT.match(message) and QUESTION.search(message))
+    """Whether the message asks something outright about an item ("does it come in blue?"), in
+    any of its clauses ("ok the first one sounds good, is it available in paperback?")."""
+    return bool(QUESTION.search(message)) and any(ABOUT_IT.match(clause) for clause in CLAUSES.split(message))
 
 
 def superlative(message: str) -> tuple[Fact, Most, re.Match[str]] | None:

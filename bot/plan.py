@@ -44,7 +44,9 @@ def plan_turn(message: str, understanding: Understanding, opening: bool = False,
     if set(understanding.intents) == {"smalltalk"} and not answer:
         return Plan(recommend=True) if opening else Plan(smalltalk=True)
     # No intent read at all, nor a question: the person is here to choose. An opinion said on
-    # the way to a problem ("thanks! also, my order hasn't arrived") asks for no new picks.
-    asks = (understanding.wants("recommend") or understanding.wants("feedback") and not understanding.wants("help")
+    # the way to a problem ("thanks! also, my order hasn't arrived") or to a question about a pick
+    # ("ok the first one sounds good, is it available in paperback?") asks for no new picks.
+    asks = (understanding.wants("recommend")
+            or understanding.wants("feedback") and not understanding.wants("help") and not answer
             or not (understanding.intents or answer))
     return Plan(help=understanding.wants("help"), recommend=asks and not handoff, handoff=handoff, answer=answer)

@@ -13,7 +13,7 @@ from bot.plan import plan_turn
 from bot.profile import Profile, Vocabulary, apply_understanding
 from bot.runtimes.base import LLMUnavailable
 from bot.understand import LLMReader, Reader, RuleReader, Said, asks_for_new, check_draft, describes
-from bot.understanding import FIELDS, Draft, DraftOpinion, ItemOpinion, Understanding
+from bot.understanding import FIELDS, Draft, DraftOpinion, ItemOpinion, ItemQuestion, Understanding
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -353,6 +353,9 @@ def test_the_plan_follows_the_intents() -> None:
     # ... unless it was said on the way to a problem ("thanks! also, my order hasn't arrived").
     problem = plan_turn("x", Understanding(intents=["help", "feedback", "smalltalk"]))
     assert problem.help and not problem.recommend
+    # ... or to a question about a pick ("the second one looks fun, how long is it?").
+    question = plan_turn("x", Understanding(intents=["feedback"], questions=[ItemQuestion(item_id="alien", facts=["length"])]))
+    assert question.answer and not question.recommend
     chat = plan_turn("x", Understanding(intents=["smalltalk"]))
     assert chat.smalltalk and not chat.recommend
     # A greeting that opens the conversation is answered as a request (a question about what they're after).
