@@ -560,7 +560,6 @@ class Kith:
         reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded
         return picks
 
-
     def _nothing_new(self, request: RankRequest, fitting: Sequence[str]) -> str:
         """That what fits (`fitting`, titles) came up already or is the person's own; under a
         budget, with the closest new item above it ("something for a woman?" after a jacket under

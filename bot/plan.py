@@ -6,7 +6,7 @@ clarifying question when too little is known), hand off (the person asked for on
 friendly word (small talk alone, after the conversation's opening: an
 opening greeting is answered as a request, with a question about what the person is after). A refusal excludes everything else. An
 opinion about a suggestion (feedback) is answered with picks that take it into account, unless
-the message is about a problem. Hand-offs the conversation earns on its own (it
+the message is about a problem or asks a question about a pick. Hand-offs the conversation earns on its own (it
 stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
 """
 

@@ -203,10 +203,10 @@ class RankRequest:
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
     seen: Sequence[str] = ()
-    # Whether what was seen comes after every fresh item, even one that misses all of the request
-    # ("another tent", "show me more": new ones are wanted). Where the message changed the request
-    # (another category, kind, maker or requirement, a price, years or a length set anew) or asked
-    # for nothing new ("I've read Gone Girl, loved it"), what was seen and fits comes first (`_fitting`).
+    # New ones are wanted ("another tent", "show me more"): what was seen comes after every fresh
+    # item, even one that misses all of the request. Otherwise (the message changed the request,
+    # or asked for nothing new: "I've read Gone Girl, loved it") what was seen and fits comes
+    # before fresh items that fit less (`_fitting`).
     fresh_first: bool = True
     # Items the person asked for more like (a card's "more like this"), most recent first: liked,
     # and what is like them is pulled up (the `more_like` component) and says so.
@@ -933,10 +933,11 @@ class Ranker:
             reasons.append(f"within your budget at {recommendation.price:.2f}")
         if recommendation.components["popularity"] >= 0.6 and len(reasons) < 2:
             reasons.append("popular with the community")
-        if not reasons:
-            reasons.append(CLOSE_TO[closeness_to] if closeness_to else "liked by people here"
-                           if recommendation.components["popularity"] > 0 else "a pick to start with")
-        return reasons
+        if reasons:
+            return reasons
+        if closeness_to:
+            return [CLOSE_TO[closeness_to]]
+        return ["liked by people here" if recommendation.components["popularity"] > 0 else "a pick to start with"]
 
 
 def _liked_rows(stats: CatalogStats, likes: Sequence[str]) -> list[int]:
