@@ -110,9 +110,13 @@ FRIENDS_PICKS = re.compile(r"\b(?:what(?:['’]s| is| are| do| did| have)?|any(?
 MEANT = re.compile(r"\b(?:i|we) meant (?:the |a |an )?(\w+(?:\s\w+)?)", re.I)
 # A maker named as what someone likes ("I love Radiohead", "a big fan of Le Guin", "something like
 # Radiohead"), right before the name: a taste, not a request ("I'd like some Radiohead" asks).
+# Having had them all ("she's read all the Agatha Christie ones", "I've seen every Nolan film") is
+# a taste too: their things are hers already, not what she asks for.
 LIKED_MAKER = re.compile(r"(?:\b(?:i|we|he|she|they|[a-z]+ and i)\s+(?:really\s+|absolutely\s+|just\s+|also\s+)?"
                          r"(?:love|loved|like|liked|adore|adored|enjoy|enjoyed|dig)|\bfan of|\binto|"
-                         r"\b(?:something|anything|stuff|music|books?|films?) like)\s+$", re.I)
+                         r"\b(?:something|anything|stuff|music|books?|films?) like|"
+                         r"\b(?:read|seen|watched|heard|has|have|got|owns?)\s+(?:all|every|everything|each)\b"
+                         r"(?:\s+(?:of\s+)?(?:the|his|her|their))?(?:\s+(?:\w+\s+)?by)?)\s+$", re.I)
 # What joins a list of makers liked together ("Radiohead and Bon Iver", "Radiohead, Bon Iver").
 LIST_GOES_ON = re.compile(r"\s*(?:,|\band\b|&|\bor\b)\s*(?:(?:also|maybe)\s+)?", re.I)
 # How many items a question naming none is about: the picks a reply writes about.

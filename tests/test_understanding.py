@@ -423,6 +423,10 @@ def test_rules_read_the_makers_asked_for_by_name_or_by_an_item_of_theirs() -> No
     assert [o.item_id for o in read("any books like Andy Weir?").opinions] == ["martian"]
     assert read("I'd like some Culture").makers == ["Culture"]
     assert read("I love Andy Weir, and some Culture please").makers == ["Culture"]
+    # Having had all their things is a taste too: "she's read all the Agatha Christie ones" had
+    # asked for Christie's books only.
+    for had in ("she's read all the Andy Weir ones", "I've seen every Ridley Scott film", "he has read everything by Andy Weir"):
+        assert read(had).makers == [] and read(had).opinions, had
 
 
 def test_the_makers_asked_for_hold_until_a_new_request() -> None:
