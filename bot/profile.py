@@ -519,8 +519,10 @@ NOT_SEEN = re.compile(
     r"\b(?:haven'?t (?:seen|watched|read)|have not (?:seen|watched|read)|never (?:seen|watched|read|heard of)|"
     r"not (?:seen|yet)|don'?t know (?:it|that one|this one)|(?:it|that|this) sounds)\b", re.I)
 
-# What someone has already, right before a word for a thing ("he already has a harness").
-OWNED_BEFORE = re.compile(r"\balready (?:has|have|got|owns?)\s+(?:a |an |the |some |two )?$", re.I)
+# Having something already ("he already has a harness"): what follows is no wish.
+ALREADY_HAD = r"\balready (?:has|have|got|owns?)\b"
+# ... right before a word for a thing.
+OWNED_BEFORE = re.compile(ALREADY_HAD + r"\s+(?:a |an |the |some |two )?$", re.I)
 # Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
 PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it

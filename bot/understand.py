@@ -30,7 +30,7 @@ from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import GEAR_KINDS, PLURAL, Vocabulary, read_rules
+from bot.profile import ALREADY_HAD, GEAR_KINDS, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -239,7 +239,7 @@ def asks_for_new(message: str) -> bool:
 
 
 # What someone has already, to the end of its clause ("I already have boots"): nothing wanted.
-HAD = re.compile(r"\balready (?:has|have|got|owns?)\b[^,.;!?]*", re.I)
+HAD = re.compile(ALREADY_HAD + r"[^,.;!?]*", re.I)
 
 
 def describes(message: str) -> bool:

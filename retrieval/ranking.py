@@ -1124,8 +1124,9 @@ def _asks(request: RankRequest, carried: Mapping[str, set[str]], items: Iterable
     group none of their `items` carries asks nothing: the day hike a backpack was for is no ask
     of a sleeping bag."""
     several = set(request.categories) if len(request.categories) > 1 else set()
-    kinds = [item for item in items if of_kind(item, request.kinds)
-             and (not request.categories or item.category in request.categories)] if request.kinds else []
+    # A scan of the catalog's titles, only where a request names both kinds and tags.
+    kinds = [item for item in items if (not request.categories or item.category in request.categories)
+             and of_kind(item, request.kinds)] if request.kinds and request.required_tags else []
     return [(group, set().union(*(carried.get(tag, set()) for tag in group)) & several)
             for group in request.required_tags if group and (not kinds or any(_carries(item, [group]) for item in kinds))]
 

@@ -384,10 +384,10 @@ def test_a_sibling_catalog_shares_stores_and_llm_and_takes_its_own_weights(data_
 def test_rank_asks_what_a_reply_to_the_same_message_would(kith: Kith, message: str) -> None:
     # Kith.rank had left out what a message asks for this turn only (an item by name, an order,
     # the friends' picks): "do you have Dune?" ranked the film because Dune was liked.
-    replied = kith.reply(f"rank-as-reply-{len(message)}", message)
     ranked = kith.rank([{"role": "user", "text": message}], user_id="u01" if "friends" in message else None,
                        k=kith.config.recommendations)
-    if "friends" not in message:  # u01 has friends; a reply's user here has none
+    if "friends" not in message:  # u01 has friends; a new person replied to here has none
+        replied = kith.reply(f"rank-as-reply-{len(message)}", message)
         assert [r.item_id for r in ranked] == [r.item_id for r in replied.recommendations]
     assert ranked[0].reasons[0].startswith(("you asked for it", "the cheapest of what fits", "your friend"))
 
