@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.sentiment import Sentiment, without_titles
+from bot.sentiment import ANOTHER_NAMED, Sentiment, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
 from retrieval.ranking import LengthLimit, of_kind
 from retrieval.schemas import Item
@@ -267,9 +267,14 @@ DAY_HIKE = re.compile(r"\bday\b", re.I)
 SUM_AFTER = re.compile(r"(?:['’]s|\s*:|\s+(?:is|of|at))(?:\s+(?:around|about|roughly|under|below|max(?:imum)?|up to|"
                        r"no more than|less than))?\s*[$£€]?\s*\d|\s*[$£€]\s*\d|\s+\d{2,}"
                        + NOT_A_SUM, re.I)
+# A time said as a year ("1995") or a decade ("the 90s", "the 1980s", "80's"): `_span` reads both.
+WHEN = r"(?:(?:19|20)\d\d(?!'?s\b)|(?:the\s+)?(?:19|20)?[0-9]0'?s\b)"
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
-BEFORE_YEAR = re.compile(r"\b(?:before|older than|pre)[- ]?((?:19|20)\d\d)\b", re.I)
-AFTER_YEAR = re.compile(r"\b(?:after|since|newer than|post)[- ]?((?:19|20)\d\d)\b", re.I)
+# "between 1980 and 1999", "from the 70s to the 90s", "1985-1995": from the first to the last.
+YEAR_RANGE = re.compile(rf"\b(?:(?:between|from)\s+)?({WHEN})\s*(?:and|to|until|till|through|-|–)\s*({WHEN})", re.I)
+BEFORE_YEAR = re.compile(rf"\b(?:before|older than|pre)[- ]?({WHEN})", re.I)
+# "after the 80s" is from 1990, "since the 90s" from 1990.
+AFTER_YEAR = re.compile(rf"\b(after|since|newer than|post)[- ]?({WHEN})", re.I)
 # "Recent", but not "a new album" (one new to them) nor "a new jacket" (not the one they have).
 RECENT = re.compile(r"\b(?:recent|modern|latest|new (?:releases?|out|ones?|this year)|brand[- ]new|what['’]?s new)\b",
                     re.I)
@@ -587,7 +592,10 @@ def read_rules(
     one_named = len(last_named) == 1 and last_named[0] in suggested
     about = (suggested if PLURAL.search(text) else list(answered) if answered
              else list(last_named) if one_named else last_named[:1] if that_one else suggested)
-    if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ):
+    # Without a feeling, a message that names something the catalog does not have ("we've seen
+    # Frozen") is about that.
+    if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ
+                                         and not ANOTHER_NAMED.search(text)):
         for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
     u.opinions = list(opinions.values())
@@ -843,7 +851,8 @@ def _read_price(u: Understanding, text: str) -> None:
     if ANY_PRICE.search(text):
         u.take_back.append("budget")
         return
-    if match := PRICE_RANGE.search(text):
+    # "Between 1980 and 1999" are years (_read_era).
+    if (match := PRICE_RANGE.search(text)) and not YEAR_RANGE.fullmatch(match.group()):
         u.min_price, u.max_price = sorted((float(match.group(1)), float(match.group(2))))
         return
     if match := MAX_PRICE.search(text) or BUDGET_OF.search(text) or NOT_MORE_THAN.search(text) or AMOUNT.search(text):
@@ -875,28 +884,43 @@ def _read_length(text: str) -> LengthLimit | None:
     return LengthLimit(unit=unit, **bounds) if unit and all(bounds.values()) else None
 
 
+def _span(said: str) -> tuple[int, int]:
+    """The first and last year of a year ("1995") or a decade ("the 90s": 1990 to 1999)."""
+    if match := DECADE.search(said):
+        century = match.group(1) or ("20" if match.group(2) in "012" else "19")
+        start = int(f"{century}{match.group(2)}0")
+        return start, start + 9
+    return int(said), int(said)
+
+
 def _read_era(u: Understanding, text: str, today: date, dated: int | None = None) -> None:
     """The years the message asks for. `dated`: the year of the first item with one that the last
     reply named, which "more recent" and "older" are said against (as "cheaper" is against its
     price); without it they are the last five years and before 1990."""
-    if match := DECADE.search(text):
-        century = match.group(1) or ("20" if match.group(2) in "012" else "19")
-        start = int(f"{century}{match.group(2)}0")
-        u.min_year, u.max_year = start, start + 9
+    if (match := YEAR_RANGE.search(text)) and not _negated(text, match.start()):
+        u.min_year, u.max_year = _span(match.group(1))[0], _span(match.group(2))[1]
         return
     before, after = BEFORE_YEAR.search(text), AFTER_YEAR.search(text)
     # Negated, each bounds the other side: "nothing newer than 2000" is from 2000 or before.
     if before:
+        first = _span(before.group(1))[0]
         if _negated(text, before.start()):
-            u.min_year = int(before.group(1))
+            u.min_year = first
         else:
-            u.max_year = int(before.group(1)) - 1
+            u.max_year = first - 1
     if after:
+        first, last = _span(after.group(2))
         if _negated(text, after.start()):
-            u.max_year = int(after.group(1))
+            u.max_year = last
         else:
-            u.min_year = int(after.group(1))
+            u.min_year = first if first == last or after.group(1).lower() == "since" else last + 1
     if before or after:
+        return
+    # Decades said as wanted ("the 80s or 90s"): from the first to the last; one said as unwanted
+    # ("nothing from the 80s") bounds nothing (a profile holds one span of years).
+    wanted = [_span(match.group()) for match in DECADE.finditer(text) if not _negated(text, match.start())]
+    if wanted:
+        u.min_year, u.max_year = min(first for first, _ in wanted), max(last for _, last in wanted)
         return
     newer = NEWER.search(text)
     if dated is not None and (newer or OLDER.search(text)):

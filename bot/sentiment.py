@@ -238,10 +238,12 @@ ITEM_NOUN = "(?:one|film|movie|book|novel|album|record)"
 ANOTHER_ONE = re.compile(r"^\W*(?:(?:and|but|though|however)\W+)?the (?!other\b)(?:[\w'’-]+ ){1,3}"
                          rf"(?:ones|version|{ITEM_NOUN})\b", re.I)
 # A feeling about something named that the title finder does not know ("I loved Arrival but
-# hated Gravity", Gravity not in the catalog): about neither the titles just named nor the
-# suggestions. Capitalized, as a name is written ("but hated the ending" is about the title).
-ANOTHER_NAMED = re.compile(r"\b(?i:hated|loved|liked|disliked|enjoyed|adored|loathed|despised|(?:couldn['’]?t|can['’]?t) stand)"
-                           r"\s+(?i:the\s+)?(?!I\b|It\b)[A-Z][\w'’-]+")
+# hated Gravity", Gravity not in the catalog; "we've seen Frozen and loved it"): about neither
+# the titles just named nor the suggestions. Capitalized, as a name is written ("but hated the
+# ending" is about the title).
+ANOTHER_NAMED = re.compile(r"\b(?i:hated|loved|liked|disliked|enjoyed|adored|loathed|despised|(?:couldn['’]?t|can['’]?t) stand|"
+                           r"seen|watched|read|listened to)"
+                           r"\s+(?i:the\s+)?(?!I\b|It\b|A\b|That\b|This\b|Them\b)[A-Z][\w'’-]+")
 # The suggestions a message has not named ("Loved the first. Not sure about the others").
 THE_OTHERS = re.compile(r"\bthe (?:others|rest)\b|\bthe other (?:ones?|two|three|four|five)\b", re.I)
 # Words that only join a list of titles: such a clause shares the verb before it ("I hated X, Y and Z").

@@ -47,6 +47,9 @@ def test_a_title_mentioned_without_feeling_counts_as_liked() -> None:
 def test_the_answer_about_a_suggestion_is_an_opinion_about_it() -> None:
     assert say("haven't seen it, I'll check it out", last=["alien"]).likes == ["alien"]
     assert say("sounds boring, not for me", last=["alien"]).dislikes == ["alien"]
+    # ... but not one about a film the catalog does not have ("Frozen"): it had liked both.
+    assert say("we've seen Frozen and loved it", last=["alien", "titanic"]).likes == []
+    assert say("we watched Frozen", last=["alien", "titanic"]).likes == []
 
 
 def test_the_words_of_a_named_title_are_not_wishes() -> None:
@@ -104,6 +107,26 @@ def test_a_year_or_price_negated_bounds_the_other_side_and_a_new_bound_past_the_
     # Bounds said together stay together.
     c = say("books between 10 and 25 dollars").constraints
     assert (c.min_price, c.max_price) == (10.0, 25.0)
+
+
+@pytest.mark.parametrize(("message", "years"), [
+    # "The 80s or 90s" had been the 80s alone; "between 1980 and 1999" a price of 1980 to 1999.
+    ("something from the 80s or 90s?", (1980, 1999)),
+    ("a film from the 70s to the 90s", (1970, 1999)),
+    ("anything from between 1980 and 1999", (1980, 1999)),
+    ("from 1985 to 1995", (1985, 1995)),
+    # "Nothing from the 80s" had been the 80s: unwanted, a decade bounds nothing.
+    ("nothing from the 80s", (None, None)),
+    ("a 90s film, not from the 80s", (1990, 1999)),
+    ("nothing before the 90s", (1990, None)),
+    ("something made after the 80s", (1990, None)),
+    ("anything since the 90s", (1990, None)),
+    ("before 2000", (None, 1999)),
+])
+def test_years_said_as_decades_ranges_and_bounds(message: str, years: tuple[int | None, int | None]) -> None:
+    c = say(message).constraints
+    assert (c.min_year, c.max_year) == years
+    assert (c.min_price, c.max_price) == (None, None)
 
 
 @pytest.mark.parametrize(("message", "limit"), [

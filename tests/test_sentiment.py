@@ -84,6 +84,8 @@ def test_a_list_shares_its_verb_and_a_clause_after_a_title_is_about_it() -> None
     # A feeling about a name the catalog does not have is about neither title: "Gravity".
     assert feel("I loved Alien and Titanic but hated Gravity").items == {"alien": "like", "titanic": "like"}
     assert feel("I loved Alien. Hated Gravity though").items == {"alien": "like"}
+    # "We've seen Frozen and loved it": the feeling is Frozen's, no suggestion's.
+    assert feel("we've seen Frozen and loved it").answer == "neutral"
     assert feel("Saw Alien. I hated the ending").items == {"alien": "dislike"}
 
 
