@@ -12,6 +12,7 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
 from bot.sessions import SessionStore, StoredHandoff, StoredHelp, StoredMessage, StoredPick, TurnRecord
 from bot.understand import LLMReader, Reader, RuleReader, Said, asks_for_new, describes
-from bot.understanding import Understanding
+from bot.understanding import Understanding, Unknown
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
 from retrieval.graph import graph_folder
@@ -331,6 +332,10 @@ class Kith:
         # Their feedback on cards (bot/feedback.py): "not for me" and "already have it" are gone
         # for good; "more like this" pulls alike items up while the profile does not dislike it.
         feedback = self.sessions.feedback(user_id) if user_id else {}
+        # A name the catalog lacks ("do you have Frozen?") is no description: by its words, it
+        # would be "a close match" to whatever shares them.
+        if unknown := [re.escape(said.name) for said in (understanding.unknown if understanding else [])]:
+            texts = [re.sub("|".join(unknown), " ", text) for text in texts]
         return RankRequest(
             query=" ".join(text for text in texts if describes(text)),
             user_id=user_id,
@@ -538,6 +543,8 @@ class Kith:
         picks.asked = not picks.recommendations or (profile.is_thin() and not history_likes and not sentiment.items
                                                     and not request.asked_for and not request.order
                                                     and not asked_before and not leaves_it_to_us(message))
+        # Names asked for that the catalog lacks are said first: the picks are no answer to them.
+        lead = _unknown_text(understanding.unknown if understanding else [])
         if picks.asked:
             replies = prompts.table("support")["replies"]
             if picks.recommendations:
@@ -548,16 +555,16 @@ class Kith:
             else:
                 fitting = [item.title for item in self.ranker.fitting(request)]
                 asked = self._nothing_new(request, fitting) if fitting else self._nothing_fits(profile, request)
-            yield reply.add(asked)
+            yield reply.add(lead + asked)
             return picks
         # Items the reply may name besides its picks: the person's own, which reasons cite.
         named = {*profile.likes, *profile.dislikes, *history_likes, *opened.mentioned,
                  *(f.item_id for f in self.finder.find(message))}
         written: list[Written] = []
         pieces = self.writer.stream_recommendation(message, picks.recommendations, picks.tone, written, named)
-        yield reply.add(next(pieces))
+        yield reply.add(lead + next(pieces))
         yield from pieces
-        reply.sections[-1], picks.repaired, picks.degraded = written[0].text, written[0].repaired, written[0].degraded
+        reply.sections[-1], picks.repaired, picks.degraded = lead + written[0].text, written[0].repaired, written[0].degraded
         return picks
 
     def _nothing_new(self, request: RankRequest, fitting: Sequence[str]) -> str:
@@ -612,6 +619,15 @@ class Kith:
             return None
         friends = result.last_artifact("friends_activity") or []
         return _Picks(choose_tone(sentiment), found, list(friends)), result.text
+
+
+def _unknown_text(unknown: Sequence[Unknown]) -> str:
+    """What the catalog lacks of the names asked for, as the sentences that open the picks ("" for none)."""
+    replies = prompts.table("support")["replies"]
+    said = [replies[key].format(names=listed(names)) for key, names in (
+        ("unknown_title", [u.name for u in unknown if not u.maker]),
+        ("unknown_maker", [u.name for u in unknown if u.maker])) if names]
+    return "".join(sentence + " " for sentence in said)
 
 
 def _order(order: tuple[str, str]) -> Order:

@@ -701,9 +701,9 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
     if u.makers:
         c.makers = list(u.makers)
-    elif u.categories or u.kinds or u.tags:
-        # A new request is by anyone ("a horror film" after "anything by Spielberg"); "something
-        # cheaper" or "shorter" still is by them.
+    elif u.categories or u.kinds or u.tags or any(unknown.maker for unknown in u.unknown):
+        # A new request is by anyone ("a horror film" after "anything by Spielberg", or by a maker
+        # the catalog lacks); "something cheaper" or "shorter" still is by them.
         c.makers = []
     if u.tags:
         # A request's tags name what the person wants now; they replace the earlier request's.

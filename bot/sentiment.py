@@ -116,8 +116,9 @@ NOT_FELT = re.compile(
     r"heartbreaking|freaky|fear|revenge|weapon\w*|bomb\w*|battle\w*|cancer|attack\w*|shoot\w*|guns?|steal\w*|"
     r"prison|victim\w*|destroy\w*|crash\w*|monsters?|demon\w*|zombies?|aliens?|disasters?|hell|damn|crap|twisted|"
     r"nightmares?|haunt\w*|thrill\w*|suspense\w*|tension|villains?|chaos|spooky|eerie|gruesome|suicide|arrest\w*|"
-    # A wish is no feeling about what was suggested: "I'd like to talk to a person".
-    r"(?:i|we)(?:['’]d| would) (?:like|love|prefer)|"
+    # A wish is no feeling about what was suggested: "I'd like to talk to a person", "we want to
+    # sing along" (but "I haven't seen it, but I want to" likes it).
+    r"(?:i|we)(?:['’]d| would) (?:like|love|prefer)|(?:i|we) (?:really |just )?(?:want|wanna|need) (?:to )?(?!to\b)(?=\w)|"
     # Choosing is no feeling: "I'm torn between Dune and Foundation".
     r"torn between|(?:can['’]?t|cannot) (?:decide|choose))\b",
     re.I)

@@ -30,7 +30,7 @@ from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import ALREADY_HAD, GEAR_KINDS, PLURAL, Vocabulary, read_rules
+from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -41,6 +41,7 @@ from bot.understanding import (
     ItemOpinion,
     ItemQuestion,
     Understanding,
+    Unknown,
     draft_schema,
 )
 from retrieval.ranking import maker_of, of_kind, tag_categories
@@ -96,6 +97,17 @@ ASKING_FOR = re.compile(
     r"\b(?:i['’]?m|i am|we['’]?re|we are) (?:looking|searching) for|\b(?:i|we) (?:want|need)|"
     r"\b(?:i|we)['’]?d like|\b(?:can|could|may) (?:i|we) (?:get|buy|have|order)|\b(?:what|how) about|"
     r"\bshow me|\bfind me)\s+(?:the |a |an |some |a copy of )?$", re.I)
+# A name asked for, written as names are (capitalized): whose things ("anything by Queen?",
+# "something by Ed Sheeran") or a title as the whole of what a shop is asked for ("do you have
+# Frozen?"; not "do you have Kindle versions?"). Where the catalog has no such title or maker,
+# the reply says so (`RuleReader._unknown`).
+NAME = r"(?:[Tt]he\s+)?([A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|&|de|van|von|la)\s+)*[A-Z][\w'’.&-]*)*)"
+ASKED_BY = re.compile(r"(?i:\b(?:anything|something|stuff|more|music|songs?|albums?|records?|books?|novels?|films?|"
+                      rf"movies?)\s+(?:else\s+)?by)\s+{NAME}")
+ASKED_NAME = re.compile(r"(?i:\bdo (?:you|u) (?:have|sell|stock|carry)|\bhave (?:you|u) got)(?i:\s+any)?\s+"
+                        rf"{NAME}(?=\s*(?:[?.!,;]|$)|\s+(?i:please|pls|in stock|at all)\b)")
+# Capitalized words that open no name ("Do you have Anything...").
+NOT_NAMES = frozenset({"anything", "something", "stuff", "ideas", "suggestions", "recommendations", "everything"})
 # A name alone ("Dune", "dune?", "The Hobbit please") asks for it, as a shop's search box would,
 # unless it answers the assistant's question ("What did you last enjoy?" "Dune").
 NAME_ALONE = re.compile(r"[\s.!?,]*(?:please|pls|thanks)?[\s.!?]*", re.I)
@@ -405,6 +417,7 @@ class RuleReader:
                 u.asked_for = asked
                 u.order = said_superlative[:2] if said_superlative else None
                 u.from_friends = bool(FRIENDS_PICKS.search(plain.message))
+                u.unknown = self._unknown(plain.message)
         if asks_for_human(plain.message):
             # "Ok, talk to a human then" gives up on the picks: its "ok" likes none of them.
             u.opinions = [o for o in u.opinions if o.item_id in {mention.item_id for mention in mentions}]
@@ -450,6 +463,27 @@ class RuleReader:
             makers = [maker for item_id in pointed[:1] if item_id in self.items
                       and (maker := maker_of(self.items[item_id]))]
         return makers, liked
+
+    def _unknown(self, message: str) -> list[Unknown]:
+        """The names asked for (ASKED_BY, ASKED_NAME) that the catalog lacks: no maker of its, no
+        word of its categories, tags or kinds of gear, and, asked for as a maker, none its
+        descriptions credit ("Pixar's love story"). `message` has its titles blanked."""
+        unknown: list[Unknown] = []
+        for pattern, maker in ((ASKED_BY, True), (ASKED_NAME, False)):
+            for match in pattern.finditer(message):
+                name = match.group(1)
+                first = name.split()[0].lower()
+                if (first in EVERYDAY_WORDS or first in NOT_NAMES or self.makers.find(name)
+                        or self.vocabulary.categories.find(name) or self.vocabulary.find_tags(name)
+                        or GEAR_KIND.search(name) or maker and self._credited(name)):
+                    continue
+                unknown.append(Unknown(name=name, maker=maker))
+        return unknown
+
+    def _credited(self, name: str) -> bool:
+        """Whether a description credits `name` with the item ("Pixar's love story", "by Queen")."""
+        credit = re.compile(rf"(?:\b{re.escape(name)}['’]s?|\bby {re.escape(name)})\b")
+        return any(credit.search(item.description) for item in self.items.values())
 
     def _meant(self, said: Said) -> Understanding | None:
         """"No, I meant the film, not the book": the item of the category meant that goes by the

@@ -91,6 +91,16 @@ class ItemQuestion(BaseModel):
     most: Literal["least", "most"] | None = None
 
 
+class Unknown(BaseModel):
+    """A name asked for that the catalog has neither as a title nor as a maker, as said."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(max_length=120)
+    # Asked for as whose things ("anything by Queen?"), not as a title ("do you have Frozen?").
+    maker: bool = False
+
+
 class Understanding(BaseModel):
     """One message, understood, in catalog terms. Empty fields say nothing new.
 
@@ -127,6 +137,9 @@ class Understanding(BaseModel):
     # The items asked for by name ("do you have Dune?"), shown first (RankRequest.asked_for),
     # read by the rules.
     asked_for: list[str] = []
+    # Names asked for that the catalog lacks ("do you have Frozen?", "anything by Queen?"): the
+    # reply says so before its picks, read by the rules.
+    unknown: list[Unknown] = []
     # A request for the least or the most of a fact ("the cheapest book", "your lightest tents"):
     # the picks come in that order (RankRequest.order), read by the rules. A comparison of the
     # picks ("which is the lightest?") is a question instead.

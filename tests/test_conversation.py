@@ -202,6 +202,20 @@ def test_an_item_asked_for_by_name_is_the_first_pick_and_the_reply_says_it_is_he
     assert dune.text.startswith("Yes, we have them.")
 
 
+def test_a_name_the_catalog_lacks_is_said_to_be_missing_and_is_no_query(kith: Kith) -> None:
+    # "Do you have Frozen?" had answered with picks "a close match to what you described" (by
+    # the word "Frozen"), never saying the film is not here; "something by Ed Sheeran" after
+    # Stephen King's books had found nothing new by King.
+    frozen = kith.reply("asks-for-missing", "do you have Frozen?")
+    assert frozen.text.startswith("I'm sorry, I don't have Frozen here. ")
+    assert all("a close match to what you described" not in r.reasons for r in frozen.recommendations)
+    king = kith.reply("asks-for-missing", "any books by Stephen King?", frozen.session_id)
+    assert king.recommendations[0].title == "The Shining"
+    sheeran = kith.reply("asks-for-missing", "something by Ed Sheeran", king.session_id)
+    assert sheeran.text.startswith("I'm sorry, I don't have anything by Ed Sheeran here. ")
+    assert sheeran.profile.constraints.makers == [] and sheeran.recommendations
+
+
 def test_the_cheapest_book_is_a_request_in_order_of_price(kith: Kith) -> None:
     books = [item for item in kith.ranker.stats.items.values() if item.category == "books"]
     turn = kith.reply("bargain-hunter", "what's the cheapest book you have?")

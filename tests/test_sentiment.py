@@ -93,6 +93,10 @@ def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> Non
     assert feel("yes, loved it").answer == "like"
     # A request is no feeling about them ("recommend" is a positive word to VADER).
     assert feel("recommend a film").answer == "neutral"
+    # Nor is a wish said as what they want to do ("we want to sing along" had liked six albums);
+    # wanting to see it still likes it.
+    assert feel("nothing sad please, we want to sing along").answer == "neutral"
+    assert feel("I haven't had a chance to see that yet, but I want to.").answer == "like"
     # Turning a pick down for having seen it is no rejection.
     assert analyze("not that one, I've seen it", [], "Try Alien.").mood != "rejecting"
     assert analyze("no, not that one", [], "Try Alien.").mood == "rejecting"

@@ -467,6 +467,32 @@ def test_rules_read_the_items_asked_for_by_name() -> None:
     assert [o.feeling for o in read("do you have Alien?").opinions] == ["neutral"]
 
 
+def test_rules_read_the_names_asked_for_that_the_catalog_lacks() -> None:
+    items = {
+        "dune-book": Item(id="dune-book", title="Dune", category="books", attributes={"creator": "Frank Herbert"}),
+        "coco": Item(id="coco", title="Coco (2017)", category="films", description="Pixar's vibrant celebration."),
+        "soul": Item(id="soul", title="Lady Soul", category="music", description="The Queen of Soul at her best."),
+    }
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in items.values()])
+    reader = Reader(RuleReader(VOCABULARY, finder, lambda: TODAY, items=items), None, [])
+
+    def unknown(message: str) -> list[tuple[str, bool]]:
+        return [(said.name, said.maker) for said in reader.read(Said(message))[0].unknown]
+
+    # A title or a maker asked for, written as a name, that the catalog has neither as a title
+    # nor as a maker ("Queen of Soul" in a description credits Queen with nothing).
+    assert unknown("do you have Frozen?") == [("Frozen", False)]
+    assert unknown("Do you sell Patagonia please") == [("Patagonia", False)]
+    assert unknown("do you have anything by Queen?") == [("Queen", True)]
+    assert unknown("something by Ed Sheeran") == [("Ed Sheeran", True)]
+    # Not what it has: a title, a maker, a name its descriptions credit, a category or a tag;
+    # nor a word that is part of a wish ("Kindle versions"), nor a name not asked for.
+    for message in ("do you have Dune?", "anything by Frank Herbert?", "anything by Pixar", "Do you have Films?",
+                    "Do you have any Sci-Fi?", "do you have Kindle versions?", "I loved Frozen",
+                    "something by the same author", "Do you have Anything scary?"):
+        assert unknown(message) == [], message
+
+
 def test_rules_read_a_superlative_as_an_order_or_as_a_comparison_of_the_picks() -> None:
     # "The cheapest book" asks for books in order of price: no budget gear ("cheapest" is a word
     # for the budget tag), no recent years ("latest"), no short ones ("shortest").
