@@ -1,5 +1,5 @@
 """The help desk: a problem ("my parcel hasn't arrived") is answered from the best-matching help
-article in Chroma, quoting its most relevant sentences and citing its title: extractive on
+article in Chroma, quoting its lead and its most relevant sentences and citing its title: extractive on
 purpose, so the answer says only what the article says.
 
 A message can hold a problem and a wish to choose at once ("...and can you suggest a book?");
@@ -21,6 +21,7 @@ from retrieval.vectors import VectorStore
 # Cosine similarity a help article needs to answer a question. Measured on the demo articles:
 # matching questions score 0.40-0.69, recommendation requests and off-topic text 0.20-0.27.
 HELP_MIN_SIMILARITY = 0.30
+# The sentences of an article closest to the question, beside its lead (`HelpDesk.answer`).
 ANSWER_SENTENCES = 2
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 # People type sentences in lower case too.
@@ -32,6 +33,10 @@ def mentions_problem(message: str) -> bool:
 
 def asks_to_choose(message: str) -> bool:
     return bool(prompts.patterns("support", "intent", "choose").search(message))
+
+
+def asks_to_look_up_order(message: str) -> bool:
+    return bool(prompts.patterns("support", "intent", "order_lookup").search(message))
 
 
 def choice_part(message: str) -> str:
@@ -88,8 +93,14 @@ class HelpDesk:
         sentences, vectors = self._article_sentences(best)
         if not sentences:
             return None
+        # The article's lead states its rule ("Kith ships ... to more than 40 countries", "All
+        # outdoor gear ... comes with a 2-year warranty"), which the sentences closest to the
+        # question ("do you ship to Canada?": customs duties) may only qualify: it always opens
+        # the answer. A question in an article ("Changed your mind?") answers nothing.
         asked = self.embedder.embed(readings).mean(axis=0)
-        chosen = sorted(np.argsort(-(vectors @ asked))[:ANSWER_SENTENCES])  # in the article's order
+        stated = [i for i, sentence in enumerate(sentences) if not sentence.endswith("?")] or list(range(len(sentences)))
+        closest = sorted(stated[1:], key=lambda i: -float(vectors[i] @ asked))[:ANSWER_SENTENCES]
+        chosen = sorted({stated[0], *closest})  # in the article's order
         return HelpAnswer(best, titles[best], " ".join(sentences[i] for i in chosen), round(similarity[best], 3))
 
     def _article_sentences(self, article_id: str) -> tuple[list[str], np.ndarray]:

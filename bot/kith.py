@@ -25,7 +25,7 @@ from bot.context import ClientContext, situation
 from bot.feedback import REMOVING, SIGNALS, VISIBILITIES, Feedback, Signal, apply_feedback, as_interaction
 from bot.guard import refusal_text
 from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
-from bot.helpdesk import HelpAnswer, HelpDesk, choice_part
+from bot.helpdesk import HelpAnswer, HelpDesk, asks_to_look_up_order, choice_part
 from bot.plan import Plan, plan_turn
 from bot.profile import (GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
                          describe_limits)
@@ -438,7 +438,9 @@ class Kith:
             replies = prompts.table("support")["replies"]
             # A problem said in anger or distress ("my boots leak, this is ridiculous") is met with an apology.
             sorry = replies["sorry"] + " " if is_negative(message, sentiment) else ""
-            yield reply.add(sorry + (help_answer.text if help_answer else replies["help_not_found"]))
+            # Kith answers from the help centre; it cannot see anyone's orders, and says so.
+            unseen = replies["no_order_access"] + " " if asks_to_look_up_order(message) else ""
+            yield reply.add(sorry + unseen + (help_answer.text if help_answer else replies["help_not_found"]))
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         if plan.answer:

@@ -511,6 +511,19 @@ def test_a_complaint_is_helped_with_an_apology_and_its_follow_ups_are_read_as_su
     assert boots.recommendations and boots.profile.likes == []
 
 
+def test_a_help_answer_opens_with_the_articles_rule_and_says_kith_cannot_see_orders(kith: Kith) -> None:
+    # "Do you ship to Canada?" had been answered with customs duties and what can't be sent
+    # abroad, never that Kith ships there; leaking boots without the 2-year warranty.
+    canada = kith.reply("service-questions", "do you ship to Canada?")
+    assert canada.help is not None and "ships books, music and most outdoor gear to more than 40 countries" in canada.text
+    leak = kith.reply("service-questions", "my boots leak after two weeks", canada.session_id)
+    assert leak.help is not None and "2-year warranty" in leak.help.answer
+    # "Can you check order 12345?" had been answered from the tracking article as if Kith had looked.
+    check = kith.reply("service-questions", "can you check order 12345?", leak.session_id)
+    assert check.text.startswith("I can't see orders from this chat. Here's what our help centre says")
+    assert "I can't see orders" not in canada.text + leak.text
+
+
 def test_a_feeling_after_a_help_answer_is_about_the_answer_not_the_picks_before_it(kith: Kith) -> None:
     boots = kith.reply("boots-then-help", "some waterproof boots please")
     assert boots.recommendations
