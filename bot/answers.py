@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import prompts
+from bot.faithfulness import FUNCTION_WORDS
 from bot.understanding import Fact, ItemQuestion
 from retrieval.ranking import MEASURES, Reception
 from retrieval.schemas import Item
@@ -35,6 +36,11 @@ ABOUT_IT = re.compile(OPENING + r"(?:(?:does|do|did|is|are|was|were|can|could|wi
                       r"|(?:what|which|how)\b[^?.!,]{0,30}?\s(?:does|do|did|is|are|can|could|will|would)"
                       r"\s+(?:it|that|this|they|those|these|the (?:first|second|third|last) one))\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+WORD = re.compile(r"[a-z][\w'’-]*", re.I)
+# Words that ask, not what is asked about ("does the first one come in...", "is it available...").
+ASKING_WORDS = FUNCTION_WORDS | {"come", "comes", "available", "get", "got", "one", "ones", "first", "second", "third",
+                                 "last", "really", "actually", "and", "so", "ok", "great", "sounds", "looks", "know",
+                                 "tell", "me", "please", "wonder", "wondering", "thing", "things", "hmm", "also"}
 CLAUSES = re.compile(r"[,;.!]\s*")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").
@@ -69,6 +75,22 @@ def asks_about_it(message: str) -> bool:
     return bool(QUESTION.search(message)) and any(ABOUT_IT.match(clause) for clause in CLAUSES.split(message))
 
 
+def asked_words(message: str) -> list[str]:
+    """What a question asked outright about an item asks about, in its words ("ok great, is it
+    breathable?": ["breathable"]); the words of its question clauses (ABOUT_IT) but those that ask."""
+    clauses = [clause for clause in CLAUSES.split(message) if ABOUT_IT.match(clause)]
+    return list(dict.fromkeys(word.lower() for clause in clauses for word in WORD.findall(clause)
+                              if word.lower() not in ASKING_WORDS))
+
+
+def described(item: Item, words: Sequence[str]) -> str | None:
+    """The first sentence of the item's description that says every word asked about, each by
+    its stem ("breathable" finds "breathability"); None where none does or nothing was asked."""
+    stems = [re.compile(rf"\b{re.escape(word[:max(4, len(word) - 3)])}", re.I) for word in words]
+    return next((sentence for sentence in SENTENCE_END.split(item.description)
+                 if stems and all(stem.search(sentence) for stem in stems)), None)
+
+
 def superlative(message: str) -> tuple[Fact, Most, re.Match[str]] | None:
     """The first superlative the message says ("the lightest": weight, least), with its words."""
     found = [(fact, most, match) for fact in COMPARED for most in MOSTS
@@ -99,8 +121,14 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     picking = [question for question in questions if "pick" in question.facts]
     if picking:
         said.append(_picked(picking, items))
-    # A question the records cannot answer ("does it come in other sizes?"): one sentence says so.
-    unknown = [items[question.item_id].title for question in questions if not question.facts]
+    # A question no fact of the records answers ("is it breathable?"): the sentence of each
+    # item's description that says what was asked; for the rest, one sentence says it is not known.
+    detail = [question for question in questions if not question.facts]
+    quoted = {question.item_id: sentence for question in detail
+              if (sentence := described(items[question.item_id], question.words))}
+    said += [table["answers"]["described"].format(title=items[item_id].title, sentence=sentence)
+             for item_id, sentence in quoted.items()]
+    unknown = [items[question.item_id].title for question in detail if question.item_id not in quoted]
     if unknown:
         said.append(table["answers"]["unknown_detail"].format(titles=listed(unknown)))
     for question in (question for question in questions if not question.most):

@@ -25,7 +25,7 @@ from datetime import date
 from pydantic import ValidationError
 
 import prompts
-from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asks_about_it, superlative
+from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asked_words, asks_about_it, superlative
 from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
@@ -568,8 +568,9 @@ class RuleReader:
             asked = sorted(asked, key=lambda i: said.suggested.index(i))
             # "Which is best for a 5 year old?": what it is for is what to pick by, no wish.
             tags = tags or list(u.tags)
-        u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags) for item_id in asked
-                       if item_id in self.items]
+        u.questions = [ItemQuestion(item_id=item_id, facts=facts, tags=tags,
+                                    words=[] if facts else asked_words(said.message))
+                       for item_id in asked if item_id in self.items]
         if "pick" in facts:
             # "Which is better, the first or the second?" chooses between them: its "better" is
             # no feeling about the other picks.

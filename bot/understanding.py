@@ -86,6 +86,9 @@ class ItemQuestion(BaseModel):
     facts: list[Fact]
     # For "tags": the catalog tags asked about, with their near-synonyms ("is it scary?": horror, scary).
     tags: list[str] = []
+    # For a question no fact of the record answers (no `facts`: "is it breathable?", "does it
+    # have a hood?"): the words it asks about, looked for in the item's description.
+    words: list[str] = []
     # Part of a comparison ("which is the lightest?"): the items of the questions that share it are
     # compared on their one fact, and the one with the least or the most of it is the answer.
     most: Literal["least", "most"] | None = None

@@ -187,7 +187,7 @@ def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> N
     reader = reader_of({"books", "films", "outdoor"}, {"fantasy"})
     picks = ("tent", "alien")
     sizes = reader.read(Said("does the first one come in other sizes?", "Try Ridgeline 2 Ultralight Tent.", picks))[0]
-    assert sizes.questions == [ItemQuestion(item_id="tent", facts=[])] and sizes.intents == []
+    assert sizes.questions == [ItemQuestion(item_id="tent", facts=[], words=["sizes"])] and sizes.intents == []
     assert answer(sizes.questions, ITEMS) == "I'm afraid I don't know that about Ridgeline 2 Ultralight Tent."
     both = reader.read(Said("do they come in blue?", "Try Ridgeline 2 Ultralight Tent. Or Alien (1979).", picks))[0]
     assert answer(both.questions, ITEMS) == (
@@ -195,10 +195,31 @@ def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> N
     # After a word or two ("great, and ..."), and naming its own category ("as an audiobook"), it
     # still asks about it.
     audio = reader.read(Said("great, and is it available as a film download?", "Alien (1979) runs 117 minutes.", picks))[0]
-    assert audio.questions == [ItemQuestion(item_id="alien", facts=[])] and audio.categories == []
+    assert audio.questions == [ItemQuestion(item_id="alien", facts=[], words=["film", "download"])]
+    assert audio.categories == []
     # A question that asks for picks is a request.
     assert reader.read(Said("are there any fantasy ones?", "Try Alien (1979).", picks))[0].questions == []
     assert reader.read(Said("is there a fantasy book like it?", "Try Alien (1979).", picks))[0].questions == []
+
+
+def test_a_question_the_records_cannot_answer_is_answered_from_the_description_where_it_says() -> None:
+    # "Is it breathable?" had been "I'm afraid I don't know that" about a jacket whose
+    # description says "excellent breathability".
+    shell = Item(id="shell", title="Stormwall Hardshell Jacket", category="outdoor",
+                 description="A serious three-layer shell. It has excellent breathability and a helmet-sized hood.")
+    reader = reader_of({"books", "films", "outdoor"}, set())
+    said = reader.read(Said("ok great, is it breathable?", "Try Ridgeline 2 Ultralight Tent.", ("tent",)))[0]
+    assert said.questions == [ItemQuestion(item_id="tent", facts=[], words=["breathable"])]
+    items = {**ITEMS, "shell": shell}
+    asked = [ItemQuestion(item_id="shell", facts=[], words=["breathable"]),
+             ItemQuestion(item_id="tent", facts=[], words=["breathable"])]
+    assert answer(asked, items) == (
+        "On that, the description of Stormwall Hardshell Jacket says: “It has excellent breathability and a "
+        "helmet-sized hood.” I'm afraid I don't know that about Ridgeline 2 Ultralight Tent.")
+    # Every word asked must be said, in one sentence: "gift wrapped" is not "a great gift".
+    assert answer([ItemQuestion(item_id="shell", facts=[], words=["hood"])], items).endswith("helmet-sized hood.”")
+    assert answer([ItemQuestion(item_id="shell", facts=[], words=["gift", "wrapped"])], items).startswith(
+        "I'm afraid I don't know")
 
 
 def test_a_question_may_name_the_pick_it_is_about_by_its_kind() -> None:
