@@ -45,6 +45,8 @@ CLAUSES = re.compile(r"[,;.!]\s*")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").
 COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
+COMPARING_WHICH = re.compile(OPENING + r"which\b", re.I)
+THAN = re.compile(r"\s+than\b", re.I)
 COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year")
 Most = Literal["least", "most"]
 MOSTS: tuple[Most, ...] = ("least", "most")
@@ -98,11 +100,23 @@ def superlative(message: str) -> tuple[Fact, Most, re.Match[str]] | None:
     return min(found, key=lambda f: f[2].start(), default=None)
 
 
-def asked_compared(message: str) -> tuple[Fact, Most] | None:
-    """The fact a comparison asks about and whether the least or the most of it wins ("which is
-    the lightest?": weight, least); None for any other message."""
-    said = superlative(message) if COMPARING.match(message) and QUESTION.search(message) else None
-    return (said[0], said[1]) if said else None
+def asked_compared(message: str) -> tuple[Fact, Most, bool] | None:
+    """The fact a comparison asks about, whether the least or the most of it wins, and whether
+    it was said as a comparative, between items it may name ("which is the lightest?": weight,
+    least, False; "which is cheaper, the harness or the shoes?": price, least, True); None for
+    any other message. A comparative than something ("which is cheaper than that?") compares
+    nothing shown."""
+    if not (COMPARING.match(message) and QUESTION.search(message)):
+        return None
+    if said := superlative(message):
+        return said[0], said[1], False
+    if not COMPARING_WHICH.match(message):
+        return None
+    found = [(fact, most, match) for fact in COMPARED for most in MOSTS
+             for match in prompts.patterns("answers", "comparatives", f"{fact}_{most}").finditer(message)
+             if not THAN.match(message, match.end())]
+    first = min(found, key=lambda f: f[2].start(), default=None)
+    return (first[0], first[1], True) if first else None
 
 
 def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],

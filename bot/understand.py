@@ -531,13 +531,16 @@ class RuleReader:
         A question is about the items it names, else "it" is what the last reply named: an
         answer's item ("and who wrote it?"), or the picks it wrote about; "they" are the picks."""
         compared = asked_compared(said.message)
-        if compared and said.suggested and not (u.categories or u.kinds):
-            # "Which is the cheapest?" compares the picks; it wishes for no budget gear, no
-            # recent years ("the latest"), no short ones.
-            fact, most = compared
-            u.questions = [ItemQuestion(item_id=item_id, facts=[fact], most=most) for item_id in said.suggested
-                           if item_id in self.items]
-            u.tags, u.avoid, u.opinions, u.take_back = [], [], [], []
+        between = self._first_shown_of_each(u, said, last_named) if compared and compared[2] else []
+        if compared and said.suggested and (not (u.categories or u.kinds) or len(between) > 1):
+            # "Which is the cheapest?" compares the picks, "which is cheaper, the harness or the
+            # shoes?" the ones it names (where it names a kind or category of each, else a
+            # superlative with one is a request: "what's the cheapest book?"); it wishes for no
+            # budget gear, no recent years ("the latest"), no short ones, no harness.
+            fact, most, _ = compared
+            u.questions = [ItemQuestion(item_id=item_id, facts=[fact], most=most)
+                           for item_id in (between or said.suggested) if item_id in self.items]
+            u.tags, u.avoid, u.opinions, u.take_back, u.kinds, u.categories = [], [], [], [], [], []
             u.min_price = u.max_price = u.min_year = u.max_year = u.length = None
             return
         tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message), describing=True)
@@ -549,8 +552,12 @@ class RuleReader:
         if by_kind:
             # "Is the tent waterproof?" asks about the tent shown, and wishes for no tent.
             u.kinds, u.categories = [], []
+        # "They", "both" after an answer about several ("which is cheaper, the harness or the
+        # shoes?" / "how much for both together?") are those it answered about.
+        plural = bool(PLURAL.search(said.message))
         asked = (list(dict.fromkeys(mention.item_id for mention in mentions)) or by_kind
-                 or ([] if PLURAL.search(said.message) else list(last_named[:WRITTEN_ABOUT]))
+                 or (list(said.answered) if plural and len(said.answered) > 1 else [])
+                 or ([] if plural else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
         if not facts:
             # "Is it available as an audiobook?": a word for its own category wishes for nothing,
@@ -579,6 +586,16 @@ class RuleReader:
             u.tags, u.avoid = [t for t in u.tags if t not in tags], [t for t in u.avoid if t not in tags]
             if "length" in facts:
                 u.length = None
+
+    def _first_shown_of_each(self, u: Understanding, said: Said, last_named: Sequence[str]) -> list[str]:
+        """The first item shown of each kind, else each category, a message names ("the harness
+        or the shoes": the shoe the last reply named first, the harness an earlier one named)."""
+        shown = [item_id for item_id in dict.fromkeys([*last_named, *said.suggested, *reversed(said.named_before)])
+                 if item_id in self.items]
+        firsts = ([next((i for i in shown if of_kind(self.items[i], GEAR_KINDS.get(kind, (kind,)))), None)
+                   for kind in u.kinds] if u.kinds else
+                  [next((i for i in shown if self.items[i].category == category), None) for category in u.categories])
+        return list(dict.fromkeys(item_id for item_id in firsts if item_id))
 
     def _shown_of_kind(self, u: Understanding, said: Said, last_named: Sequence[str]) -> list[str]:
         """The items shown that a question names by their kind or category ("is the tent

@@ -132,6 +132,32 @@ def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> No
     assert read("what's the cheapest book?").questions == []
 
 
+def test_which_is_cheaper_compares_the_items_shown_it_names_by_kind_or_category() -> None:
+    # "Which is cheaper, the harness or the shoes?" had been a request for cheaper harnesses and
+    # shoes than the first pick.
+    reader = reader_of({"books", "films", "outdoor"}, set())
+    picks = ("alien", "tent")
+    shown = "Try Alien (1979). Or try Ridgeline 2 Ultralight Tent."
+
+    def read(message: str) -> Understanding:
+        return reader.read(Said(message, shown, picks, ("earthsea", *picks)))[0]
+
+    between = read("which is cheaper, the book or the film?")
+    assert [(q.item_id, q.facts, q.most) for q in between.questions] == [
+        ("earthsea", ["price"], "least"), ("alien", ["price"], "least")]
+    assert (between.categories, between.max_price, between.intents) == ([], None, [])
+    assert answer(between.questions, ITEMS) == "Of these, the cheapest is Alien (1979). It is $7.99."
+    lighter = read("which one is heavier?")
+    assert [(q.item_id, q.most) for q in lighter.questions] == [("alien", "most"), ("tent", "most")]
+    # "Both" after it are the two it compared, not the picks.
+    both = reader.read(Said("ok, how much for both together?", "Of these, the cheapest is Alien (1979).", picks,
+                            ("earthsea", *picks), ("earthsea", "alien")))[0]
+    assert [(q.item_id, q.facts) for q in both.questions] == [("earthsea", ["price", "total"]), ("alien", ["price", "total"])]
+    # A comparative asked of nothing shown, or not after "which", asks for new picks.
+    for message in ("what about something cheaper?", "which is cheaper than that?", "anything shorter?"):
+        assert read(message).questions == [], message
+
+
 def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None:
     reader = reader_of({"books", "films"}, {"horror"})
     picks = ("alien", "earthsea", "tent")
