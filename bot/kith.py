@@ -347,6 +347,7 @@ class Kith:
             excluded_tags=c.excluded_tags,
             required_tags=required,
             kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],
+            owned_kinds=[words for kind in c.owned_kinds for words in GEAR_KINDS.get(kind, (kind,))],
             makers=c.makers,
             min_price=c.min_price,
             max_price=c.max_price,

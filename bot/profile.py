@@ -54,7 +54,15 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
     "microspikes": ("microspike",),
     "water filter": ("filter", "purifier", "purifier pen"),
 }
-GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted(GEAR_KINDS, key=len, reverse=True)) + r")\b", re.I)
+# A kind said by what it is for ("something to sleep on" is a sleeping pad): each phrase, and
+# the kind it names (its words for the outdoor category too).
+KIND_PHRASES: dict[str, str] = {
+    **dict.fromkeys(("something to sleep on", "anything to sleep on", "something to lie on"), "sleeping pad"),
+    **dict.fromkeys(("something to sleep in", "anything to sleep in"), "sleeping bag"),
+    **dict.fromkeys(("something to cook on", "something to cook with", "anything to cook on"), "stove"),
+    **dict.fromkeys(("something to sit on", "something to sit in"), "camp chair"),
+}
+GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted([*GEAR_KINDS, *KIND_PHRASES], key=len, reverse=True)) + r")\b", re.I)
 # Words people use for the usual categories. A catalog's own category names always count too.
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook", "cookbook", "cookbooks",
@@ -62,7 +70,7 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
     "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
               "tunes", "playlist"),
-    "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS),
+    "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS, *KIND_PHRASES),
 }
 # Everyday words for catalog tags: each tag's common English synonyms, genre names and idioms
 # ("a weepie", "nothing that gives me nightmares": negated like any tag word). Two tags that one
@@ -355,6 +363,9 @@ class Constraints(BaseModel):
     kinds: list[str] = []
     # The makers the latest request named ("books by Andy Weir"): what is ranked is by one of them.
     makers: list[str] = []
+    # The kinds of thing the person has ("we have a tent already"): nothing ranked is of them,
+    # until a request names the kind again.
+    owned_kinds: list[str] = []
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
@@ -526,8 +537,10 @@ NOT_SEEN = re.compile(
 
 # Having something already ("he already has a harness"): what follows is no wish.
 ALREADY_HAD = r"\balready (?:has|have|got|owns?)\b"
+# Having one, said of the person or theirs ("we have a tent already", "she's got boots").
+OWNED = (ALREADY_HAD + r"|\b(?:i|we|he|she|they)(?:['’]ve| have| has|['’]s got| own| owns| got)(?: got)?\b")
 # ... right before a word for a thing.
-OWNED_BEFORE = re.compile(ALREADY_HAD + r"\s+(?:a |an |the |some |two )?$", re.I)
+OWNED_BEFORE = re.compile(rf"(?:{OWNED})\s+(?:a |an |the |some |two |our |my |his |her |their )?$", re.I)
 # Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
 PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it
@@ -569,9 +582,11 @@ def read_rules(
     # harness, nor for gear at all.
     u.categories = sorted({name for name, match in vocabulary.categories.find(text)
                            if not OWNED_BEFORE.search(text[:match.start()])}) or sorted(implied)
-    u.kinds = list(dict.fromkeys(match.group().lower() for match in GEAR_KIND.finditer(text)
+    said_kinds = [(KIND_PHRASES.get(match.group().lower(), match.group().lower()), match) for match in GEAR_KIND.finditer(text)]
+    u.kinds = list(dict.fromkeys(kind for kind, match in said_kinds
                                  if not _negated(text, match.start())  # "a hammock, not a tent"
                                  and not OWNED_BEFORE.search(text[:match.start()])))
+    u.owned_kinds = list(dict.fromkeys(kind for kind, match in said_kinds if OWNED_BEFORE.search(text[:match.start()])))
     opinions = {item_id: ItemOpinion(item_id=item_id, feeling=feeling, seen=seen)
                 for item_id, feeling in sentiment.items.items()}
     # The message answers about the suggestions it does not name: its words before any title, or
@@ -699,6 +714,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             # A kind is a request of its own but for the trip it is for: "and a sleeping bag"
             # after "a budget tent" asks for no budget sleeping bag.
             c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
+    for kind in u.owned_kinds:
+        c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
+    for kind in u.kinds:
+        c.owned_kinds = _forget(c.owned_kinds, kind)
     if u.makers:
         c.makers = list(u.makers)
     elif u.categories or u.kinds or u.tags or any(unknown.maker for unknown in u.unknown):
@@ -947,6 +966,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("by: " + ", ".join(c.makers))
     if c.excluded_tags:
         lines.append("avoid: " + ", ".join(c.excluded_tags))
+    if c.owned_kinds:
+        lines.append("have already: " + ", ".join(c.owned_kinds))
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"

@@ -30,7 +30,7 @@ from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, PLURAL, Vocabulary, read_rules
+from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OWNED, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -250,8 +250,10 @@ def asks_for_new(message: str) -> bool:
     return bool(NEW_ONES.search(message) or WISHED.search(message))
 
 
-# What someone has already, to the end of its clause ("I already have boots"): nothing wanted.
-HAD = re.compile(ALREADY_HAD + r"[^,.;!?]*", re.I)
+# What someone has already, to the end of its clause ("I already have boots"), or the thing they
+# have ("we have a tent already"): nothing wanted.
+HAD = re.compile(ALREADY_HAD + rf"[^,.;!?]*|(?:{OWNED})\s+(?:a |an |the |some |two |our |my |his |her |their )?"
+                 + GEAR_KIND.pattern + r"(?:\s+already)?", re.I)
 
 
 def describes(message: str) -> bool:

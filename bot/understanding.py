@@ -134,6 +134,9 @@ class Understanding(BaseModel):
     # reader is chosen (the LLM's Draft has no such fields).
     kinds: list[str] = []
     questions: list[ItemQuestion] = []
+    # The kinds of thing the message says the person has ("we have a tent already"): asked for
+    # no more, read by the rules.
+    owned_kinds: list[str] = []
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []

@@ -225,6 +225,9 @@ class RankRequest:
     # backpack): an item's title must say one, as an item must be of a category asked for. Of
     # another kind nothing is close: a mug that suits camping is no answer to "a tent".
     kinds: Sequence[str] = ()
+    # The words a title says for the kinds of thing the person has already ("we have a tent
+    # already"): no item of them is ranked.
+    owned_kinds: Sequence[str] = ()
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
@@ -1208,7 +1211,7 @@ def maker_of(item: Item) -> str | None:
 def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.categories and item.category not in request.categories:
         return False
-    if not of_kind(item, request.kinds):
+    if not of_kind(item, request.kinds) or request.owned_kinds and of_kind(item, request.owned_kinds):
         return False
     if request.makers and maker_of(item) not in request.makers:
         return False

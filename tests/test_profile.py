@@ -229,6 +229,21 @@ def test_what_someone_has_already_is_no_request() -> None:
     stove = say("I already own a tent, I need a stove").constraints
     assert (stove.categories, stove.kinds) == (["outdoor"], ["stove"])
     assert say("and shoes?").constraints.kinds == ["shoes"]
+    # Said with the thing after it, it is theirs too, and asked for no more until asked again:
+    # "we have a tent already" had asked for tents.
+    camping = say("camping with the kids, what do we need?", "we have a tent already").constraints
+    assert (camping.kinds, camping.owned_kinds) == ([], ["tent"])
+    boots = say("she's got boots, she needs a jacket").constraints
+    assert (boots.kinds, boots.owned_kinds) == (["jacket"], ["boots"])
+    assert say("we have a tent already", "actually we need a new tent").constraints.owned_kinds == []
+    assert say("we have to buy a tent").constraints.kinds == ["tent"]
+
+
+def test_a_kind_said_by_what_it_is_for() -> None:
+    # "Something to sleep on?" had asked for nothing of its own.
+    pad = say("camping with the kids", "something to sleep on?").constraints
+    assert (pad.categories, pad.kinds) == (["outdoor"], ["sleeping pad"])
+    assert say("and something to cook with").constraints.kinds == ["stove"]
 
 
 def test_too_much_of_a_tag_avoids_it() -> None:
