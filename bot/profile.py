@@ -203,6 +203,9 @@ NEGATORS = re.compile(
     r"(?:\s+(?!(?:something|some)\b)[\w'’-]+){0,5}\s*$",
     re.I,
 )
+# More of it in what was asked for, right before it ("something more relaxed then" after jazz:
+# relaxed jazz): it refines the request held.
+REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
 # Too much of it, right before it: "nah, too sad", "a bit too dark".
 TOO_MUCH = re.compile(r"\b(?:too|overly)\s+$", re.I)
 # Where a clause ends, for negation: punctuation, or "but" (not "anything but": a negator).
@@ -615,6 +618,7 @@ def read_rules(
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
     u.opinions = list(opinions.values())
 
+    refining = set()
     for tag, match in vocabulary.find_tags(text):
         if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
@@ -626,6 +630,9 @@ def read_rules(
             u.tags = [*_forget(u.tags, tag), tag]
             for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
                 u.avoid = _forget(u.avoid, lifted)
+            if REFINING.search(text[:match.start()]):
+                refining.add(tag)
+    u.refines = bool(u.tags) and set(u.tags) <= refining
 
     _read_price(u, text)
     named = [items[item_id] for item_id in last_named if items and item_id in items]
@@ -732,12 +739,15 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # occasion alone refines it: the request's tags stay required. What a young audience
         # requires (YOUNG_TAGS) stays required while no other audience is named.
         # A young audience alone refines the request too: "he's 11" after "climbing gear" asks
-        # for climbing gear for a child.
+        # for climbing gear for a child; so does more of something ("something more relaxed
+        # then" after jazz: relaxed jazz, `refines`).
         asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
         young = [tag for tag in asked if tag in YOUNG_TAGS] if u.audience and _young(u.audience) else []
         asks_before = [t for t in c.required_tags if t not in OCCASION_TAGS and t not in YOUNG_TAGS]
         if young and young == asked and not u.categories and asks_before:
             c.required_tags = list(dict.fromkeys([*c.required_tags, *young]))
+        elif u.refines and not u.categories:
+            c.required_tags = list(dict.fromkeys([*asks_before, *asked, *_young_kept(c.required_tags, p, u)]))
         elif asked or u.categories or not any(t not in OCCASION_TAGS for t in c.required_tags):
             c.required_tags = list(dict.fromkeys([*(asked or u.tags), *_young_kept(c.required_tags, p, u)]))
     for tag in u.tags:

@@ -155,6 +155,8 @@ DISLIKE = _either(
     r"gruesome|creepy|strange|confusing|loud|sappy|mushy|sentimental|disturbing|twee|spacey|old-fashioned|dated)\b"
     r"(?!\s+for\s+(?!me\b|us\b|myself\b|my (?:taste|liking)\b))",  # "too scary for the kids" fits an audience, not a taste
     r"\b\w+ for my (?:taste|liking)\b",
+    # any too much, said of themselves ("the second was too busy for me"), not of an aim ("too early for me to say")
+    NOT_BEFORE + r"\btoo (?:\w+ly )?[\w-]+ for (?:me|us)\b(?!\s+to\b)",
     # reluctance, and hedges
     r"\b(?:probably|prob|definitely|likely) (?:won['’]?t|will not|not)\b|\bno (?:interest|desire)\b",
     r"\b(?:do(?:n['’]?t| not)|dont) (?:want|wanna|need) to (?:watch|see)\b|\b(?:i['’]?ll|i will) pass\b|\bpass on\b",

@@ -134,6 +134,9 @@ class Understanding(BaseModel):
     # reader is chosen (the LLM's Draft has no such fields).
     kinds: list[str] = []
     questions: list[ItemQuestion] = []
+    # The tags were asked as more of them in what was asked for before ("something more relaxed
+    # then" after jazz): they refine that request, not replace it. Read by the rules.
+    refines: bool = False
     # The kinds of thing the message says the person has ("we have a tent already"): asked for
     # no more, read by the rules.
     owned_kinds: list[str] = []

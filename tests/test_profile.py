@@ -239,6 +239,13 @@ def test_what_someone_has_already_is_no_request() -> None:
     assert say("we have to buy a tent").constraints.kinds == ["tent"]
 
 
+def test_more_of_something_refines_the_request_held_and_a_new_tag_replaces_it() -> None:
+    # "Something more relaxed then" after jazz had asked for anything relaxed, jazz or not.
+    assert say("a mystery book", "something more cozy then").constraints.required_tags == ["mystery", "cozy"]
+    assert say("a mystery book", "a bit more feel-good please").constraints.required_tags == ["mystery", "feel-good"]
+    assert say("a mystery book", "something cozy then").constraints.required_tags == ["cozy"]
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints

@@ -96,6 +96,9 @@ def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> Non
     # Nor is a wish said as what they want to do ("we want to sing along" had liked six albums);
     # wanting to see it still likes it.
     assert feel("nothing sad please, we want to sing along").answer == "neutral"
+    # Any "too much" said of themselves is a dislike ("too busy for me" had been none), not one of an aim.
+    assert feel("the second was too busy for me").answer == "dislike"
+    assert feel("it's too early for me to say").answer == "neutral"
     assert feel("I haven't had a chance to see that yet, but I want to.").answer == "like"
     # Turning a pick down for having seen it is no rejection.
     assert analyze("not that one, I've seen it", [], "Try Alien.").mood != "rejecting"
