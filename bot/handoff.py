@@ -33,6 +33,10 @@ def complains(message: str) -> bool:
     return bool(prompts.patterns("support", "handoff", "complaint").search(message))
 
 
+def gives_up(message: str) -> bool:
+    return bool(prompts.patterns("support", "handoff", "gives_up").search(message))
+
+
 def is_negative(message: str, sentiment: Sentiment) -> bool:
     """A negative turn is about the experience: a complaint, or a clearly negative message that
     is not taste ("I hated Psycho" is a dislike, "nah, too sad" turns the picks down: not

@@ -420,9 +420,10 @@ class Kith:
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
-        # A refusal changes no taste.
-        profile = opened.profile if plan.refusal else apply_understanding(opened.profile, understanding,
-                                                                           opened.last_recommended)
+        # A refusal changes no taste, nor does giving up on the bot ("forget it, you're useless"
+        # says nothing of the picks).
+        profile = opened.profile if plan.refusal or plan.apology else apply_understanding(
+            opened.profile, understanding, opened.last_recommended)
         # A follow-up to a problem ("can I get a replacement?" after "it arrived with a broken
         # pole") is asked together with the problem it follows (HelpDesk.answer).
         problem = next((m.text for m in reversed(opened.history) if m.role == "user"), "") if (
@@ -444,6 +445,10 @@ class Kith:
             yield reply.add(sorry + unseen + (help_answer.text if help_answer else replies["help_not_found"]))
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
+        elif plan.apology:
+            failed = True
+            handed_off = any(m.record.handoff for m in opened.history if m.role == "assistant")
+            yield reply.add(prompts.table("support")["replies"]["apology_handed_off" if handed_off else "apology"])
         if plan.answer:
             given = {pick.item_id: pick.reasons for m in opened.history if m.role == "assistant"
                      for pick in m.record.recommendations}  # the latest turn's reasons for a pick shown twice

@@ -4,7 +4,9 @@ A plan is some of: refuse, help (answer a problem from the help articles), answe
 about items ("how much is it?", from their records), recommend (rank, then write the picks, or a
 clarifying question when too little is known), hand off (the person asked for one), or only a
 friendly word (small talk alone, after the conversation's opening: an
-opening greeting is answered as a request, with a question about what the person is after). A refusal excludes everything else. An
+opening greeting is answered as a request, with a question about what the person is after), or
+an apology (the person gives up on the bot in frustration, "forget it, you're useless": no
+picks, and no taste read from it; "never mind" alone gets the friendly word). A refusal excludes everything else. An
 opinion about a suggestion (feedback) is answered with picks that take it into account, unless
 the message is about a problem or asks a question about a pick. Hand-offs the conversation earns on its own (it
 stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.guard import Refusal, refusal
+from bot.handoff import complains, gives_up
 from bot.understanding import Understanding
 from retrieval.titles import FoundTitle
 
@@ -27,6 +30,7 @@ class Plan:
     recommend: bool = False
     handoff: bool = False
     smalltalk: bool = False  # a friendly word and nothing else
+    apology: bool = False  # the person gives up on the bot ("forget it, you're useless"): an apology, no picks
     answer: bool = False  # answer questions about items from their records (bot/answers.py)
 
 
@@ -41,6 +45,10 @@ def plan_turn(message: str, understanding: Understanding, opening: bool = False,
         return Plan(refusal=refused)
     handoff = understanding.wants("human")
     answer = bool(understanding.questions)
+    if gives_up(message) and not (understanding.has_wishes() or answer or understanding.wants("help")):
+        # Said in frustration ("forget it, you're useless") it is an apology; else ("never
+        # mind") a friendly word.
+        return Plan(apology=True, handoff=handoff) if complains(message) else Plan(smalltalk=True, handoff=handoff)
     if set(understanding.intents) == {"smalltalk"} and not answer:
         return Plan(recommend=True) if opening else Plan(smalltalk=True)
     # No intent read at all, nor a question: the person is here to choose. An opinion said on

@@ -225,7 +225,12 @@ KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|s
 # looking for anything that spacey" are about them).
 WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
                     r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)"
-                    r"|(?:recommend|suggest)(?:\s+me)?\s+(?:a|an|some|another|more|one|any)\b)", re.I)
+                    r"|(?:recommend|suggest)(?:\s+me)?\s+(?:a|an|some|another|more|one|any)\b)"
+                    # "actually, a funny film then": a thing of a kind, after no more than a word
+                    # that moves on (not "that's a great film")
+                    r"|^\W*(?:(?:ok|okay|actually|then|maybe|perhaps|and|or|now|so|hmm|well|no|how about|what about)\W+){0,2}"
+                    r"(?:a|an|some)\s+(?:[\w'’-]+\s+){0,2}(?:films?|movies?|books?|novels?|albums?|records?|playlists?)\b",
+                    re.I)
 # Someone else's taste ("he likes history", "my sister loves cooking", "she's into jazz"): what
 # they like, not the suggestions ("he loved it", "my dad likes the first one" are about them).
 THEIR_TASTE = re.compile(r"^\W*(?:(?:and|but|so|well)\W+)?(?:he|she|they|my (?:\w+ )?\w+)(?:['’]s| is| are)?\s+"

@@ -524,6 +524,21 @@ def test_a_help_answer_opens_with_the_articles_rule_and_says_kith_cannot_see_ord
     assert "I can't see orders" not in canada.text + leak.text
 
 
+def test_giving_up_on_the_bot_gets_an_apology_and_no_picks_and_says_nothing_of_them(kith: Kith) -> None:
+    # "Forget it, you're useless" had answered with six more films and disliked the six before.
+    films = kith.reply("gives-up", "a scary film")
+    gave_up = kith.reply("gives-up", "forget it, you're useless", films.session_id)
+    assert gave_up.text.startswith("I'm sorry I haven't been able to help.\n\nI'm passing this conversation")
+    assert gave_up.recommendations == [] and gave_up.handoff is not None
+    assert gave_up.profile.dislikes == [] and gave_up.profile.likes == []
+    # After the hand-off, it says the team has the conversation; "never mind" alone is a friendly word.
+    again = kith.reply("gives-up", "this is a waste of my time, forget it", gave_up.session_id)
+    assert again.text.startswith("I'm sorry I haven't been able to help. A member of our team already has")
+    assert again.recommendations == []
+    calm = kith.reply("gives-up-calmly", "never mind", kith.reply("gives-up-calmly", "a funny film").session_id)
+    assert calm.text.startswith("Happy to help!") and calm.recommendations == []
+
+
 def test_a_feeling_after_a_help_answer_is_about_the_answer_not_the_picks_before_it(kith: Kith) -> None:
     boots = kith.reply("boots-then-help", "some waterproof boots please")
     assert boots.recommendations

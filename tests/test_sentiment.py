@@ -99,6 +99,10 @@ def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> Non
     # Any "too much" said of themselves is a dislike ("too busy for me" had been none), not one of an aim.
     assert feel("the second was too busy for me").answer == "dislike"
     assert feel("it's too early for me to say").answer == "neutral"
+    # A thing of a kind asked for after a word that moves on is a wish ("actually, a funny film
+    # then" had liked the six scary films before it); "that's a great film" is no wish.
+    assert feel("actually, a funny film then").answer == "neutral"
+    assert feel("that's a great film").answer == "like"
     assert feel("I haven't had a chance to see that yet, but I want to.").answer == "like"
     # Turning a pick down for having seen it is no rejection.
     assert analyze("not that one, I've seen it", [], "Try Alien.").mood != "rejecting"

@@ -360,6 +360,13 @@ def test_the_plan_follows_the_intents() -> None:
     assert chat.smalltalk and not chat.recommend
     # A greeting that opens the conversation is answered as a request (a question about what they're after).
     assert plan_turn("hi", Understanding(intents=["smalltalk"]), opening=True).recommend
+    # Giving up on the bot asks for no picks ("forget it, you're useless" had got six more): an
+    # apology where it complains, else the friendly word; a wish said with it still asks.
+    gave_up = plan_turn("forget it, you're useless", Understanding(intents=["feedback"], rejects_suggestions=True))
+    assert (gave_up.apology, gave_up.recommend) == (True, False)
+    never_mind = plan_turn("never mind", Understanding(intents=["recommend"]))
+    assert (never_mind.smalltalk, never_mind.apology, never_mind.recommend) == (True, False, False)
+    assert plan_turn("never mind, a funny film then", Understanding(intents=["recommend"], tags=["funny"])).recommend
 
 
 # --- the real LLM under its grammar ------------------------------------------------------------
