@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.sentiment import ANOTHER_NAMED, Sentiment, without_titles
+from bot.sentiment import ANOTHER_NAMED, Sentiment, habit_changed, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
 from retrieval.ranking import LengthLimit, of_kind
 from retrieval.schemas import Item
@@ -619,12 +619,17 @@ def read_rules(
     u.opinions = list(opinions.values())
 
     refining = set()
+    habit = habit_changed(text)
     for tag, match in vocabulary.find_tags(text):
         if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
         if tag == "day-hiking" and MULTI_DAY.search(text) and not DAY_HIKE.search(match.group()):
             tag = "backpacking"  # "hiking in the Alps for a week" is no day hike
-        if _negated(text, match.start()):
+        # What they have a lot of, wishing for a change ("I read a lot of thrillers, but I want
+        # something different this time"), is avoided now.
+        of_habit = habit is not None and habit.end() <= match.start() and not CLAUSE_END.search(
+            text, habit.end(), match.start())
+        if _negated(text, match.start()) or of_habit:
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:
             u.tags = [*_forget(u.tags, tag), tag]

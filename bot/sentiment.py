@@ -39,6 +39,13 @@ REJECTION = re.compile(
     r"\bsomething (else|different)\b|\b(don'?t|do not|didn'?t) (like|want|fancy) (those|these|that|them|any)\b",
     re.I,
 )
+# What someone reads, watches or hears a lot of ("I read a lot of thrillers", "I usually watch
+# horror"), right before it: with a wish for a change after it ("but I want something different
+# this time": `habit_changed`), the change is from that, not from the suggestions.
+HABIT = re.compile(r"\b(?:i|we|he|she|they)(?:['’]ve| have)?\s+(?:(?:usually|normally|mostly|always|mainly|tend to)\s+"
+                   r"(?:read|watch|listen to|buy|go for)|(?:read|watch|watched|listen to|listened to|seen)\s+"
+                   r"(?:a lot of|lots of|loads of|so many|plenty of|nothing but|too many))\s+", re.I)
+A_CHANGE = re.compile(r"\bsomething (?:else|different|new)\b|\bfor a change\b|\bnot the usual\b", re.I)
 EXCITEMENT = re.compile(r"!|\b(excited|can'?t wait|thrilled|pumped|stoked|yay|woo+|amazing news|celebrat\w*)\b", re.I)
 # Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
 DOWN_WORDS = re.compile(
@@ -287,12 +294,21 @@ def _label(score: float) -> Literal["positive", "negative", "neutral"]:
     return "neutral"
 
 
+def habit_changed(text: str) -> re.Match[str] | None:
+    """The habit a message wishes a change from ("I read a lot of thrillers, but I want something
+    different": "I read a lot of "), if it does."""
+    habit = HABIT.search(text)
+    return habit if habit and A_CHANGE.search(text, habit.end()) else None
+
+
 def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     """`answering`: the words before any title, the part that can turn the suggestions down
     ("no, not those"; "Avatar? not really" is about Avatar)."""
     # "No, I haven't seen it" rejects nothing; nor does "something else, he's already read that",
-    # nor "not that one, I've seen it".
-    if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)):
+    # nor "not that one, I've seen it", nor a change from a habit ("I read a lot of thrillers,
+    # but I want something different").
+    if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)
+                                                                   or habit_changed(text)):
         return "rejecting"
     if DOWN_WORDS.search(text) and score < 0.5 and not asked_whether(text):
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the

@@ -246,6 +246,16 @@ def test_more_of_something_refines_the_request_held_and_a_new_tag_replaces_it() 
     assert say("a mystery book", "something cozy then").constraints.required_tags == ["cozy"]
 
 
+def test_a_change_from_a_habit_avoids_it_and_turns_no_pick_down() -> None:
+    # "I read a lot of thrillers, but I want something different this time" had asked for
+    # thrillers and turned the six picks down.
+    change = say("I watch a lot of horror, but I want something different this time", last=["alien", "titanic"])
+    assert (change.constraints.excluded_tags, change.liked_tags, change.rejected) == (["horror"], [], [])
+    assert say("I usually read mystery books, something else for a change?").constraints.excluded_tags == ["mystery"]
+    # Without a wish for a change, a habit is a taste.
+    assert say("I read a lot of mystery books").liked_tags == ["mystery"]
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints

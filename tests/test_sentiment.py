@@ -103,6 +103,9 @@ def test_the_answer_about_the_suggestions_is_the_words_before_any_title() -> Non
     # then" had liked the six scary films before it); "that's a great film" is no wish.
     assert feel("actually, a funny film then").answer == "neutral"
     assert feel("that's a great film").answer == "like"
+    # A change from a habit turns nothing down; "no, something different" does.
+    assert feel("I read a lot of thrillers, but I want something different this time").mood == "neutral"
+    assert feel("no, something different").mood == "rejecting"
     assert feel("I haven't had a chance to see that yet, but I want to.").answer == "like"
     # Turning a pick down for having seen it is no rejection.
     assert analyze("not that one, I've seen it", [], "Try Alien.").mood != "rejecting"
