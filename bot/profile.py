@@ -295,7 +295,7 @@ OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|v
 # Newer or older than what the last reply named ("something more recent" after a 2011 film).
 NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)
 OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
-SHORT = re.compile(r"\b(short|quick|not too long|too long|brief|light read|shorter|one sitting|"
+SHORT = re.compile(r"\b(short|quick|not too long|too long|less long|not (?:as|so) long|brief|light read|shorter|one sitting|"
                    r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon))\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).

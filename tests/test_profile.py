@@ -89,6 +89,9 @@ def test_constraints() -> None:
     assert c.length == "short"
     c = say("books between 10 and 25 dollars published after 2015").constraints
     assert (c.categories, c.min_price, c.max_price, c.min_year) == (["books"], 10.0, 25.0, 2015)
+    # "Less long" had been a long one.
+    assert say("something less long maybe?").constraints.length == "short"
+    assert say("not as long as that one").constraints.length == "short"
     assert say("something recent").constraints.min_year == 2021
     assert say("any new releases?").constraints.min_year == 2021
     # A new album is one new to them, a new jacket not the one they have: no year.
