@@ -40,7 +40,9 @@ WORD = re.compile(r"[a-z][\w'’-]*", re.I)
 # Words that ask, not what is asked about ("does the first one come in...", "is it available...").
 ASKING_WORDS = FUNCTION_WORDS | {"come", "comes", "available", "get", "got", "one", "ones", "first", "second", "third",
                                  "last", "really", "actually", "and", "so", "ok", "great", "sounds", "looks", "know",
-                                 "tell", "me", "please", "wonder", "wondering", "thing", "things", "hmm", "also"}
+                                 "tell", "me", "please", "wonder", "wondering", "thing", "things", "hmm", "also",
+                                 # what it is asked whether it is ("good for commuting?": commuting)
+                                 "good", "suitable", "ideal", "fine", "decent", "right", "okay", "enough"}
 CLAUSES = re.compile(r"[,;.!]\s*")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").

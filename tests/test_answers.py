@@ -242,6 +242,12 @@ def test_a_question_the_records_cannot_answer_is_answered_from_the_description_w
     assert answer(asked, items) == (
         "On that, the description of Stormwall Hardshell Jacket says: “It has excellent breathability and a "
         "helmet-sized hood.” I'm afraid I don't know that about Ridgeline 2 Ultralight Tent.")
+    # What it is good for is asked of the description, not of what people think of it ("is the
+    # first one good for commuting?" had been answered with its likes and ratings).
+    commuting = reader.read(Said("is the first one good for commuting?", "Try Ridgeline 2 Ultralight Tent.", ("tent",)))[0]
+    assert commuting.questions == [ItemQuestion(item_id="tent", facts=[], words=["commuting"])]
+    assert reader.read(Said("is it any good?", "Try Ridgeline 2 Ultralight Tent.", ("tent",)))[0].questions == [
+        ItemQuestion(item_id="tent", facts=["reception"])]
     # Every word asked must be said, in one sentence: "gift wrapped" is not "a great gift".
     assert answer([ItemQuestion(item_id="shell", facts=[], words=["hood"])], items).endswith("helmet-sized hood.”")
     assert answer([ItemQuestion(item_id="shell", facts=[], words=["gift", "wrapped"])], items).startswith(
