@@ -108,17 +108,23 @@ def asked_compared(message: str) -> tuple[Fact, Most, bool] | None:
     least, False; "which is cheaper, the harness or the shoes?": price, least, True); None for
     any other message. A comparative than something ("which is cheaper than that?") compares
     nothing shown."""
-    if not (COMPARING.match(message) and QUESTION.search(message)):
+    if not QUESTION.search(message):
         return None
-    if said := superlative(message):
-        return said[0], said[1], False
-    if not COMPARING_WHICH.match(message):
-        return None
-    found = [(fact, most, match) for fact in COMPARED for most in MOSTS
-             for match in prompts.patterns("answers", "comparatives", f"{fact}_{most}").finditer(message)
-             if not THAN.match(message, match.end())]
-    first = min(found, key=lambda f: f[2].start(), default=None)
-    return (first[0], first[1], True) if first else None
+    # Opening the message, or a later clause with "which": "the other two look good, which one
+    # is shorter?" (not "I love sci-fi, the newest you have?", a request in order).
+    for n, clause in enumerate(CLAUSES.split(message)):
+        if not (COMPARING if n == 0 else COMPARING_WHICH).match(clause):
+            continue
+        if said := superlative(clause):
+            return said[0], said[1], False
+        if not COMPARING_WHICH.match(clause):
+            continue
+        found = [(fact, most, match) for fact in COMPARED for most in MOSTS
+                 for match in prompts.patterns("answers", "comparatives", f"{fact}_{most}").finditer(clause)
+                 if not THAN.match(clause, match.end())]
+        if first := min(found, key=lambda f: f[2].start(), default=None):
+            return first[0], first[1], True
+    return None
 
 
 def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],

@@ -147,6 +147,11 @@ def test_which_is_cheaper_compares_the_items_shown_it_names_by_kind_or_category(
         ("earthsea", ["price"], "least"), ("alien", ["price"], "least")]
     assert (between.categories, between.max_price, between.intents) == ([], None, [])
     assert answer(between.questions, ITEMS) == "Of these, the cheapest is Alien (1979). It is $7.99."
+    # In a later clause, after "which" ("the other two look good, which one is shorter?" had
+    # asked for short ones).
+    later = read("the book and the film look good, which one is cheaper?")
+    assert [(q.item_id, q.most) for q in later.questions] == [("earthsea", "least"), ("alien", "least")]
+    assert read("I love fantasy, the newest you have?").questions == []
     lighter = read("which one is heavier?")
     assert [(q.item_id, q.most) for q in lighter.questions] == [("alien", "most"), ("tent", "most")]
     # "Both" after it are the two it compared, not the picks.
