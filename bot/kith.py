@@ -315,6 +315,9 @@ class Kith:
         by name, the first picks; an order: "the cheapest book")."""
         c = profile.constraints
         required = self.vocabulary.requirement(c.required_tags)
+        if c.either_tags and required:
+            # "Westerns and war films": one of them will do.
+            required = [sorted({tag for group in required for tag in group})]
         order = understanding.order if understanding else None
         # A price level said in words ("cheap", "high-end") is the catalog's tag where the
         # categories asked for carry it (budget gear); elsewhere no requirement, and "cheap

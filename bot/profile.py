@@ -203,6 +203,10 @@ NEGATORS = re.compile(
     r"(?:\s+(?!(?:something|some)\b)[\w'’-]+){0,5}\s*$",
     re.I,
 )
+# Kinds listed as alternatives ("westerns and war films", "thrillers or comedies"): the words
+# between them join a list, and the list ends in a plural word for things, or each is plural.
+LIST_JOINER = re.compile(r"\s*(?:,|and|or|&|,\s*and|,\s*or)\s*", re.I)
+PLURAL_THINGS = re.compile(r"\s+(?:films|movies|books|novels|albums|records|songs|shows|stories)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
@@ -366,6 +370,8 @@ class Constraints(BaseModel):
     kinds: list[str] = []
     # The makers the latest request named ("books by Andy Weir"): what is ranked is by one of them.
     makers: list[str] = []
+    # The request's tags are alternatives ("westerns and war films"): an item needs one of them.
+    either_tags: bool = False
     # The kinds of thing the person has ("we have a tent already"): nothing ranked is of them,
     # until a request names the kind again.
     owned_kinds: list[str] = []
@@ -638,6 +644,7 @@ def read_rules(
             if REFINING.search(text[:match.start()]):
                 refining.add(tag)
     u.refines = bool(u.tags) and set(u.tags) <= refining
+    u.either_tags = _listed_as_alternatives(text, [match for tag, match in vocabulary.find_tags(text) if tag in u.tags])
 
     _read_price(u, text)
     named = [items[item_id] for item_id in last_named if items and item_id in items]
@@ -753,8 +760,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.required_tags = list(dict.fromkeys([*c.required_tags, *young]))
         elif u.refines and not u.categories:
             c.required_tags = list(dict.fromkeys([*asks_before, *asked, *_young_kept(c.required_tags, p, u)]))
+            c.either_tags = False
         elif asked or u.categories or not any(t not in OCCASION_TAGS for t in c.required_tags):
             c.required_tags = list(dict.fromkeys([*(asked or u.tags), *_young_kept(c.required_tags, p, u)]))
+            c.either_tags = u.either_tags
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").
@@ -871,6 +880,17 @@ def _young(audience: str) -> bool:
     if match := re.search(r"\baged (\d+)$", audience):
         return int(match.group(1)) <= YOUNG_AGE
     return bool(YOUNG_AUDIENCE.search(audience))
+
+
+def _listed_as_alternatives(text: str, matches: Sequence[re.Match[str]]) -> bool:
+    """Whether the tag words (`matches`, in text order) list kinds of thing as alternatives
+    ("westerns and war films": a western or a war film), not one thing that is all of them ("a
+    funny and romantic film")."""
+    spans = sorted({match.span() for match in matches})
+    if len(spans) < 2 or any(not LIST_JOINER.fullmatch(text[end:start])
+                             for (_, end), (start, _) in zip(spans, spans[1:])):
+        return False
+    return bool(PLURAL_THINGS.match(text, spans[-1][1])) or all(text[end - 1].lower() == "s" for _, end in spans)
 
 
 def _negated(text: str, start: int) -> bool:

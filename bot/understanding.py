@@ -137,6 +137,9 @@ class Understanding(BaseModel):
     # The tags were asked as more of them in what was asked for before ("something more relaxed
     # then" after jazz): they refine that request, not replace it. Read by the rules.
     refines: bool = False
+    # The tags were listed as alternatives ("westerns and war films"): an item needs one of them,
+    # not all. Read by the rules.
+    either_tags: bool = False
     # The kinds of thing the message says the person has ("we have a tent already"): asked for
     # no more, read by the rules.
     owned_kinds: list[str] = []

@@ -259,6 +259,18 @@ def test_a_change_from_a_habit_avoids_it_and_turns_no_pick_down() -> None:
     assert say("I read a lot of mystery books").liked_tags == ["mystery"]
 
 
+def test_kinds_listed_as_alternatives_need_one_of_them() -> None:
+    # "Westerns and war films" had required films that are both ("little here fits all of that").
+    films = Vocabulary.for_catalog({"films"}, {"western", "war", "funny", "romantic", "horror", "sci-fi"})
+
+    def either(message: str) -> bool:
+        return update_profile(Profile(), message, analyze(message, []), films).constraints.either_tags
+
+    assert either("he likes westerns and war films") and either("westerns or horror films, please")
+    assert not either("a funny and romantic film") and not either("horror and sci-fi")
+    assert not either("westerns please")
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints
