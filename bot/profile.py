@@ -207,6 +207,9 @@ NEGATORS = re.compile(
 # between them join a list, and the list ends in a plural word for things, or each is plural.
 LIST_JOINER = re.compile(r"\s*(?:,|and|or|&|,\s*and|,\s*or)\s*", re.I)
 PLURAL_THINGS = re.compile(r"\s+(?:films|movies|books|novels|albums|records|songs|shows|stories)\b", re.I)
+# Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
+# answer to it (as the client's summer is not: bot/context.py).
+SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
@@ -644,6 +647,9 @@ def read_rules(
             if REFINING.search(text[:match.start()]):
                 refining.add(tag)
     u.refines = bool(u.tags) and set(u.tags) <= refining
+    if (summer := SUMMER.search(text)) and not _negated(text, summer.start()) and "winter" in vocabulary.tags.names \
+            and "winter" not in u.tags:
+        u.avoid = _remember(u.avoid, "winter")
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in vocabulary.find_tags(text) if tag in u.tags])
 
     _read_price(u, text)

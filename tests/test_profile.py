@@ -271,6 +271,18 @@ def test_kinds_listed_as_alternatives_need_one_of_them() -> None:
     assert not either("westerns please")
 
 
+def test_warm_weather_said_of_what_is_wanted_avoids_winter_gear() -> None:
+    # "A sleeping bag for summer camping" had a -25 °C expedition bag second.
+    gear = Vocabulary.for_catalog({"outdoor"}, {"winter", "camping"})
+
+    def avoided(message: str) -> list[str]:
+        return update_profile(Profile(), message, analyze(message, []), gear).constraints.excluded_tags
+
+    assert avoided("looking for a sleeping bag for summer camping") == ["winter"]
+    assert avoided("a sleeping bag for winter and summer") == []  # winter asked for
+    assert avoided("a sleeping bag, not for summer") == []
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints
