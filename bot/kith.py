@@ -348,6 +348,7 @@ class Kith:
             disliked_tags=profile.disliked_tags,
             categories=c.categories,
             excluded_tags=c.excluded_tags,
+            avoid_words=c.avoid_words,
             required_tags=required,
             kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],
             owned_kinds=[words for kind in c.owned_kinds for words in GEAR_KINDS.get(kind, (kind,))],

@@ -207,6 +207,11 @@ NEGATORS = re.compile(
 # between them join a list, and the list ends in a plural word for things, or each is plural.
 LIST_JOINER = re.compile(r"\s*(?:,|and|or|&|,\s*and|,\s*or)\s*", re.I)
 PLURAL_THINGS = re.compile(r"\s+(?:films|movies|books|novels|albums|records|songs|shows|stories)\b", re.I)
+# A theme unwanted that no tag names ("not about nature please", "nothing involving vampires"):
+# no item whose title or description says it is ranked (`Constraints.avoid_words`).
+UNWANTED_THEME = re.compile(r"\b(?:not|nothing|no|none|without|anything but)\s+(?:(?:too\s+)?(?:about|involving|featuring)"
+                            r"|with)\s+(?:a |an |the |any )?([a-z][a-z'’-]{3,})\b", re.I)
+NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone", "someone", "those", "these"})
 # Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
 # answer to it (as the client's summer is not: bot/context.py).
 SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
@@ -375,6 +380,8 @@ class Constraints(BaseModel):
     makers: list[str] = []
     # The request's tags are alternatives ("westerns and war films"): an item needs one of them.
     either_tags: bool = False
+    # Themes unwanted that no tag names ("not about nature"): no item whose words say one is ranked.
+    avoid_words: list[str] = []
     # The kinds of thing the person has ("we have a tent already"): nothing ranked is of them,
     # until a request names the kind again.
     owned_kinds: list[str] = []
@@ -647,6 +654,10 @@ def read_rules(
             if REFINING.search(text[:match.start()]):
                 refining.add(tag)
     u.refines = bool(u.tags) and set(u.tags) <= refining
+    u.avoid_words = [word for match in UNWANTED_THEME.finditer(text)
+                     if (word := match.group(1).lower()) not in EVERYDAY_WORDS and word not in NO_THEME
+                     and not vocabulary.find_tags(word)
+                     and not vocabulary.categories.find(word) and not GEAR_KIND.search(word)]
     if (summer := SUMMER.search(text)) and not _negated(text, summer.start()) and "winter" in vocabulary.tags.names \
             and "winter" not in u.tags:
         u.avoid = _remember(u.avoid, "winter")
@@ -778,6 +789,8 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     for tag in u.avoid:
         c.excluded_tags, p.liked_tags = _remember(c.excluded_tags, tag), _forget(p.liked_tags, tag)
         c.required_tags = _forget(c.required_tags, tag)
+    for word in u.avoid_words:
+        c.avoid_words = _remember(c.avoid_words, word)
     for name in ("min_price", "max_price", "min_year", "max_year", "length"):
         if getattr(u, name) is not None:
             setattr(c, name, getattr(u, name))
@@ -1009,6 +1022,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("avoid: " + ", ".join(c.excluded_tags))
     if c.owned_kinds:
         lines.append("have already: " + ", ".join(c.owned_kinds))
+    if c.avoid_words:
+        lines.append("not about: " + ", ".join(c.avoid_words))
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"

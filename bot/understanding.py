@@ -140,6 +140,9 @@ class Understanding(BaseModel):
     # The tags were listed as alternatives ("westerns and war films"): an item needs one of them,
     # not all. Read by the rules.
     either_tags: bool = False
+    # Themes unwanted that no catalog tag names ("not about nature please"), as said: no item whose
+    # title or description says one is ranked. Read by the rules.
+    avoid_words: list[str] = []
     # The kinds of thing the message says the person has ("we have a tent already"): asked for
     # no more, read by the rules.
     owned_kinds: list[str] = []

@@ -193,6 +193,9 @@ class RankRequest:
     disliked_tags: Sequence[str] = ()
     categories: Sequence[str] = ()
     excluded_tags: Sequence[str] = ()
+    # Themes unwanted that no tag names ("not about nature"): no item whose title or description
+    # has a word that starts like one ("natural") is ranked.
+    avoid_words: Sequence[str] = ()
     min_price: float | None = None
     max_price: float | None = None
     min_year: int | None = None
@@ -1215,7 +1218,7 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
         return False
     if request.makers and maker_of(item) not in request.makers:
         return False
-    if set(item.tags) & set(request.excluded_tags):
+    if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
         return False
     if item.price is not None:
         if request.max_price is not None and item.price > request.max_price:
@@ -1238,6 +1241,13 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
                 if (request.length == "short" and value > limit) or (request.length == "long" and value < limit):
                     return False
     return True
+
+
+def _says_any(item: Item, words: Sequence[str]) -> bool:
+    """Whether the item's title or description has a word that starts like one of `words`, by
+    its stem ("nature" finds "natural")."""
+    text = f"{item.title} {item.description}"
+    return any(re.search(rf"\b{re.escape(word[:max(4, len(word) - 3)])}", text, re.I) for word in words)
 
 
 def measure_of(item: Item, measure: str) -> tuple[float, str] | None:

@@ -283,6 +283,15 @@ def test_warm_weather_said_of_what_is_wanted_avoids_winter_gear() -> None:
     assert avoided("a sleeping bag, not for summer") == []
 
 
+def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
+    # "Not about nature please" had answered with "a wonderful nature film" first.
+    assert say("a documentary", "not about nature please").constraints.avoid_words == ["nature"]
+    assert say("nothing involving vampires").constraints.avoid_words == ["vampires"]
+    # Tags, categories and everyday words are no such theme.
+    for message in ("nothing about horror", "not with anything too scary", "not about that", "no, not with the kids"):
+        assert say(message).constraints.avoid_words == [], message
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints
