@@ -11,7 +11,7 @@ from typing import Literal
 import prompts
 from bot.faithfulness import FUNCTION_WORDS
 from bot.understanding import Fact, ItemQuestion
-from retrieval.ranking import MEASURES, Reception
+from retrieval.ranking import MEASURES, Reception, says
 from retrieval.schemas import Item
 
 # In the order they are answered: what it is about first, then "It is $13.99."
@@ -90,9 +90,8 @@ def asked_words(message: str) -> list[str]:
 def described(item: Item, words: Sequence[str]) -> str | None:
     """The first sentence of the item's description that says every word asked about, each by
     its stem ("breathable" finds "breathability"); None where none does or nothing was asked."""
-    stems = [re.compile(rf"\b{re.escape(word[:max(4, len(word) - 3)])}", re.I) for word in words]
     return next((sentence for sentence in SENTENCE_END.split(item.description)
-                 if stems and all(stem.search(sentence) for stem in stems)), None)
+                 if words and all(says(sentence, word) for word in words)), None)
 
 
 def superlative(message: str) -> tuple[Fact, Most, re.Match[str]] | None:

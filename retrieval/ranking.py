@@ -1243,11 +1243,15 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
     return True
 
 
+def says(text: str, word: str) -> bool:
+    """Whether `text` has a word that starts like `word`, by its stem: all but its last three
+    letters, at least four ("nature" finds "natural", "breathable" "breathability")."""
+    return re.search(rf"\b{re.escape(word[:max(4, len(word) - 3)])}", text, re.I) is not None
+
+
 def _says_any(item: Item, words: Sequence[str]) -> bool:
-    """Whether the item's title or description has a word that starts like one of `words`, by
-    its stem ("nature" finds "natural")."""
-    text = f"{item.title} {item.description}"
-    return any(re.search(rf"\b{re.escape(word[:max(4, len(word) - 3)])}", text, re.I) for word in words)
+    """Whether the item's title or description says one of `words` (`says`)."""
+    return any(says(f"{item.title} {item.description}", word) for word in words)
 
 
 def measure_of(item: Item, measure: str) -> tuple[float, str] | None:
