@@ -350,6 +350,8 @@ class Kith:
             excluded_tags=c.excluded_tags,
             avoid_words=c.avoid_words,
             required_tags=required,
+            tag_categories={tag: categories for said, categories in c.tag_categories.items()
+                            for tag in self.vocabulary.tags.kin(said)},
             kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],
             owned_kinds=[words for kind in c.owned_kinds for words in GEAR_KINDS.get(kind, (kind,))],
             makers=c.makers,

@@ -215,6 +215,8 @@ NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone"
 # Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
 # answer to it (as the client's summer is not: bot/context.py).
 SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
+# Where a request's clause ends: "a thriller book for me | and a romantic film for my wife".
+REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
@@ -382,6 +384,10 @@ class Constraints(BaseModel):
     either_tags: bool = False
     # Themes unwanted that no tag names ("not about nature"): no item whose words say one is ranked.
     avoid_words: list[str] = []
+    # The categories each required tag was asked of, where a request asked things of different
+    # categories with tags of their own ("a thriller book and a romantic film"): a tag binds only
+    # items of its categories. Empty: each binds every category asked.
+    tag_categories: dict[str, list[str]] = {}
     # The kinds of thing the person has ("we have a tent already"): nothing ranked is of them,
     # until a request names the kind again.
     owned_kinds: list[str] = []
@@ -662,6 +668,7 @@ def read_rules(
             and "winter" not in u.tags:
         u.avoid = _remember(u.avoid, "winter")
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in vocabulary.find_tags(text) if tag in u.tags])
+    u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
     _read_price(u, text)
     named = [items[item_id] for item_id in last_named if items and item_id in items]
@@ -745,6 +752,11 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.min_price = c.max_price = None
         if sorted(u.categories) != c.categories:
             c.length = None
+            if c.tag_categories and not u.tags:
+                # Tags asked of different categories ("a thriller book for me and a romantic film
+                # for my wife"), then one category for all ("something for both of us to watch"):
+                # one of them will do.
+                c.either_tags, c.tag_categories = True, {}
         c.categories, c.kinds = sorted(u.categories), list(u.kinds)
         if u.kinds and not u.tags:
             # A kind is a request of its own but for the trip it is for: "and a sleeping bag"
@@ -777,10 +789,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.required_tags = list(dict.fromkeys([*c.required_tags, *young]))
         elif u.refines and not u.categories:
             c.required_tags = list(dict.fromkeys([*asks_before, *asked, *_young_kept(c.required_tags, p, u)]))
-            c.either_tags = False
+            c.either_tags, c.tag_categories = False, {}
         elif asked or u.categories or not any(t not in OCCASION_TAGS for t in c.required_tags):
             c.required_tags = list(dict.fromkeys([*(asked or u.tags), *_young_kept(c.required_tags, p, u)]))
-            c.either_tags = u.either_tags
+            c.either_tags, c.tag_categories = u.either_tags, dict(u.tag_categories)
     for tag in u.tags:
         p.liked_tags = _remember(p.liked_tags, tag)
         # Liking a tag takes back an exclusion of it, and of what it implies ("actually I like horror").
@@ -910,6 +922,22 @@ def _listed_as_alternatives(text: str, matches: Sequence[re.Match[str]]) -> bool
                              for (_, end), (start, _) in zip(spans, spans[1:])):
         return False
     return bool(PLURAL_THINGS.match(text, spans[-1][1])) or all(text[end - 1].lower() == "s" for _, end in spans)
+
+
+def _asked_apart(text: str, vocabulary: Vocabulary, tags: Sequence[str]) -> dict[str, list[str]]:
+    """The categories each tag was asked of, where clauses ask for things of different
+    categories with tags of their own ("a thriller book for me and a romantic film for my wife":
+    thriller of books, romance of films); else nothing."""
+    asked = [({name for name, _ in vocabulary.categories.find(clause)}, {tag for tag, _ in vocabulary.find_tags(clause)})
+             for clause in REQUEST_CLAUSE.split(text)]
+    asked = [(categories, said & set(tags)) for categories, said in asked if categories and said & set(tags)]
+    if len({frozenset(categories) for categories, _ in asked}) < 2:
+        return {}
+    of: dict[str, set[str]] = {}
+    for categories, said in asked:
+        for tag in said:
+            of.setdefault(tag, set()).update(categories)
+    return {tag: sorted(categories) for tag, categories in of.items()}
 
 
 def _negated(text: str, start: int) -> bool:

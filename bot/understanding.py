@@ -140,6 +140,9 @@ class Understanding(BaseModel):
     # The tags were listed as alternatives ("westerns and war films"): an item needs one of them,
     # not all. Read by the rules.
     either_tags: bool = False
+    # The categories each tag was asked of, where clauses ask things of different categories with
+    # tags of their own ("a thriller book for me and a romantic film for my wife"). Read by the rules.
+    tag_categories: dict[str, list[str]] = {}
     # Themes unwanted that no catalog tag names ("not about nature please"), as said: no item whose
     # title or description says one is ranked. Read by the rules.
     avoid_words: list[str] = []

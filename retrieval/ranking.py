@@ -224,6 +224,9 @@ class RankRequest:
     # What the request itself asks for, beating the person's history: an item must carry a tag
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
+    # The categories a required tag was asked of ("a thriller book and a romantic film": thriller
+    # of books, romance of films): a group with such tags binds only items of those (`_asks`).
+    tag_categories: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # The words a title says for the kinds of thing asked for ("tent"; "pack", "daypack" for a
     # backpack): an item's title must say one, as an item must be of a category asked for. Of
     # another kind nothing is close: a mug that suits camping is no answer to "a tent".
@@ -1125,16 +1128,24 @@ Ask = tuple[Sequence[str], set[str]]
 def _asks(request: RankRequest, carried: Mapping[str, set[str]], items: Iterable[Item]) -> list[Ask]:
     """The request's own asks: each group of `required_tags`, binding every item, except where the
     request names several categories: there a group binds only the items of those of them that
-    carry it (`carried`: each tag's categories), unless none does. "History books for dad and
-    jazz for mum" asks for no jazz book where no book is jazz. Where the request names kinds, a
+    carry it (`carried`: each tag's categories), unless none does, and of those it was asked of
+    (`tag_categories`). "History books for dad and jazz for mum" asks for no jazz book where no
+    book is jazz, "a thriller book and a romantic film" for no romantic book. Where the request names kinds, a
     group none of their `items` carries asks nothing: the day hike a backpack was for is no ask
     of a sleeping bag."""
     several = set(request.categories) if len(request.categories) > 1 else set()
     # A scan of the catalog's titles, only where a request names both kinds and tags.
     kinds = [item for item in items if (not request.categories or item.category in request.categories)
              and of_kind(item, request.kinds)] if request.kinds and request.required_tags else []
-    return [(group, set().union(*(carried.get(tag, set()) for tag in group)) & several)
-            for group in request.required_tags if group and (not kinds or any(_carries(item, [group]) for item in kinds))]
+    asks = []
+    for group in request.required_tags:
+        if not group or kinds and not any(_carries(item, [group]) for item in kinds):
+            continue
+        binds = set().union(*(carried.get(tag, set()) for tag in group)) & several
+        # "A thriller book and a romantic film": thriller binds the books alone.
+        asked_of = set().union(*(request.tag_categories.get(tag, ()) for tag in group))
+        asks.append((group, binds & asked_of or binds))
+    return asks
 
 
 def _misses(item: Item, asks: Sequence[Ask]) -> int:

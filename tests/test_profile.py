@@ -292,6 +292,17 @@ def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
         assert say(message).constraints.avoid_words == [], message
 
 
+def test_tags_asked_of_different_categories_bind_those_alone() -> None:
+    # "A thriller book for me and a romantic film for my wife" had asked for books and films that
+    # are both ("Nothing else here fits all of that").
+    apart = say("a mystery book for me and a romance film for my wife")
+    assert apart.constraints.tag_categories == {"mystery": ["books"], "romance": ["films"]}
+    assert say("a mystery and romance book").constraints.tag_categories == {}
+    # One category for both of them then: one of the tags will do.
+    both = say("something for both of us to watch together", profile=apart).constraints
+    assert (both.categories, both.either_tags, both.tag_categories) == (["films"], True, {})
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints
