@@ -639,8 +639,9 @@ def _unknown_text(unknown: Sequence[Unknown]) -> str:
     """What the catalog lacks of the names asked for, as the sentences that open the picks ("" for none)."""
     replies = prompts.table("support")["replies"]
     said = [replies[key].format(names=listed(names)) for key, names in (
-        ("unknown_title", [u.name for u in unknown if not u.maker]),
-        ("unknown_maker", [u.name for u in unknown if u.maker])) if names]
+        ("unknown_title", [u.name for u in unknown if u.of == "title"]),
+        ("unknown_maker", [u.name for u in unknown if u.of == "maker"]),
+        ("unknown_category", [u.name for u in unknown if u.of == "category"])) if names]
     return "".join(sentence + " " for sentence in said)
 
 

@@ -65,8 +65,8 @@ KIND_PHRASES: dict[str, str] = {
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted([*GEAR_KINDS, *KIND_PHRASES], key=len, reverse=True)) + r")\b", re.I)
 # Words people use for the usual categories. A catalog's own category names always count too.
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
-    "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "audiobook", "cookbook", "cookbooks",
-              "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),
+    "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "paperbacks", "audiobook", "audiobooks",
+              "cookbook", "cookbooks", "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),
     "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
     "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
               "tunes", "playlist"),
@@ -768,7 +768,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         c.owned_kinds = _forget(c.owned_kinds, kind)
     if u.makers:
         c.makers = list(u.makers)
-    elif u.categories or u.kinds or u.tags or any(unknown.maker for unknown in u.unknown):
+    elif u.categories or u.kinds or u.tags or any(unknown.of == "maker" for unknown in u.unknown):
         # A new request is by anyone ("a horror film" after "anything by Spielberg", or by a maker
         # the catalog lacks); "something cheaper" or "shorter" still is by them.
         c.makers = []

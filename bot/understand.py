@@ -106,6 +106,12 @@ ASKED_BY = re.compile(r"(?i:\b(?:anything|something|stuff|more|music|songs?|albu
                       rf"movies?)\s+(?:else\s+)?by)\s+{NAME}")
 ASKED_NAME = re.compile(r"(?i:\bdo (?:you|u) (?:have|sell|stock|carry)|\bhave (?:you|u) got)(?i:\s+any)?\s+"
                         rf"{NAME}(?=\s*(?:[?.!,;]|$)|\s+(?i:please|pls|in stock|at all)\b)")
+# Kinds of thing people ask a media and outdoor shop for that a catalog may have no category of
+# ("any good podcasts?"): the reply says it has none (`RuleReader._unknown`).
+OTHER_KINDS = re.compile(r"\b(?:podcasts?|video ?games?|computer games?|board ?games?|tv (?:shows?|series)|"
+                         r"box ?sets?|magazines?|comics?|toys?)\b", re.I)
+ASKS_FOR_KIND = re.compile(r"\b(?:any|some|an?|recommend|suggest|looking for|do (?:you|u) (?:have|sell|stock)|got|need|want|"
+                           r"good|great|best|new)\b", re.I)
 # Capitalized words that open no name ("Do you have Anything...").
 NOT_NAMES = frozenset({"anything", "something", "stuff", "ideas", "suggestions", "recommendations", "everything"})
 # A name alone ("Dune", "dune?", "The Hobbit please") asks for it, as a shop's search box would,
@@ -471,15 +477,20 @@ class RuleReader:
         word of its categories, tags or kinds of gear, and, asked for as a maker, none its
         descriptions credit ("Pixar's love story"). `message` has its titles blanked."""
         unknown: list[Unknown] = []
-        for pattern, maker in ((ASKED_BY, True), (ASKED_NAME, False)):
+        for pattern, of in ((ASKED_BY, "maker"), (ASKED_NAME, "title")):
             for match in pattern.finditer(message):
                 name = match.group(1)
                 first = name.split()[0].lower()
                 if (first in EVERYDAY_WORDS or first in NOT_NAMES or self.makers.find(name)
                         or self.vocabulary.categories.find(name) or self.vocabulary.find_tags(name)
-                        or GEAR_KIND.search(name) or maker and self._credited(name)):
+                        or GEAR_KIND.search(name) or of == "maker" and self._credited(name)):
                     continue
-                unknown.append(Unknown(name=name, maker=maker))
+                unknown.append(Unknown(name=name, of=of))
+        # Kinds of thing a shop might sell that this catalog has no category of, asked for in a
+        # clause naming none it has ("any good podcasts?"; not "my son loves video games").
+        for clause in CLAUSE.split(message):
+            unknown += [Unknown(name=match.group().lower(), of="category") for match in OTHER_KINDS.finditer(clause)
+                        if ASKS_FOR_KIND.search(clause[:match.start()]) and not self.vocabulary.categories.find(clause)]
         return unknown
 
     def _credited(self, name: str) -> bool:

@@ -95,13 +95,14 @@ class ItemQuestion(BaseModel):
 
 
 class Unknown(BaseModel):
-    """A name asked for that the catalog has neither as a title nor as a maker, as said."""
+    """What a message asks for that the catalog lacks, as said: a title ("do you have Frozen?"),
+    a maker whose things are asked for ("anything by Queen?"), or a kind of thing it has no
+    category of ("any good podcasts?")."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(max_length=120)
-    # Asked for as whose things ("anything by Queen?"), not as a title ("do you have Frozen?").
-    maker: bool = False
+    of: Literal["title", "maker", "category"] = "title"
 
 
 class Understanding(BaseModel):
@@ -155,8 +156,8 @@ class Understanding(BaseModel):
     # The items asked for by name ("do you have Dune?"), shown first (RankRequest.asked_for),
     # read by the rules.
     asked_for: list[str] = []
-    # Names asked for that the catalog lacks ("do you have Frozen?", "anything by Queen?"): the
-    # reply says so before its picks, read by the rules.
+    # What the message asks for that the catalog lacks ("do you have Frozen?", "anything by
+    # Queen?", "any good podcasts?"): the reply says so before its picks, read by the rules.
     unknown: list[Unknown] = []
     # A request for the least or the most of a fact ("the cheapest book", "your lightest tents"):
     # the picks come in that order (RankRequest.order), read by the rules. A comparison of the

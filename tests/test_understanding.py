@@ -484,14 +484,19 @@ def test_rules_read_the_names_asked_for_that_the_catalog_lacks() -> None:
     reader = Reader(RuleReader(VOCABULARY, finder, lambda: TODAY, items=items), None, [])
 
     def unknown(message: str) -> list[tuple[str, bool]]:
-        return [(said.name, said.maker) for said in reader.read(Said(message))[0].unknown]
+        return [(said.name, said.of) for said in reader.read(Said(message))[0].unknown]
 
     # A title or a maker asked for, written as a name, that the catalog has neither as a title
     # nor as a maker ("Queen of Soul" in a description credits Queen with nothing).
-    assert unknown("do you have Frozen?") == [("Frozen", False)]
-    assert unknown("Do you sell Patagonia please") == [("Patagonia", False)]
-    assert unknown("do you have anything by Queen?") == [("Queen", True)]
-    assert unknown("something by Ed Sheeran") == [("Ed Sheeran", True)]
+    assert unknown("do you have Frozen?") == [("Frozen", "title")]
+    assert unknown("Do you sell Patagonia please") == [("Patagonia", "title")]
+    assert unknown("do you have anything by Queen?") == [("Queen", "maker")]
+    assert unknown("something by Ed Sheeran") == [("Ed Sheeran", "maker")]
+    # A kind of thing the catalog has no category of ("any good podcasts?" had got a clarifying
+    # question and picks, never saying there are none).
+    assert unknown("any good podcasts?") == [("podcasts", "category")]
+    assert unknown("my son loves video games, what book would he like?") == []
+    assert unknown("a book about video games") == []
     # Not what it has: a title, a maker, a name its descriptions credit, a category or a tag;
     # nor a word that is part of a wish ("Kindle versions"), nor a name not asked for.
     for message in ("do you have Dune?", "anything by Frank Herbert?", "anything by Pixar", "Do you have Films?",
