@@ -198,6 +198,7 @@ TAG_IMPLIES = {"horror": ("scary",), "romance": ("romantic",), "comedy": ("funny
 NEGATORS = re.compile(
     r"\b(no|not|nothing|nobody|without|hate|hates|dislike|don['’]?t like|do not like|can['’]?t stand|cannot stand|"
     r"avoid|skip|none|never|no more|don['’]?t want|do not want|don['’]?t do|not into|not a fan of|not too|"
+    r"(?:don['’]?t|do not) (?:really |much |particularly )like|"
     r"isn['’]?t|doesn['’]?t|won['’]?t|(?:can['’]?t|cannot) (?:be|have|make|give|get|keep)|anything but|rather not|"
     r"less|tired of|sick of|had enough of|overdosed on|steer clear of|spare me|instead of|rather than)\b"
     r"(?:\s+(?!(?:something|some)\b)[\w'’-]+){0,5}\s*$",
@@ -220,6 +221,10 @@ REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
+# A verb of liking right before what it is felt about ("I don't really like romance").
+FEELING_FOR = re.compile(r"\b(?:like|love|enjoy|hate|dislike|stand|fancy|into)\s+(?:(?:a|an|the|any|much|all)\s+)?$", re.I)
+# Words that point at the suggestions ("loved it", "not those", "the first one").
+POINTING = re.compile(r"\b(?:it|that|this|those|these|them|they|ones?|the (?:first|second|third|last|other)|both)\b", re.I)
 # Too much of it, right before it: "nah, too sad", "a bit too dark".
 TOO_MUCH = re.compile(r"\b(?:too|overly)\s+$", re.I)
 # Where a clause ends, for negation: punctuation, or "but" (not "anything but": a negator).
@@ -621,6 +626,11 @@ def read_rules(
     # after six books, "and a stove?" after sleeping bags), as is a message without a feeling
     # ("now some music for the drive" after a tent). "Start over" says nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
+    # A feeling about a kind of thing, right after its verb ("I don't really like romance"), is
+    # not one about the suggestions, unless the message points at them ("loved it, I like sci-fi").
+    liked_kinds = [match for _, match in vocabulary.find_tags(text) if FEELING_FOR.search(text[:match.start()])]
+    if answer != "neutral" and not u.rejects_suggestions and liked_kinds and not POINTING.search(text):
+        answer = "neutral"
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
     kind_words = [word for kind in u.kinds for word in GEAR_KINDS.get(kind, (kind,))]
     moves_on = answer != "dislike" and bool(shown) and (

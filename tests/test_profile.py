@@ -303,6 +303,14 @@ def test_tags_asked_of_different_categories_bind_those_alone() -> None:
     assert (both.categories, both.either_tags, both.tag_categories) == (["films"], True, {})
 
 
+def test_a_feeling_about_a_kind_is_no_feeling_about_the_picks() -> None:
+    # "I don't really like romance" had asked for romance and disliked all six picks.
+    kind = say("I don't really like romance", last=["alien", "titanic"])
+    assert (kind.constraints.excluded_tags, kind.liked_tags, kind.dislikes) == (["romance"], [], [])
+    # Pointing at them, it is about them too.
+    assert say("loved them, and I like horror", last=["alien", "titanic"]).likes == ["titanic", "alien"]
+
+
 def test_a_kind_said_by_what_it_is_for() -> None:
     # "Something to sleep on?" had asked for nothing of its own.
     pad = say("camping with the kids", "something to sleep on?").constraints
