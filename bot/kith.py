@@ -338,7 +338,7 @@ class Kith:
         # A name the catalog lacks ("do you have Frozen?") is no description: by its words, it
         # would be "a close match" to whatever shares them.
         if unknown := [re.escape(said.name) for said in (understanding.unknown if understanding else [])]:
-            texts = [re.sub("|".join(unknown), " ", text) for text in texts]
+            texts = [re.sub("|".join(unknown), " ", text, flags=re.I) for text in texts]
         return RankRequest(
             query=" ".join(text for text in texts if describes(text)),
             user_id=user_id,
@@ -638,10 +638,8 @@ class Kith:
 def _unknown_text(unknown: Sequence[Unknown]) -> str:
     """What the catalog lacks of the names asked for, as the sentences that open the picks ("" for none)."""
     replies = prompts.table("support")["replies"]
-    said = [replies[key].format(names=listed(names)) for key, names in (
-        ("unknown_title", [u.name for u in unknown if u.of == "title"]),
-        ("unknown_maker", [u.name for u in unknown if u.of == "maker"]),
-        ("unknown_category", [u.name for u in unknown if u.of == "category"])) if names]
+    said = [replies[f"unknown_{of}"].format(names=listed(names)) for of in ("title", "maker", "category")
+            if (names := [u.name for u in unknown if u.of == of])]
     return "".join(sentence + " " for sentence in said)
 
 

@@ -567,10 +567,12 @@ NOT_SEEN = re.compile(
 
 # Having something already ("he already has a harness"): what follows is no wish.
 ALREADY_HAD = r"\balready (?:has|have|got|owns?)\b"
-# Having one, said of the person or theirs ("we have a tent already", "she's got boots").
-OWNED = (ALREADY_HAD + r"|\b(?:i|we|he|she|they)(?:['’]ve| have| has|['’]s got| own| owns| got)(?: got)?\b")
+# Having one, said of the person or theirs ("we have a tent already", "she's got boots"), up to
+# the word for the thing.
+OWNED = (rf"(?:{ALREADY_HAD}|\b(?:i|we|he|she|they)(?:['’]ve| have| has|['’]s got| own| owns| got)(?: got)?\b)"
+         r"\s+(?:a |an |the |some |two |our |my |his |her |their )?")
 # ... right before a word for a thing.
-OWNED_BEFORE = re.compile(rf"(?:{OWNED})\s+(?:a |an |the |some |two |our |my |his |her |their )?$", re.I)
+OWNED_BEFORE = re.compile(OWNED + "$", re.I)
 # Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
 PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it
@@ -628,7 +630,8 @@ def read_rules(
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
     # A feeling about a kind of thing, right after its verb ("I don't really like romance"), is
     # not one about the suggestions, unless the message points at them ("loved it, I like sci-fi").
-    liked_kinds = [match for _, match in vocabulary.find_tags(text) if FEELING_FOR.search(text[:match.start()])]
+    found_tags = vocabulary.find_tags(text)
+    liked_kinds = [match for _, match in found_tags if FEELING_FOR.search(text[:match.start()])]
     if answer != "neutral" and not u.rejects_suggestions and liked_kinds and not POINTING.search(text):
         answer = "neutral"
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
@@ -652,7 +655,7 @@ def read_rules(
 
     refining = set()
     habit = habit_changed(text)
-    for tag, match in vocabulary.find_tags(text):
+    for tag, match in found_tags:
         if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
         if tag == "day-hiking" and MULTI_DAY.search(text) and not DAY_HIKE.search(match.group()):
@@ -677,7 +680,7 @@ def read_rules(
     if (summer := SUMMER.search(text)) and not _negated(text, summer.start()) and "winter" in vocabulary.tags.names \
             and "winter" not in u.tags:
         u.avoid = _remember(u.avoid, "winter")
-    u.either_tags = _listed_as_alternatives(text, [match for tag, match in vocabulary.find_tags(text) if tag in u.tags])
+    u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
     _read_price(u, text)

@@ -258,8 +258,7 @@ def asks_for_new(message: str) -> bool:
 
 # What someone has already, to the end of its clause ("I already have boots"), or the thing they
 # have ("we have a tent already"): nothing wanted.
-HAD = re.compile(ALREADY_HAD + rf"[^,.;!?]*|(?:{OWNED})\s+(?:a |an |the |some |two |our |my |his |her |their )?"
-                 + GEAR_KIND.pattern + r"(?:\s+already)?", re.I)
+HAD = re.compile(ALREADY_HAD + rf"[^,.;!?]*|{OWNED}" + GEAR_KIND.pattern + r"(?:\s+already)?", re.I)
 
 
 def describes(message: str) -> bool:
@@ -473,9 +472,10 @@ class RuleReader:
         return makers, liked
 
     def _unknown(self, message: str) -> list[Unknown]:
-        """The names asked for (ASKED_BY, ASKED_NAME) that the catalog lacks: no maker of its, no
-        word of its categories, tags or kinds of gear, and, asked for as a maker, none its
-        descriptions credit ("Pixar's love story"). `message` has its titles blanked."""
+        """What the message asks for that the catalog lacks: names (ASKED_BY, ASKED_NAME) that are
+        no maker of its, no word of its categories, tags or kinds of gear, and, asked for as a
+        maker, none its descriptions credit ("Pixar's love story"); and kinds of thing it has no
+        category of (OTHER_KINDS). `message` has its titles blanked."""
         unknown: list[Unknown] = []
         for pattern, of in ((ASKED_BY, "maker"), (ASKED_NAME, "title")):
             for match in pattern.finditer(message):
