@@ -5,7 +5,7 @@ every fact in it is the item's (prompts/answers.toml holds the patterns and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
 import prompts
@@ -44,6 +44,10 @@ ASKING_WORDS = FUNCTION_WORDS | {"come", "comes", "available", "get", "got", "on
                                  # what it is asked whether it is ("good for commuting?": commuting)
                                  "good", "suitable", "ideal", "fine", "decent", "right", "okay", "enough"}
 CLAUSES = re.compile(r"[,;.!]\s*")
+# Where a yes-or-no question may begin: after a stop or comma, or at "but" ("it looks good but is
+# it long?").
+WHETHER_CLAUSES = re.compile(r"[,;.!?]\s*|\s+(?=but\b)", re.I)
+SENTENCE_STOP = re.compile(r"[.!?]")
 # A comparison is asked with "which" or "what" ("which is the cheapest?", "what's the lightest one?"),
 # or as a short question of its own ("and the cheapest?").
 COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
@@ -66,11 +70,26 @@ def asked_facts(message: str) -> list[Fact]:
     return [fact for fact in FACTS if fact in asked or fact == "price" and "total" in asked]
 
 
-def asked_whether(message: str) -> str:
-    """The words a yes-or-no question asks about an item ("is the first one scary?": " scary?"),
-    where catalog tags are asked about; "" for any other message."""
-    match = IS_IT.match(message)
-    return message[match.end():] if match and QUESTION.search(message) else ""
+def asked_whether(message: str) -> tuple[int, int]:
+    """Where the words are that a yes-or-no question asks about an item ("is the first one
+    scary?": " scary"), in which catalog tags are asked about: up to the question's end, in any
+    clause ("the third looks good but is it very romantic?"); (0, 0) for any other message."""
+    if QUESTION.search(message):
+        for start, clause in _whether_clauses(message):
+            if match := IS_IT.match(clause):
+                begin = start + match.end()
+                stop = SENTENCE_STOP.search(message, begin)
+                return begin, stop.start() if stop else len(message)
+    return 0, 0
+
+
+def _whether_clauses(message: str) -> Iterator[tuple[int, str]]:
+    """The message's clauses where a yes-or-no question may begin, each with where it starts."""
+    start = 0
+    for end in WHETHER_CLAUSES.finditer(message):
+        yield start, message[start:end.start()]
+        start = end.end()
+    yield start, message[start:]
 
 
 def asks_about_it(message: str) -> bool:

@@ -238,10 +238,12 @@ WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
                     r"|^\W*(?:(?:ok|okay|actually|then|maybe|perhaps|and|or|now|so|hmm|well|no|how about|what about)\W+){0,2}"
                     r"(?:a|an|some)\s+(?:[\w'’-]+\s+){0,2}(?:films?|movies?|books?|novels?|albums?|records?|playlists?)\b",
                     re.I)
-# Someone else's taste ("he likes history", "my sister loves cooking", "she's into jazz"): what
-# they like, not the suggestions ("he loved it", "my dad likes the first one" are about them).
+# Someone else's taste ("he likes history", "my sister loves cooking", "she's into jazz", "my
+# boyfriend hates soppy stuff"): what they like or not, not the suggestions ("he loved it", "my
+# dad likes the first one" are about them).
 THEIR_TASTE = re.compile(r"^\W*(?:(?:and|but|so|well)\W+)?(?:he|she|they|my (?:\w+ )?\w+)(?:['’]s| is| are)?\s+"
-                         r"(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on)\s+"
+                         r"(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on|hates?|dislikes?"
+                         r"|(?:can['’]?t|cannot|can not) stand|(?:doesn['’]?t|does not|don['’]?t|do not) like|not into)\s+"
                          r"(?!(?:it|that|this|them|those|these|the|both|all|one|your)\b)\w", re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
@@ -310,7 +312,7 @@ def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)
                                                                    or habit_changed(text)):
         return "rejecting"
-    if DOWN_WORDS.search(text) and score < 0.5 and not asked_whether(text):
+    if DOWN_WORDS.search(text) and score < 0.5 and asked_whether(text) == (0, 0):
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the
         # first one sad?" asks about a film.
         return "down"

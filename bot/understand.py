@@ -142,10 +142,11 @@ WRITTEN_ABOUT = 3
 SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning", "good evening")
 # A thank-you, a goodbye or a choice made, and nothing more ("thanks!", "great, thanks a lot",
 # "cheers, that's all for now", "perfect, I'll take it"): the person is closing, not asking for
-# more, whatever it says of the last picks.
+# more, whatever it says of the last picks ("ok let's go with that, thanks!").
 THANKS = r"(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated"
-CHOSEN = (r"i['’]?ll (?:take|buy|get|order|grab|go (?:with|for)|read|watch) (?:it|that|this|that one|this one|"
-          r"the (?:first|second|third|last) one)(?: too| as well)?|that['’]?s the one|sold")
+CHOSEN = (r"(?:(?:i|we)['’]?ll|(?:i|we) will|let['’]?s) (?:take|buy|get|order|grab|go (?:with|for)|read|watch|try) "
+          r"(?:it|that|this|that one|this one|the (?:first|second|third|last) one)(?: too| as well| then)?"
+          r"|that['’]?s the one|sold")
 PLEASANTRY_ONLY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super)\W+)?"
     rf"(?:{THANKS}|{CHOSEN}|bye|goodbye|see you)"
@@ -291,8 +292,9 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
         intents.append("human")
     closing = bool(PLEASANTRY_ONLY.match(message))
     smalltalk = closing or opens_with_smalltalk(message)
-    # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more.
-    wishes = u.has_wishes(about_an_item=bool(u.questions))
+    # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more;
+    # a choice made asks for nothing ("I'll watch it" names no wish for films).
+    wishes = not closing and u.has_wishes(about_an_item=bool(u.questions))
     # A question about an item asks for its answer, not for more picks.
     asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message) and not u.questions
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
@@ -556,8 +558,8 @@ class RuleReader:
             u.tags, u.avoid, u.opinions, u.take_back, u.kinds, u.categories = [], [], [], [], [], []
             u.min_price = u.max_price = u.min_year = u.max_year = u.length = None
             return
-        tags = sorted({kin for tag, _ in self.vocabulary.find_tags(asked_whether(said.message), describing=True)
-                       for kin in self.vocabulary.tags.kin(tag)})
+        start, end = asked_whether(said.message)
+        tags = sorted(self._kin(said.message[start:end], describing=True))
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
         if not facts and not asks_about_it(said.message):
             return  # no question, or one that asks for picks ("are there any cheaper ones?")
@@ -596,9 +598,18 @@ class RuleReader:
             # no feeling about the other picks.
             u.opinions = [o for o in u.opinions if o.item_id in asked or o.item_id not in said.suggested]
         if u.questions:
-            u.tags, u.avoid = [t for t in u.tags if t not in tags], [t for t in u.avoid if t not in tags]
+            # What the question asks about is no wish, unless the message says it elsewhere ("is
+            # it romantic? my boyfriend hates soppy stuff" avoids romance).
+            elsewhere = self._kin(said.message[:start] + said.message[end:])
+            u.tags = [t for t in u.tags if t not in tags or t in elsewhere]
+            u.avoid = [t for t in u.avoid if t not in tags or t in elsewhere]
             if "length" in facts:
                 u.length = None
+
+    def _kin(self, text: str, describing: bool = False) -> set[str]:
+        """The catalog tags the text names, with their near-synonyms."""
+        return {kin for tag, _ in self.vocabulary.find_tags(text, describing=describing)
+                for kin in self.vocabulary.tags.kin(tag)}
 
     def _first_shown_of_each(self, u: Understanding, said: Said, last_named: Sequence[str]) -> list[str]:
         """The first item shown of each kind, else each category, a message names ("the harness

@@ -64,6 +64,11 @@ def test_after_an_answer_about_one_pick_a_choice_is_about_that_pick_and_closes()
     assert chosen.opinions == [ItemOpinion(item_id="paddington", feeling="like")]
     assert chosen.intents == ["smalltalk"]  # a choice made asks for no more picks
     assert read(Said("I'll take the first one too, thanks!", answer, picks)).intents == ["smalltalk"]
+    # "Let's go with that" had asked for six more picks.
+    # "I'll watch it" had asked for films.
+    for message in ("ok let's go with that, thanks!", "we'll watch that one then", "I'll watch it"):
+        chosen = read(Said(message, answer, picks))
+        assert chosen.intents == ["smalltalk"] and [o.item_id for o in chosen.opinions] == ["paddington"], message
     # Words for several still speak of all of them; a condition is no choice made.
     assert len(read(Said("great, I love them all", answer, picks)).opinions) == 3
     assert "smalltalk" not in read(Said("I'll take it if there's nothing cheaper", answer, picks)).intents
@@ -163,6 +168,30 @@ def test_a_question_whether_an_item_is_sad_asks_about_it_and_is_no_mood() -> Non
     assert sentiment.mood == "neutral" and asked.mood is None and asked.tags == []
     # Said of themselves, it still is.
     assert reader.read(Said("I'm sad today, something uplifting please"))[1].mood == "down"
+
+
+def test_a_yes_or_no_question_after_a_feeling_asks_about_the_item_and_another_taste_still_counts() -> None:
+    # "The third looks good but is it very romantic? my boyfriend hates soppy stuff" had asked
+    # for romance and disliked the third pick.
+    films = {"arrival": Item(id="arrival", title="Arrival (2016)", category="films", tags=["sci-fi", "melancholic"]),
+             "alien": Item(id="alien", title="Alien (1979)", category="films", tags=["horror", "sci-fi"])}
+    vocabulary = Vocabulary.for_catalog({"films"}, {"sci-fi", "melancholic", "horror"})
+    reader = Reader(RuleReader(vocabulary, FINDER, lambda: TODAY, items=films), None, [])
+    picks = ("alien", "arrival")
+    for message in ("the second looks good but is it very sad?", "the second looks good, is it sad?"):
+        asked = reader.read(Said(message, "Try Alien (1979) or Arrival (2016)", picks))[0]
+        assert [(q.item_id, q.tags) for q in asked.questions] == [("arrival", ["melancholic"])], message
+        assert asked.tags == [] and asked.avoid == [] and "recommend" not in asked.intents, message
+        assert felt(asked) == {"arrival": "like"}, message
+    both = reader.read(Said("the second looks good but is it sad? my boyfriend hates sad films",
+                            "Try Alien (1979) or Arrival (2016)", picks))[0]
+    assert [(q.item_id, q.tags) for q in both.questions] == [("arrival", ["melancholic"])]
+    assert both.avoid == ["melancholic"] and felt(both) == {"arrival": "like"}
+
+
+def felt(u: Understanding) -> dict[str, str]:
+    """The likes and dislikes of an understanding, by item."""
+    return {o.item_id: o.feeling for o in u.opinions if o.feeling != "neutral"}
 
 
 def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not_for_picks() -> None:
