@@ -53,7 +53,17 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
     "snowshoes": ("snowshoe",),
     "microspikes": ("microspike",),
     "water filter": ("filter", "purifier", "purifier pen"),
+    **dict.fromkeys(("trousers", "rain pants", "rain trousers", "overtrousers"), ("pants",)),
 }
+# Outdoor things people ask a gear shop for that are no kind of the demo catalog's: they name the
+# outdoor category, and where no title of the catalog says them, the reply says so
+# (`bot.understand.RuleReader._unknown`; "and some gloves?" had kept asking for jackets).
+# Words with an everyday sense of their own ("knock your socks off", "a book with maps") are
+# said as gear only.
+OTHER_GEAR = ("gloves", "mittens", "hiking socks", "walking socks", "wool socks", "sun hat", "woolly hat", "beanie",
+              "sunglasses", "water bottle", "water bottles", "binoculars", "gaiters", "crampons", "ice axe",
+              "pocket knife", "multi-tool", "sunscreen", "insect repellent", "skis", "snowboard", "wetsuit",
+              "fishing rod", "walking stick")
 # A kind said by what it is for ("something to sleep on" is a sleeping pad): each phrase, and
 # the kind it names (its words for the outdoor category too).
 KIND_PHRASES: dict[str, str] = {
@@ -70,7 +80,7 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
     "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
               "tunes", "playlist"),
-    "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS, *KIND_PHRASES),
+    "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS, *KIND_PHRASES, *OTHER_GEAR),
 }
 # Everyday words for catalog tags: each tag's common English synonyms, genre names and idioms
 # ("a weepie", "nothing that gives me nightmares": negated like any tag word). Two tags that one
@@ -167,7 +177,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
                "cold night", "chilly nights", "warm sleeping bag", "warmer sleeping bag", "warmest sleeping bag",
                "in the cold", "for the cold", "warm enough"),
     "ultralight": ("ultralight", "lightweight", "light weight", "ultra-light", "featherweight"),
-    "waterproof": ("waterproof", "rainproof", "watertight", "keeps the rain out", "rain gear"),
+    "waterproof": ("waterproof", "rainproof", "watertight", "keeps the rain out", "rain gear", "wet weather",
+                   "wet and windy", "wet conditions", "be wet", "keep me dry", "keeps me dry", "stay dry"),
     "budget": ("cheap", "budget", "inexpensive", "affordable", "cheapest", "low-cost", "bargain", "money's tight",
                "money is tight", "on a shoestring"),
     "premium": ("premium", "top-end", "top end", "high-end", "top of the range", "best quality", "money is no object"),

@@ -30,7 +30,7 @@ from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OWNED, PLURAL, Vocabulary, read_rules
+from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR, OWNED, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -44,7 +44,7 @@ from bot.understanding import (
     Unknown,
     draft_schema,
 )
-from retrieval.ranking import maker_of, of_kind, tag_categories
+from retrieval.ranking import maker_of, of_kind, says, tag_categories
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle, TitleFinder, split_year
 
@@ -110,6 +110,9 @@ ASKED_NAME = re.compile(r"(?i:\bdo (?:you|u) (?:have|sell|stock|carry)|\bhave (?
 # ("any good podcasts?"): the reply says it has none (`RuleReader._unknown`).
 OTHER_KINDS = re.compile(r"\b(?:podcasts?|video ?games?|computer games?|board ?games?|tv (?:shows?|series)|"
                          r"box ?sets?|magazines?|comics?|toys?)\b", re.I)
+OTHER_GEAR_WORD = re.compile(r"\b(?:" + "|".join(OTHER_GEAR) + r")\b", re.I)
+# A clause that asks for the thing named after it: "any good podcasts?", "and some gloves?".
+ASKS_FOR_NEXT = re.compile(r"^\W*(?:and|what about|how about)\b", re.I)
 ASKS_FOR_KIND = re.compile(r"\b(?:any|some|an?|recommend|suggest|looking for|do (?:you|u) (?:have|sell|stock)|got|need|want|"
                            r"good|great|best|new)\b", re.I)
 # Capitalized words that open no name ("Do you have Anything...").
@@ -477,7 +480,7 @@ class RuleReader:
         """What the message asks for that the catalog lacks: names (ASKED_BY, ASKED_NAME) that are
         no maker of its, no word of its categories, tags or kinds of gear, and, asked for as a
         maker, none its descriptions credit ("Pixar's love story"); and kinds of thing it has no
-        category of (OTHER_KINDS). `message` has its titles blanked."""
+        category of (OTHER_KINDS) or no title of (OTHER_GEAR). `message` has its titles blanked."""
         unknown: list[Unknown] = []
         for pattern, of in ((ASKED_BY, "maker"), (ASKED_NAME, "title")):
             for match in pattern.finditer(message):
@@ -493,6 +496,10 @@ class RuleReader:
         for clause in CLAUSE.split(message):
             unknown += [Unknown(name=match.group().lower(), of="category") for match in OTHER_KINDS.finditer(clause)
                         if ASKS_FOR_KIND.search(clause[:match.start()]) and not self.vocabulary.categories.find(clause)]
+            # Gear no title of the catalog says ("and some gloves?").
+            unknown += [Unknown(name=match.group().lower(), of="category") for match in OTHER_GEAR_WORD.finditer(clause)
+                        if (ASKS_FOR_KIND.search(clause[:match.start()]) or ASKS_FOR_NEXT.match(clause))
+                        and not any(says(item.title, match.group()) for item in self.items.values())]
         return unknown
 
     def _credited(self, name: str) -> bool:

@@ -96,8 +96,8 @@ class ItemQuestion(BaseModel):
 
 class Unknown(BaseModel):
     """What a message asks for that the catalog lacks, as said: a title ("do you have Frozen?"),
-    a maker whose things are asked for ("anything by Queen?"), or a kind of thing it has no
-    category of ("any good podcasts?")."""
+    a maker whose things are asked for ("anything by Queen?"), or a kind of thing it has none of
+    ("any good podcasts?", "and some gloves?": `category`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -526,6 +526,15 @@ def test_rules_read_the_names_asked_for_that_the_catalog_lacks() -> None:
     assert unknown("any good podcasts?") == [("podcasts", "category")]
     assert unknown("my son loves video games, what book would he like?") == []
     assert unknown("a book about video games") == []
+    # Gear that no title says ("and some gloves?" after jackets had asked for jackets again);
+    # gear a title says is no unknown, nor gear not asked for.
+    assert unknown("and some gloves?") == [("gloves", "category")]
+    assert unknown("do you sell any sunglasses or a water bottle?") == [("sunglasses", "category"),
+                                                                         ("water bottle", "category")]
+    assert unknown("I lost my gloves on the last hike") == []
+    gloves = Item(id="gloves", title="Merino Liner Gloves", category="outdoor")
+    stocked = Reader(RuleReader(VOCABULARY, finder, lambda: TODAY, items={**items, "gloves": gloves}), None, [])
+    assert stocked.read(Said("and some gloves?"))[0].unknown == []
     # Not what it has: a title, a maker, a name its descriptions credit, a category or a tag;
     # nor a word that is part of a wish ("Kindle versions"), nor a name not asked for.
     for message in ("do you have Dune?", "anything by Frank Herbert?", "anything by Pixar", "Do you have Films?",
