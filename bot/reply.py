@@ -41,8 +41,9 @@ Tone = str  # a key of prompts/tones.toml: warm, enthusiastic, apologetic, frien
 SENTENCE_ENDS = (".", "!", "?", "\n")
 CUT_AT_INITIAL = re.compile(r"\b[A-Z]\.$")  # "by F." (F. Scott Fitzgerald): no sentence's end
 # The LLM speaking of itself or the conversation, not of the pick ("— but I'm not sure if that
-# would fit", "— but I think you're right"): true of nothing, it passes the check and says nothing.
-SELF_TALK = re.compile(r"\b(?:I|I'm|I'd|I've|I'll|me|my|myself|you're right)\b")
+# would fit", "— but I think you're right", "— day-hiking outdoor gear, but also match what you
+# asked for", the card's reason echoed): true of nothing, it passes the check and says nothing.
+SELF_TALK = re.compile(r"\b(?:I|I'm|I'd|I've|I'll|me|my|myself|you're right|match(?:es|ing)? what you)\b")
 MAX_SENTENCE_TOKENS = 40
 LISTED = 3  # picks the reply's text names; all of them travel as structured data
 # Of those, the ones the LLM writes a sentence about (the rest: from their facts). Measured

@@ -125,10 +125,14 @@ def test_a_sentence_cut_at_a_names_initial_is_written_again(items: dict[str, Ite
     assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
 
 
-def test_a_sentence_where_the_llm_talks_of_itself_is_written_again(items: dict[str, Item]) -> None:
-    # True of nothing, so no check fails it: "— a war film, but I'm not sure if that would fit."
-    llm = ScriptedLLM({"Try": [" a war film, but I'm not sure if that would fit.", " set on a French beach in 1940."],
-                       "Or try": [" a classic war film."]})
+@pytest.mark.parametrize("first", [
+    " a war film, but I'm not sure if that would fit.",
+    # The card's reason echoed, seen in 3 of 220 replies of the scripted dialogues.
+    " a war film, but also match what you asked for.",
+])
+def test_a_sentence_where_the_llm_talks_of_itself_is_written_again(items: dict[str, Item], first: str) -> None:
+    # True of nothing, so no check fails it.
+    llm = ScriptedLLM({"Try": [first, " set on a French beach in 1940."], "Or try": [" a classic war film."]})
     written: list[Written] = []
     pieces = list(writer(items, llm).stream_recommendation("a war film", picks(items, "film-050"), "friendly", written))
     assert pieces[1] == " Try Dunkirk (2017) — a war film set on a French beach in 1940." and written[0].repaired
