@@ -355,6 +355,7 @@ AUDIENCE = re.compile(
     rf"graduation|retirement|visit)\b",
     re.I,
 )
+TEEN = re.compile(r"\bteen(?:age|ager)?s?\b", re.I)
 YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little)\b", re.I)
 # An age said of the person it is for ("my daughter is 14", "my 9-year-old", "he's twelve"): a
 # child's (YOUNG_AGE or less) asks for the young audience's tags, a teenager's for TEEN_TAGS, an
@@ -695,11 +696,15 @@ def read_rules(
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
     _read_price(u, text)
-    named = [items[item_id] for item_id in last_named if items and item_id in items]
+    # What "cheaper" and "more modern" are said against: the items the message names ("I loved
+    # the second one, anything more modern?"), else those the last reply named.
+    named = [items[item_id] for item_id in dict.fromkeys([*(t.item_id for t in titles), *last_named])
+             if items and item_id in items]
     priced = next((item.price for item in [*named, *shown] if item.price is not None), None)
     if u.max_price is None and u.min_price is None and priced is not None:
-        # "too pricey, something cheaper": cheaper than the first item with a price the last
-        # reply named (the one an answer was about, or the top pick), else the top suggestion.
+        # "too pricey, something cheaper": cheaper than the first item with a price the message
+        # or the last reply named (the one an answer was about, or the top pick), else the top
+        # suggestion.
         if CHEAPER.search(text):
             u.max_price = round(priced - 0.01, 2)
         elif PRICIER.search(text):
@@ -731,7 +736,7 @@ def read_rules(
         u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
     if u.audience and _young(u.audience):
         u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
-    elif years is not None and years < ADULT_AGE:
+    elif years is not None and years < ADULT_AGE or years is None and u.audience and TEEN.search(u.audience):
         u.tags += [tag for tag in TEEN_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
     if sentiment.mood in ("down", "excited"):
         u.mood = sentiment.mood
@@ -929,12 +934,23 @@ def _young_kept(required: Sequence[str], profile: Profile, u: Understanding) -> 
     return [tag for tag in required if tag in YOUNG_TAGS] if stays_young else []
 
 
+def suited_tags(audience: str | None) -> tuple[str, ...]:
+    """The tags of which a pick for the audience carries one (`RankRequest.suits`): a child's
+    (YOUNG_TAGS), a teenager's (TEEN_TAGS, or one for the whole family); none for an adult."""
+    if not audience:
+        return ()
+    if _young(audience):
+        return YOUNG_TAGS
+    age = re.search(r"\baged (\d+)$", audience)
+    return (*TEEN_TAGS, "family") if age and int(age.group(1)) < ADULT_AGE or TEEN.search(audience) else ()
+
+
 def _young(audience: str) -> bool:
     """Whether the audience is a child: by its age where said ("daughter aged 14": no), else by
     its word ("my kids")."""
     if match := re.search(r"\baged (\d+)$", audience):
         return int(match.group(1)) <= YOUNG_AGE
-    return bool(YOUNG_AUDIENCE.search(audience))
+    return bool(YOUNG_AUDIENCE.search(audience)) and not TEEN.search(audience)
 
 
 def _listed_as_alternatives(text: str, matches: Sequence[re.Match[str]]) -> bool:

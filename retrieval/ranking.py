@@ -129,8 +129,9 @@ class RankingWeights(BaseModel):
     # The moment (client context: time, weather, occasion): its favoured tags lift an item, its
     # disfavoured ones push it down; soft, below an asked-for tag's weight (`tags`).
     context: float = Field(0.2, ge=0)
-    # Whether the tags a request asks for (`RankRequest.required_tags`) are hard (`_fitting`: what
-    # carries them is picked first, then the closest) or only score (the `tags` component). Soft
+    # Whether the tags a request asks for (`RankRequest.required_tags`, and `suits`) are hard
+    # (`_fitting`: what carries them is picked first, then the closest) or only score (the `tags`
+    # component; `suits` then counts for nothing beyond the tags asked). Soft
     # for a catalog whose tags are too sparse to say an item lacks one (ReDial's MovieLens tags).
     required_tags: Literal["hard", "soft"] = "hard"
     # 0: rank by score alone; higher trades score for variety among the top items.
@@ -224,6 +225,11 @@ class RankRequest:
     # What the request itself asks for, beating the person's history: an item must carry a tag
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
+    # The tags that suit whom the request is for, any one of which will do (a child: kids, family;
+    # a teenager: young-adult, family): an item carrying none comes after every item that does,
+    # however much more of the request it fits (`_fitting`): the next fantasy book for a
+    # 13-year-old is a young-adult one, not Outlander.
+    suits: Sequence[str] = ()
     # The categories a required tag was asked of ("a thriller book and a romantic film": thriller
     # of books, romance of films): a group with such tags binds only items of those (`_asks`).
     tag_categories: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -702,8 +708,8 @@ class Ranker:
         if request.from_friends:  # what friends shared liking, and nothing else
             candidate_ids = dict.fromkeys(a.item_id for a in activity if _signal_of_activity(a) > 0)
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded and i not in asked]
-        if w.required_tags == "soft":
-            request = replace(request, required_tags=())
+        if w.required_tags == "soft":  # whom it is for too is a tag the item may lack but have
+            request = replace(request, required_tags=(), suits=())
         seen = set(request.seen)
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
         # In order, what came up before is in its place: the cheapest is the cheapest.
@@ -1167,24 +1173,28 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     documentary; "we need a tent first" after a family camping trip with the family tent shown
     then; "I've read Gone Girl, loved it" with the thrillers shown, not a fresh comedy. Where new
     ones are asked for (`request.fresh_first`: "another"), it comes last: across tiers its repeat
-    penalty cannot keep a shown item that fits below fresh ones that fit less.
+    penalty cannot keep a shown item that fits below fresh ones that fit less. An item that does
+    not suit whom the request is for (`request.suits`) misses more than all of the asks.
     Tier 0 may be empty."""
     within = [item for item in candidates if _satisfies(item, request)]
-    if not asks:
+    if not asks and not request.suits:
         return [within]
-    missed = {item.id: _misses(item, asks) for item in within}
-    if not request.categories:
+    misses = {item.id: _misses(item, asks) for item in within}
+    unsuited = len(asks) + 1
+    missed = {item.id: misses[item.id] + unsuited * bool(request.suits and not set(request.suits) & set(item.tags))
+              for item in within}
+    if not request.categories and asks:
         # Where the request names no category, the closest are of the categories that carry all
         # of what it asks, else some of it: "something for bouldering" is answered with gear,
         # not a book and an album that carry none of it, and "he's 11" after it with gear, not
         # a children's film.
         carrying = set.intersection(*({item.category for item in within if _carries(item, [group])} for group, _ in asks))
-        carrying = carrying or {item.category for item in within if missed[item.id] < len(asks)}
+        carrying = carrying or {item.category for item in within if misses[item.id] < len(asks)}
         within = [item for item in within if not carrying or item.category in carrying]
     fresh = [item for item in within if item.id not in seen]
     shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []
-    for missing in range(len(asks) + 1):
+    for missing in range(unsuited + len(asks) + 1):
         tiers.append([item for item in fresh if missed[item.id] == missing])
         if not request.fresh_first:
             tiers.append([item for item in shown if missed[item.id] == missing])

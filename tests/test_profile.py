@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.profile import Constraints, Context, Profile, Vocabulary, describe, merge_profiles, update_profile
+from bot.profile import Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
 from bot.sentiment import analyze
 from retrieval.ranking import LengthLimit
 from retrieval.schemas import Item
@@ -207,6 +207,8 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     assert teen.constraints.required_tags == ["fantasy"] and "young-adult" in teen.liked_tags
     assert teen.context.audience == "daughter aged 14"
     assert say("a book for my 14-year-old").constraints.required_tags == ["young-adult"]
+    # A teenager said in words is no child ("my teenage son" had asked for kids' books too).
+    assert say("a book for my teenage son").constraints.required_tags == ["young-adult"]
     # A child's age asks for kids' things, in words or digits, and keeps asking for them.
     child = say("a film for my nine year old", "the animated one please")
     assert set(child.constraints.required_tags) == {"animation", "family", "kids"}
@@ -422,3 +424,9 @@ def test_merge_takes_scalars_from_whichever_turn_changed_them() -> None:
     assert merged.context == Context(occasion="birthday", audience="dad")
     # Both changed one value: ours, written last.
     assert merge_profiles(base, ours, Profile(constraints=Constraints(max_price=30))).constraints.max_price == 15
+
+
+def test_what_suits_whom_it_is_for_follows_their_age() -> None:
+    assert suited_tags("nephew aged 13") == ("young-adult", "family") == suited_tags("teenage son")
+    assert suited_tags("kids") == ("family", "kids") == suited_tags("daughter aged 8")
+    assert suited_tags("son aged 30") == () == suited_tags("dad") == suited_tags(None)

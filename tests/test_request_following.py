@@ -4,6 +4,7 @@ returns items that carry the request's tags whatever the person already has."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -249,3 +250,24 @@ def test_the_closest_meet_all_but_one_requirement_and_the_words_rank_them(ranker
         picks = ranker.rank(request, k=3).recommendations
         assert picks[0].item_id == first, query
         assert all({"sci-fi", "drama"} & set(p.tags) for p in picks), query
+
+
+def test_what_does_not_suit_whom_it_is_for_comes_after_all_that_does(stores: Stores, embedder: Embedder) -> None:
+    # The next fantasy book for a 13-year-old had been Outlander, ahead of every young-adult book:
+    # an item that suits the audience comes first, however little else of the request it fits.
+    dataset, origin = Dataset(), Origin("test", None)
+    for item_id, title, tags, description in [
+        ("dragons", "Dragon School", ["fantasy", "young-adult"], "A shy girl trains the smallest dragon."),
+        ("hobbit", "The Little Burrow", ["fantasy", "family"], "A homebody joins a quest for a dragon's gold."),
+        ("highland", "Highland Passion", ["fantasy", "romance"], "A nurse falls through time into a lord's arms."),
+        ("arena", "Arena Games", ["young-adult", "thriller"], "A girl volunteers for a deadly televised contest."),
+    ]:
+        dataset.add(Item(id=item_id, title=title, category="books", description=description, tags=tags), origin)
+    ingest_dataset(dataset, "books", "test", stores.database, stores.vectors, embedder)
+    ranker = Ranker("books", stores.database, stores.vectors, embedder, RankingWeights())
+    teen = RankRequest(query="a fantasy book with dragons", required_tags=[["fantasy"]], suits=["young-adult", "family"])
+    picks = [p.item_id for p in ranker.rank(teen, k=4).recommendations]
+    assert set(picks[:2]) == {"dragons", "hobbit"} and picks[2:] == ["arena", "highland"]
+    # For anyone else, every fantasy book comes before the thriller.
+    anyone = [p.item_id for p in ranker.rank(replace(teen, suits=()), k=4).recommendations]
+    assert set(anyone[:3]) == {"dragons", "hobbit", "highland"} and anyone[3] == "arena"

@@ -141,8 +141,9 @@ def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() 
     assert reader.read(Said("something a bit fancier?", "two picks", picks))[0].min_price == 12.01
     # A price said outright wins.
     assert reader.read(Said("cheaper, under $5", "two picks", picks))[0].max_price == 5
-    # After an answer about one item, cheaper than that one.
+    # After an answer about one item, cheaper than that one; so against the item the message names.
     assert reader.read(Said("something cheaper?", "Arrival (2016) is $6.00.", picks))[0].max_price == 5.99
+    assert reader.read(Said("the second looks good, anything cheaper?", "two picks", picks))[0].max_price == 5.99
 
 
 def test_more_recent_and_older_are_said_against_the_top_suggestion_with_a_year() -> None:
@@ -153,6 +154,8 @@ def test_more_recent_and_older_are_said_against_the_top_suggestion_with_a_year()
     newer = reader.read(Said("hmm, something more recent", "two picks", picks))[0]
     assert (newer.min_year, newer.max_year) == (1980, None)
     assert reader.read(Said("anything older?", "Arrival (2016) is 116 minutes long.", picks))[0].max_year == 2015
+    # Against the item the message names ("the second one" had been ignored for the first pick).
+    assert reader.read(Said("I loved the second one, anything more modern?", "two picks", picks))[0].min_year == 2017
     # Without a suggestion, the last five years and before 1990; an older person is no era.
     assert (read(Said("something recent")).min_year, read(Said("something older")).max_year) == (2021, 1989)
     assert read(Said("a film for my older brother")).max_year is None
