@@ -28,7 +28,11 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 MESSAGE_SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 
 def mentions_problem(message: str) -> bool:
-    return bool(prompts.patterns("support", "intent", "problem").search(message))
+    return bool(prompts.patterns("support", "intent", "problem").search(message)) or mentions_fault(message)
+
+
+def mentions_fault(message: str) -> bool:
+    return bool(prompts.patterns("support", "intent", "fault").search(message))
 
 
 def asks_to_choose(message: str) -> bool:
@@ -79,6 +83,11 @@ class HelpDesk:
             return None
         together = f"{problem} {question}".strip()
         readings = [question, together] if problem and mentions_problem(question) else [together]
+        if mentions_fault(question):
+            # In the articles' words: "snapped" or "won't light" is a faulty item (a follow-up
+            # asking a remedy, "I want a refund", is read as it was said).
+            faulty = prompts.table("support")["intent"]["fault_reading"]
+            readings = [f"{text} ({faulty})" for text in readings]
         similarity: dict[str, float] = {}
         titles: dict[str, str] = {}
         # Read alone, the best article will do; read two ways, each article's likeness to both.

@@ -28,7 +28,7 @@ from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_neg
 from bot.helpdesk import HelpAnswer, HelpDesk, asks_to_look_up_order, choice_part
 from bot.plan import Plan, plan_turn
 from bot.profile import (GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
-                         describe_limits, suited_tags)
+                         describe_limits, for_a_child, suited_tags)
 from bot.reply import ReplyWriter, Written, choose_tone, leaves_it_to_us
 from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
@@ -351,6 +351,7 @@ class Kith:
             avoid_words=c.avoid_words,
             required_tags=required,
             suits=[tag for tag in suited_tags(profile.context.audience) if tag in stats.tags],
+            for_a_child=for_a_child(profile.context.audience),
             tag_categories={tag: categories for said, categories in c.tag_categories.items()
                             for tag in self.vocabulary.tags.kin(said)},
             kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],

@@ -176,7 +176,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "winter": ("winter", "snow", "snowy", "cold weather", "freezing", "alpine", "subzero", "keep me warm", "cold nights",
                "cold night", "chilly nights", "warm sleeping bag", "warmer sleeping bag", "warmest sleeping bag",
                "in the cold", "for the cold", "warm enough"),
-    "ultralight": ("ultralight", "lightweight", "light weight", "ultra-light", "featherweight"),
+    "ultralight": ("ultralight", "lightweight", "light weight", "ultra-light", "featherweight", "packs small",
+                   "packs down small", "pack small", "packable", "light to carry", "light enough to carry"),
     "waterproof": ("waterproof", "rainproof", "watertight", "keeps the rain out", "rain gear", "wet weather",
                    "wet and windy", "wet conditions", "be wet", "keep me dry", "keeps me dry", "stay dry"),
     "budget": ("cheap", "budget", "inexpensive", "affordable", "cheapest", "low-cost", "bargain", "money's tight",
@@ -934,12 +935,16 @@ def _young_kept(required: Sequence[str], profile: Profile, u: Understanding) -> 
     return [tag for tag in required if tag in YOUNG_TAGS] if stays_young else []
 
 
+def for_a_child(audience: str | None) -> bool:
+    return bool(audience) and _young(audience)
+
+
 def suited_tags(audience: str | None) -> tuple[str, ...]:
     """The tags of which a pick for the audience carries one (`RankRequest.suits`): a child's
     (YOUNG_TAGS), a teenager's (TEEN_TAGS, or one for the whole family); none for an adult."""
     if not audience:
         return ()
-    if _young(audience):
+    if for_a_child(audience):
         return YOUNG_TAGS
     age = re.search(r"\baged (\d+)$", audience)
     return (*TEEN_TAGS, "family") if age and int(age.group(1)) < ADULT_AGE or TEEN.search(audience) else ()

@@ -230,6 +230,10 @@ class RankRequest:
     # however much more of the request it fits (`_fitting`): the next fantasy book for a
     # 13-year-old is a young-adult one, not Outlander.
     suits: Sequence[str] = ()
+    # Whether it is for a child: otherwise what is made for children (CHILD_SIZED: "Kids' Hiking
+    # Boot") comes after everything else, as what does not suit (a kids' boot had come first for
+    # "I need new hiking boots").
+    for_a_child: bool = False
     # The categories a required tag was asked of ("a thriller book and a romantic film": thriller
     # of books, romance of films): a group with such tags binds only items of those (`_asks`).
     tag_categories: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -1127,6 +1131,8 @@ def _carries(item: Item, groups: Sequence[Sequence[str]]) -> bool:
     return all(set(group) & set(item.tags) for group in groups if group)
 
 
+# A title that says the item is made for children, in a child's size ("Kids' Daypack").
+CHILD_SIZED = re.compile(r"\bkids['’]", re.I)
 # A group of `RankRequest.required_tags` and the categories whose items it binds (empty: all).
 Ask = tuple[Sequence[str], set[str]]
 
@@ -1174,14 +1180,16 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     then; "I've read Gone Girl, loved it" with the thrillers shown, not a fresh comedy. Where new
     ones are asked for (`request.fresh_first`: "another"), it comes last: across tiers its repeat
     penalty cannot keep a shown item that fits below fresh ones that fit less. An item that does
-    not suit whom the request is for (`request.suits`) misses more than all of the asks.
+    not suit whom the request is for (`request.suits`, `for_a_child`) misses more than all of the
+    asks.
     Tier 0 may be empty."""
     within = [item for item in candidates if _satisfies(item, request)]
-    if not asks and not request.suits:
+    if not asks and not request.suits and (request.for_a_child or not any(CHILD_SIZED.search(i.title) for i in within)):
         return [within]
     misses = {item.id: _misses(item, asks) for item in within}
     unsuited = len(asks) + 1
-    missed = {item.id: misses[item.id] + unsuited * bool(request.suits and not set(request.suits) & set(item.tags))
+    missed = {item.id: misses[item.id] + unsuited * (bool(request.suits and not set(request.suits) & set(item.tags))
+                                                     or not request.for_a_child and bool(CHILD_SIZED.search(item.title)))
               for item in within}
     if not request.categories and asks:
         # Where the request names no category, the closest are of the categories that carry all

@@ -261,6 +261,16 @@ def test_a_problems_follow_up_is_helped_with_the_problem_in_mind(kith: Kith) -> 
     assert again.recommendations == []
 
 
+def test_a_fault_in_everyday_words_is_a_problem_answered_from_the_faults_article(kith: Kith) -> None:
+    # "One of the tent poles snapped" had matched no article (the articles say "faulty"), and
+    # "my stove won't light anymore" and "the book has pages missing" had asked for picks.
+    for user, message in (("pole", "I bought the Ridgeline 2 tent last month and one of the poles snapped, what can I do?"),
+                          ("stove", "my stove won't light anymore"), ("book", "the book has pages missing")):
+        turn = kith.reply(f"fault-{user}", message)
+        assert turn.help is not None and turn.help.title == "Damaged or faulty items", message
+        assert turn.recommendations == [], message
+
+
 def test_a_thank_you_after_a_clarifying_question_likes_none_of_the_picks_it_listed(kith: Kith) -> None:
     # No category named: whatever the picks listed, "thanks" would have liked them all.
     hello = kith.reply("just-browsing", "recommend something")

@@ -271,3 +271,17 @@ def test_what_does_not_suit_whom_it_is_for_comes_after_all_that_does(stores: Sto
     # For anyone else, every fantasy book comes before the thriller.
     anyone = [p.item_id for p in ranker.rank(replace(teen, suits=()), k=4).recommendations]
     assert set(anyone[:3]) == {"dragons", "hobbit", "highland"} and anyone[3] == "arena"
+
+
+def test_what_is_made_for_children_comes_last_unless_it_is_for_a_child(stores: Stores, embedder: Embedder) -> None:
+    # "I need new hiking boots" had answered with the kids' hiking boot first.
+    dataset, origin = Dataset(), Origin("test", None)
+    for item_id, title in [("kids", "Trailblazer Kids' Hiking Boot"), ("mid", "Pathway Waterproof Mid Boot"),
+                           ("leather", "Classic Leather Hiking Boot")]:
+        dataset.add(Item(id=item_id, title=title, category="outdoor", tags=["day-hiking"],
+                         description="A boot for day hikes."), origin)
+    ingest_dataset(dataset, "outdoor", "test", stores.database, stores.vectors, embedder)
+    ranker = Ranker("outdoor", stores.database, stores.vectors, embedder, RankingWeights())
+    boots = RankRequest(query="kids' hiking boots", required_tags=[["day-hiking"]], kinds=["boot"])
+    assert [p.item_id for p in ranker.rank(boots, k=3).recommendations][-1] == "kids"
+    assert ranker.rank(replace(boots, for_a_child=True), k=3).recommendations[0].item_id == "kids"
