@@ -322,7 +322,7 @@ class Makers:
     """The catalog's makers (retrieval.ranking.maker_of) named in text: a name of several words in
     any case ("andy weir"), a one-word name as written ("Radiohead"; "pop culture" names no band
     Culture), or a last name alone where it is capitalized, no everyday word and no other maker's
-    ("Spielberg", "Miyazaki")."""
+    ("Spielberg", "Miyazaki"), and not after another first name ("Norah Jones")."""
 
     def __init__(self, items: Iterable[Item]):
         self._categories: dict[str, set[str]] = {}
@@ -336,15 +336,19 @@ class Makers:
         taken = Counter(last.values())
         self._names = {name.lower(): name for name in last}
         self._words = {name: name for name in names if name not in last}
-        self._words.update({word: name for name, word in last.items()
-                            if taken[word] == 1 and len(word) >= 4 and word.lower() not in EVERYDAY_WORDS})
+        self._last_names = {word for name, word in last.items()
+                            if taken[word] == 1 and len(word) >= 4 and word.lower() not in EVERYDAY_WORDS}
+        self._words.update({word: name for name, word in last.items() if word in self._last_names})
         self._any_case = _alternatives(self._names, re.I)
         self._as_written = _alternatives(self._words, 0)
 
     def find(self, text: str) -> list[tuple[str, re.Match[str]]]:
         """The makers named, each with where (in order, each once)."""
         found = [(self._names[m.group().lower()], m) for m in self._any_case.finditer(text)] if self._names else []
-        found += [(self._words[m.group()], m) for m in self._as_written.finditer(text)] if self._words else []
+        # A last name after a first name that is not the maker's is someone else's ("Norah Jones"
+        # is no Terry Jones).
+        found += [(self._words[m.group()], m) for m in self._as_written.finditer(text)
+                  if not (m.group() in self._last_names and _first_name_before(text, m.start()))] if self._words else []
         first: dict[str, re.Match[str]] = {}
         for name, match in sorted(found, key=lambda pair: pair[1].start()):
             first.setdefault(name, match)
@@ -353,6 +357,13 @@ class Makers:
     def categories(self, makers: Iterable[str]) -> list[str]:
         """The categories of the makers' things."""
         return sorted({category for maker in makers for category in self._categories.get(maker, ())})
+
+
+def _first_name_before(text: str, at: int) -> bool:
+    """Whether a name's first word stands right before `at`: a capitalized word that is no
+    everyday word ("Norah Jones"; not "Loved Spielberg's films")."""
+    before = re.search(r"\b([A-Z][\w'’-]*)\s+$", text[:at])
+    return bool(before) and before.group(1).lower() not in EVERYDAY_WORDS
 
 
 def _alternatives(keys: Collection[str], flags: int) -> re.Pattern[str]:

@@ -447,6 +447,11 @@ def test_rules_read_the_makers_asked_for_by_name_or_by_an_item_of_theirs() -> No
     weir = read("anything by andy weir?")
     assert (weir.makers, weir.categories, "recommend" in weir.intents) == (["Andy Weir"], ["books"], True)
     assert read("a film by Villeneuve").makers == ["Denis Villeneuve"]
+    # Another first name makes it someone else ("Norah Jones" had been Terry Jones); an everyday
+    # word before the last name does not.
+    wife = read("my wife loves Adele and Lea Villeneuve, what film could I get her for Christmas?")
+    assert (wife.makers, wife.opinions) == ([], [])
+    assert read("More by Villeneuve please").makers == ["Denis Villeneuve"]
     assert read("some Culture please").makers == ["Culture"] and read("pop culture books").makers == []
     # By an item: the one named, else the one the last reply named first.
     assert read("more by the same director as Arrival").makers == ["Denis Villeneuve"]
