@@ -309,6 +309,10 @@ DAY_HIKE = re.compile(r"\bday\b", re.I)
 SUM_AFTER = re.compile(r"(?:['’]s|\s*:|\s+(?:is|of|at))(?:\s+(?:around|about|roughly|under|below|max(?:imum)?|up to|"
                        r"no more than|less than))?\s*[$£€]?\s*\d|\s*[$£€]\s*\d|\s+\d{2,}"
                        + NOT_A_SUM, re.I)
+# After the word "budget" itself, a sum said with how near ("total budget around 600"; not "a
+# budget 2 person tent", nor "kids under 10" or "sci-fi under $20" after another word).
+SUM_AFTER_BUDGET = re.compile(r"\s+(?:around|about|roughly|under|below|max(?:imum)?|up to|no more than|less than)"
+                              r"\s*[$£€]?\s*\d+" + NOT_A_SUM, re.I)
 # A time said as a year ("1995") or a decade ("the 90s", "the 1980s", "80's"): `_span` reads both.
 WHEN = r"(?:(?:19|20)\d\d(?!'?s\b)|(?:the\s+)?(?:19|20)?[0-9]0'?s\b)"
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
@@ -669,7 +673,8 @@ def read_rules(
     refining = set()
     habit = habit_changed(text)
     for tag, match in found_tags:
-        if SUM_AFTER.match(_spoken_numbers(text[match.end():])):
+        after = _spoken_numbers(text[match.end():])
+        if SUM_AFTER.match(after) or match.group().lower() == "budget" and SUM_AFTER_BUDGET.match(after):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
         if tag == "day-hiking" and MULTI_DAY.search(text) and not DAY_HIKE.search(match.group()):
             tag = "backpacking"  # "hiking in the Alps for a week" is no day hike

@@ -164,6 +164,9 @@ def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:
     assert (stated.constraints.max_price, stated.liked_tags, stated.constraints.required_tags) == (5, [], [])
     total = say("need a tent and a sleeping bag, total budget 400")
     assert (total.constraints.max_price, total.liked_tags) == (400, [])
+    # "Around" before the sum had made it budget gear under 600.
+    for message in ("a tent and sleeping bags for two, total budget around 600", "budget about £600 for everything"):
+        assert (say(message).constraints.max_price, say(message).liked_tags) == (600, []), message
     # A number with a unit is no sum: a budget 2-person tent is budget gear of any price, and
     # "kids under 10" an age.
     for message in ("a budget 2 person tent", "a budget 2-person tent"):
