@@ -11,6 +11,7 @@ from typing import Any, Literal
 import prompts
 from bot.sentiment import Sentiment
 from bot.sessions import StoredMessage
+from bot.understanding import Understanding
 
 HandoffReason = Literal["asked", "negative", "failures"]
 
@@ -37,12 +38,14 @@ def gives_up(message: str) -> bool:
     return bool(prompts.patterns("support", "handoff", "gives_up").search(message))
 
 
-def is_negative(message: str, sentiment: Sentiment) -> bool:
+def is_negative(message: str, sentiment: Sentiment, understanding: Understanding | None = None) -> bool:
     """A negative turn is about the experience: a complaint, or a clearly negative message that
-    is not taste ("I hated Psycho" is a dislike, "nah, too sad" turns the picks down: not
-    frustration) nor the person's own mood ("I'm in a bad mood": a warm reply, no hand-off)."""
+    is not taste ("I hated Psycho" is a dislike, "nah, too sad" turns the picks down, "actually
+    make it something scary instead" asks for scary things: not frustration) nor the person's own
+    mood ("I'm in a bad mood": a warm reply, no hand-off)."""
     threshold = float(prompts.table("support")["handoff"]["negative_polarity"])
-    taste = "dislike" in sentiment.items.values() or sentiment.mood == "rejecting"
+    asks = understanding is not None and bool(understanding.tags or understanding.categories)
+    taste = "dislike" in sentiment.items.values() or sentiment.mood == "rejecting" or asks
     return complains(message) or (sentiment.polarity <= threshold and not taste and sentiment.mood != "down")
 
 

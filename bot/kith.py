@@ -447,7 +447,7 @@ class Kith:
             failed = help_answer is None
             replies = prompts.table("support")["replies"]
             # A problem said in anger or distress ("my boots leak, this is ridiculous") is met with an apology.
-            sorry = replies["sorry"] + " " if is_negative(message, sentiment) else ""
+            sorry = replies["sorry"] + " " if is_negative(message, sentiment, understanding) else ""
             # Kith answers from the help centre; it cannot see anyone's orders, and says so.
             unseen = replies["no_order_access"] + " " if asks_to_look_up_order(message) else ""
             yield reply.add(sorry + unseen + (help_answer.text if help_answer else replies["help_not_found"]))
@@ -470,7 +470,7 @@ class Kith:
             failed = failed or not picks.recommendations or sentiment.mood == "rejecting"
         clock.lap("reply")
 
-        negative = is_negative(message, sentiment)
+        negative = is_negative(message, sentiment, understanding)
         failed = failed or complains(message)
         handoff = None
         reason = None if plan.refusal else handoff_reason(message, negative, failed, opened.history)
@@ -564,8 +564,8 @@ class Kith:
         if picks.asked:
             replies = prompts.table("support")["replies"]
             if picks.recommendations:
-                asked = self.writer.clarifying_question(profile, picks.recommendations,
-                                                        replies["sorry"] if is_negative(message, sentiment) else None)
+                sorry = replies["sorry"] if is_negative(message, sentiment, understanding) else None
+                asked = self.writer.clarifying_question(profile, picks.recommendations, sorry)
             elif request.from_friends:
                 asked = replies["no_friends_picks"]
             else:

@@ -228,6 +228,9 @@ NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone"
 # Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
 # answer to it (as the client's summer is not: bot/context.py).
 SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
+# A category said as not wanted, right before it ("I meant a book, not a film", "no films"; not
+# "I don't want to watch anything scary", which still wants a film).
+NOT_THIS_KIND = re.compile(r"\b(?:not|no)\s+(?:an?\s+|any\s+)?$", re.I)
 # Where a request's clause ends: "a thriller book for me | and a romantic film for my wife".
 REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
@@ -630,7 +633,8 @@ def read_rules(
     # What they have already is not what they ask for: "he already has a harness" asks for no
     # harness, nor for gear at all.
     u.categories = sorted({name for name, match in vocabulary.categories.find(text)
-                           if not OWNED_BEFORE.search(text[:match.start()])}) or sorted(implied)
+                           if not OWNED_BEFORE.search(text[:match.start()])
+                           and not NOT_THIS_KIND.search(text[:match.start()])}) or sorted(implied)
     said_kinds = [(KIND_PHRASES.get(match.group().lower(), match.group().lower()), match) for match in GEAR_KIND.finditer(text)]
     u.kinds = list(dict.fromkeys(kind for kind, match in said_kinds
                                  if not _negated(text, match.start())  # "a hammock, not a tent"

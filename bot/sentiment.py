@@ -35,10 +35,16 @@ NEUTRAL_BAND = 0.05
 # The clause of plain VADER's reading of a mention (`item_feeling`, the baseline).
 CLAUSE_BREAK = re.compile(r"[.!?;]+|,\s*(?:but|though|although|yet|whereas|while)\b|\b(?:but|though|although|whereas|however)\b", re.I)
 REJECTION = re.compile(
-    r"^\s*(no|nope|nah)\b|\bnot (that(?! it\b)|those|these|them|it|for me|really)\b|\bnone of (those|these|them)\b|"
+    # "Not that one", not "not that scary" (a degree: less of it, said of what is wanted).
+    r"^\s*(no|nope|nah)\b|\bnot (that(?! it\b)(?!\s+(?!(?:one|ones|film|movie|book|album|record|kind|sort|type|stuff|"
+    r"thing|genre)\b)[a-z]+\b)|those|these|them|it|for me|really)\b|\bnone of (those|these|them)\b|"
     r"\bsomething (else|different)\b|\b(don'?t|do not|didn'?t) (like|want|fancy) (those|these|that|them|any)\b",
     re.I,
 )
+# Putting the request right ("no wait, I meant a book, not a film"): the picks answered what was
+# misunderstood, and say nothing of the person's taste.
+# ("if you know what I mean" puts nothing right).
+CORRECTING = re.compile(r"\b(?:i|we) meant\b|^\W*(?:(?:no|wait|sorry|oops|sorry)\W+)*(?:i|we) mean\b", re.I)
 # What someone reads, watches or hears a lot of ("I read a lot of thrillers", "I usually watch
 # horror"), right before it: with a wish for a change after it ("but I want something different
 # this time": `habit_changed`), the change is from that, not from the suggestions.
@@ -308,9 +314,9 @@ def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     ("no, not those"; "Avatar? not really" is about Avatar)."""
     # "No, I haven't seen it" rejects nothing; nor does "something else, he's already read that",
     # nor "not that one, I've seen it", nor a change from a habit ("I read a lot of thrillers,
-    # but I want something different").
+    # but I want something different"), nor a request put right ("no wait, I meant a book").
     if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)
-                                                                   or habit_changed(text)):
+                                                                   or habit_changed(text) or CORRECTING.search(text)):
         return "rejecting"
     if DOWN_WORDS.search(text) and score < 0.5 and asked_whether(text) == (0, 0):
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the
@@ -528,8 +534,8 @@ def analyze(text: str, mentions: list[FoundTitle], asked: str = "") -> Sentiment
     plain = without_titles(text, mentions)
     score = polarity(plain)
     items, answer = read_opinions(text, mentions, asked)
-    if any(CHOOSING.search(text[: mention.start]) for mention in mentions):
-        answer = "neutral"
+    if any(CHOOSING.search(text[: mention.start]) for mention in mentions) or CORRECTING.search(text):
+        answer = "neutral"  # a choice made, or the request put right, says nothing of the picks
     answering = text[: min((mention.start for mention in mentions), default=len(text))]
     return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked, answering),
                      items=items, answer=answer)

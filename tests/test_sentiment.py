@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.handoff import is_negative
 from bot.sentiment import analyze
+from bot.understanding import Understanding
 from retrieval.titles import FoundTitle, TitleFinder
 
 FINDER = TitleFinder([
@@ -249,6 +250,21 @@ def test_a_bad_mood_or_turning_picks_down_is_no_frustration_with_the_service() -
     assert not is_negative("nah, too sad", analyze("nah, too sad", []))
     late = "This is awful, my order is late and nobody answers my emails"
     assert is_negative(late, analyze(late, []))
+    # A wish whose words are negative asks for them ("something scary" had counted towards a
+    # hand-off for frustration).
+    scary = "actually make it something scary instead"
+    assert is_negative(scary, analyze(scary, [])) and not is_negative(scary, analyze(scary, []),
+                                                                      Understanding(tags=["scary"]))
+    assert is_negative("this is useless, a scary film then", analyze("", []), Understanding(tags=["scary"]))
+
+
+def test_putting_the_request_right_turns_no_pick_down() -> None:
+    # "No wait, I meant a book, not a film" had disliked and turned down six films.
+    corrected = analyze("no wait, I meant a book, not a film", [])
+    assert (corrected.answer, corrected.mood) == ("neutral", "neutral")
+    # "Not that scary" is a degree of what is wanted, "not that one" turns a pick down.
+    assert analyze("not that scary though, I'm a wimp", []).mood != "rejecting"
+    assert analyze("not that one", []).mood == "rejecting"
 
 
 def test_a_wish_for_what_it_is_not_is_no_complaint_and_no_mood() -> None:

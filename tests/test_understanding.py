@@ -74,6 +74,15 @@ def test_after_an_answer_about_one_pick_a_choice_is_about_that_pick_and_closes()
     assert "smalltalk" not in read(Said("I'll take it if there's nothing cheaper", answer, picks)).intents
 
 
+def test_a_category_said_as_not_wanted_is_not_asked_for() -> None:
+    # "I meant a book, not a film" had asked for books and films, and turned the films down.
+    picks = ("alien", "arrival")
+    corrected = read(Said("no wait, I meant a book, not a film", "Try Alien (1979) or Arrival (2016)", picks))
+    assert corrected.categories == ["books"] and not corrected.rejects_suggestions and felt(corrected) == {}
+    assert read(Said("no films please, a book")).categories == ["books"]
+    assert read(Said("I don't want to watch anything scary")).categories == ["films"]
+
+
 def test_rules_read_the_first_and_the_second_among_the_suggestions() -> None:
     said = Said("Already saw the first, it was great. The second one I don't know", "Alien or Arrival?",
                 ("alien", "arrival"))
