@@ -135,7 +135,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "musical": ("musical", "musicals", "sing-along", "singalong", "song and dance"),
     "children": ("children", "kids", "kid", "family"),
     "cozy": ("cozy", "cosy", "comforting", "snug", "hygge", "curl up with", "quiet night in"),
-    "dark": ("dark", "bleak", "grim", "gloomy", "gritty", "disturbing", "harrowing"),
+    "dark": ("dark", "bleak", "grim", "gloomy", "gritty", "disturbing", "harrowing", "violent", "violence", "brutal"),
     "slow-burn": ("slow-burn", "slow burn", "slow-paced", "slow burner", "takes its time"),
     "fast-paced": ("fast-paced", "action-packed", "pacey", "high-octane"),
     "quirky": ("quirky", "offbeat", "whimsical", "eccentric", "twee", "oddball"),
