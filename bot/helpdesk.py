@@ -14,13 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 
 import prompts
+from bot.faithfulness import FUNCTION_WORDS
 from retrieval.database import Database
 from retrieval.embeddings import Embedder
+from retrieval.ranking import says
 from retrieval.vectors import VectorStore
 
 # Cosine similarity a help article needs to answer a question. Measured on the demo articles:
 # matching questions score 0.40-0.69, recommendation requests and off-topic text 0.20-0.27.
 HELP_MIN_SIMILARITY = 0.30
+# How much the question's own words that an article says count beside its likeness in meaning
+# (a hybrid search): "what if the boots don't fit?" is answered by the article that says "Boots a
+# bit snug", which the embedding alone ranks below the warranty. Measured with
+# bench/help_answers.py (README).
+HELP_WORD_WEIGHT = 0.2
+# The articles closest in meaning whose words are compared (a help centre is small).
+HELP_CANDIDATES = 20
 # The sentences of an article closest to the question, beside its lead (`HelpDesk.answer`).
 ANSWER_SENTENCES = 2
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -66,12 +75,15 @@ class HelpAnswer:
 class HelpDesk:
     """Answers problems from one catalog's help articles."""
 
-    def __init__(self, catalog: str, database: Database, vectors: VectorStore, embedder: Embedder):
+    def __init__(self, catalog: str, database: Database, vectors: VectorStore, embedder: Embedder,
+                 word_weight: float = HELP_WORD_WEIGHT):
         self.catalog = catalog
         self.database = database
         self.vectors = vectors
         self.embedder = embedder
+        self.word_weight = word_weight
         self._sentences: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._texts: dict[str, str] | None = None
 
     def answer(self, question: str, problem: str = "") -> HelpAnswer | None:
         """The closest article's answer to `question`, its most relevant sentences. A follow-up
@@ -90,11 +102,13 @@ class HelpDesk:
             readings = [f"{text} ({faulty})" for text in readings]
         similarity: dict[str, float] = {}
         titles: dict[str, str] = {}
-        # Read alone, the best article will do; read two ways, each article's likeness to both.
-        limit = count if len(readings) > 1 else 1
+        # Each article's likeness to each reading, in meaning and in the words it shares; read two
+        # ways, the mean.
         for reading in readings:
-            for hit in self.vectors.query(self.catalog, "help", text=reading, limit=limit):
-                similarity[hit.id] = similarity.get(hit.id, 0.0) + hit.similarity / len(readings)
+            words = _content_words(reading)
+            for hit in self.vectors.query(self.catalog, "help", text=reading, limit=min(count, HELP_CANDIDATES)):
+                score = hit.similarity + self.word_weight * self._shared(words, hit.id)
+                similarity[hit.id] = similarity.get(hit.id, 0.0) + score / len(readings)
                 titles[hit.id] = str(hit.metadata.get("title", hit.id))
         best = max(similarity, key=similarity.__getitem__)
         if similarity[best] < HELP_MIN_SIMILARITY:
@@ -112,6 +126,13 @@ class HelpDesk:
         chosen = sorted({stated[0], *closest})  # in the article's order
         return HelpAnswer(best, titles[best], " ".join(sentences[i] for i in chosen), round(similarity[best], 3))
 
+    def _shared(self, words: list[str], article_id: str) -> float:
+        """The share of the question's content words that the article's title, body or tags say."""
+        if self._texts is None:
+            self._texts = {a.id: " ".join([a.title, a.body, *a.tags]) for a in self.database.help_articles(self.catalog)}
+        text = self._texts.get(article_id, "")
+        return sum(says(text, word) for word in words) / len(words) if words else 0.0
+
     def _article_sentences(self, article_id: str) -> tuple[list[str], np.ndarray]:
         if article_id not in self._sentences:
             article = next((a for a in self.database.help_articles(self.catalog) if a.id == article_id), None)
@@ -123,5 +144,12 @@ class HelpDesk:
         return self._sentences[article_id]
 
     def forget(self) -> None:
-        """Drop cached sentences (articles were re-ingested)."""
+        """Drop cached sentences and texts (articles were re-ingested)."""
         self._sentences.clear()
+        self._texts = None
+
+
+def _content_words(text: str) -> list[str]:
+    """The words of a question that say what it is about: not function words, three letters or more."""
+    return list(dict.fromkeys(w for w in re.findall(r"[a-z][a-z'’]+", text.lower())
+                              if len(w) >= 3 and w not in FUNCTION_WORDS))

@@ -276,6 +276,15 @@ FAULTS = {
 }
 
 
+def test_a_question_is_answered_by_the_article_that_says_its_words_and_names_no_pick(kith: Kith) -> None:
+    # "What if the boots don't fit?" had found no article (by meaning alone the warranty came
+    # first, under the bar); "can I return a book if I've already read it?" had also got books.
+    fit = kith.reply("boots-fit", "what if the boots don't fit?")
+    assert fit.help is not None and fit.help.title == "Exchanging an item for a different size or colour"
+    read = kith.reply("read-it", "can I return a book if I've already read it?")
+    assert read.help is not None and read.help.title == "Returns and refunds" and read.recommendations == []
+
+
 def test_faults_in_everyday_words_find_their_article(kith: Kith) -> None:
     found = {message: answer.title if (answer := kith.helpdesk.answer(message)) else None for message in FAULTS}
     assert found == FAULTS
