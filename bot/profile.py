@@ -330,6 +330,11 @@ RECENT = re.compile(r"\b(?:recent|modern|latest|new (?:releases?|out|ones?|this 
 # Not "a six year old", "my older brother", "my old man".
 NOT_A_PERSON = r"(?!\s+(?:man|lady|boy|girl|mate|pal|friends?|brothers?|sisters?|sons?|daughters?|cousins?)\b)"
 OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|vintage)\b{NOT_A_PERSON}", re.I)
+# Old said of a pick ("it's pretty old", "that one's too old"): a description, not a wish for old
+# things; "too old" wishes for newer than it.
+OLD_SAID_OF_IT = re.compile(r"\b(?:it|that|this|that one|this one|they|those|these)(?:['’]s|['’]re| is| are| was| were)\s+"
+                            r"(?:(?:pretty|quite|a bit|a little|rather|very|really|so|kind of|kinda|a tad)\s+)?"
+                            r"(too\s+)?old\b", re.I)
 # Newer or older than what the last reply named ("something more recent" after a 2011 film).
 NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)
 OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
@@ -1076,6 +1081,13 @@ def _read_era(u: Understanding, text: str, today: date, dated: int | None = None
     wanted = [_span(match.group()) for match in DECADE.finditer(text) if not _negated(text, match.start())]
     if wanted:
         u.min_year, u.max_year = min(first for first, _ in wanted), max(last for _, last in wanted)
+        return
+    if said_of_it := OLD_SAID_OF_IT.search(text):
+        # "It's pretty old" describes the pick, no wish for old things; "that one's too old" wishes
+        # for newer than it.
+        if said_of_it.group(1) and dated is not None:
+            u.take_back.append("era")
+            u.min_year = dated + 1
         return
     newer = NEWER.search(text)
     if dated is not None and (newer or OLDER.search(text)):

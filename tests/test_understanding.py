@@ -163,6 +163,11 @@ def test_more_recent_and_older_are_said_against_the_top_suggestion_with_a_year()
     newer = reader.read(Said("hmm, something more recent", "two picks", picks))[0]
     assert (newer.min_year, newer.max_year) == (1980, None)
     assert reader.read(Said("anything older?", "Arrival (2016) is 116 minutes long.", picks))[0].max_year == 2015
+    # Old said of a pick describes it ("it's pretty old" had asked for films before 1990); too old
+    # asks for newer than it.
+    described = reader.read(Said("has he likely seen the first one? it's pretty old", "two picks", picks))[0]
+    assert (described.min_year, described.max_year) == (None, None)
+    assert reader.read(Said("that one's a bit too old for him", "two picks", picks))[0].min_year == 1980
     # Against the item the message names ("the second one" had been ignored for the first pick).
     assert reader.read(Said("I loved the second one, anything more modern?", "two picks", picks))[0].min_year == 2017
     # Without a suggestion, the last five years and before 1990; an older person is no era.
