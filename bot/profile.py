@@ -236,6 +236,10 @@ REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
+# A pick said to be something, in the sentence so far ("the second one is great but not really
+# party music", "it's not scary"): a tag negated after it says what the pick is not, no wish.
+PICK_DESCRIBED = re.compile(r"\b(?:it|that|this|that one|this one|the (?:first|second|third|last|other)(?: one)?)"
+                            r"(?:['’]s|\s+(?:is|was|isn['’]?t|wasn['’]?t))\b[^.;!?]*$", re.I)
 # A verb of liking right before what it is felt about ("I don't really like romance").
 FEELING_FOR = re.compile(r"\b(?:like|love|enjoy|hate|dislike|stand|fancy|into)\s+(?:(?:a|an|the|any|much|all)\s+)?$", re.I)
 # Words that point at the suggestions ("loved it", "not those", "the first one").
@@ -691,6 +695,8 @@ def read_rules(
         # something different this time"), is avoided now.
         of_habit = habit is not None and habit.end() <= match.start() and not CLAUSE_END.search(
             text, habit.end(), match.start())
+        if _negated(text, match.start()) and PICK_DESCRIBED.search(text[:match.start()]):
+            continue  # "the second one is great but not really party music" says what a pick is not
         if _negated(text, match.start()) or of_habit:
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:

@@ -231,7 +231,7 @@ LESSER_THAN_NAMED = re.compile(r"^\W*(?:(?:but|and)\s+)?(?:not (?:as|so) (?:\w+ 
 STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:\w+ )?(?:liked|loved|enjoyed)\b", re.I)
 # Films of a kind ("I do not like stephen king movies", "the war movies that are not in
 # English"), unless the words point at the ones just named ("I love those movies", "both films").
-KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows)\b", re.I)
+KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows|music)\b", re.I)
 # A clause that opens with a wish for something new ("something funny then", "ok, anything
 # lighter?", "recommend a film"): its words describe what is wanted, not the suggestions
 # ("something like that" points at them; "it sounds like something I'd like" and "I'm not

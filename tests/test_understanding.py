@@ -74,6 +74,15 @@ def test_after_an_answer_about_one_pick_a_choice_is_about_that_pick_and_closes()
     assert "smalltalk" not in read(Said("I'll take it if there's nothing cheaper", answer, picks)).intents
 
 
+def test_what_a_pick_is_said_not_to_be_is_no_wish_against_it() -> None:
+    # "The second one is great but not really party music" had avoided party music and disliked
+    # the second pick.
+    picks = ("alien", "arrival")
+    said = read(Said("the second one is great but not really family stuff", "Try Alien (1979) or Arrival (2016)", picks))
+    assert said.avoid == [] and felt(said) == {"arrival": "like"}
+    assert read(Said("great, but nothing scary please", "Try Alien (1979) or Arrival (2016)", picks)).avoid == ["scary"]
+
+
 def test_a_category_said_as_not_wanted_is_not_asked_for() -> None:
     # "I meant a book, not a film" had asked for books and films, and turned the films down.
     picks = ("alien", "arrival")
