@@ -567,13 +567,17 @@ def test_giving_up_on_the_bot_gets_an_apology_and_no_picks_and_says_nothing_of_t
     # "Forget it, you're useless" had answered with six more films and disliked the six before.
     films = kith.reply("gives-up", "a scary film")
     gave_up = kith.reply("gives-up", "forget it, you're useless", films.session_id)
-    assert gave_up.text.startswith("I'm sorry I haven't been able to help.\n\nI'm passing this conversation")
-    assert gave_up.recommendations == [] and gave_up.handoff is not None
+    assert gave_up.text == "I'm sorry I haven't been able to help." and gave_up.recommendations == []
     assert gave_up.profile.dislikes == [] and gave_up.profile.likes == []
-    # After the hand-off, it says the team has the conversation; "never mind" alone is a friendly word.
+    # A wish for scary things was no frustration: the second complaint in a row hands off.
+    assert gave_up.handoff is None
     again = kith.reply("gives-up", "this is a waste of my time, forget it", gave_up.session_id)
-    assert again.text.startswith("I'm sorry I haven't been able to help. A member of our team already has")
-    assert again.recommendations == []
+    assert again.text.startswith("I'm sorry I haven't been able to help.\n\nI'm passing this conversation")
+    assert again.recommendations == [] and again.handoff is not None
+    # After the hand-off, it says the team has the conversation; "never mind" alone is a friendly word.
+    after = kith.reply("gives-up", "useless, forget it", again.session_id)
+    assert after.text.startswith("I'm sorry I haven't been able to help. A member of our team already has")
+    assert after.recommendations == []
     calm = kith.reply("gives-up-calmly", "never mind", kith.reply("gives-up-calmly", "a funny film").session_id)
     assert calm.text.startswith("Happy to help!") and calm.recommendations == []
 
