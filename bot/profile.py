@@ -238,7 +238,9 @@ REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
 # A pick said to be something, in the sentence so far ("the second one is great but not really
 # party music", "it's not scary"): a tag negated after it says what the pick is not, no wish.
-PICK_DESCRIBED = re.compile(r"\b(?:it|that|this|that one|this one|the (?:first|second|third|last|other)(?: one)?)"
+# The pick opens its clause ("a mystery novel that isn't too grim" wishes for no grim one).
+PICK_DESCRIBED = re.compile(r"(?:^|[,;:]\s*|\b(?:but|and|though|so)\s+)"
+                            r"(?:it|that|this|that one|this one|the (?:first|second|third|last|other)(?: one)?)"
                             r"(?:['’]s|\s+(?:is|was|isn['’]?t|wasn['’]?t))\b[^.;!?]*$", re.I)
 # A verb of liking right before what it is felt about ("I don't really like romance").
 FEELING_FOR = re.compile(r"\b(?:like|love|enjoy|hate|dislike|stand|fancy|into)\s+(?:(?:a|an|the|any|much|all)\s+)?$", re.I)
@@ -383,6 +385,7 @@ AGE = re.compile(rf"\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who[
                  r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
                  rf"|\b{SAID_AGE}[- ]?(?:years?[- ]old|yo)\b", re.I)
 YOUNG_AGE = 12
+EARLY_TEEN_AGE = 14
 ADULT_AGE = 18
 # What a teenager's age asks for, where the catalog has it: a lift beside the request's own tags
 # (as an occasion's tag: OCCASION_TAGS), the request where it names nothing else.
@@ -961,13 +964,17 @@ def for_a_child(audience: str | None) -> bool:
 
 def suited_tags(audience: str | None) -> tuple[str, ...]:
     """The tags of which a pick for the audience carries one (`RankRequest.suits`): a child's
-    (YOUNG_TAGS), a teenager's (TEEN_TAGS, or one for the whole family); none for an adult."""
+    (YOUNG_TAGS); a teenager's (TEEN_TAGS), or to EARLY_TEEN_AGE one for the whole family too (The
+    Hobbit for a 13-year-old; a picture book for the family is no book for a 15-year-old); none
+    for an adult."""
     if not audience:
         return ()
     if for_a_child(audience):
         return YOUNG_TAGS
     age = re.search(r"\baged (\d+)$", audience)
-    return (*TEEN_TAGS, "family") if age and int(age.group(1)) < ADULT_AGE or TEEN.search(audience) else ()
+    if age and int(age.group(1)) <= EARLY_TEEN_AGE:
+        return (*TEEN_TAGS, "family")
+    return TEEN_TAGS if age and int(age.group(1)) < ADULT_AGE or TEEN.search(audience) else ()
 
 
 def _young(audience: str) -> bool:

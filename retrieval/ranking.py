@@ -226,9 +226,9 @@ class RankRequest:
     # of each group (any one of a group will do: near-synonyms such as comedy and funny).
     required_tags: Sequence[Sequence[str]] = ()
     # The tags that suit whom the request is for, any one of which will do (a child: kids, family;
-    # a teenager: young-adult, family): an item carrying none comes after every item that does,
-    # however much more of the request it fits (`_fitting`): the next fantasy book for a
-    # 13-year-old is a young-adult one, not Outlander.
+    # a teenager: young-adult, and family to 14): an item carrying none comes after every item
+    # that does, however much more of the request it fits (`_fitting`): the next fantasy book
+    # for a 13-year-old is a young-adult one, not Outlander.
     suits: Sequence[str] = ()
     # Whether it is for a child: otherwise what is made for children (CHILD_SIZED: "Kids' Hiking
     # Boot") comes after everything else, as what does not suit (a kids' boot had come first for

@@ -430,6 +430,7 @@ def test_merge_takes_scalars_from_whichever_turn_changed_them() -> None:
 
 
 def test_what_suits_whom_it_is_for_follows_their_age() -> None:
-    assert suited_tags("nephew aged 13") == ("young-adult", "family") == suited_tags("teenage son")
+    assert suited_tags("nephew aged 13") == ("young-adult", "family")
+    assert suited_tags("son aged 15") == ("young-adult",) == suited_tags("teenage son")
     assert suited_tags("kids") == ("family", "kids") == suited_tags("daughter aged 8")
     assert suited_tags("son aged 30") == () == suited_tags("dad") == suited_tags(None)
