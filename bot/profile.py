@@ -971,18 +971,23 @@ def suited_tags(audience: str | None) -> tuple[str, ...]:
         return ()
     if for_a_child(audience):
         return YOUNG_TAGS
-    age = re.search(r"\baged (\d+)$", audience)
-    if age and int(age.group(1)) <= EARLY_TEEN_AGE:
+    age = _age(audience)
+    if age is not None and age <= EARLY_TEEN_AGE:
         return (*TEEN_TAGS, "family")
-    return TEEN_TAGS if age and int(age.group(1)) < ADULT_AGE or TEEN.search(audience) else ()
+    return TEEN_TAGS if age is not None and age < ADULT_AGE or age is None and TEEN.search(audience) else ()
 
 
 def _young(audience: str) -> bool:
     """Whether the audience is a child: by its age where said ("daughter aged 14": no), else by
-    its word ("my kids")."""
-    if match := re.search(r"\baged (\d+)$", audience):
-        return int(match.group(1)) <= YOUNG_AGE
+    its word ("my kids"; not "my teenage son")."""
+    if (age := _age(audience)) is not None:
+        return age <= YOUNG_AGE
     return bool(YOUNG_AUDIENCE.search(audience)) and not TEEN.search(audience)
+
+
+def _age(audience: str) -> int | None:
+    """The age the audience was said to be ("nephew aged 13"), if any."""
+    return int(match.group(1)) if (match := re.search(r"\baged (\d+)$", audience)) else None
 
 
 def _listed_as_alternatives(text: str, matches: Sequence[re.Match[str]]) -> bool:

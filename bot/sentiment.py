@@ -42,9 +42,8 @@ REJECTION = re.compile(
     re.I,
 )
 # Putting the request right ("no wait, I meant a book, not a film"): the picks answered what was
-# misunderstood, and say nothing of the person's taste.
-# ("if you know what I mean" puts nothing right).
-CORRECTING = re.compile(r"\b(?:i|we) meant\b|^\W*(?:(?:no|wait|sorry|oops|sorry)\W+)*(?:i|we) mean\b", re.I)
+# misunderstood, and say nothing of the person's taste ("if you know what I mean" puts nothing right).
+CORRECTING = re.compile(r"\b(?:i|we) meant\b|^\W*(?:(?:no|wait|sorry|oops)\W+)*(?:i|we) mean\b", re.I)
 # What someone reads, watches or hears a lot of ("I read a lot of thrillers", "I usually watch
 # horror"), right before it: with a wish for a change after it ("but I want something different
 # this time": `habit_changed`), the change is from that, not from the suggestions.

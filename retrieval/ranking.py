@@ -712,7 +712,7 @@ class Ranker:
         if request.from_friends:  # what friends shared liking, and nothing else
             candidate_ids = dict.fromkeys(a.item_id for a in activity if _signal_of_activity(a) > 0)
         candidates = [stats.items[i] for i in candidate_ids if i in stats.items and i not in excluded and i not in asked]
-        if w.required_tags == "soft":  # whom it is for too is a tag the item may lack but have
+        if w.required_tags == "soft":  # what suits whom it is for is said by tags too
             request = replace(request, required_tags=(), suits=())
         seen = set(request.seen)
         seen |= {other for item_id in request.seen for other in stats.listings.get(item_id, ())}
@@ -1184,13 +1184,11 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     asks.
     Tier 0 may be empty."""
     within = [item for item in candidates if _satisfies(item, request)]
-    if not asks and not request.suits and (request.for_a_child or not any(CHILD_SIZED.search(i.title) for i in within)):
+    if not asks and not any(_unsuited(item, request) for item in within):
         return [within]
     misses = {item.id: _misses(item, asks) for item in within}
     unsuited = len(asks) + 1
-    missed = {item.id: misses[item.id] + unsuited * (bool(request.suits and not set(request.suits) & set(item.tags))
-                                                     or not request.for_a_child and bool(CHILD_SIZED.search(item.title)))
-              for item in within}
+    missed = {item.id: misses[item.id] + unsuited * _unsuited(item, request) for item in within}
     if not request.categories and asks:
         # Where the request names no category, the closest are of the categories that carry all
         # of what it asks, else some of it: "something for bouldering" is answered with gear,
@@ -1209,6 +1207,13 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
         if sum(map(len, tiers)) >= k:
             break
     return [*tiers, shown] if request.fresh_first else tiers
+
+
+def _unsuited(item: Item, request: RankRequest) -> bool:
+    """Whether the item does not suit whom the request is for: it carries none of the tags that
+    do (`suits`), or it is made for children and the request is not for a child."""
+    return (bool(request.suits) and not set(request.suits) & set(item.tags)
+            or not request.for_a_child and bool(CHILD_SIZED.search(item.title)))
 
 
 def of_kind(item: Item, kinds: Sequence[str]) -> bool:
