@@ -70,17 +70,17 @@ def asked_facts(message: str) -> list[Fact]:
     return [fact for fact in FACTS if fact in asked or fact == "price" and "total" in asked]
 
 
-def asked_whether(message: str) -> tuple[int, int]:
+def asked_whether(message: str) -> tuple[int, int] | None:
     """Where the words are that a yes-or-no question asks about an item ("is the first one
     scary?": " scary"), in which catalog tags are asked about: up to the question's end, in any
-    clause ("the third looks good but is it very romantic?"); (0, 0) for any other message."""
+    clause ("the third looks good but is it very romantic?"); None for any other message."""
     if QUESTION.search(message):
         for start, clause in _whether_clauses(message):
             if match := IS_IT.match(clause):
                 begin = start + match.end()
                 stop = SENTENCE_STOP.search(message, begin)
                 return begin, stop.start() if stop else len(message)
-    return 0, 0
+    return None
 
 
 def _whether_clauses(message: str) -> Iterator[tuple[int, str]]:

@@ -758,9 +758,9 @@ def read_rules(
                   or re.match(rf"[\s-]+({PERSON})\b", text[age.end():], re.I)
                   or re.search(rf"\bmy ({PERSON})\b(?!.*\bmy {PERSON}\b)", text[:age.start()], re.I))
         u.audience = f"{u.audience or (person.group(1).lower() if person else 'someone')} aged {years}"
-    if u.audience and _young(u.audience):
+    if for_a_child(u.audience):
         u.tags += [tag for tag in YOUNG_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
-    elif years is not None and years < ADULT_AGE or years is None and u.audience and TEEN.search(u.audience):
+    elif u.audience and _teen(u.audience):
         u.tags += [tag for tag in TEEN_TAGS if tag in vocabulary.tags.names and tag not in u.tags]
     if sentiment.mood in ("down", "excited"):
         u.mood = sentiment.mood
@@ -836,7 +836,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # for climbing gear for a child; so does more of something ("something more relaxed
         # then" after jazz: relaxed jazz, `refines`).
         asked = [tag for tag in u.tags if tag not in OCCASION_TAGS]
-        young = [tag for tag in asked if tag in YOUNG_TAGS] if u.audience and _young(u.audience) else []
+        young = [tag for tag in asked if tag in YOUNG_TAGS] if for_a_child(u.audience) else []
         asks_before = [t for t in c.required_tags if t not in OCCASION_TAGS and t not in YOUNG_TAGS]
         if young and young == asked and not u.categories and asks_before:
             c.required_tags = list(dict.fromkeys([*c.required_tags, *young]))
@@ -954,12 +954,12 @@ def _spoken_numbers(text: str) -> str:
 def _young_kept(required: Sequence[str], profile: Profile, u: Understanding) -> list[str]:
     """What a young audience requires of the earlier request (YOUNG_TAGS), kept while `u` names
     no other audience."""
-    stays_young = u.audience is None and _young(profile.context.audience or "")
+    stays_young = u.audience is None and for_a_child(profile.context.audience)
     return [tag for tag in required if tag in YOUNG_TAGS] if stays_young else []
 
 
 def for_a_child(audience: str | None) -> bool:
-    return bool(audience) and _young(audience)
+    return audience is not None and _young(audience)
 
 
 def suited_tags(audience: str | None) -> tuple[str, ...]:
@@ -971,10 +971,9 @@ def suited_tags(audience: str | None) -> tuple[str, ...]:
         return ()
     if for_a_child(audience):
         return YOUNG_TAGS
-    age = _age(audience)
-    if age is not None and age <= EARLY_TEEN_AGE:
+    if (age := _age(audience)) is not None and age <= EARLY_TEEN_AGE:
         return (*TEEN_TAGS, "family")
-    return TEEN_TAGS if age is not None and age < ADULT_AGE or age is None and TEEN.search(audience) else ()
+    return TEEN_TAGS if _teen(audience) else ()
 
 
 def _young(audience: str) -> bool:
@@ -983,6 +982,12 @@ def _young(audience: str) -> bool:
     if (age := _age(audience)) is not None:
         return age <= YOUNG_AGE
     return bool(YOUNG_AUDIENCE.search(audience)) and not TEEN.search(audience)
+
+
+def _teen(audience: str) -> bool:
+    """Whether an audience that is no child is a teenager: by its age where said, else by its
+    word ("my teenage son")."""
+    return age < ADULT_AGE if (age := _age(audience)) is not None else bool(TEEN.search(audience))
 
 
 def _age(audience: str) -> int | None:

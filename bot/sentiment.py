@@ -317,7 +317,7 @@ def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)
                                                                    or habit_changed(text) or CORRECTING.search(text)):
         return "rejecting"
-    if DOWN_WORDS.search(text) and score < 0.5 and asked_whether(text) == (0, 0):
+    if DOWN_WORDS.search(text) and score < 0.5 and asked_whether(text) is None:
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the
         # first one sad?" asks about a film.
         return "down"

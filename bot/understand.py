@@ -576,7 +576,7 @@ class RuleReader:
             u.tags, u.avoid, u.opinions, u.take_back, u.kinds, u.categories = [], [], [], [], [], []
             u.min_price = u.max_price = u.min_year = u.max_year = u.length = None
             return
-        start, end = asked_whether(said.message)
+        start, end = asked_whether(said.message) or (0, 0)
         tags = sorted(self._kin(said.message[start:end], describing=True))
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
         if not facts and not asks_about_it(said.message):
