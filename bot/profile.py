@@ -236,12 +236,14 @@ REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
-# A pick said to be something, in the sentence so far ("the second one is great but not really
-# party music", "it's not scary"): a tag negated after it says what the pick is not, no wish.
-# The pick opens its clause ("a mystery novel that isn't too grim" wishes for no grim one).
-PICK_DESCRIBED = re.compile(r"(?:^|[,;:]\s*|\b(?:but|and|though|so)\s+)"
-                            r"(?:it|that|this|that one|this one|the (?:first|second|third|last|other)(?: one)?)"
-                            r"(?:['’]s|\s+(?:is|was|isn['’]?t|wasn['’]?t))\b[^.;!?]*$", re.I)
+# A pick said to be something, opening its clause ("the second one is great", "it's pretty old";
+# not "a mystery novel that isn't too grim", whose "that" is the thing wanted).
+PICK_IS = (r"(?:^|[,;:.!?]\s*|\b(?:but|and|though|so)\s+)"
+           r"(?:it|that|this|that one|this one|they|those|these|the (?:first|second|third|last|other)(?: one)?)"
+           r"(?:['’]s|['’]re|\s+(?:is|are|was|were|isn['’]?t|aren['’]?t|wasn['’]?t))\b")
+# A tag negated after it, in the same sentence, says what the pick is not, no wish ("the second
+# one is great but not really party music").
+PICK_DESCRIBED = re.compile(PICK_IS + r"[^.;!?]*$", re.I)
 # A verb of liking right before what it is felt about ("I don't really like romance").
 FEELING_FOR = re.compile(r"\b(?:like|love|enjoy|hate|dislike|stand|fancy|into)\s+(?:(?:a|an|the|any|much|all)\s+)?$", re.I)
 # Words that point at the suggestions ("loved it", "not those", "the first one").
@@ -338,8 +340,7 @@ NOT_A_PERSON = r"(?!\s+(?:man|lady|boy|girl|mate|pal|friends?|brothers?|sisters?
 OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|vintage)\b{NOT_A_PERSON}", re.I)
 # Old said of a pick ("it's pretty old", "that one's too old"): a description, not a wish for old
 # things; "too old" wishes for newer than it.
-OLD_SAID_OF_IT = re.compile(r"\b(?:it|that|this|that one|this one|they|those|these)(?:['’]s|['’]re| is| are| was| were)\s+"
-                            r"(?:(?:pretty|quite|a bit|a little|rather|very|really|so|kind of|kinda|a tad)\s+)?"
+OLD_SAID_OF_IT = re.compile(PICK_IS + r"\s+(?:(?:pretty|quite|a bit|a little|rather|very|really|so|kind of|kinda|a tad)\s+)?"
                             r"(too\s+)?old\b", re.I)
 # Newer or older than what the last reply named ("something more recent" after a 2011 film).
 NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)

@@ -180,6 +180,8 @@ def test_more_recent_and_older_are_said_against_the_top_suggestion_with_a_year()
     described = reader.read(Said("has he likely seen the first one? it's pretty old", "two picks", picks))[0]
     assert (described.min_year, described.max_year) == (None, None)
     assert reader.read(Said("that one's a bit too old for him", "two picks", picks))[0].min_year == 1980
+    # A "that" after the thing wanted is no pick ("something that's pretty old" had asked for no era).
+    assert read(Said("I want something that's pretty old")).max_year == 1989
     # Against the item the message names ("the second one" had been ignored for the first pick).
     assert reader.read(Said("I loved the second one, anything more modern?", "two picks", picks))[0].min_year == 2017
     # Without a suggestion, the last five years and before 1990; an older person is no era.
