@@ -326,6 +326,11 @@ class ScriptedDialogue:
     turns: list[ScriptedTurn]
     keep_profile: bool = False
 
+    @property
+    def reads_reply(self) -> bool:
+        """Whether a check reads the reply's text: only then do the LLM's own words matter."""
+        return any(turn.expect.model_fields_set & REPLY_CHECKS for turn in self.turns)
+
 
 class ScriptedError(ValueError):
     """Dialogue files are invalid; `problems` lists every one as 'FILE: PATH: message'."""
@@ -335,6 +340,9 @@ class ScriptedError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the dialogue files:\n" + "\n".join(problems))
 
 
+# Checks that read the reply's text.
+REPLY_CHECKS = {"mentions_only_recommended", "reply_contains", "reply_excludes", "friends_named_truthfully",
+                "no_private_activity"}
 # Expectation keys that hold item ids, checked against the catalog.
 ITEM_KEYS = ("must_include", "must_include_any", "must_exclude", "profile_likes", "profile_dislikes")
 # Checks that look at the top-k picks (they fail when a turn has none).

@@ -14,6 +14,7 @@ from bot.profile import Profile, Vocabulary, apply_understanding, read_rules
 from bot.sentiment import analyze
 from bot.understanding import Understanding
 from retrieval.titles import TitleFinder
+from tests.conftest import copy_demo
 
 TAGS = {"jazz", "hip-hop", "melancholic", "animation", "romance", "romantic", "thriller", "party", "road-trip",
         "rainy-day", "date-night", "workout", "study", "chill"}
@@ -65,11 +66,12 @@ def test_occasions_without_a_tag_require_nothing_more(text: str) -> None:
     assert profile_after(text).constraints.required_tags == ["jazz"]
 
 
-def test_the_ranker_answers_jazz_for_a_dinner_party_with_jazz(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_ranker_answers_jazz_for_a_dinner_party_with_jazz(tmp_path, demo_template) -> None:  # type: ignore[no-untyped-def]
     from bot import Kith
 
-    kith = Kith.open(tmp_path / "data", "demo", understanding={"llm_fields": []})
+    kith = Kith.open(copy_demo(demo_template, tmp_path / "data"), "demo", understanding={"llm_fields": []})
     turn = kith.reply("guest-jazz", "some jazz for a dinner party")
+    kith.close()
     picks = turn.recommendations[:3]
     assert len(picks) == 3 and all("jazz" in pick.tags for pick in picks)
 
