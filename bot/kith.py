@@ -323,12 +323,22 @@ class Kith:
         # categories asked for carry it (budget gear); elsewhere no requirement, and "cheap
         # books" asks for the cheapest first (PRICE_LEVELS).
         stats = self.ranker.stats
+        asked_categories = set(c.categories or stats.categories)
+
+        def carried(tag: str) -> bool:
+            return bool(stats.tag_categories.get(tag, set()) & asked_categories)
+
         for tag, most in PRICE_LEVELS.items():
-            if any(tag in group for group in required) and not stats.tag_categories.get(tag, set()) & set(
-                    c.categories or stats.categories):
+            if any(tag in group for group in required) and not carried(tag):
                 required = [group for group in required if tag not in group]
                 if most and order is None:
                     order = ("price", most)
+        # What suits whom it is for (a teenager's young-adult) likewise: no ask, and no lift,
+        # where the categories asked for have none of it (no album is young-adult: a present for
+        # a 16-year-old who loves Taylor Swift is 1989, not "the closest" to it).
+        suits = [tag for tag in suited_tags(profile.context.audience) if carried(tag)]
+        required = [group for group in required
+                    if not set(group) <= set(suited_tags(profile.context.audience)) or set(group) & set(suits)]
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *(tag for group in required for tag in group)},
                            refused={*c.excluded_tags, *profile.disliked_tags})
@@ -350,12 +360,13 @@ class Kith:
             excluded_tags=c.excluded_tags,
             avoid_words=c.avoid_words,
             required_tags=required,
-            suits=[tag for tag in suited_tags(profile.context.audience) if tag in stats.tags],
+            suits=suits,
             for_a_child=for_a_child(profile.context.audience),
             tag_categories={tag: categories for said, categories in c.tag_categories.items()
                             for tag in self.vocabulary.tags.kin(said)},
             kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],
             owned_kinds=[words for kind in c.owned_kinds for words in GEAR_KINDS.get(kind, (kind,))],
+            cool_weather=c.cool_weather,
             makers=c.makers,
             min_price=c.min_price,
             max_price=c.max_price,

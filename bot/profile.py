@@ -228,6 +228,14 @@ NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone"
 # Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
 # answer to it (as the client's summer is not: bot/context.py).
 SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
+# Cool nights said of when it is for, or of whom ("camping in October", "in the spring", "I feel
+# the cold a lot"): summer-only gear is no answer (`Constraints.cool_weather`). Colder than that is
+# the winter tag's ("freezing", "cold nights": TAG_WORDS).
+COOL_WEATHER = re.compile(
+    r"\b(?:autumn|autumnal|spring camping|fall camping|shoulder season"
+    r"|(?:in|during|for|this|next|late|early|mid)[- ](?:the )?(?:fall|spring|march|april|may|september|october|november)"
+    r"|(?<!n['’]t )(?<!not )(?<!never )(?:(?:feels?|feeling|get|gets) (?:the )?cold|(?:sleeps?|run|runs) cold)"
+    r"|cold sleeper)\b", re.I)
 # A category said as not wanted, right before it ("I meant a book, not a film", "no films"; not
 # "I don't want to watch anything scary", which still wants a film).
 NOT_THIS_KIND = re.compile(r"\b(?:not|no)\s+(?:an?\s+|any\s+)?$", re.I)
@@ -429,6 +437,9 @@ class Constraints(BaseModel):
     # The kinds of thing the person has ("we have a tent already"): nothing ranked is of them,
     # until a request names the kind again.
     owned_kinds: list[str] = []
+    # The things asked for are for cool nights (spring, autumn, someone who feels the cold): no
+    # summer-only gear is ranked, until a request names another category.
+    cool_weather: bool = False
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
@@ -717,6 +728,7 @@ def read_rules(
     if (summer := SUMMER.search(text)) and not _negated(text, summer.start()) and "winter" in vocabulary.tags.names \
             and "winter" not in u.tags:
         u.avoid = _remember(u.avoid, "winter")
+    u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
@@ -806,6 +818,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.min_price = c.max_price = None
         if sorted(u.categories) != c.categories:
             c.length = None
+            c.cool_weather = False
             if c.tag_categories and not u.tags:
                 # Tags asked of different categories ("a thriller book for me and a romantic film
                 # for my wife"), then one category for all ("something for both of us to watch"):
@@ -816,6 +829,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             # A kind is a request of its own but for the trip it is for: "and a sleeping bag"
             # after "a budget tent" asks for no budget sleeping bag.
             c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
+    c.cool_weather = c.cool_weather or u.cool_weather
     for kind in u.owned_kinds:
         c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
     for kind in u.kinds:
@@ -1142,6 +1156,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("have already: " + ", ".join(c.owned_kinds))
     if c.avoid_words:
         lines.append("not about: " + ", ".join(c.avoid_words))
+    if c.cool_weather:
+        lines.append("for: cool nights")
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"

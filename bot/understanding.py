@@ -150,6 +150,9 @@ class Understanding(BaseModel):
     # The kinds of thing the message says the person has ("we have a tent already"): asked for
     # no more, read by the rules.
     owned_kinds: list[str] = []
+    # The things asked for are for cool nights ("camping in October", "I feel the cold"): no
+    # summer-only gear (RankRequest.cool_weather), read by the rules.
+    cool_weather: bool = False
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []

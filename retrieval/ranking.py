@@ -45,6 +45,9 @@ from retrieval.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
+# The `season` attribute of gear for warm nights only (the outdoor catalog's: summer, 3-season,
+# 4-season, all-year), no answer for cool ones.
+SUMMER_ONLY = "summer"
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # The attributes a length said in numbers limits, by its unit ("under 2 hours": a film's runtime or
@@ -244,6 +247,8 @@ class RankRequest:
     # The words a title says for the kinds of thing the person has already ("we have a tent
     # already"): no item of them is ranked.
     owned_kinds: Sequence[str] = ()
+    # For cool nights: nothing whose `season` attribute is SUMMER_ONLY.
+    cool_weather: bool = False
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
@@ -1251,6 +1256,8 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
     if not of_kind(item, request.kinds) or request.owned_kinds and of_kind(item, request.owned_kinds):
         return False
     if request.makers and maker_of(item) not in request.makers:
+        return False
+    if request.cool_weather and item.attributes.get("season") == SUMMER_ONLY:
         return False
     if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
         return False

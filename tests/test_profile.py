@@ -288,6 +288,26 @@ def test_warm_weather_said_of_what_is_wanted_avoids_winter_gear() -> None:
     assert avoided("a sleeping bag, not for summer") == []
 
 
+def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category() -> None:
+    # "Camping in October in the Lake District" had a 10 °C summer bag second.
+    gear = Vocabulary.for_catalog({"outdoor", "books"}, {"winter", "camping"})
+
+    def cool(*messages: str) -> bool:
+        profile = Profile()
+        for message in messages:
+            profile = update_profile(profile, message, analyze(message, []), gear)
+        return profile.constraints.cool_weather
+
+    for message in ("I'm going camping in October, what sleeping bag should I get?", "a tent for early spring",
+                    "I feel the cold a lot", "she sleeps cold", "a quilt for mid-September", "autumn camping gear"):
+        assert cool(message), message
+    for message in ("a sleeping bag for summer camping", "a sleeping bag, may I ask for a cheap one?",
+                    "a tent that doesn't fall apart", "I don't feel the cold"):
+        assert not cool(message), message
+    assert cool("a sleeping bag for October", "and a tent?")
+    assert not cool("a sleeping bag for October", "now a book for the trip")
+
+
 def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
     # "Not about nature please" had answered with "a wonderful nature film" first.
     assert say("a documentary", "not about nature please").constraints.avoid_words == ["nature"]
