@@ -367,6 +367,7 @@ class Kith:
             kinds=[words for kind in c.kinds for words in GEAR_KINDS.get(kind, (kind,))],
             owned_kinds=[words for kind in c.owned_kinds for words in GEAR_KINDS.get(kind, (kind,))],
             cool_weather=c.cool_weather,
+            sleeps=c.sleeps,
             makers=c.makers,
             min_price=c.min_price,
             max_price=c.max_price,

@@ -286,6 +286,8 @@ NUMBER_WORDS = {word: n for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen".split())} | {word: 10 * n for n, word in enumerate(
     "twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+# A small number, in digits or words (an age, a count of people).
+SAID_NUMBER = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ")"
 SPOKEN_NUMBER = re.compile(
     r"\b(?:(a|one|two|three|four|five) hundred(?: and)?\s*)?(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
     + r")?(?:[- ](one|two|three|four|five|six|seven|eight|nine))?\b", re.I)
@@ -353,7 +355,11 @@ OLD_SAID_OF_IT = re.compile(PICK_IS + r"\s+(?:(?:pretty|quite|a bit|a little|rat
 # Newer or older than what the last reply named ("something more recent" after a 2011 film).
 NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)
 OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
-SHORT = re.compile(r"\b(short|quick|not too long|too long|less long|not (?:as|so) long|brief|light read|shorter|one sitting|"
+# How many people gear is to sleep: "for four people", "a 2-person tent", "sleeps 3", "a family of five".
+PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:people|persons|adults|of us)\b"
+                    rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b", re.I)
+NOT_LONG = re.compile(r"\b(?:not|nothing|isn['’]t) (?:too|very|overly|that|super) long\b", re.I)
+SHORT = re.compile(r"\b(short|quick|too long|less long|not (?:as|so) long|brief|light read|shorter|one sitting|"
                    r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon))\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
@@ -388,11 +394,10 @@ YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|
 # An age said of the person it is for ("my daughter is 14", "my 9-year-old", "he's twelve"): a
 # child's (YOUNG_AGE or less) asks for the young audience's tags, a teenager's for TEEN_TAGS, an
 # adult's for neither, whatever the word for the person ("my son is 30").
-SAID_AGE = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ")"
 AGE = re.compile(rf"\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)"
-                 rf"\s+{SAID_AGE}\b"
+                 rf"\s+{SAID_NUMBER}\b"
                  r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
-                 rf"|\b{SAID_AGE}[- ]?(?:years?[- ]old|yo)\b", re.I)
+                 rf"|\b{SAID_NUMBER}[- ]?(?:years?[- ]old|yo)\b", re.I)
 YOUNG_AGE = 12
 EARLY_TEEN_AGE = 14
 ADULT_AGE = 18
@@ -440,6 +445,9 @@ class Constraints(BaseModel):
     # The things asked for are for cool nights (spring, autumn, someone who feels the cold): no
     # summer-only gear is ranked, until a request names another category.
     cool_weather: bool = False
+    # How many people it is to sleep ("a tent for four people"): nothing that sleeps fewer is
+    # ranked, until a request names another category.
+    sleeps: int | None = None
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
@@ -728,6 +736,9 @@ def read_rules(
     if (summer := SUMMER.search(text)) and not _negated(text, summer.start()) and "winter" in vocabulary.tags.names \
             and "winter" not in u.tags:
         u.avoid = _remember(u.avoid, "winter")
+    if people := PEOPLE.search(text):
+        said = next(group for group in people.groups() if group).lower()
+        u.sleeps = int(said) if said.isdigit() else NUMBER_WORDS.get(said)
     u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
@@ -749,7 +760,9 @@ def read_rules(
     dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)
     _read_era(u, text, today or date.today(), dated)
     u.length = _read_length(text)
-    if u.length is None and SHORT.search(text):
+    if u.length is None and NOT_LONG.search(text):
+        u.length = "not-long"
+    elif u.length is None and SHORT.search(text):
         u.length = "short"
     elif u.length is None and LONG.search(text):
         u.length = "long"
@@ -818,7 +831,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.min_price = c.max_price = None
         if sorted(u.categories) != c.categories:
             c.length = None
-            c.cool_weather = False
+            c.cool_weather, c.sleeps = False, None
             if c.tag_categories and not u.tags:
                 # Tags asked of different categories ("a thriller book for me and a romantic film
                 # for my wife"), then one category for all ("something for both of us to watch"):
@@ -830,6 +843,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             # after "a budget tent" asks for no budget sleeping bag.
             c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
     c.cool_weather = c.cool_weather or u.cool_weather
+    c.sleeps = u.sleeps or c.sleeps
     for kind in u.owned_kinds:
         c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
     for kind in u.kinds:
@@ -1158,6 +1172,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("not about: " + ", ".join(c.avoid_words))
     if c.cool_weather:
         lines.append("for: cool nights")
+    if c.sleeps:
+        lines.append(f"sleeps: {c.sleeps}")
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"

@@ -20,13 +20,14 @@ from retrieval.ranking import LengthLimit
 Intent = Literal["recommend", "help", "feedback", "smalltalk", "human", "subvert"]
 INTENTS: tuple[Intent, ...] = ("recommend", "help", "feedback", "smalltalk", "human", "subvert")
 Feeling = Literal["like", "dislike", "neutral"]
-Length = Literal["short", "long"]
-# A length as the rules read it: short or long, or said in numbers ("under 2 hours"); the LLM's
+# "not-long": "not too long", anything but long (a book club's novel of 280 pages is not short).
+Length = Literal["short", "not-long", "long"]
+# A length as the rules read it: short, not long or long, or said in numbers ("under 2 hours"); the LLM's
 # Draft writes `Length` only.
 SaidLength = Length | LengthLimit
 # What a question can ask about an item (bot/answers.py).
-Fact = Literal["price", "length", "year", "creator", "rating", "weight", "about", "tags", "reception", "pick", "total",
-               "why"]
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "capacity", "about", "tags", "reception", "pick",
+               "total", "why"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")
 
@@ -153,6 +154,9 @@ class Understanding(BaseModel):
     # The things asked for are for cool nights ("camping in October", "I feel the cold"): no
     # summer-only gear (RankRequest.cool_weather), read by the rules.
     cool_weather: bool = False
+    # How many people the things asked for are to sleep ("a tent for four people", "a 2-person
+    # tent", "for a family of five"): nothing that sleeps fewer (RankRequest.sleeps), read by the rules.
+    sleeps: int | None = Field(None, ge=1, le=20)
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []

@@ -114,7 +114,7 @@ BUDGETS = [("under {n} dollars", "max"), ("no more than ${n}", "max"), ("I can s
            ("at least {n} dollars", "min")]
 ERAS = [("from the {d}s", "decade"), ("made before {y}", "before"), ("something after {y}", "after"),
         ("released since {y}", "after"), ("older than {y}", "before")]
-LENGTHS = [("not too long", "short"), ("a quick one", "short"), ("something short", "short"), ("a long epic", "long"),
+LENGTHS = [("not too long", "not-long"), ("a quick one", "short"), ("something short", "short"), ("a long epic", "long"),
            ("a big long one to sink into", "long")]
 CONTEXT = [("for my {who}'s birthday", "birthday", "{who}"), ("for a road trip", "road trip", None),
            ("to watch with my {who}", None, "{who}"), ("as a gift for my {who}", "gift", "{who}"),

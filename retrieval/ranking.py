@@ -204,7 +204,7 @@ class RankRequest:
     max_price: float | None = None
     min_year: int | None = None
     max_year: int | None = None
-    # "short" or "long" (SHORT_LIMITS, LONG_LIMITS), or a length said in numbers.
+    # "short", "not-long" or "long" (SHORT_LIMITS, LONG_LIMITS), or a length said in numbers.
     length: str | LengthLimit | None = None
     # Removed outright (rejected, or already owned).
     exclude: Sequence[str] = ()
@@ -249,6 +249,8 @@ class RankRequest:
     owned_kinds: Sequence[str] = ()
     # For cool nights: nothing whose `season` attribute is SUMMER_ONLY.
     cool_weather: bool = False
+    # How many people it is to sleep: nothing whose `sleeps` attribute is fewer.
+    sleeps: int | None = None
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
@@ -1259,6 +1261,8 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
         return False
     if request.cool_weather and item.attributes.get("season") == SUMMER_ONLY:
         return False
+    if request.sleeps and isinstance(sleeps := item.attributes.get("sleeps"), int) and sleeps < request.sleeps:
+        return False
     if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
         return False
     if item.price is not None:
@@ -1278,9 +1282,10 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
         limits = SHORT_LIMITS if request.length == "short" else LONG_LIMITS
         for attribute, limit in limits.items():
             value = item.attributes.get(attribute)
-            if isinstance(value, int | float):
-                if (request.length == "short" and value > limit) or (request.length == "long" and value < limit):
-                    return False
+            if isinstance(value, int | float) and not (value <= limit if request.length == "short"
+                                                       else value < limit if request.length == "not-long"
+                                                       else value >= limit):
+                return False
     return True
 
 

@@ -22,7 +22,7 @@ ITEMS = {
     "alien": Item(id="alien", title="Alien (1979)", category="films", price=7.99, tags=["horror", "sci-fi"],
                   attributes={"creator": "Ridley Scott", "year": 1979, "runtime_min": 117, "rating": "R"}),
     "tent": Item(id="tent", title="Ridgeline 2 Ultralight Tent", category="outdoor",
-                 attributes={"brand": "Ridgeline", "weight_g": 1190}),
+                 attributes={"brand": "Ridgeline", "weight_g": 1190, "sleeps": 2}),
 }
 
 
@@ -56,6 +56,12 @@ def reader_of(categories: set[str], tags: set[str]) -> Reader:
     ("how much would all that cost?", ["price", "total"]),
     ("what's the total?", ["price", "total"]),
     ("what do my friends think of it?", ["reception"]),
+    # How many it sleeps ("is it big enough for two?" had been "I'm afraid I don't know that").
+    ("is the first one big enough for two?", ["capacity"]),
+    ("does it sleep four?", ["capacity"]),
+    ("how many people does the tent sleep?", ["capacity"]),
+    ("is there room for 3?", ["capacity"]),
+    ("how many people liked it?", ["reception"]),
     # No question, or no fact asked: none.
     ("something under two hours long", []),
     ("what else have you got?", []),
@@ -73,13 +79,14 @@ def test_a_question_asked_outright_about_an_item(message: str, about_it: bool) -
 
 
 def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> None:
-    asked = [ItemQuestion(item_id="earthsea", facts=["about", "price", "length", "creator"]),
+    asked = [ItemQuestion(item_id="earthsea", facts=["about", "price", "length", "creator", "capacity"]),
              ItemQuestion(item_id="alien", facts=["length", "rating"]),
-             ItemQuestion(item_id="tent", facts=["price", "creator", "weight"])]
+             ItemQuestion(item_id="tent", facts=["price", "creator", "weight", "capacity"])]
     assert answer(asked, ITEMS) == (
         "A Wizard of Earthsea: A proud boy unleashes a shadow. It is $13.99. It has 183 pages. It is by Ursula K. "
-        "Le Guin. Alien (1979) runs 117 minutes. It is rated R. I don't have the price of Ridgeline 2 Ultralight Tent. "
-        "It is made by Ridgeline. It weighs 1190 g.")
+        "Le Guin. I don't have the sleeping capacity of A Wizard of Earthsea. Alien (1979) runs 117 minutes. It is "
+        "rated R. I don't have the price of Ridgeline 2 Ultralight Tent. It is made by Ridgeline. It weighs 1190 g. "
+        "It sleeps 2.")
 
 
 def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_gets_an_answer_not_picks() -> None:

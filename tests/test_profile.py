@@ -86,7 +86,11 @@ def test_constraints() -> None:
     assert c.excluded_tags == ["scary"]
     assert c.max_price == 15.0
     assert (c.min_year, c.max_year) == (1990, 1999)
-    assert c.length == "short"
+    # Anything but long: a book club's 280-page novel is not short ("not-long").
+    assert c.length == "not-long"
+    assert say("a book, nothing too long").constraints.length == "not-long"
+    assert say("a short film").constraints.length == "short"
+    assert say("the last one was too long").constraints.length == "short"
     c = say("books between 10 and 25 dollars published after 2015").constraints
     assert (c.categories, c.min_price, c.max_price, c.min_year) == (["books"], 10.0, 25.0, 2015)
     # "Less long" had been a long one.
@@ -306,6 +310,24 @@ def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category(
         assert not cool(message), message
     assert cool("a sleeping bag for October", "and a tent?")
     assert not cool("a sleeping bag for October", "now a book for the trip")
+
+
+def test_how_many_people_gear_is_to_sleep_holds_until_another_category() -> None:
+    # "We need a tent for four people" had offered two-person tents second and third.
+    gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
+
+    def sleeps(*messages: str) -> int | None:
+        profile = Profile()
+        for message in messages:
+            profile = update_profile(profile, message, analyze(message, []), gear)
+        return profile.constraints.sleeps
+
+    assert sleeps("we need a tent for four people") == 4
+    assert sleeps("a 2-person tent please") == 2 and sleeps("a two man tent") == 2
+    assert sleeps("a tent for a family of five") == 5 and sleeps("room for 3 adults") == 3
+    assert sleeps("a 4 season tent") is None and sleeps("a tent for the weekend") is None
+    assert sleeps("a tent for four people", "something cheaper") == 4
+    assert sleeps("a tent for four people", "now a book for the trip") is None
 
 
 def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
