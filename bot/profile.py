@@ -137,7 +137,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "cozy": ("cozy", "cosy", "comforting", "snug", "hygge", "curl up with", "quiet night in"),
     "dark": ("dark", "bleak", "grim", "gloomy", "gritty", "disturbing", "harrowing", "violent", "violence", "brutal"),
     "slow-burn": ("slow-burn", "slow burn", "slow-paced", "slow burner", "takes its time"),
-    "fast-paced": ("fast-paced", "action-packed", "pacey", "high-octane"),
+    "fast-paced": ("fast-paced", "action-packed", "pacey", "high-octane", "action"),
     "quirky": ("quirky", "offbeat", "whimsical", "eccentric", "twee", "oddball"),
     "literary": ("literary", "literary fiction", "literature", "beautifully written"),
     "non-fiction": ("non-fiction", "nonfiction", "true story", "true stories", "real events"),
@@ -148,7 +148,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "travel": ("travel", "travelling", "traveling", "travelogue", "travel writing", "far-off places",
                "faraway places", "far away places", "journeys abroad"),
     "young-adult": ("young-adult", "young adult", "teen", "teens", "teenager", "teenagers", "teenage"),
-    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling"),
+    # "Action" names no tag of the demo's films: its adventures and its fast-paced ones are it.
+    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling", "action"),
     "chill": ("chill", "chilled", "chillout", "chill-out", "relaxing", "relaxed", "mellow", "laid-back", "calm",
               "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to"),
     "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud"),

@@ -284,6 +284,9 @@ def test_a_question_is_answered_by_the_article_that_says_its_words_and_names_no_
     assert fit.help is not None and fit.help.title == "Exchanging an item for a different size or colour"
     read = kith.reply("read-it", "can I return a book if I've already read it?")
     assert read.help is not None and read.help.title == "Returns and refunds" and read.recommendations == []
+    # "I ordered a book ..." had been a request for books: six picks and no article.
+    late = kith.reply("late-book", "hello, I ordered a book two weeks ago and it still hasn't arrived")
+    assert late.help is not None and late.help.title == "Tracking your order" and late.recommendations == []
 
 
 def test_faults_in_everyday_words_find_their_article(kith: Kith) -> None:
