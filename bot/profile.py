@@ -86,6 +86,10 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
 # ("a weepie", "nothing that gives me nightmares": negated like any tag word). Two tags that one
 # word names are near-synonyms: a request for either is met by either (`Vocabulary.requirement`).
 # Hyphenated and spaced spellings of a word both count (`_spellings`).
+# Words that name no tag of a catalog but stand for tags it has: "action" is the demo films'
+# adventures and fast-paced ones ("he likes action and I like romance"); a catalog with an
+# `action` tag of its own (ReDial's) reads the word as that alone.
+STAND_INS: dict[str, tuple[str, ...]] = {"action": ("adventure", "fast-paced"), "heavier": ("metal", "energetic")}
 TAG_WORDS: dict[str, tuple[str, ...]] = {
     "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space", "outer space", "space opera", "aliens",
                "robots", "futuristic", "dystopian", "dystopia", "time travel", "spaceships"),
@@ -137,7 +141,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "cozy": ("cozy", "cosy", "comforting", "snug", "hygge", "curl up with", "quiet night in"),
     "dark": ("dark", "bleak", "grim", "gloomy", "gritty", "disturbing", "harrowing", "violent", "violence", "brutal"),
     "slow-burn": ("slow-burn", "slow burn", "slow-paced", "slow burner", "takes its time"),
-    "fast-paced": ("fast-paced", "action-packed", "pacey", "high-octane", "action"),
+    "fast-paced": ("fast-paced", "action-packed", "pacey", "high-octane"),
     "quirky": ("quirky", "offbeat", "whimsical", "eccentric", "twee", "oddball"),
     "literary": ("literary", "literary fiction", "literature", "beautifully written"),
     "non-fiction": ("non-fiction", "nonfiction", "true story", "true stories", "real events"),
@@ -148,14 +152,15 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "travel": ("travel", "travelling", "traveling", "travelogue", "travel writing", "far-off places",
                "faraway places", "far away places", "journeys abroad"),
     "young-adult": ("young-adult", "young adult", "teen", "teens", "teenager", "teenagers", "teenage"),
-    # "Action" names no tag of the demo's films: its adventures and its fast-paced ones are it.
-    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling", "action"),
+    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling"),
     "chill": ("chill", "chilled", "chillout", "chill-out", "relaxing", "relaxed", "mellow", "laid-back", "calm",
               "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to"),
     "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud"),
     "party": ("party", "parties", "dancing", "dance", "danceable", "party tunes"),
     "workout": ("workout", "workouts", "gym", "working out", "work out", "exercise", "exercising",
-                "cardio", "lifting", "spin class"),
+                "cardio", "lifting", "spin class",
+                # what is heard on a run, not what is worn for one ("running gear" is no workout music)
+                "while i run", "while running", "to run to", "on my runs", "running playlist", "running music"),
     "study": ("study", "studying", "revision", "revising", "homework", "focus", "concentrate", "concentration"),
     "hip-hop": ("hip-hop", "hip hop", "hiphop", "rap", "rapper", "rappers"),
     "classical": ("classical", "orchestral", "orchestra", "symphony", "symphonies", "concerto", "baroque",
@@ -544,8 +549,10 @@ class Vocabulary:
         # "movies" (a MovieLens tag) every "any movies?" in a films catalog, and "not seen" every
         # "I have not seen it".
         not_tastes = EVERYDAY_WORDS | {word for words in category_words.values() for word in words}
+        stand_ins = {tag: [word for word, stood_for in STAND_INS.items() if tag in stood_for and word not in tags]
+                     for tag in tags}
         tag_words = {
-            tag: tuple(dict.fromkeys(spelling for word in (tag, *_plural(tag), *TAG_WORDS.get(tag, ()))
+            tag: tuple(dict.fromkeys(spelling for word in (tag, *_plural(tag), *TAG_WORDS.get(tag, ()), *stand_ins[tag])
                                      for spelling in _spellings(word)))
             for tag in sorted(tags)
             if not set(tag.lower().split()) <= not_tastes

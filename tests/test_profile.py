@@ -292,6 +292,20 @@ def test_warm_weather_said_of_what_is_wanted_avoids_winter_gear() -> None:
     assert avoided("a sleeping bag, not for summer") == []
 
 
+def test_a_word_that_names_no_tag_stands_for_the_tags_it_means_only_where_the_catalog_lacks_it() -> None:
+    # "He likes action" had asked for nothing: the demo's films have no action tag. ReDial's
+    # catalog has one, and reads the word as it alone.
+    demo = Vocabulary.for_catalog({"films"}, {"adventure", "fast-paced", "romance"})
+    assert [tag for tag, _ in demo.find_tags("he likes action and I like romance")] == ["adventure", "fast-paced", "romance"]
+    redial = Vocabulary.for_catalog({"films"}, {"action", "adventure", "fast-paced"})
+    assert [tag for tag, _ in redial.find_tags("an action movie")] == ["action"]
+    # "Anything a bit heavier?" after 70s rock had asked for nothing.
+    music = Vocabulary.for_catalog({"music"}, {"rock", "metal", "energetic", "workout"})
+    assert sorted(tag for tag, _ in music.find_tags("anything a bit heavier?")) == ["energetic", "metal"]
+    assert [tag for tag, _ in music.find_tags("something to listen to while I run")] == ["workout"]
+    assert music.find_tags("I'm getting into running, what gear do I need?") == []
+
+
 def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category() -> None:
     # "Camping in October in the Lake District" had a 10 °C summer bag second.
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"winter", "camping"})
