@@ -317,6 +317,8 @@ PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
                        rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}"
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
+# A weight said against the suggestions' ("something lighter", "too heavy to carry").
+LIGHTER = re.compile(r"\b(?:lighter|less heavy|too heavy|weighs less|weigh less)\b", re.I)
 # A price said against the suggestions' ("something cheaper", "too pricey", "a nicer, pricier one").
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
@@ -765,6 +767,9 @@ def read_rules(
             u.max_price = round(priced - 0.01, 2)
         elif PRICIER.search(text):
             u.min_price = round(priced + 0.01, 2)
+    # "Something lighter" said of gear (what it is said against has a weight): the lightest first.
+    if LIGHTER.search(text) and any(isinstance(item.attributes.get("weight_g"), int | float) for item in [*named, *shown][:1]):
+        u.order = ("weight", "least")
     dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)
     _read_era(u, text, today or date.today(), dated)
     u.length = _read_length(text)

@@ -231,6 +231,10 @@ STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:
 # Films of a kind ("I do not like stephen king movies", "the war movies that are not in
 # English"), unless the words point at the ones just named ("I love those movies", "both films").
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows|music)\b", re.I)
+# A clause that says what the thing wanted is for ("something lighter, it's for holiday reading",
+# "it's a present for my wife"): its words describe the wish, not the suggestions.
+PURPOSE = re.compile(r"\W*(?:it['’]?s|it is|it['’]?ll be|it will be|they['’]?re|they are)\s+(?:(?:a|an)\s+)?"
+                     r"(?:for|present|gift|birthday present|christmas present)\b", re.I)
 # A clause that opens with a wish for something new ("something funny then", "ok, anything
 # lighter?", "recommend a film"): its words describe what is wanted, not the suggestions
 # ("something like that" points at them; "it sounds like something I'd like" and "I'm not
@@ -445,7 +449,7 @@ def _outweighs(clause: _Clause, held: ItemFeeling, held_plainly: bool) -> bool:
 
 
 def _about_a_kind(clause: str) -> bool:
-    return bool(WISHED.search(clause) or THEIR_TASTE.search(clause)) or any(not POINTED.search(clause[: match.start()])
+    return bool(WISHED.search(clause) or THEIR_TASTE.search(clause) or PURPOSE.match(clause)) or any(not POINTED.search(clause[: match.start()])
                                               for match in KIND.finditer(clause))
 
 

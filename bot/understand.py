@@ -438,7 +438,7 @@ class RuleReader:
                 # Asked for, an item still counts as liked where no feeling is said (as any item
                 # named: apply_understanding); measured on ReDial valid, not liking it lost one.
                 u.asked_for = asked
-                u.order = said_superlative[:2] if said_superlative else None
+                u.order = said_superlative[:2] if said_superlative else u.order  # else "lighter" (read_rules)
                 u.from_friends = bool(FRIENDS_PICKS.search(plain.message))
                 u.unknown = self._unknown(plain.message)
         if asks_for_human(plain.message):

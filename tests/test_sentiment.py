@@ -233,6 +233,11 @@ def test_a_wish_is_no_feeling_about_the_suggestions() -> None:
     assert analyze("something funny then", []).answer == "neutral"
     assert analyze("loved it, something similar please", []).answer == "like"
     assert analyze("yes, something like that", []).answer == "like"
+    # What it is for describes the wish: "something lighter, it's for holiday reading" had liked
+    # all six science books just suggested.
+    assert analyze("something lighter, it's for holiday reading", []).answer == "neutral"
+    assert analyze("it's a present for my wife", []).answer == "neutral"
+    assert analyze("it's for my wife, she'd love it", []).answer == "like"
 
 
 def test_someone_elses_taste_is_no_feeling_about_the_suggestions() -> None:
