@@ -44,6 +44,10 @@ def mentions_fault(message: str) -> bool:
     return bool(prompts.patterns("support", "intent", "fault").search(message))
 
 
+def asks_remedy(message: str) -> bool:
+    return bool(prompts.patterns("support", "intent", "remedy").search(message))
+
+
 def asks_to_choose(message: str) -> bool:
     return bool(prompts.patterns("support", "intent", "choose").search(message))
 
@@ -88,13 +92,18 @@ class HelpDesk:
     def answer(self, question: str, problem: str = "") -> HelpAnswer | None:
         """The closest article's answer to `question`, its most relevant sentences. A follow-up
         to a `problem` ("can I get a replacement?" after "it arrived with a broken pole") is read
-        with the problem; one that names a problem of its own ("I want a refund" after "my boots
-        leak") both alone and with it, and the article closest to both answers (mean similarity)."""
+        with the problem; one that asks a remedy of its own words ("I want a refund" after "my
+        boots leak") both alone and with it, and the article closest to both answers (mean
+        similarity); one that names another matter ("do you have gift cards?" after "can you
+        gift wrap it?") alone."""
         count = self.vectors.count(self.catalog, "help")
         if count == 0:
             return None
         together = f"{problem} {question}".strip()
-        readings = [question, together] if problem and mentions_problem(question) else [together]
+        if not problem or not mentions_problem(question):
+            readings = [together]
+        else:
+            readings = [question, together] if asks_remedy(question) else [question]
         if mentions_fault(question):
             # In the articles' words: "snapped" or "won't light" is a faulty item (a follow-up
             # asking a remedy, "I want a refund", is read as it was said).

@@ -289,6 +289,16 @@ def test_a_question_is_answered_by_the_article_that_says_its_words_and_names_no_
     assert late.help is not None and late.help.title == "Tracking your order" and late.recommendations == []
 
 
+def test_a_question_about_another_matter_after_a_help_answer_is_read_alone(kith: Kith) -> None:
+    # "Can you gift wrap it?" had asked for more picks; "do you have gift cards?" after it had got
+    # the gift-wrapping article again, read together with the question before.
+    chosen = kith.reply("wrap", "a cookbook for my colleague")
+    wrap = kith.reply("wrap", "perfect, can you gift wrap it?", chosen.session_id)
+    assert wrap.help is not None and wrap.help.title == "Gift wrapping and gift messages" and wrap.recommendations == []
+    cards = kith.reply("wrap", "do you have gift cards?", chosen.session_id)
+    assert cards.help is not None and cards.help.title == "Gift cards"
+
+
 def test_faults_in_everyday_words_find_their_article(kith: Kith) -> None:
     found = {message: answer.title if (answer := kith.helpdesk.answer(message)) else None for message in FAULTS}
     assert found == FAULTS
