@@ -7,7 +7,7 @@ per user, shown to them, and correctable ("actually I like horror" undoes "nothi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -500,7 +500,9 @@ class Profile(BaseModel):
 class WordFinder:
     """Finds any of many words in a text in one pass, and tells what each word stands for."""
 
-    def __init__(self, words_by_name: dict[str, tuple[str, ...]]):
+    def __init__(self, words_by_name: dict[str, tuple[str, ...]], loose: Collection[str] = ()):
+        """`loose`: words that name several names without making them near-synonyms (STAND_INS:
+        "action" names adventure and fast-paced, which stay two tags a request asks for)."""
         self.names = set(words_by_name)
         self._meaning: dict[str, list[str]] = {}
         for name, words in words_by_name.items():
@@ -512,9 +514,9 @@ class WordFinder:
             names.sort(key=lambda name: (name.lower() != word, name))
         # Per name, the names some word names with it ("funny": comedy, funny): its near-synonyms.
         self._kin: dict[str, set[str]] = {name: {name} for name in self.names}
-        for names in self._meaning.values():
+        for word, names in self._meaning.items():
             for name in names:
-                self._kin[name].update(names)
+                self._kin[name].update(names if word not in loose else ())
         # Longest first, so "science fiction" wins over "science".
         alternatives = "|".join(re.escape(w) for w in sorted(self._meaning, key=len, reverse=True))
         self._pattern = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.I) if alternatives else None
@@ -560,7 +562,7 @@ class Vocabulary:
             if not set(tag.lower().split()) <= not_tastes
         }
         moods = {tag: words for tag, words in MOOD_TAG_WORDS.items() if tag in tag_words}
-        return cls(WordFinder(category_words), WordFinder(tag_words), WordFinder(moods))
+        return cls(WordFinder(category_words), WordFinder(tag_words, loose=STAND_INS), WordFinder(moods))
 
     def requirement(self, tags: Sequence[str]) -> list[list[str]]:
         """The tags a request asks for, as groups of near-synonyms of which any one will do:
