@@ -438,7 +438,8 @@ class Kith:
         clock.lap("load")
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
-            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside))
+            tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside,
+            opened.ranked))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste, nor does giving up on the bot ("forget it, you're useless"
         # says nothing of the picks).
@@ -537,6 +538,7 @@ class Kith:
             if replies and replies[-1].record.understanding else [],
             aside=bool(replies) and (replies[-1].record.clarified
                                      or replies[-1].record.help is not None and not replies[-1].record.picks()),
+            ranked=next((not m.record.scripted for m in reversed(replies) if m.record.picks()), False),
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -677,6 +679,7 @@ class _Opened:
     earlier: list[str]  # items the recent replies recommended
     answered: list[str]  # items the last reply answered questions about
     aside: bool  # the last reply answered no request with picks (Said.aside)
+    ranked: bool  # the last picks are Kith's own ranked cards, not a scripted line's (Said.ranked)
 
 
 @dataclass

@@ -656,6 +656,7 @@ def read_rules(
     last_named: Sequence[str] = (),
     implied: Sequence[str] = (),
     answered: Sequence[str] = (),
+    ranked: bool = False,
 ) -> Understanding:
     """The rule reader: what this message says about taste, constraints and context. Pure.
 
@@ -712,8 +713,9 @@ def read_rules(
              else list(last_named) if one_named else last_named[:1] if that_one else suggested)
     # Without a feeling, a message that names something the catalog does not have ("we've seen
     # Frozen") is about that.
+    pointed = bool(PLURAL.search(text) or answered or one_named or that_one)
     if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ
-                                         and not ANOTHER_NAMED.search(text)):
+                                         and (pointed or not ranked) and not ANOTHER_NAMED.search(text)):
         for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
     u.opinions = list(opinions.values())

@@ -148,7 +148,8 @@ SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "goo
 # more, whatever it says of the last picks ("ok let's go with that, thanks!").
 THANKS = r"(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated"
 CHOSEN = (r"(?:(?:i|we)['’]?ll|(?:i|we) will|let['’]?s) (?:take|buy|get|order|grab|go (?:with|for)|read|watch|try) "
-          r"(?:it|that|this|that one|this one|the (?:first|second|third|last) one)(?: too| as well| then)?"
+          r"(?:it|that|this|that one|this one|the (?:first|second|third|last|other|cheaper|cheapest|lighter|lightest|"
+          r"shorter|longer|newer|older|bigger|smaller) one)(?: too| as well| then)?"
           r"|that['’]?s the one|sold")
 PLEASANTRY_ONLY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super)\W+)?"
@@ -183,6 +184,10 @@ class Said:
     # picks it listed meanwhile), or answered a problem (the picks are an earlier turn's). A
     # feeling said without naming them ("ok thanks", "ok fine") is not about them.
     aside: bool = False
+    # The suggestions are the cards of Kith's own ranked reply, not items a recommender named in
+    # words (ReDial's, a scripted line): a message without a feeling is about them only where it
+    # points at them ("I have wide feet" after two boots likes neither).
+    ranked: bool = False
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -420,7 +425,7 @@ class RuleReader:
                        sorted({*self.makers.categories([*makers, *liked_makers]),
                                *(self.items[item_id].category for item_id in asked)}),
                        # What the answer named of what was asked ("of these, the cheapest is X": X).
-                       [item_id for item_id in last_named if item_id in said.answered])
+                       [item_id for item_id in last_named if item_id in said.answered], ranked=said.ranked)
         if about_choice != message and not u.categories:
             # "How do I send back boots that don't fit? Which ones would suit wide feet?": the
             # problem names the kind of thing the choice is about.

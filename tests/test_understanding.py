@@ -230,11 +230,24 @@ def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not
     books = {"gatsby": Item(id="gatsby", title="The Great Gatsby", category="books", tags=["classic"])}
     reader = Reader(RuleReader(Vocabulary.for_catalog({"books"}, {"classic"}), FINDER, lambda: TODAY, items=books),
                     None, [])
-    for message in ("does it come gift wrapped?", "would it suit my dad?"):
+    for message in ("is it a good birthday present?", "would it suit my dad?"):
         asked = reader.read(Said(message, "Try The Great Gatsby", ("gatsby",)))[0]
         assert [q.item_id for q in asked.questions] == ["gatsby"] and "recommend" not in asked.intents, message
+    # Gift wrapping is the help centre's (its article), not the item's.
+    wrapped = reader.read(Said("does it come gift wrapped?", "Try The Great Gatsby", ("gatsby",)))[0]
+    assert wrapped.intents == ["help"] and not wrapped.questions
     # An occasion said outside a question about an item still asks for picks.
     assert "recommend" in reader.read(Said("a gift for my dad", "Try The Great Gatsby", ("gatsby",)))[0].intents
+
+
+def test_a_message_without_a_feeling_is_about_kiths_own_picks_only_where_it_points_at_them() -> None:
+    # "I have wide feet" after Kith's two boots (all its budget allowed) had liked both; said of a
+    # recommender's one or two suggestions in words (ReDial's), it still counts (seen or not).
+    said = ("I have wide feet", "Try Arrival (2016). Or try Alien (1979).", ("arrival", "alien"))
+    assert read(Said(*said, ranked=True)).opinions == []
+    assert {o.item_id for o in read(Said(*said)).opinions} == {"arrival", "alien"}
+    pointed = read(Said("both of them look good", *said[1:], ranked=True)).opinions
+    assert {(o.item_id, o.feeling) for o in pointed} == {("arrival", "like"), ("alien", "like")}
 
 
 def test_rules_read_no_to_have_you_seen_it_as_not_seen() -> None:
