@@ -242,6 +242,9 @@ COOL_WEATHER = re.compile(
     r"|(?:in|during|for|this|next|late|early|mid)[- ](?:the )?(?:fall|spring|march|april|may|september|october|november)"
     r"|(?<!n['’]t )(?<!not )(?<!never )(?:(?:feels?|feeling|get|gets) (?:the )?cold|(?:sleeps?|run|runs) cold)"
     r"|cold sleeper)\b", re.I)
+# A category said as what something is about ("a documentary about music", "a film about books"):
+# a theme, not the category asked for.
+AS_THEME = re.compile(r"\babout\s+(?:the\s+|a\s+|an\s+)?$", re.I)
 # A category said as not wanted, right before it ("I meant a book, not a film", "no films"; not
 # "I don't want to watch anything scary", which still wants a film).
 NOT_THIS_KIND = re.compile(r"\b(?:not|no)\s+(?:an?\s+|any\s+)?$", re.I)
@@ -679,7 +682,8 @@ def read_rules(
     # harness, nor for gear at all.
     u.categories = sorted({name for name, match in vocabulary.categories.find(text)
                            if not OWNED_BEFORE.search(text[:match.start()])
-                           and not NOT_THIS_KIND.search(text[:match.start()])}) or sorted(implied)
+                           and not NOT_THIS_KIND.search(text[:match.start()])
+                           and not AS_THEME.search(text[:match.start()])}) or sorted(implied)
     said_kinds = [(KIND_PHRASES.get(match.group().lower(), match.group().lower()), match) for match in GEAR_KIND.finditer(text)]
     u.kinds = list(dict.fromkeys(kind for kind, match in said_kinds
                                  if not _negated(text, match.start())  # "a hammock, not a tent"

@@ -1149,16 +1149,17 @@ def _asks(request: RankRequest, carried: Mapping[str, set[str]], items: Iterable
     request names several categories: there a group binds only the items of those of them that
     carry it (`carried`: each tag's categories), unless none does, and of those it was asked of
     (`tag_categories`). "History books for dad and jazz for mum" asks for no jazz book where no
-    book is jazz, "a thriller book and a romantic film" for no romantic book. Where the request names kinds, a
-    group none of their `items` carries asks nothing: the day hike a backpack was for is no ask
-    of a sleeping bag."""
+    book is jazz, "a thriller book and a romantic film" for no romantic book. Where the request names kinds
+    or makers, a group none of their `items` carries asks nothing: the day hike a backpack was for
+    is no ask of a sleeping bag, the documentaries asked for before none of Brian Eno's albums."""
     several = set(request.categories) if len(request.categories) > 1 else set()
-    # A scan of the catalog's titles, only where a request names both kinds and tags.
-    kinds = [item for item in items if (not request.categories or item.category in request.categories)
-             and of_kind(item, request.kinds)] if request.kinds and request.required_tags else []
+    # A scan of the catalog's titles, only where a request names both kinds or makers and tags.
+    named = [item for item in items if (not request.categories or item.category in request.categories)
+             and of_kind(item, request.kinds) and (not request.makers or maker_of(item) in request.makers)
+             ] if (request.kinds or request.makers) and request.required_tags else []
     asks = []
     for group in request.required_tags:
-        if not group or kinds and not any(_carries(item, [group]) for item in kinds):
+        if not group or named and not any(_carries(item, [group]) for item in named):
             continue
         binds = set().union(*(carried.get(tag, set()) for tag in group)) & several
         # "A thriller book and a romantic film": thriller binds the books alone.

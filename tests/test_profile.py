@@ -309,6 +309,13 @@ def test_a_word_that_names_no_tag_stands_for_the_tags_it_means_only_where_the_ca
     assert music.find_tags("I'm getting into running, what gear do I need?") == []
 
 
+def test_a_category_said_as_what_something_is_about_is_a_theme() -> None:
+    # "Something about music" after documentaries had asked for albums.
+    assert say("something about music maybe").constraints.categories == []
+    assert say("a film about music").constraints.categories == ["films"]
+    assert say("some music about love").constraints.categories == ["music"]
+
+
 def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category() -> None:
     # "Camping in October in the Lake District" had a 10 °C summer bag second.
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"winter", "camping"})
