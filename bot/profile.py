@@ -243,8 +243,8 @@ COOL_WEATHER = re.compile(
     r"|(?<!n['’]t )(?<!not )(?<!never )(?:(?:feels?|feeling|get|gets) (?:the )?cold|(?:sleeps?|run|runs) cold)"
     r"|cold sleeper)\b", re.I)
 # A category said as what something is about ("a documentary about music", "a film about books"):
-# a theme, not the category asked for.
-AS_THEME = re.compile(r"\babout\s+(?:the\s+|a\s+|an\s+)?$", re.I)
+# a theme, not the category asked for ("what about a book then?" asks for one).
+AS_THEME = re.compile(r"(?<!\bwhat )(?<!\bhow )\babout\s+(?:the\s+|a\s+|an\s+)?$", re.I)
 # A category said as not wanted, right before it ("I meant a book, not a film", "no films"; not
 # "I don't want to watch anything scary", which still wants a film).
 NOT_THIS_KIND = re.compile(r"\b(?:not|no)\s+(?:an?\s+|any\s+)?$", re.I)

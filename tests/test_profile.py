@@ -314,6 +314,8 @@ def test_a_category_said_as_what_something_is_about_is_a_theme() -> None:
     assert say("something about music maybe").constraints.categories == []
     assert say("a film about music").constraints.categories == ["films"]
     assert say("some music about love").constraints.categories == ["music"]
+    assert say("what about a book then?").constraints.categories == ["books"]
+    assert say("how about films?").constraints.categories == ["films"]
 
 
 def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category() -> None:
