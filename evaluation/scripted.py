@@ -327,9 +327,10 @@ class ScriptedDialogue:
     keep_profile: bool = False
 
     @property
-    def reads_reply(self) -> bool:
-        """Whether a check reads the reply's text: only then do the LLM's own words matter."""
-        return any(turn.expect.model_fields_set & REPLY_CHECKS for turn in self.turns)
+    def guards_llm_words(self) -> bool:
+        """Whether a check guards what the LLM itself may write (LLM_CHECKS): only then do its own
+        words matter; every other check reads what code decides and writes."""
+        return any(turn.expect.model_fields_set & LLM_CHECKS for turn in self.turns)
 
 
 class ScriptedError(ValueError):
@@ -340,9 +341,9 @@ class ScriptedError(ValueError):
         super().__init__(f"{len(problems)} problem(s) in the dialogue files:\n" + "\n".join(problems))
 
 
-# Checks that read the reply's text.
-REPLY_CHECKS = {"mentions_only_recommended", "reply_contains", "reply_excludes", "friends_named_truthfully",
-                "no_private_activity"}
+# Checks that guard what the LLM may write in a reply: the titles it names, the friends it names,
+# and another person's private activity.
+LLM_CHECKS = {"mentions_only_recommended", "friends_named_truthfully", "no_private_activity"}
 # Expectation keys that hold item ids, checked against the catalog.
 ITEM_KEYS = ("must_include", "must_include_any", "must_exclude", "profile_likes", "profile_dislikes")
 # Checks that look at the top-k picks (they fail when a turn has none).

@@ -482,22 +482,24 @@ def open_quickly(monkeypatch: pytest.MonkeyPatch) -> list[Kith]:
 
 
 def test_the_starter_suite_passes_on_the_demo_catalog(tmp_path: Path, demo_template: Path, monkeypatch) -> None:
-    """The dialogues whose checks read the reply run on the real LLM; the others, whose checks read
-    the picks, the profile and the understanding alone, with an instant writer (the LLM's
-    sentence is most of a turn's time; the whole suite on the LLM is `kith eval dialogues tests/dialogues`)."""
+    """The dialogues with a check that guards what the LLM may write (the titles and friends it
+    names, private activity) run on the real LLM; the others, whose checks read what code decides
+    and writes (the picks, the profile, the understanding, the reply's rule-written parts), with
+    an instant writer. The LLM's sentences are most of a turn's time; the whole suite on the LLM
+    is `kith eval dialogues tests/dialogues`."""
     dialogues = load_dialogues(sorted(DIALOGUES.glob("*.yaml")))
-    reading = [d for d in dialogues if d.reads_reply]
-    assert len(dialogues) >= 25 and 0 < len(reading) < len(dialogues)
-    real = run_dialogues(reading, copy_demo(demo_template, tmp_path / "real"))
+    guarded = [d for d in dialogues if d.guards_llm_words]
+    assert len(dialogues) >= 25 and 0 < len(guarded) < len(dialogues)
+    real = run_dialogues(guarded, copy_demo(demo_template, tmp_path / "real"))
     print(real.summary())
     assert real.passed, real.summary()
-    assert real.total >= 100 and {"rank", "reply", "total"} <= set(real.timings())
+    assert real.total >= 40 and {"rank", "reply", "total"} <= set(real.timings())
     json.dumps(real.to_json())
 
     open_quickly(monkeypatch)
-    quick = run_dialogues([d for d in dialogues if not d.reads_reply], copy_demo(demo_template, tmp_path / "quick"))
+    quick = run_dialogues([d for d in dialogues if not d.guards_llm_words], copy_demo(demo_template, tmp_path / "quick"))
     print(quick.summary())
-    assert quick.passed, quick.summary()
+    assert quick.passed and quick.total >= 400, quick.summary()
 
 
 # --- understanding expectations, scripted assistant lines, readers side by side -----------------
