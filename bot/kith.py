@@ -336,9 +336,9 @@ class Kith:
         # What suits whom it is for (a teenager's young-adult) likewise: no ask, and no lift,
         # where the categories asked for have none of it (no album is young-adult: a present for
         # a 16-year-old who loves Taylor Swift is 1989, not "the closest" to it).
+        suited = set(suited_tags(profile.context.audience))
         suits = [tag for tag in suited_tags(profile.context.audience) if carried(tag)]
-        required = [group for group in required
-                    if not set(group) <= set(suited_tags(profile.context.audience)) or set(group) & set(suits)]
+        required = [group for group in required if not set(group) <= suited or set(group) & set(suits)]
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *(tag for group in required for tag in group)},
                            refused={*c.excluded_tags, *profile.disliked_tags})
