@@ -19,7 +19,9 @@ from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from bot.runtimes.transformers import nf4_config
 
 EXAMPLES = [
     ("I loved Arrival, something thoughtful please", "Try Interstellar (2014) — a thoughtful, moving space epic."),
@@ -39,9 +41,8 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
     scratch = Path(tempfile.mkdtemp())
     AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(args.model_dir)).save_pretrained(scratch / "base")
-    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
     started = time.perf_counter()
-    model = AutoModelForCausalLM.from_pretrained(scratch / "base", quantization_config=quantization, device_map={"": 0})
+    model = AutoModelForCausalLM.from_pretrained(scratch / "base", quantization_config=nf4_config("cuda"), device_map={"": 0})
     load_s = time.perf_counter() - started
     layers = model.config.num_hidden_layers
     modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -74,7 +75,7 @@ def main() -> None:
         with model.disable_adapter():
             base = model.generate(**prompt, max_new_tokens=12, do_sample=False)
     reloaded = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(scratch / "base", quantization_config=quantization, device_map={"": 0}),
+        AutoModelForCausalLM.from_pretrained(scratch / "base", quantization_config=nf4_config("cuda"), device_map={"": 0}),
         scratch / "adapter").eval()
     with torch.no_grad():
         again = reloaded.generate(**prompt, max_new_tokens=12, do_sample=False)

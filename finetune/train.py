@@ -99,15 +99,13 @@ def device_name() -> str:
 def load_base(model_dir: Path, precision: Precision, device: str):  # -> (model, tokenizer)
     """The base model for training or evaluation, at the given precision, on the device."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bot.runtimes.transformers import nf4_config
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if precision == "nf4":
-        # bf16 compute: bitsandbytes' 4-bit matmuls run faster in bf16 than in fp32, CPU and GPU.
-        quantization = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
-        )
-        model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quantization, device_map={"": device})
+        model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=nf4_config(device), device_map={"": device})
     else:
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device)

@@ -14,7 +14,7 @@ from bot import models
 from bot.config import LLMConfig
 from bot.models import MARKER, ModelNotFound, ensure_converted, resolve_model
 from bot.runtimes.factory import open_runtime
-from bot.runtimes.transformers import TransformersRuntime
+from bot.runtimes.transformers import TransformersRuntime, nf4_config
 
 
 def test_concurrent_conversions_publish_one_complete_folder(tmp_path: Path) -> None:
@@ -138,3 +138,18 @@ def test_lora_adapter_attaches_through_configuration(converted: Path, model_cach
     adapted = open_runtime(LLMConfig(precision="fp32", adapter=tmp_path / "adapter"), model_cache)
     assert "adapter" in adapted.description
     assert adapted.score(messages, "Try Alien.") != pytest.approx(plain.score(messages, "Try Alien."), abs=1e-3)
+
+
+@pytest.mark.parametrize(("device", "capability", "compute"), [
+    ("cpu", "AVX2", "float32"), ("cpu", "DEFAULT", "float32"), ("cpu", "AVX512", "bfloat16"), ("cuda", "AVX2", "bfloat16"),
+])
+def test_4bit_matmuls_compute_in_bf16_only_where_the_hardware_has_it(
+    device: str, capability: str, compute: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    # On an AVX2-only CPU bf16 is emulated: fp32 measured 5x faster at prefill, 6x at a training step.
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    config = nf4_config(device)
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_compute_dtype == getattr(torch, compute)

@@ -20,21 +20,35 @@ from bot.models import ModelNotFound
 from bot.runtimes.base import Message, closed_schema, schema_key
 
 
+def nf4_config(device: str):  # -> transformers.BitsAndBytesConfig
+    """NF4 4-bit weights through bitsandbytes, for a model on `device` ("cpu" or "cuda").
+
+    bitsandbytes de-quantizes a layer's weights and multiplies in the compute dtype. bf16 where
+    the hardware multiplies it natively: CUDA, and AVX-512 CPUs, where bf16 was measured ~4x faster
+    than fp32. fp32 elsewhere: on an AVX2-only AMD EPYC, bf16 is emulated and fp32 measured 5x
+    faster at a 400-token prefill, 2x at generation and 6x at a training forward pass."""
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    native_bf16 = device != "cpu" or torch.backends.cpu.get_cpu_capability() == "AVX512"
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16 if native_bf16 else torch.float32,
+    )
+
+
 class TransformersRuntime:
     def __init__(self, model_dir: Path, settings: LLMConfig):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.settings = settings
         if settings.threads:
             torch.set_num_threads(settings.threads)
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         if settings.precision == "nf4":
-            # bf16 compute: on the CPU, bitsandbytes' 4-bit matmuls run ~4x faster than in fp32.
-            quantization = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
-            )
-            model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quantization)
+            device = "cuda" if torch.cuda.is_available() else "cpu"  # where transformers places 4-bit weights
+            model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=nf4_config(device))
         else:
             dtype = torch.bfloat16 if settings.precision == "bf16" else torch.float32
             model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
