@@ -241,7 +241,11 @@ COOL_WEATHER = re.compile(
     r"\b(?:autumn|autumnal|spring camping|fall camping|shoulder season"
     r"|(?:in|during|for|this|next|late|early|mid)[- ](?:the )?(?:fall|spring|march|april|may|september|october|november)"
     r"|(?<!n['’]t )(?<!not )(?<!never )(?:(?:feels?|feeling|get|gets) (?:the )?cold|(?:sleeps?|run|runs) cold)"
-    r"|cold sleeper)\b", re.I)
+    r"|cold sleeper"
+    # Gear asked to be warm: what warms is for cold nights ("the warmest sleeping bag", "a warm
+    # jacket", "warm enough for March"), not "heart-warming" nor "a warm story".
+    r"|warmest|warm enough|keeps? (?:me |you |us )?warm"
+    r"|warm (?:sleeping bag|bag|quilt|jacket|coat|layer|fleece|tent|mat|gloves|hat|socks|gear))\b", re.I)
 # A category said as what something is about ("a documentary about music", "a film about books"):
 # a theme, not the category asked for ("what about a book then?" asks for one).
 AS_THEME = re.compile(r"(?<!\bwhat )(?<!\bhow )\babout\s+(?:the\s+|a\s+|an\s+)?$", re.I)
@@ -371,7 +375,9 @@ PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:peo
                     rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b", re.I)
 NOT_LONG = re.compile(r"\b(?:not|nothing|isn['’]t) (?:too|very|overly|that|super) long\b", re.I)
 SHORT = re.compile(r"\b(short|quick|too long|less long|not (?:as|so) long|brief|light read|shorter|one sitting|"
-                   r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon))\b", re.I)
+                   r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon)"
+                   # a book for someone who reads little: a short one
+                   r"|reluctant readers?|not (?:a|much of a) (?:big |keen |great )?reader)\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
 # A person's ordinal is their birthday ("my dad's 60th").
@@ -462,10 +468,11 @@ class Constraints(BaseModel):
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
-        maker or requirement ("we need a tent first" after "a family camping trip"), or a price,
-        years or a length set anew ("under $5")."""
+        maker, requirement or exclusion ("we need a tent first" after "a family camping trip",
+        "anything less grim?" after crime novels), or a price, years or a length set anew
+        ("under $5")."""
         return any(getattr(self, name) != getattr(before, name)
-                   for name in ("categories", "kinds", "makers", "required_tags")) or any(
+                   for name in ("categories", "kinds", "makers", "required_tags", "excluded_tags")) or any(
             getattr(self, name) is not None and getattr(self, name) != getattr(before, name)
             for name in ("min_price", "max_price", "min_year", "max_year", "length"))
 
@@ -847,10 +854,12 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # A new request names what the person wants now; it replaces the earlier category, and
         # the kinds it named with it ("a book for the trip" after "a tent"). A budget was for the
         # earlier kind of thing: "under $10" said of books is no limit for a tent; a length for
-        # the earlier category ("shorter" books are no measure of a film).
-        if (sorted(u.categories), list(u.kinds)) != (c.categories, c.kinds):
+        # the earlier category ("shorter" books are no measure of a film). Said while no category
+        # was asked for, they were said of anything, so they hold for the first one named: a
+        # present "under 15" is still under 15 once "she's into crime novels".
+        if c.categories and (sorted(u.categories), list(u.kinds)) != (c.categories, c.kinds):
             c.min_price = c.max_price = None
-        if sorted(u.categories) != c.categories:
+        if c.categories and sorted(u.categories) != c.categories:
             c.length = None
             c.cool_weather, c.sleeps = False, None
             if c.tag_categories and not u.tags:

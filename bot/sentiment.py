@@ -248,12 +248,16 @@ WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
                     r"(?:a|an|some)\s+(?:[\w'’-]+\s+){0,2}(?:films?|movies?|books?|novels?|albums?|records?|playlists?)\b",
                     re.I)
 # Someone else's taste ("he likes history", "my sister loves cooking", "she's into jazz", "my
-# boyfriend hates soppy stuff"): what they like or not, not the suggestions ("he loved it", "my
-# dad likes the first one" are about them).
+# boyfriend hates soppy stuff", "he doesn't really like reading"), or what kind of reader or fan
+# they are ("he's a reluctant reader though", "she's not a big reader"): what they like or not,
+# not the suggestions ("he loved it", "my dad likes the first one" are about them).
 THEIR_TASTE = re.compile(r"^\W*(?:(?:and|but|so|well)\W+)?(?:he|she|they|my (?:\w+ )?\w+)(?:['’]s| is| are)?\s+"
-                         r"(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on|hates?|dislikes?"
-                         r"|(?:can['’]?t|cannot|can not) stand|(?:doesn['’]?t|does not|don['’]?t|do not) like|not into)\s+"
-                         r"(?!(?:it|that|this|them|those|these|the|both|all|one|your)\b)\w", re.I)
+                         r"(?:(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on|hates?|dislikes?"
+                         r"|(?:can['’]?t|cannot|can not) stand|(?:doesn['’]?t|does not|don['’]?t|do not) (?:really |much )?like"
+                         r"|not into)\s+(?!(?:it|that|this|them|those|these|the|both|all|one|your)\b)\w"
+                         r"|(?:not )?(?:(?:a|an|much of a)\s+)(?:[\w'’-]+\s+){0,2}(?:readers?|fans?|watchers?|listeners?|bookworms?)\b"
+                         r"(?!\s+of\s+(?:it|that|this|them|those|these|the|both|all|one|your)\b))",
+                         re.I)
 POINTED = re.compile(r"\b(?:those|these|them|both|all|the two|the three|your|such|the other|the last two)\s+(?:[\w'’-]+\s+)?$",
                      re.I)
 # The nouns that stand for an item described, not named ("the shark one", "the 2021 film"); the
