@@ -373,6 +373,9 @@ OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
 # How many people gear is to sleep: "for four people", "a 2-person tent", "sleeps 3", "a family of five".
 PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:people|persons|adults|of us)\b"
                     rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b", re.I)
+# A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
+# for in other words, it asks for that tag still ("a horror film but not too gory").
+NOT_TOO = re.compile(r"\b(?:not|nothing|isn['’]t|aren['’]t)\s+(?:too|overly|that|very|super|so|excessively)\s+$", re.I)
 NOT_LONG = re.compile(r"\b(?:not|nothing|isn['’]t) (?:too|very|overly|that|super) long\b", re.I)
 SHORT = re.compile(r"\b(short|quick|too long|less long|not (?:as|so) long|brief|light read|shorter|one sitting|"
                    r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon)"
@@ -745,6 +748,8 @@ def read_rules(
             text, habit.end(), match.start())
         if _negated(text, match.start()) and PICK_DESCRIBED.search(text[:match.start()]):
             continue  # "the second one is great but not really party music" says what a pick is not
+        if _negated(text, match.start()) and tag in u.tags and NOT_TOO.search(text[:match.start()]):
+            continue  # "a horror film but not too gory" asks for horror, of a degree
         if _negated(text, match.start()) or of_habit:
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:
