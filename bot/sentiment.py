@@ -230,6 +230,10 @@ LESSER_THAN_NAMED = re.compile(r"^\W*(?:(?:but|and)\s+)?(?:not (?:as|so) (?:\w+ 
 # wasn't as good as the first, but I still thought it was hilarious"; "almost too much, but I
 # liked it").
 STILL_LIKED = re.compile(r"\b(?:still|overall|all in all|on the whole)\b|\bi (?:\w+ )?(?:liked|loved|enjoyed)\b", re.I)
+# Laughing after words of no feeling is no verdict ("she's vegetarian if that matters lol" likes
+# none of the picks); after a feeling, on its own, it softens it ("I love scary movies, but I'm a
+# bit of a wimp, lol").
+LAUGHTER = re.compile(r"\b(?:lol|lmao|haha\w*|hehe\w*)\b", re.I)
 # Films of a kind ("I do not like stephen king movies", "the war movies that are not in
 # English"), unless the words point at the ones just named ("I love those movies", "both films").
 KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|shows|music)\b", re.I)
@@ -393,7 +397,11 @@ def _clause_feeling(clause: str, question: bool = False) -> ItemFeeling:
         return "neutral"
     if LIKE.search(clause):
         return "like"
-    heard = _label(polarity(NOT_FELT.sub("", clause)))
+    felt = NOT_FELT.sub("", clause)
+    unamused = LAUGHTER.sub("", felt)
+    if unamused != felt and re.search(r"[a-z]", unamused, re.I) and _label(polarity(unamused)) == "neutral":
+        return "neutral"
+    heard = _label(polarity(felt))
     return {"positive": "like", "negative": "dislike", "neutral": "neutral"}[heard]  # type: ignore[return-value]
 
 
@@ -464,6 +472,8 @@ ANSWER = ""
 # Words that choose the item named right after them ("I'll take the first one", "let's go with Up").
 CHOOSING = re.compile(r"\b(?:i['’]?ll|i will|we['’]?ll|we will|let['’]?s|i['’]?m going to|gonna) (?:get|take|buy|order|"
                       r"grab|go with|go for|read|watch|try)\s+$", re.I)
+# ... or settled after it, at the message's end ("haha ok. the first one then", "the second one please").
+CHOSEN_ALONE = re.compile(r",?\s+(?:then|please|it is)\W*$", re.I)
 
 
 def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""
@@ -543,7 +553,8 @@ def analyze(text: str, mentions: list[FoundTitle], asked: str = "") -> Sentiment
     plain = without_titles(text, mentions)
     score = polarity(plain)
     items, answer = read_opinions(text, mentions, asked)
-    if any(CHOOSING.search(text[: mention.start]) for mention in mentions) or CORRECTING.search(text):
+    if any(CHOOSING.search(text[: mention.start]) or CHOSEN_ALONE.match(text, mention.end) for mention in mentions) \
+            or CORRECTING.search(text):
         answer = "neutral"  # a choice made, or the request put right, says nothing of the picks
     answering = text[: min((mention.start for mention in mentions), default=len(text))]
     return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked, answering),

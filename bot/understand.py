@@ -147,12 +147,14 @@ SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "goo
 # "cheers, that's all for now", "perfect, I'll take it"): the person is closing, not asking for
 # more, whatever it says of the last picks ("ok let's go with that, thanks!").
 THANKS = r"(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated"
+# ..., or the one alone, settled ("haha ok. the first one then": read with the pick named as "it").
 CHOSEN = (r"(?:(?:i|we)['’]?ll|(?:i|we) will|let['’]?s) (?:take|buy|get|order|grab|go (?:with|for)|read|watch|try) "
           r"(?:it|that|this|that one|this one|the (?:first|second|third|last|other|cheaper|cheapest|lighter|lightest|"
           r"shorter|longer|newer|older|bigger|smaller) one)(?: too| as well| then)?"
-          r"|that['’]?s the one|sold")
+          r"|it,? (?:then|please|it is)|that['’]?s the one|sold")
 PLEASANTRY_ONLY = re.compile(
-    r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super)\W+)?"
+    r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super|right|alright|fine|"
+    r"lol|haha\w*)\W+){0,2}"
     rf"(?:{THANKS}|{CHOSEN}|bye|goodbye|see you)"
     rf"(?:\W+(?:that['’]?s (?:all|it)(?: for (?:now|today|tonight))?|{THANKS}|bye|goodbye|see you))*\W*$", re.I)
 # Questions that are small talk, not a request ("hey, how's it going?").
