@@ -147,11 +147,13 @@ SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "goo
 # "cheers, that's all for now", "perfect, I'll take it"): the person is closing, not asking for
 # more, whatever it says of the last picks ("ok let's go with that, thanks!").
 THANKS = r"(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated"
-# ..., or the one alone, settled ("haha ok. the first one then": read with the pick named as "it").
+THE_ONE = (r"the (?:first|second|third|last|other|cheaper|cheapest|lighter|lightest|shorter|longer|newer|older|"
+           r"bigger|smaller) one")
+# ..., or the one alone, settled ("haha ok. the first one then", read with the pick named as "it";
+# "ok the cheaper one please").
 CHOSEN = (r"(?:(?:i|we)['’]?ll|(?:i|we) will|let['’]?s) (?:take|buy|get|order|grab|go (?:with|for)|read|watch|try) "
-          r"(?:it|that|this|that one|this one|the (?:first|second|third|last|other|cheaper|cheapest|lighter|lightest|"
-          r"shorter|longer|newer|older|bigger|smaller) one)(?: too| as well| then)?"
-          r"|it,? (?:then|please|it is)|that['’]?s the one|sold")
+          rf"(?:it|that|this|that one|this one|{THE_ONE})(?: too| as well| then)?"
+          rf"|(?:it|{THE_ONE}),? (?:then|please|it is)|that['’]?s the one|sold")
 PLEASANTRY_ONLY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super|right|alright|fine|"
     r"lol|haha\w*)\W+){0,2}"
