@@ -230,7 +230,9 @@ PLURAL_THINGS = re.compile(r"\s+(?:films|movies|books|novels|albums|records|song
 # no item whose title or description says it is ranked (`Constraints.avoid_words`).
 UNWANTED_THEME = re.compile(r"\b(?:not|nothing|no|none|without|anything but)\s+(?:(?:too\s+)?(?:about|involving|featuring)"
                             r"|with)\s+(?:a |an |the |any )?([a-z][a-z'’-]{3,})\b", re.I)
-NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone", "someone", "those", "these"})
+# Words there that name no theme: pronouns, and how a film is shown ("nothing with subtitles": `IN_ENGLISH`).
+NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone", "someone", "those", "these",
+                      "subtitles", "subtitle"})
 # Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
 # answer to it (as the client's summer is not: bot/context.py).
 SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
@@ -352,6 +354,8 @@ SUM_AFTER_BUDGET = re.compile(r"\s+(?:around|about|roughly|under|below|max(?:imu
 # A time said as a year ("1995") or a decade ("the 90s", "the 1980s", "80's"): `_span` reads both.
 WHEN = r"(?:(?:19|20)\d\d(?!'?s\b)|(?:the\s+)?(?:19|20)?[0-9]0'?s\b)"
 DECADE = re.compile(r"\b(?:the\s+)?(19|20)?([0-9])0'?s\b", re.I)
+# A decade of someone's life, right before it: an age, no era ("my parents are in their 70s").
+IN_THEIR = re.compile(r"\bin\s+(?:his|her|their|my|our|your)\s+(?:early\s+|mid[- ]?|late\s+)?$", re.I)
 # "between 1980 and 1999", "from the 70s to the 90s", "1985-1995": from the first to the last.
 YEAR_RANGE = re.compile(rf"\b(?:(?:between|from)\s+)?({WHEN})\s*(?:and|to|until|till|through|-|–)\s*({WHEN})", re.I)
 BEFORE_YEAR = re.compile(rf"\b(?:before|older than|pre)[- ]?({WHEN})", re.I)
@@ -373,6 +377,12 @@ OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
 # How many people gear is to sleep: "for four people", "a 2-person tent", "sleeps 3", "a family of five".
 PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:people|persons|adults|of us)\b"
                     rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b", re.I)
+# In English only: subtitles not wanted ("they don't like subtitles", "nothing with subtitles"),
+# nothing foreign ("no foreign films"), or English asked for ("an English-language film").
+IN_ENGLISH = re.compile(
+    r"\b(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want|do)|"
+    r"(?:can['’]?t|cannot) (?:stand|do)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)\s+(?:any\s+|the\s+)?subtitle[sd]?\b"
+    r"|\b(?:nothing|no|not) (?:foreign|in a foreign language)\b|\b(?:in|an?) english(?:[- ]language)?\b(?! subtitles)", re.I)
 # A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
 # for in other words, it asks for that tag still ("a horror film but not too gory").
 NOT_TOO = re.compile(r"\b(?:not|nothing|isn['’]t|aren['’]t)\s+(?:too|overly|that|very|super|so|excessively)\s+$", re.I)
@@ -468,6 +478,9 @@ class Constraints(BaseModel):
     # How many people it is to sleep ("a tent for four people"): nothing that sleeps fewer is
     # ranked, until a request names another category.
     sleeps: int | None = None
+    # In English only ("they don't like subtitles"): nothing in another language is ranked, until
+    # a request names another category.
+    english_only: bool = False
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
@@ -770,6 +783,7 @@ def read_rules(
         said = next(group for group in people.groups() if group).lower()
         u.sleeps = int(said) if said.isdigit() else NUMBER_WORDS.get(said)
     u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
+    u.english_only = bool(IN_ENGLISH.search(text))
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
@@ -866,7 +880,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.min_price = c.max_price = None
         if c.categories and sorted(u.categories) != c.categories:
             c.length = None
-            c.cool_weather, c.sleeps = False, None
+            c.cool_weather, c.sleeps, c.english_only = False, None, False
             if c.tag_categories and not u.tags:
                 # Tags asked of different categories ("a thriller book for me and a romantic film
                 # for my wife"), then one category for all ("something for both of us to watch"):
@@ -879,6 +893,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
     c.cool_weather = c.cool_weather or u.cool_weather
     c.sleeps = u.sleeps or c.sleeps
+    c.english_only = c.english_only or u.english_only
     for kind in u.owned_kinds:
         c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
     for kind in u.kinds:
@@ -1165,7 +1180,8 @@ def _read_era(u: Understanding, text: str, today: date, dated: int | None = None
         return
     # Decades said as wanted ("the 80s or 90s"): from the first to the last; one said as unwanted
     # ("nothing from the 80s") bounds nothing (a profile holds one span of years).
-    wanted = [_span(match.group()) for match in DECADE.finditer(text) if not _negated(text, match.start())]
+    wanted = [_span(match.group()) for match in DECADE.finditer(text)
+              if not _negated(text, match.start()) and not IN_THEIR.search(text[:match.start()])]
     if wanted:
         u.min_year, u.max_year = min(first for first, _ in wanted), max(last for _, last in wanted)
         return
@@ -1209,6 +1225,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("for: cool nights")
     if c.sleeps:
         lines.append(f"sleeps: {c.sleeps}")
+    if c.english_only:
+        lines.append("in: English")
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"

@@ -37,7 +37,7 @@ CLAUSE_BREAK = re.compile(r"[.!?;]+|,\s*(?:but|though|although|yet|whereas|while
 REJECTION = re.compile(
     # "Not that one", not "not that scary" (a degree: less of it, said of what is wanted).
     # "No films please, I want to read" turns down a category, not the picks.
-    r"^\s*(no|nope|nah)\b(?!\s+(?:more\s+)?(?:films?|movies?|flicks?|books?|novels?|albums?|records?|songs?|shows?|music|gear)\b)"
+    r"^\s*(no|nope|nah)\b(?!\s+(?:more\s+)?(?:[\w-]+\s+)?(?:films?|movies?|flicks?|books?|novels?|albums?|records?|songs?|shows?|music|gear)\b)"
     r"|\bnot (that(?! it\b)(?!\s+(?!(?:one|ones|film|movie|book|album|record|kind|sort|type|stuff|"
     r"thing|genre)\b)[a-z]+\b)|those|these|them|it|for me|really)\b|\bnone of (those|these|them)\b|"
     r"\bsomething (else|different)\b|\b(don'?t|do not|didn'?t) (like|want|fancy) (those|these|that|them|any)\b",

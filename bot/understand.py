@@ -632,6 +632,8 @@ class RuleReader:
             u.avoid = [t for t in u.avoid if t not in tags or t in elsewhere]
             if "length" in facts:
                 u.length = None
+            if "language" in facts:
+                u.english_only = False  # "is the first one in English?" asks; it wishes for nothing
 
     def _kin(self, text: str, describing: bool = False) -> set[str]:
         """The catalog tags the text names, with their near-synonyms."""

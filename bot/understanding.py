@@ -26,8 +26,8 @@ Length = Literal["short", "not-long", "long"]
 # Draft writes `Length` only.
 SaidLength = Length | LengthLimit
 # What a question can ask about an item (bot/answers.py).
-Fact = Literal["price", "length", "year", "creator", "rating", "weight", "capacity", "about", "tags", "reception", "pick",
-               "total", "why"]
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "capacity", "language", "about", "tags",
+               "reception", "pick", "total", "why"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")
 
@@ -157,6 +157,9 @@ class Understanding(BaseModel):
     # How many people the things asked for are to sleep ("a tent for four people", "a 2-person
     # tent", "for a family of five"): nothing that sleeps fewer (RankRequest.sleeps), read by the rules.
     sleeps: int | None = Field(None, ge=1, le=20)
+    # In English only ("they don't like subtitles", "nothing foreign"): nothing whose `language`
+    # attribute is another (RankRequest.english_only), read by the rules.
+    english_only: bool = False
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []

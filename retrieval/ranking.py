@@ -251,6 +251,8 @@ class RankRequest:
     cool_weather: bool = False
     # How many people it is to sleep: nothing whose `sleeps` attribute is fewer.
     sleeps: int | None = None
+    # In English only: nothing whose `language` attribute is another (a film with subtitles).
+    english_only: bool = False
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
@@ -1263,6 +1265,8 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.cool_weather and item.attributes.get("season") == SUMMER_ONLY:
         return False
     if request.sleeps and isinstance(sleeps := item.attributes.get("sleeps"), int) and sleeps < request.sleeps:
+        return False
+    if request.english_only and item.attributes.get("language", "English") != "English":
         return False
     if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
         return False

@@ -356,6 +356,26 @@ def test_how_many_people_gear_is_to_sleep_holds_until_another_category() -> None
     assert sleeps("a tent for four people", "now a book for the trip") is None
 
 
+def test_subtitles_not_wanted_ask_for_english_until_another_category() -> None:
+    # "They don't like subtitles" had kept My Neighbor Totoro and Parasite among the picks.
+    films = Vocabulary.for_catalog({"films", "books"}, {"comedy"})
+
+    def english(*messages: str) -> bool:
+        profile = Profile()
+        for message in messages:
+            profile = update_profile(profile, message, analyze(message, []), films)
+        return profile.constraints.english_only
+
+    for message in ("they don't like subtitles", "nothing with subtitles please", "no foreign films",
+                    "an English-language comedy", "my dad can't stand subtitles"):
+        assert english(message), message
+    for message in ("I don't mind subtitles", "a film with subtitles is fine", "a comedy film"):
+        assert not english(message), message
+    assert english("no subtitles please", "something funnier")
+    assert not english("a film without subtitles please", "now a book")
+    assert "in: English" in describe(update_profile(Profile(), "no subtitles", analyze("no subtitles", []), films), {})
+
+
 def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
     # "Not about nature please" had answered with "a wonderful nature film" first.
     assert say("a documentary", "not about nature please").constraints.avoid_words == ["nature"]
