@@ -212,7 +212,9 @@ ALREADY_SEEN = re.compile(r"\b(?:seen|watched|read) (?:it|that|this|them|those|t
                           r"\balready (?:seen|watched|read)\b", re.I)
 # Having seen it, said as the reason for turning a pick down ("not that one, I've seen it"): no
 # dislike (ALREADY_SEEN, or seen said of it by the person or the one it is for).
-SEEN_IT = re.compile(r"\b(?:i['’]?ve|i have|we['’]?ve|we have|he['’]?s|she['’]?s|they['’]?ve|he has|she has) (?:already )?"
+SEEN_IT = re.compile(r"(?:\b(?:i['’]?ve|i have|we['’]?ve|we have|he['’]?s|she['’]?s|they['’]?ve|he has|she has)\s+"
+                     # or said without a subject, first ("seen that one, something else?")
+                     r"|^\W*(?:(?:oh|ah|hmm|yeah|yes|nah|no)\W+)?)(?:already )?"
                      r"(?:seen|read|watched) (?:it|that|this|them|those|both)\b", re.I)
 # A title named as the exception to the clause's feeling: disliked where the clause likes ("I
 # like them all except Titanic"), liked where it dislikes ("not my cup of tea, other than Alien").

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import heapq
 import logging
 import math
 import re
@@ -427,6 +428,12 @@ class CatalogStats:
         self.tags = {tag for item in self.items.values() for tag in item.tags}
         # The categories whose items carry each tag ("budget": outdoor gear, and no book).
         self.tag_categories = tag_categories(self.items.values())
+        # The items that carry each tag: a request that requires a tag considers them besides the
+        # items nearest its words (a documentary about sushi is far from "documentaries about nature").
+        self.tagged: dict[str, set[str]] = defaultdict(set)
+        for item in self.items.values():
+            for tag in item.tags:
+                self.tagged[tag].add(item.id)
         self._shared_taste: dict[str, dict[str, float]] = {}
 
     def shared_taste(self, user_id: str) -> dict[str, float]:
@@ -713,6 +720,7 @@ class Ranker:
             *(i for _, i in sorted(((-v, i) for i, v in similar.items()))[: w.candidates]),
             *(i for _, i in sorted(((-v, i) for i, v in requested.items()))[: w.candidates]),
             *stats.most_popular[: w.popular_candidates],
+            *_carrying(stats, request.required_tags, w.candidates),
             # In order, the cheapest may be anything that fits: those first by the measure.
             *(_first_in_order(stats.items.values(), request, request.order, w.candidates) if request.order else ()),
         ]:
@@ -1315,6 +1323,15 @@ def measure_of(item: Item, measure: str) -> tuple[float, str] | None:
         return None
     value = item.attributes[name]
     return float(value), f"{value:g} {UNITS[name]}" if name in UNITS else f"{value:g}"
+
+
+def _carrying(stats: CatalogStats, groups: Sequence[Sequence[str]], k: int) -> list[str]:
+    """Up to `k` items that carry a tag of every group (`RankRequest.required_tags`), the most
+    popular first."""
+    if not groups:
+        return []
+    fitting = set.intersection(*(set().union(*(stats.tagged.get(tag, ()) for tag in group)) for group in groups))
+    return heapq.nsmallest(k, fitting, key=lambda item_id: (-stats.popularity.get(item_id, 0.0), item_id))
 
 
 def _first_in_order(items: Iterable[Item], request: RankRequest, order: Order, k: int) -> list[str]:
