@@ -149,8 +149,8 @@ SMALLTALK = ("hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "goo
 THANKS = r"(?:many )?thanks?(?: you)?(?: (?:so|very) much| a lot| again| a bunch)?|thx|ty|cheers|much appreciated"
 THE_ONE = (r"the (?:first|second|third|last|other|cheaper|cheapest|lighter|lightest|shorter|longer|newer|older|"
            r"bigger|smaller) one")
-# ..., or the one alone, settled ("haha ok. the first one then", read with the pick named as "it";
-# "ok the cheaper one please").
+# A choice made: "I'll take the first one", or the one alone, settled ("haha ok. the first one
+# then", read with the pick named as "it"; "ok the cheaper one please").
 CHOSEN = (r"(?:(?:i|we)['’]?ll|(?:i|we) will|let['’]?s) (?:take|buy|get|order|grab|go (?:with|for)|read|watch|try) "
           rf"(?:it|that|this|that one|this one|{THE_ONE})(?: too| as well| then)?"
           rf"|(?:it|{THE_ONE}),? (?:then|please|it is)|that['’]?s the one|sold")
