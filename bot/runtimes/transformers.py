@@ -23,10 +23,10 @@ from bot.runtimes.base import Message, closed_schema, schema_key
 def nf4_config(device: str):  # -> transformers.BitsAndBytesConfig
     """NF4 4-bit weights through bitsandbytes, for a model on `device` ("cpu" or "cuda").
 
-    bitsandbytes de-quantizes a layer's weights and multiplies in the compute dtype. bf16 where
-    the hardware multiplies it natively: CUDA, and AVX-512 CPUs, where bf16 was measured ~4x faster
-    than fp32. fp32 elsewhere: on an AVX2-only AMD EPYC, bf16 is emulated and fp32 measured 5x
-    faster at a 400-token prefill, 2x at generation and 6x at a training forward pass."""
+    bitsandbytes de-quantizes a layer's weights and multiplies in the compute dtype. bf16 on CUDA
+    and on AVX-512 CPUs, as before (an earlier measurement found bf16 ~4x faster than fp32 on its
+    CPU, which it did not name). fp32 elsewhere: on an AVX2-only AMD EPYC, bf16 is emulated and fp32
+    measured 5x faster at a 400-token prefill, 2x at generation and 6x at a training forward pass."""
     import torch
     from transformers import BitsAndBytesConfig
 
