@@ -475,7 +475,8 @@ ANSWER = ""
 CHOOSING = re.compile(r"\b(?:i['’]?ll|i will|we['’]?ll|we will|let['’]?s|i['’]?m going to|gonna) (?:get|take|buy|order|"
                       r"grab|go with|go for|read|watch|try)\s+$", re.I)
 # ... or settled after it, at the message's end ("haha ok. the first one then", "the second one please").
-CHOSEN_ALONE = re.compile(r",?\s+(?:then|please|it is)\W*$", re.I)
+SETTLED = r"(?:then|please|it is)"
+CHOSEN_ALONE = re.compile(rf",?\s+{SETTLED}\W*$", re.I)
 
 
 def read_opinions(text: str, mentions: Sequence[FoundTitle], asked: str = ""

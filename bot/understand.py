@@ -32,7 +32,7 @@ from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
 from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR, OWNED, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
-from bot.sentiment import ITEM_NOUN, WISHED, Sentiment, analyze, without_titles
+from bot.sentiment import ITEM_NOUN, SETTLED, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
     CONSTRAINT_NAMES,
     FIELDS,
@@ -153,7 +153,7 @@ THE_ONE = (r"the (?:first|second|third|last|other|cheaper|cheapest|lighter|light
 # then", read with the pick named as "it"; "ok the cheaper one please").
 CHOSEN = (r"(?:(?:i|we)['’]?ll|(?:i|we) will|let['’]?s) (?:take|buy|get|order|grab|go (?:with|for)|read|watch|try) "
           rf"(?:it|that|this|that one|this one|{THE_ONE})(?: too| as well| then)?"
-          rf"|(?:it|{THE_ONE}),? (?:then|please|it is)|that['’]?s the one|sold")
+          rf"|(?:it|{THE_ONE}),? {SETTLED}|that['’]?s the one|sold")
 PLEASANTRY_ONLY = re.compile(
     r"^\W*(?:(?:ok(?:ay)?|great|cool|perfect|awesome|lovely|nice|brilliant|excellent|super|right|alright|fine|"
     r"lol|haha\w*)\W+){0,2}"

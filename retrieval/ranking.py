@@ -428,13 +428,19 @@ class CatalogStats:
         self.tags = {tag for item in self.items.values() for tag in item.tags}
         # The categories whose items carry each tag ("budget": outdoor gear, and no book).
         self.tag_categories = tag_categories(self.items.values())
-        # The items that carry each tag: a request that requires a tag considers them besides the
-        # items nearest its words (a documentary about sushi is far from "documentaries about nature").
-        self.tagged: dict[str, set[str]] = defaultdict(set)
+        # The items that carry each tag, the most popular first (`popular_first`): a request that
+        # requires a tag considers them besides the items nearest its words (a documentary about
+        # sushi is far from "documentaries about nature"). Sorted once here, not per request.
+        tagged: dict[str, list[str]] = defaultdict(list)
         for item in self.items.values():
             for tag in item.tags:
-                self.tagged[tag].add(item.id)
+                tagged[tag].append(item.id)
+        self.tagged = {tag: sorted(ids, key=self.popular_first) for tag, ids in tagged.items()}
         self._shared_taste: dict[str, dict[str, float]] = {}
+
+    def popular_first(self, item_id: str) -> tuple[float, str]:
+        """The sort key of the most popular first, by id on a tie."""
+        return -self.popularity.get(item_id, 0.0), item_id
 
     def shared_taste(self, user_id: str) -> dict[str, float]:
         """`shared_taste` of a person's public and friends-visible activity, computed once."""
@@ -1327,11 +1333,19 @@ def measure_of(item: Item, measure: str) -> tuple[float, str] | None:
 
 def _carrying(stats: CatalogStats, groups: Sequence[Sequence[str]], k: int) -> list[str]:
     """Up to `k` items that carry a tag of every group (`RankRequest.required_tags`), the most
-    popular first."""
+    popular first: the first group's items in that order (`CatalogStats.tagged`), merged, until
+    `k` carry the other groups too (a scan of a common tag's items took 18-43 ms on 100,000)."""
     if not groups:
         return []
-    fitting = set.intersection(*(set().union(*(stats.tagged.get(tag, ()) for tag in group)) for group in groups))
-    return heapq.nsmallest(k, fitting, key=lambda item_id: (-stats.popularity.get(item_id, 0.0), item_id))
+    first, *others = [set(group) for group in groups]
+    found: list[str] = []
+    for item_id in heapq.merge(*(stats.tagged.get(tag, ()) for tag in first), key=stats.popular_first):
+        tags = stats.items[item_id].tags
+        if (not found or found[-1] != item_id) and all(group.intersection(tags) for group in others):
+            found.append(item_id)
+            if len(found) == k:
+                break
+    return found
 
 
 def _first_in_order(items: Iterable[Item], request: RankRequest, order: Order, k: int) -> list[str]:
