@@ -143,7 +143,7 @@ def test_lora_adapter_attaches_through_configuration(converted: Path, model_cach
 @pytest.mark.parametrize(("device", "capability", "compute"), [
     ("cpu", "AVX2", "float32"), ("cpu", "DEFAULT", "float32"), ("cpu", "AVX512", "bfloat16"), ("cuda", "AVX2", "bfloat16"),
 ])
-def test_4bit_matmuls_compute_in_bf16_only_where_the_hardware_has_it(
+def test_4bit_matmuls_compute_in_fp32_on_cpus_without_avx512(
     device: str, capability: str, compute: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import torch
