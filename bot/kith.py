@@ -315,14 +315,11 @@ class Kith:
         by name, the first picks; an order: "the cheapest book")."""
         c = profile.constraints
         required = self.vocabulary.requirement(c.required_tags)
-        if c.either_tags and required:
-            # "Westerns and war films": one of them will do.
-            required = [sorted({tag for group in required for tag in group})]
+        stats = self.ranker.stats
         order = understanding.order if understanding else None
         # A price level said in words ("cheap", "high-end") is the catalog's tag where the
         # categories asked for carry it (budget gear); elsewhere no requirement, and "cheap
         # books" asks for the cheapest first (PRICE_LEVELS).
-        stats = self.ranker.stats
         asked_categories = set(c.categories or stats.categories)
 
         def carried(tag: str) -> bool:
@@ -339,6 +336,10 @@ class Kith:
         suited = set(suited_tags(profile.context.audience))
         suits = [tag for tag in suited_tags(profile.context.audience) if carried(tag)]
         required = [group for group in required if not set(group) <= suited or set(group) & set(suits)]
+        if c.either_tags or _never_together(required, stats.tag_categories):
+            # "Westerns and war films": one of them will do; so "he likes jazz and old westerns",
+            # where no category of the catalog carries both.
+            required = [sorted({tag for group in required for tag in group})] if required else []
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *(tag for group in required for tag in group)},
                            refused={*c.excluded_tags, *profile.disliked_tags})
@@ -658,6 +659,14 @@ def _unknown_text(unknown: Sequence[Unknown]) -> str:
     said = [replies[f"unknown_{of}"].format(names=listed(names)) for of in ("title", "maker", "category")
             if (names := [u.name for u in unknown if u.of == of])]
     return "".join(sentence + " " for sentence in said)
+
+
+def _never_together(required: Sequence[Sequence[str]], carried: dict[str, set[str]]) -> bool:
+    """Whether groups of tags that the catalog carries (`carried`: each tag's categories) can never
+    all be one item's, since no category carries every one of them (jazz is music, a western a
+    book or a film). A group no category carries makes no such case: it is a miss to say."""
+    of = [set().union(*(carried.get(tag, set()) for tag in group)) for group in required]
+    return len(of) > 1 and all(of) and not set.intersection(*of)
 
 
 def _order(order: tuple[str, str]) -> Order:
