@@ -26,7 +26,7 @@ MAX_REMEMBERED = 30
 # keeps to (`Constraints.kinds`), with the words the shop's titles use for it ("a backpack": the
 # titles say "Pack" or "Daypack").
 GEAR_KINDS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("tent", "tents"), ("tent",)),
+    **dict.fromkeys(("tent", "tents"), ("tent", "shelter")),
     **dict.fromkeys(("backpack", "backpacks", "rucksack"), ("pack", "daypack")),
     "daypack": ("daypack",),
     "boots": ("boot",),
@@ -185,7 +185,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "ultralight": ("ultralight", "lightweight", "light weight", "ultra-light", "featherweight", "packs small",
                    "packs down small", "pack small", "packable", "light to carry", "light enough to carry"),
     "waterproof": ("waterproof", "rainproof", "watertight", "keeps the rain out", "rain gear", "wet weather",
-                   "wet and windy", "wet conditions", "be wet", "keep me dry", "keeps me dry", "stay dry"),
+                   "wet and windy", "wet conditions", "be wet", "keep me dry", "keeps me dry", "stay dry",
+                   "wind and rain", "rain and wind", "handle rain", "handle the rain", "heavy rain", "downpours"),
     "budget": ("cheap", "budget", "inexpensive", "affordable", "cheapest", "low-cost", "bargain", "money's tight",
                "money is tight", "on a shoestring"),
     "premium": ("premium", "top-end", "top end", "high-end", "top of the range", "best quality", "money is no object"),
