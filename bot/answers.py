@@ -33,7 +33,8 @@ IS_IT = re.compile(OPENING + r"(?:is|are|was|were|would|will)\s+"
 # sizes?", "what colours does it come in?"): where it asks no fact the record holds, the answer
 # says so.
 ABOUT_IT = re.compile(OPENING + r"(?:(?:does|do|did|is|are|was|were|can|could|will|would|has|have)"
-                      r"\s+(?:it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)"
+                      r"\s+(?:(?:any|either|all|both|each) of (?:them|those|these)|"
+                      r"it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)"
                       r"|(?:what|which|how)\b[^?.!,]{0,30}?\s(?:does|do|did|is|are|can|could|will|would)"
                       r"\s+(?:it|that|this|they|those|these|the (?:first|second|third|last) one))\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
@@ -43,7 +44,9 @@ ASKING_WORDS = FUNCTION_WORDS | {"come", "comes", "available", "get", "got", "on
                                  "last", "really", "actually", "and", "so", "ok", "great", "sounds", "looks", "know",
                                  "tell", "me", "please", "wonder", "wondering", "thing", "things", "hmm", "also",
                                  # what it is asked whether it is ("good for commuting?": commuting)
-                                 "good", "suitable", "ideal", "fine", "decent", "right", "okay", "enough"}
+                                 "good", "suitable", "ideal", "fine", "decent", "right", "okay", "enough",
+                                 # which of them ("are any of those part of a series?": series)
+                                 "any", "either", "all", "both", "each", "part"}
 CLAUSES = re.compile(r"[,;.!]\s*")
 # Where a yes-or-no question may begin: after a stop or comma, or at "but" ("it looks good but is
 # it long?").

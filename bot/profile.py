@@ -124,7 +124,8 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
                           "make me think", "makes me think", "mind-bending", "philosophical", "profound",
                           "intellectual"),
     "mystery": ("mystery", "mysteries", "whodunit", "whodunits", "whodunnit", "whodunnits", "detective",
-                "detectives", "murder mystery", "sleuth"),
+                "detectives", "murder mystery", "sleuth", "twisty", "twists", "plot twist", "plot twists",
+                "keeps you guessing", "keep me guessing"),
     "crime": ("crime", "gangster", "gangsters", "mafia", "mob", "heist", "heists"),
     "western": ("western", "westerns", "cowboy", "cowboys", "wild west", "old west"),
     "war": ("war", "wartime", "world war", "ww2", "wwii", "ww1", "wwi", "soldiers", "military", "battlefield"),
@@ -154,7 +155,9 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "young-adult": ("young-adult", "young adult", "teen", "teens", "teenager", "teenagers", "teenage"),
     "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling"),
     "chill": ("chill", "chilled", "chillout", "chill-out", "relaxing", "relaxed", "mellow", "laid-back", "calm",
-              "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to"),
+              "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to",
+              # Music for a dinner party plays under the talk: no dance party's.
+              "dinner party", "dinner parties", "background music", "over dinner", "dinner music"),
     "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud"),
     "party": ("party", "parties", "dancing", "dance", "danceable", "party tunes"),
     "workout": ("workout", "workouts", "gym", "working out", "work out", "exercise", "exercising",
@@ -260,6 +263,9 @@ REQUEST_CLAUSE = re.compile(r"[,;.!?]|\b(?:and|plus|also)\b", re.I)
 # More of it in what was asked for, right before it ("something more relaxed then" after jazz:
 # relaxed jazz): it refines the request held.
 REFINING = re.compile(r"\b(?:something|anything|one|ones|a (?:bit|little|touch)|bit|slightly|somewhat)\s+more\s+$", re.I)
+# Music to play under the talk ("for a dinner party", "background music") is chill music; said
+# after a request it refines it, as an occasion does ("some jazz" / "it's for a dinner party": chill jazz).
+UNDER_THE_TALK = re.compile(r"\b(?:dinner|background)\b", re.I)
 # A pick said to be something, opening its clause ("the second one is great", "it's pretty old";
 # not "a mystery novel that isn't too grim", whose "that" is the thing wanted).
 PICK_IS = (r"(?:^|[,;:.!?]\s*|\b(?:but|and|though|so)\s+)"
@@ -365,9 +371,10 @@ AFTER_YEAR = re.compile(rf"\b(after|since|newer than|post)[- ]?({WHEN})", re.I)
 # "Recent", but not "a new album" (one new to them) nor "a new jacket" (not the one they have).
 RECENT = re.compile(r"\b(?:recent|modern|latest|new (?:releases?|out|ones?|this year)|brand[- ]new|what['’]?s new)\b",
                     re.I)
-# Not "a six year old", "my older brother", "my old man".
+# Not "a six year old", "a 6-month-old", "my older brother", "my old man".
 NOT_A_PERSON = r"(?!\s+(?:man|lady|boy|girl|mate|pal|friends?|brothers?|sisters?|sons?|daughters?|cousins?)\b)"
-OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!my )\b(old|older|oldies|vintage)\b{NOT_A_PERSON}", re.I)
+OLD = re.compile(rf"(?<!year )(?<!years )(?<!year-)(?<!month )(?<!months )(?<!month-)(?<!my )\b(old|older|oldies|vintage)\b"
+                 rf"{NOT_A_PERSON}", re.I)
 # Old said of a pick ("it's pretty old", "that one's too old"): a description, not a wish for old
 # things; "too old" wishes for newer than it.
 OLD_SAID_OF_IT = re.compile(PICK_IS + r"\s+(?:(?:pretty|quite|a bit|a little|rather|very|really|so|kind of|kinda|a tad)\s+)?"
@@ -396,7 +403,7 @@ LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|r
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
 # A person's ordinal is their birthday ("my dad's 60th").
 OCCASIONS = (
-    "birthday", r"(?<=['’]s )\d+(?:st|nd|rd|th)", "anniversary", "christmas", "date night", "road trip", "party",
+    "birthday", r"(?<=['’]s )\d+(?:st|nd|rd|th)", "anniversary", "christmas", "date night", "road trip", "dinner party", "party",
     "wedding", "holiday", "vacation", "camping trip", "camping", "sleepover", "rainy day", "weekend", "gift",
     "present", "flight", "commute", "(?:long |\w+-hour )?drive", "journey",
 )
@@ -410,7 +417,8 @@ OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night", "you
 PERSON = (r"(?:little |teenage |young |best |older |younger )?"
           r"(?:dad|father|mom|mum|mother|sons?|daughters?|kids?|children|child|wife|husband|partner|girlfriend|"
           r"boyfriend|friends?|brothers?|sisters?|nieces?|nephews?|grandma|grandpa|grandmother|grandfather|"
-          r"teenagers?|family|colleagues?|boss|parents)")
+          r"teenagers?|family|colleagues?|boss|parents|bab(?:y|ies)|newborns?|little ones?|toddlers?|grandkids|"
+          r"grandchild(?:ren)?|grandsons?|granddaughters?)")
 # Who it is for: "for my dad", "with the kids", "me and my partner", "taking the kids camping",
 # "my dad's 60th", "my nieces' sleepover", "I meant my daughter".
 AUDIENCE = re.compile(
@@ -421,11 +429,16 @@ AUDIENCE = re.compile(
     re.I,
 )
 TEEN = re.compile(r"\bteen(?:age|ager)?s?\b", re.I)
-YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little)\b", re.I)
+# Words that make "kids" or "children" people past childhood: "my teenage kids", "our grown-up children".
+GROWN_UP = re.compile(r"\b(?:teen(?:age)?|grown(?:[- ]up)?|adult)\s+$", re.I)
+YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little|bab(?:y|ies)|newborns?|toddlers?|"
+                            r"grandkids|grandchild(?:ren)?|grandsons?|granddaughters?)\b", re.I)
 # An age said of the person it is for ("my daughter is 14", "my 9-year-old", "he's twelve"): a
 # child's (YOUNG_AGE or less) asks for the young audience's tags, a teenager's for TEEN_TAGS, an
 # adult's for neither, whatever the word for the person ("my son is 30").
-AGE = re.compile(rf"\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)"
+AGE = re.compile(rf"\b{SAID_NUMBER}[- ]months?[- ]old\b"
+                 rf"|\b(?:is|he['’]?s|she['’]?s|aged)\s+{SAID_NUMBER}\s+months?\b"
+                 rf"|\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)"
                  rf"\s+{SAID_NUMBER}\b"
                  r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
                  rf"|\b{SAID_NUMBER}[- ]?(?:years?[- ]old|yo)\b", re.I)
@@ -754,6 +767,8 @@ def read_rules(
         after = _spoken_numbers(text[match.end():])
         if SUM_AFTER.match(after) or match.group().lower() == "budget" and SUM_AFTER_BUDGET.match(after):
             continue  # "my budget is under 5 dollars" names a price (_read_price), not budget gear
+        if tag in YOUNG_TAGS and GROWN_UP.search(text[:match.start()]):
+            continue  # "my teenage kids" are who it is for (an audience), not children's things
         if tag == "day-hiking" and MULTI_DAY.search(text) and not DAY_HIKE.search(match.group()):
             tag = "backpacking"  # "hiking in the Alps for a week" is no day hike
         # What they have a lot of, wishing for a change ("I read a lot of thrillers, but I want
@@ -770,7 +785,7 @@ def read_rules(
             u.tags = [*_forget(u.tags, tag), tag]
             for lifted in (tag, *TAG_IMPLIES.get(tag, ())):
                 u.avoid = _forget(u.avoid, lifted)
-            if REFINING.search(text[:match.start()]):
+            if REFINING.search(text[:match.start()]) or UNDER_THE_TALK.search(match.group()):
                 refining.add(tag)
     u.refines = bool(u.tags) and set(u.tags) <= refining
     u.avoid_words = [word for match in UNWANTED_THEME.finditer(text)
@@ -824,8 +839,9 @@ def read_rules(
         u.audience = "themselves"
     years = None
     if age := AGE.search(text):
-        said = (age.group(1) or age.group(2)).lower()
-        years = int(said) if said.isdigit() else NUMBER_WORDS[said]
+        said = next(group for group in age.groups() if group).lower()
+        # A baby's age in months ("a 6-month-old", "she's 2 months") is under a year.
+        years = 0 if "month" in age.group().lower() else int(said) if said.isdigit() else NUMBER_WORDS[said]
         # "my daughter is 14", "kids aged 6", "my 8 year old nephew", "my kids will watch too,
         # they're 7 and 10"
         person = (re.search(rf"\b({PERSON})[\s,]+$", text[:age.start()], re.I)

@@ -26,7 +26,7 @@ def profile_after(text: str) -> Profile:
 
 
 @pytest.mark.parametrize(("text", "required", "occasion"), [
-    ("some jazz for a dinner party", ["jazz"], "party"),
+    ("some jazz for a house party", ["jazz"], "party"),
     ("a sad album for a rainy day", ["melancholic"], "rainy-day"),
     ("an animated film for a road trip", ["animation"], "road-trip"),
     ("a thriller for date night", ["thriller"], "date-night"),
@@ -49,14 +49,17 @@ def test_an_occasion_alone_or_an_activity_is_the_request(text: str, required: li
 
 
 def test_an_occasion_said_after_the_request_refines_it() -> None:
-    """"jazz please" / "it's for a dinner party": still jazz, lifted by party; a new category
-    with an occasion is a new request."""
+    """"jazz please" / "it's for a party": still jazz, lifted by party; "it's for a dinner party":
+    chill jazz, music to talk over; a new category with an occasion is a new request."""
     def then(profile: Profile, text: str) -> Profile:
         return apply_understanding(profile, read_rules(text, analyze(text, []), VOCABULARY, today=date(2025, 6, 1)))
 
     jazz = profile_after("some jazz please")
-    party = then(jazz, "it's for a dinner party")
+    party = then(jazz, "it's for a party")
     assert party.constraints.required_tags == ["jazz"] and "party" in party.liked_tags
+    dinner = then(jazz, "it's for a dinner party")
+    assert dinner.constraints.required_tags == ["jazz", "chill"] and "party" not in dinner.liked_tags
+    assert profile_after("some background music for a dinner party").constraints.required_tags == ["chill"]
     assert then(jazz, "a film for a road trip").constraints.required_tags == ["road-trip"]
     assert then(profile_after("some party tunes"), "for a road trip").constraints.required_tags == ["road-trip"]
 
