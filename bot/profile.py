@@ -41,7 +41,7 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
     "lantern": ("lantern",),
     "trekking poles": ("trekking poles",),
     "hammock": ("hammock",),
-    **dict.fromkeys(("sleeping pad", "sleeping mat"), ("sleeping pad", "air pad", "camp mat")),
+    **dict.fromkeys(("sleeping pad", "sleeping pads", "sleeping mat", "sleeping mats"), ("sleeping pad", "air pad", "camp mat")),
     "climbing shoes": ("climbing shoe",),
     "harness": ("harness",),
     "helmet": ("helmet",),
@@ -675,8 +675,10 @@ ALREADY_HAD = r"\balready (?:has|have|got|owns?)\b"
 # the word for the thing.
 OWNED = (rf"(?:{ALREADY_HAD}|\b(?:i|we|he|she|they)(?:['’]ve| have| has|['’]s got| own| owns| got)(?: got)?\b)"
          r"\s+(?:a |an |the |some |two |our |my |his |her |their )?")
-# ... right before a word for a thing.
-OWNED_BEFORE = re.compile(OWNED + "$", re.I)
+# ... right before a word for a thing, or before a list of them: "he already has shoes and a
+# harness", "we've got a tent, a stove and mats".
+OWNED_BEFORE = re.compile(OWNED + r"(?:(?:[\w'’-]+\s+){0,2}[\w'’-]+(?:,\s*(?:and\s+)?|\s+and\s+)"
+                          r"(?:a |an |the |some |two |our |my |his |her |their )?)*$", re.I)
 # Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
 PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it
