@@ -35,6 +35,10 @@ The rule. A sentence is supported when each of its claim-bearing parts is:
 The person's message is no support: a pick is not "thought-provoking" because the person asked
 for thought-provoking.
 
+9. makers: "by <Name>'s ..." says that someone of the named person made the pick, not the named
+   ("a cooking book by Chef Samin Nosrat's favorite cook" of Nosrat's own book): supported only
+   where the facts say those words.
+
 Known limits: a sentence's first word is not checked as a proper noun (it is capitalised anyway;
 the bot's sentences start with code-written leads, "Try <title> —"); true words can still be put
 together into a false claim ("a film about a robot who abandoned Earth"), which only the
@@ -55,6 +59,8 @@ from retrieval.titles import TitleFinder
 FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried|reviewed|viewed|gave)")
 # A friend a text names: "your friend Ana Ruiz", "your friend Ana".
 FRIEND_CLAIM = re.compile(r"\byour friends? ((?:[A-Z][\w'’-]*)(?: (?:[A-Z][\w'’-]*))*)")
+# "By <Name>'s": the pick made by someone of the named (rule 9).
+BY_SOMEONE_OF = re.compile(r"\bby\s+(?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*['’]s\b")
 RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 SENTENCE_BREAK = re.compile(r"(?<=[.!?][\"'’”)\]])\s+|(?<=[.!?])\s+|\n+")
 LIST_NUMBER = re.compile(r"^\s*\d+\.\s+")
@@ -288,9 +294,10 @@ class FaithfulnessCheck:
         for rating in RATING.findall(untitled):
             if f"{rating}/5" not in reasons:
                 unsupported.append(f"{rating}/5")
+        known = " ".join(p.text() for p in subjects)
+        unsupported += [said for said in BY_SOMEONE_OF.findall(untitled) if said.lower() not in known.lower()]
         # The person's own items support their names only (covered above), nothing else: their
         # "(2016)" is no support for "since 2016".
-        known = " ".join(p.text() for p in subjects)
         sentence = PHRASES.sub(lambda m: m.group(0).replace(" ", "-"), sentence)  # same length: spans hold
         # Another item's title is supported where the pick's own facts name it ("Conrad's Heart of Darkness").
         unsupported += [title for title in outside if title.lower() not in known.lower()]

@@ -47,6 +47,9 @@ def facts(catalog: dict[str, Item], *titles: str, reasons: tuple[str, ...] = (),
      {"talented", "young", "woman", "lost", "husband"}),
     # A kind of thing the pick is not: The Big Sleep is a book.
     ("Try The Big Sleep — a great classic movie to watch tonight.", ("The Big Sleep",), {"movie", "watch"}),
+    # Every word is in the facts, but Samin Nosrat wrote it: "by someone of hers" is a false claim.
+    ("Or, from earlier, Salt, Fat, Acid, Heat — a cooking book by Chef Samin Nosrat’s favorite cook!",
+     ("Salt, Fat, Acid, Heat",), {"by Chef Samin Nosrat’s"}),
 ])
 def test_unfaithful_sentences_fail_naming_their_claims(check, catalog, sentence, titles, claims) -> None:
     verdict = check.check(sentence, facts(catalog, *titles))
@@ -60,6 +63,7 @@ def test_unfaithful_sentences_fail_naming_their_claims(check, catalog, sentence,
      ("Apocalypse Now (1979)",)),
     ("Try The Big Sleep — Chandler's hardboiled noir, a knotty mystery in Los Angeles.", ("The Big Sleep",)),
     ("Try Dunkirk (2017) — not scary, but a great pick by Christopher Nolan for 9.99.", ("Dunkirk (2017)",)),
+    ("Try Salt, Fat, Acid, Heat — a cooking book by chef Samin Nosrat.", ("Salt, Fat, Acid, Heat",)),
     ("Or try Apocalypse Now (1979) — a classic war film, grim and strange.", ("Dunkirk (2017)", "Apocalypse Now (1979)")),
     ("Fair enough, something else then: try Dunkirk (2017), a war film.", ("Dunkirk (2017)",)),
     ("Or try E.T. the Extra-Terrestrial (1982) — A lonely ten-year-old named Elliott discovers a gentle alien.",
