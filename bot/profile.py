@@ -316,13 +316,20 @@ SPOKEN_NUMBER = re.compile(
 SLANG_SUMS = (("a tenner", "10 pounds"), ("a fiver", "5 pounds"), ("a grand", "1000 pounds"))
 # A length said in numbers ("under 2 hours", "less than 90 minutes", "no more than 300 pages", "an
 # hour and a half or less", "at least 400 pages"): at most, or at least (_read_length).
-LENGTH_AMOUNT = (r"(?P<amount>\d+(?:\.\d+)?|an?|half an?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
-                 + r")\s*(?P<half>and a half\s*)?"
-                 r"(?P<unit>hours?|hrs?|h|minutes?|mins?|pages?)\b(?P<half_after>\s+and a half\b)?")
+def _length_amount(units: str) -> str:
+    return (r"(?P<amount>\d+(?:\.\d+)?|an?|half an?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+            + rf")\s*(?P<half>and a half\s*)?(?P<unit>{units})\b(?P<half_after>\s+and a half\b)?")
+
+
+TIME_AMOUNT = _length_amount(r"hours?|hrs?|h|minutes?|mins?")
+LENGTH_AMOUNT = _length_amount(r"hours?|hrs?|h|minutes?|mins?|pages?")
 LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
     "at_most": (re.compile(r"\b(?:under|below|less than|(?:no|not|nothing) (?:more|longer) than|at most|max(?:imum)?(?: of)?|"
                            r"up to|within|shorter than)\s+" + LENGTH_AMOUNT, re.I),
-                re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:less|under|shorter)|max(?:imum)?|tops)\b", re.I)),
+                re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:less|under|shorter)|max(?:imum)?|tops)\b", re.I),
+                # The time they have: "we only have about 90 minutes", "I've got an hour and a half".
+                re.compile(r"\b(?:have|got)\s+(?:only\s+|just\s+)?(?:about\s+|around\s+|roughly\s+|maybe\s+)?"
+                           + TIME_AMOUNT, re.I)),
     "at_least": (re.compile(r"\b(?:over|above|(?<!no )(?<!not )(?<!nothing )(?:more|longer) than|at least)\s+"
                             + LENGTH_AMOUNT, re.I),
                  re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:more|longer|over)|plus)\b", re.I)),
