@@ -13,7 +13,7 @@ from bot.sentiment import Sentiment
 from bot.sessions import StoredMessage
 from bot.understanding import Understanding
 
-HandoffReason = Literal["asked", "negative", "failures"]
+HandoffReason = Literal["asked", "order", "negative", "failures"]
 
 
 def asks_for_human(message: str) -> bool:
@@ -49,14 +49,19 @@ def is_negative(message: str, sentiment: Sentiment, understanding: Understanding
     return complains(message) or (sentiment.polarity <= threshold and not taste and sentiment.mood != "down")
 
 
-def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence[StoredMessage]) -> HandoffReason | None:
+def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence[StoredMessage],
+                   order_lookup: bool = False) -> HandoffReason | None:
     """Why this turn hands the conversation to a person, if it does.
 
-    Only turns since the last hand-off count, so a conversation that goes on after one needs
-    fresh reasons for the next. `history` holds the stored messages before this turn; each
-    reply's data records whether its turn was negative and whether the bot failed to help."""
+    `order_lookup`: the message asks about one of the person's orders ("order number is 48213"),
+    which Kith cannot see and a member of the team can. Only turns since the last hand-off count,
+    so a conversation that goes on after one needs fresh reasons for the next. `history` holds the
+    stored messages before this turn; each reply's data records whether its turn was negative and
+    whether the bot failed to help."""
     if asks_for_human(message):
         return "asked"
+    if order_lookup:
+        return "order"
     replies = [m for m in history if m.role == "assistant"]
     since = next((i for i in range(len(replies) - 1, -1, -1) if replies[i].record.handoff), -1)
     recent = replies[since + 1 :]

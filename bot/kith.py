@@ -463,9 +463,14 @@ class Kith:
             replies = prompts.table("support")["replies"]
             # A problem said in anger or distress ("my boots leak, this is ridiculous") is met with an apology.
             sorry = replies["sorry"] + " " if is_negative(message, sentiment, understanding) else ""
-            # Kith answers from the help centre; it cannot see anyone's orders, and says so.
-            unseen = replies["no_order_access"] + " " if asks_to_look_up_order(message) else ""
-            yield reply.add(sorry + unseen + (help_answer.text if help_answer else replies["help_not_found"]))
+            # Kith answers from the help centre; it cannot see anyone's orders, and says so (and
+            # hands the conversation to someone who can, below), without the article it just gave.
+            unseen = asks_to_look_up_order(message)
+            last_help = next((m.record.help for m in reversed(opened.history) if m.role == "assistant"), None)
+            given = unseen and help_answer is not None and last_help is not None \
+                and last_help.article_id == help_answer.article_id
+            article = "" if given else help_answer.text if help_answer else replies["help_not_found"]
+            yield reply.add((sorry + (replies["no_order_access"] + " " if unseen else "") + article).strip())
         elif plan.smalltalk:
             yield reply.add(prompts.table("support")["replies"]["smalltalk"])
         elif plan.apology:
@@ -488,7 +493,8 @@ class Kith:
         negative = is_negative(message, sentiment, understanding)
         failed = failed or complains(message)
         handoff = None
-        reason = None if plan.refusal else handoff_reason(message, negative, failed, opened.history)
+        reason = None if plan.refusal else handoff_reason(message, negative, failed, opened.history,
+                                                          order_lookup=plan.help and asks_to_look_up_order(message))
         if reason is not None:
             help_titles = [m.record.help.title for m in opened.history if m.record.help]
             help_titles += [help_answer.title] if help_answer else []
