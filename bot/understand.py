@@ -287,12 +287,13 @@ def opens_with_smalltalk(message: str) -> bool:
     return bool(words) and (" ".join(words[:2]) in SMALLTALK or words[0].strip("!,.") in SMALLTALK)
 
 
-def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[Intent]:
+def rule_intents(said: Said, u: Understanding, named: Collection[str], wish_met: bool = False) -> list[Intent]:
     """Intents by the patterns of prompts/support.toml: a refusal, a problem, a wish for a person;
     an opinion about what was just suggested is feedback; small talk by its first words; a
     thank-you or goodbye and nothing more is small talk only (the person is closing: their
     thanks still counts as liking the picks, which on ReDial measures better than not); the
-    rest asks for suggestions. `named`: the items the message names."""
+    rest asks for suggestions. `named`: the items the message names; `wish_met`: its only wish
+    is why it asks about them, and they meet it (RuleReader._wish_met)."""
     message = said.message
     if refusal(message):
         return ["subvert"]
@@ -306,7 +307,7 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str]) -> list[I
     smalltalk = closing or opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more;
     # a choice made asks for nothing ("I'll watch it" names no wish for films).
-    wishes = not closing and u.has_wishes(about_an_item=bool(u.questions))
+    wishes = not closing and not wish_met and u.has_wishes(about_an_item=bool(u.questions))
     # A question about an item asks for its answer, not for more picks.
     asks_more = wishes or "?" in SMALLTALK_QUESTION.sub("", message) and not u.questions
     # An opinion about a suggestion is feedback. The reading of a message that names none of them
@@ -453,8 +454,18 @@ class RuleReader:
         if asks_for_human(plain.message):
             # "Ok, talk to a human then" gives up on the picks: its "ok" likes none of them.
             u.opinions = [o for o in u.opinions if o.item_id in {mention.item_id for mention in mentions}]
-        u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions})
+        u.intents = rule_intents(plain, u, {mention.item_id for mention in mentions}, self._wish_met(u))
         return u
+
+    def _wish_met(self, u: Understanding) -> bool:
+        """Whether the message's only wish is to avoid what it asks whether the items are, and
+        none of them is: "is it on the sad side? I'm not in the mood to cry" of a film that is not
+        sad asks for no new picks (the wish is still remembered). "Is it very romantic? my
+        boyfriend hates soppy stuff" of a romance does."""
+        asked = {tag for question in u.questions for tag in question.tags}
+        return (bool(u.avoid) and set(u.avoid) <= asked
+                and not u.model_copy(update={"avoid": []}).has_wishes(about_an_item=True)
+                and not any(set(self.items[q.item_id].tags) & set(u.avoid) for q in u.questions if q.item_id in self.items))
 
     def _categories_of_clauses(self, message: str, u: Understanding) -> set[str]:
         """Beside the categories a message names, those its clauses ask for by a tag alone that
