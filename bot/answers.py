@@ -20,7 +20,7 @@ FACTS: tuple[Fact, ...] = ("pick", "why", "about", "tags", "reception", "price",
                            "rating", "weight", "capacity", "language")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",),
-                                          "capacity": ("sleeps",), "language": ("language",)}
+                                          "capacity": ("sleeps", "litres"), "language": ("language",)}
 # A question: a question mark, or a question word first ("how much is the first one").
 QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tell me)\b", re.I)
 # Words a question may open with before it asks ("great, and is it...", "ok so which is...").

@@ -61,6 +61,12 @@ def reader_of(categories: set[str], tags: set[str]) -> Reader:
     ("does it sleep four?", ["capacity"]),
     ("how many people does the tent sleep?", ["capacity"]),
     ("is there room for 3?", ["capacity"]),
+    # How much a pack holds, and how much it weighs, are no price ("how much does the first one
+    # hold?" had been answered "It is $139.00.").
+    ("how much does the first one hold?", ["capacity"]),
+    ("how many litres is it?", ["capacity"]),
+    ("how much does the first one weigh?", ["weight"]),
+    ("how much does the first one cost?", ["price"]),
     ("how many people liked it?", ["reception"]),
     # No question, or no fact asked: none.
     ("something under two hours long", []),
@@ -84,7 +90,7 @@ def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> Non
              ItemQuestion(item_id="tent", facts=["price", "creator", "weight", "capacity"])]
     assert answer(asked, ITEMS) == (
         "A Wizard of Earthsea: A proud boy unleashes a shadow. It is $13.99. It has 183 pages. It is by Ursula K. "
-        "Le Guin. I don't have the sleeping capacity of A Wizard of Earthsea. Alien (1979) runs 117 minutes. It is "
+        "Le Guin. I don't have the capacity of A Wizard of Earthsea. Alien (1979) runs 117 minutes. It is "
         "rated R. I don't have the price of Ridgeline 2 Ultralight Tent. It is made by Ridgeline. It weighs 1190 g. "
         "It sleeps 2.")
 
