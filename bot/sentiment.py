@@ -244,10 +244,11 @@ KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|s
 PURPOSE = re.compile(r"\W*(?:it['’]?s|it is|it['’]?ll be|it will be|they['’]?re|they are)\s+(?:(?:a|an)\s+)?"
                      r"(?:for|present|gift|birthday present|christmas present)\b", re.I)
 # A clause that opens with a wish for something new ("something funny then", "ok, anything
-# lighter?", "recommend a film"): its words describe what is wanted, not the suggestions
+# lighter?", "ok what about something else that I'd like", "recommend a film"): its words
+# describe what is wanted, not the suggestions
 # ("something like that" points at them; "it sounds like something I'd like" and "I'm not
 # looking for anything that spacey" are about them).
-WISHED = re.compile(r"^\W*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
+WISHED = re.compile(r"^\W*(?:(?:ok|okay|so|and|then|hmm|well|now|right)\W+)*(?:[\w'’]+\W+){0,2}?(?:(?:something|anything)\b"
                     r"(?!\s+(?:like|similar to)\s+(?:that|this|it|those|these|them)\b)"
                     r"|(?:recommend|suggest)(?:\s+me)?\s+(?:a|an|some|another|more|one|any)\b)"
                     # "actually, a funny film then": a thing of a kind, after no more than a word
