@@ -34,7 +34,7 @@ from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
 from bot.sentiment import Sentiment
 from bot.sessions import SessionStore, StoredHandoff, StoredHelp, StoredMessage, StoredPick, TurnRecord
-from bot.understand import LLMReader, Reader, RuleReader, Said, asks_for_new, describes
+from bot.understand import LLMReader, Reader, RuleReader, Said, asks_among_those, asks_for_new, describes
 from bot.understanding import Understanding, Unknown
 from retrieval.embeddings import DEFAULT_CACHE_DIR, shared_embedder
 from retrieval.ingest import DEMO_CATALOG, demo_data_dir, ingest_dataset, read_source
@@ -305,12 +305,13 @@ class Kith:
     # --- one turn -----------------------------------------------------------------------
 
     def request_for(self, profile: Profile, texts: Sequence[str], user_id: str | None, seen: Sequence[str] = (),
-                    context: ClientContext | None = None, fresh_first: bool = True,
+                    context: ClientContext | None = None, fresh_first: bool = True, those_first: bool = False,
                     understanding: Understanding | None = None) -> RankRequest:
         """What the ranker is asked: the profile's taste and constraints, the query (those of
         `texts`, the person's latest messages, that describe what they want), the person's
         feedback on cards, and the moment (`context`: a soft lift, never a constraint). `fresh_first`:
-        what was seen comes after every fresh item (RankRequest.fresh_first);
+        what was seen comes after every fresh item (RankRequest.fresh_first); `those_first`: before
+        the fresh items that fit as well (RankRequest.those_first);
         `understanding`: the message's, whose asks hold for this turn only (the items asked for
         by name, the first picks; an order: "the cheapest book")."""
         c = profile.constraints
@@ -379,6 +380,7 @@ class Kith:
             exclude=[*profile.rejected, *(item_id for item_id, signal in feedback.items() if signal in REMOVING)],
             seen=seen,
             fresh_first=fresh_first,
+            those_first=those_first,
             more_like=[item_id for item_id, signal in feedback.items()
                        if signal == "up" and item_id not in profile.dislikes],
             less_like=[item_id for item_id, signal in feedback.items() if signal == "down"],
@@ -441,7 +443,7 @@ class Kith:
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside,
-            opened.ranked))
+            opened.ranked, opened.friends_picks))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste, nor does giving up on the bot ("forget it, you're useless"
         # says nothing of the picks).
@@ -547,6 +549,8 @@ class Kith:
             aside=bool(replies) and (replies[-1].record.clarified
                                      or replies[-1].record.help is not None and not replies[-1].record.picks()),
             ranked=next((not m.record.scripted for m in reversed(replies) if m.record.picks()), False),
+            friends_picks=next((bool(m.record.understanding and m.record.understanding.from_friends)
+                                for m in reversed(replies) if m.record.picks()), False),
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -560,7 +564,8 @@ class Kith:
         request = self.request_for(profile, user_texts, user_id, seen=[*opened.mentioned, *opened.earlier],
                                    context=context, understanding=understanding,
                                    fresh_first=asks_for_new(message)
-                                   and not profile.constraints.changed(opened.profile.constraints))
+                                   and not profile.constraints.changed(opened.profile.constraints),
+                                   those_first=asks_among_those(message))
         history_likes = self.ranker.own_history(user_id)[0]
         if self.config.planner == "agent":
             answered = self._agent_answer(user_id, message, opened, profile, sentiment, history_likes)
@@ -696,6 +701,7 @@ class _Opened:
     answered: list[str]  # items the last reply answered questions about
     aside: bool  # the last reply answered no request with picks (Said.aside)
     ranked: bool  # the last picks are Kith's own ranked cards, not a scripted line's (Said.ranked)
+    friends_picks: bool  # the last picks are what friends shared liking (Said.friends_picks)
 
 
 @dataclass

@@ -127,6 +127,8 @@ FRIENDS_PICKS = re.compile(r"\b(?:what(?:['’]s| is| are| do| did| have)?|any(?
                            r"[^.?!]{0,25}\b(?<!for )(?<!with )(?<!to )(?<!and )my friends\b(?!['’]s? (?:birthday|party|wedding))"
                            r"|\bmy friends['’] (?:favou?rites?|picks?|likes?|recommendations?)\b"
                            r"|\b(?:popular|trending) (?:with|among) my friends\b", re.I)
+# Some of the picks just shown, asked for again with more to it ("any of those under 10?").
+OF_THOSE = re.compile(r"\b(?:any|which|one|some|either|none|anything) of (?:those|these|them|the above|their picks)\b", re.I)
 # "No, I meant the film, not the book": the item named before, of another category.
 MEANT = re.compile(r"\b(?:i|we) meant (?:the |a |an )?(\w+(?:\s\w+)?)", re.I)
 # A maker named as what someone likes ("I love Radiohead", "a big fan of Le Guin", "something like
@@ -192,6 +194,9 @@ class Said:
     # words (ReDial's, a scripted line): a message without a feeling is about them only where it
     # points at them ("I have wide feet" after two boots likes neither).
     ranked: bool = False
+    # The suggestions are what the person's friends shared liking (they asked for them): "any of
+    # those under 10?" asks among them again.
+    friends_picks: bool = False
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -260,6 +265,11 @@ def _inside(match: re.Match[str], titles: Sequence[FoundTitle]) -> bool:
 # Words that ask for things not shown yet ("another tent", "show me more", "something else",
 # "anything different?"): what was shown comes after every fresh item (RankRequest.fresh_first).
 NEW_ONES = re.compile(r"\b(?:another|more|else|other|others|different|alternatives?|instead|new ones?|next)\b", re.I)
+
+
+def asks_among_those(message: str) -> bool:
+    """Whether the message asks among the picks just shown ("any of those under 10?")."""
+    return bool(OF_THOSE.search(message))
 
 
 def asks_for_new(message: str) -> bool:
@@ -449,7 +459,8 @@ class RuleReader:
                 # named: apply_understanding); measured on ReDial valid, not liking it lost one.
                 u.asked_for = asked
                 u.order = said_superlative[:2] if said_superlative else u.order  # else "lighter" (read_rules)
-                u.from_friends = bool(FRIENDS_PICKS.search(plain.message))
+                u.from_friends = bool(FRIENDS_PICKS.search(plain.message)) or (
+                    said.friends_picks and asks_among_those(plain.message) and not (u.categories or u.kinds))
                 u.unknown = self._unknown(plain.message)
         if asks_for_human(plain.message):
             # "Ok, talk to a human then" gives up on the picks: its "ok" likes none of them.

@@ -216,6 +216,9 @@ class RankRequest:
     # or asked for nothing new: "I've read Gone Girl, loved it") what was seen and fits comes
     # before fresh items that fit less (`_fitting`).
     fresh_first: bool = True
+    # The message asks among what was shown ("any of those under 10?"): what was seen and fits
+    # comes before fresh items that fit as well.
+    those_first: bool = False
     # Items the person asked for more like (a card's "more like this"), most recent first: liked,
     # and what is like them is pulled up (the `more_like` component) and says so.
     more_like: Sequence[str] = ()
@@ -1203,12 +1206,13 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     documentary; "we need a tent first" after a family camping trip with the family tent shown
     then; "I've read Gone Girl, loved it" with the thrillers shown, not a fresh comedy. Where new
     ones are asked for (`request.fresh_first`: "another"), it comes last: across tiers its repeat
-    penalty cannot keep a shown item that fits below fresh ones that fit less. An item that does
-    not suit whom the request is for (`request.suits`, `for_a_child`) misses more than all of the
-    asks.
+    penalty cannot keep a shown item that fits below fresh ones that fit less. Where the message
+    asks among what was shown (`request.those_first`: "any of those under 10?"), it comes before
+    the fresh items that miss as much. An item that does not suit whom the request is for
+    (`request.suits`, `for_a_child`) misses more than all of the asks.
     Tier 0 may be empty."""
     within = [item for item in candidates if _satisfies(item, request)]
-    if not asks and not any(_unsuited(item, request) for item in within):
+    if not asks and not any(_unsuited(item, request) for item in within) and not request.those_first:
         return [within]
     misses = {item.id: _misses(item, asks) for item in within}
     unsuited = len(asks) + 1
@@ -1225,12 +1229,14 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     shown = [item for item in within if item.id in seen]
     tiers: list[list[Item]] = []
     for missing in range(unsuited + len(asks) + 1):
+        if request.those_first:
+            tiers.append([item for item in shown if missed[item.id] == missing])
         tiers.append([item for item in fresh if missed[item.id] == missing])
-        if not request.fresh_first:
+        if not request.fresh_first and not request.those_first:
             tiers.append([item for item in shown if missed[item.id] == missing])
         if sum(map(len, tiers)) >= k:
             break
-    return [*tiers, shown] if request.fresh_first else tiers
+    return [*tiers, shown] if request.fresh_first and not request.those_first else tiers
 
 
 def _unsuited(item: Item, request: RankRequest) -> bool:
