@@ -55,11 +55,16 @@ HABIT = re.compile(r"\b(?:i|we|he|she|they)(?:['’]ve| have)?\s+(?:(?:usually|n
 A_CHANGE = re.compile(r"\bsomething (?:else|different|new)\b|\bfor a change\b|\bnot the usual\b", re.I)
 EXCITEMENT = re.compile(r"!|\b(excited|can'?t wait|thrilled|pumped|stoked|yay|woo+|amazing news|celebrat\w*)\b", re.I)
 # Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
+# What happened in the person's life ("I'm going through a breakup", "my girlfriend just broke up
+# with me"): a low mood, and no verdict on the picks, however negative its words.
+HARD_TIMES = re.compile(r"\b(?:(?:going through|just had|after|getting over) (?:a |my )?(?:break-?up|divorce|split)"
+                        r"|(?:we|i|she|he|they) (?:just )?broke up|broke up with me|got dumped|grieving)\b", re.I)
 DOWN_WORDS = re.compile(
     # "sad" of the thing wished for is no mood: "nothing too sad", "not sad", "anything sad"
     r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|(?<!nothing )(?<!anything )(?<!too )(?<!not )sad|"
     r"lonely|depressed|stressed|exhausted|"
     r"heartbroken|miserable|upset|down in the dumps|(rough|awful|terrible|hard|bad|long) (day|week|month|year|time)|"
+    r"take my mind off|"
     r"(?:a )?(?:bad|foul|grumpy|rotten) mood|grumpy)\b",
     re.I,
 )
@@ -334,7 +339,7 @@ def _mood(text: str, score: float, asked: str, answering: str) -> Mood:
     if REJECTION.search(_unseen_masked(answering, asked)) and not (ALREADY_SEEN.search(text) or SEEN_IT.search(text)
                                                                    or habit_changed(text) or CORRECTING.search(text)):
         return "rejecting"
-    if DOWN_WORDS.search(text) and score < 0.5 and asked_whether(text) is None:
+    if HARD_TIMES.search(text) or DOWN_WORDS.search(text) and score < 0.5 and asked_whether(text) is None:
         # "I'm feeling down, cheer me up" is down even though "cheer" lifts the score; "is the
         # first one sad?" asks about a film.
         return "down"
@@ -558,8 +563,9 @@ def analyze(text: str, mentions: list[FoundTitle], asked: str = "") -> Sentiment
     score = polarity(plain)
     items, answer = read_opinions(text, mentions, asked)
     if any(CHOOSING.search(text[: mention.start]) or CHOSEN_ALONE.match(text, mention.end) for mention in mentions) \
-            or CORRECTING.search(text):
-        answer = "neutral"  # a choice made, or the request put right, says nothing of the picks
+            or CORRECTING.search(text) or HARD_TIMES.search(text):
+        # A choice made, the request put right, or what happened to them says nothing of the picks.
+        answer = "neutral"
     answering = text[: min((mention.start for mention in mentions), default=len(text))]
     return Sentiment(polarity=score, strength=abs(score), label=_label(score), mood=_mood(plain, score, asked, answering),
                      items=items, answer=answer)
