@@ -37,6 +37,7 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
     "rain suit": ("rain suit",),
     **dict.fromkeys(("sleeping bag", "sleeping bags"), ("sleeping bag", "summer bag", "quilt")),
     **dict.fromkeys(("stove", "stoves"), ("stove", "cook system")),
+    **dict.fromkeys(("cookware", "cooking gear", "camp kitchen"), ("stove", "cook system", "cook set", "pot")),
     **dict.fromkeys(("headlamp", "head torch"), ("headlamp",)),
     "lantern": ("lantern",),
     "trekking poles": ("trekking poles",),
@@ -70,6 +71,8 @@ KIND_PHRASES: dict[str, str] = {
     **dict.fromkeys(("something to sleep on", "anything to sleep on", "something to lie on"), "sleeping pad"),
     **dict.fromkeys(("something to sleep in", "anything to sleep in"), "sleeping bag"),
     **dict.fromkeys(("something to cook on", "something to cook with", "anything to cook on"), "stove"),
+    **dict.fromkeys(("cooking outdoors", "cook outdoors", "camp cooking", "cooking on the trail", "cooking at camp",
+                     "cook at camp"), "cookware"),
     **dict.fromkeys(("something to sit on", "something to sit in"), "camp chair"),
 }
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted([*GEAR_KINDS, *KIND_PHRASES], key=len, reverse=True)) + r")\b", re.I)
@@ -337,6 +340,12 @@ LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
 # A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
 # "40 to spend" (a bare "$50" may be a minimum or what they once paid).
+# A sum said roughly without a currency ("around 150") is a budget where the message is about a
+# present ("a wedding present for friends who love camping, around 150"); elsewhere it may be
+# anything ("around 20" what?).
+PRESENT = re.compile(r"\b(?:gift|present|wedding|birthday|christmas|secret santa|anniversary)\b", re.I)
+ROUGH_SUM = re.compile(rf"(?<!['’]s )(?<!\bis )(?<!aged )(?<!['’]re )\b(?:about|around|roughly)\s+(\d{{1,3}}(?:\.\d+)?)"
+                       rf"{NOT_A_SUM}", re.I)  # not "he's around 10", an age
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
                        rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}"
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
@@ -446,7 +455,7 @@ YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|
 AGE = re.compile(rf"\b{SAID_NUMBER}[- ]months?[- ]old\b"
                  rf"|\b(?:is|he['’]?s|she['’]?s|aged)\s+{SAID_NUMBER}\s+months?\b"
                  rf"|\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)"
-                 rf"\s+{SAID_NUMBER}\b"
+                 rf"\s+(?:about\s+|around\s+|roughly\s+)?{SAID_NUMBER}\b"
                  r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
                  rf"|\b{SAID_NUMBER}[- ]?(?:years?[- ]old|yo)\b", re.I)
 YOUNG_AGE = 12
@@ -1143,7 +1152,8 @@ def _read_price(u: Understanding, text: str) -> None:
     if (match := PRICE_RANGE.search(text)) and not YEAR_RANGE.fullmatch(match.group()):
         u.min_price, u.max_price = sorted((float(match.group(1)), float(match.group(2))))
         return
-    if match := MAX_PRICE.search(text) or BUDGET_OF.search(text) or NOT_MORE_THAN.search(text) or AMOUNT.search(text):
+    if match := (MAX_PRICE.search(text) or BUDGET_OF.search(text) or NOT_MORE_THAN.search(text) or AMOUNT.search(text)
+                 or PRESENT.search(text) and ROUGH_SUM.search(text)):
         u.max_price = float(next(group for group in match.groups() if group))
     if match := MIN_PRICE.search(text):
         u.min_price = float(next(group for group in match.groups() if group))
