@@ -161,12 +161,13 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
               "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to",
               # Music for a dinner party plays under the talk: no dance party's.
               "dinner party", "dinner parties", "background music", "over dinner", "dinner music"),
-    "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud"),
+    "energetic": ("energetic", "upbeat", "high-energy", "high energy", "pump me up", "lively", "loud", "keep me going"),
     "party": ("party", "parties", "dancing", "dance", "danceable", "party tunes"),
     "workout": ("workout", "workouts", "gym", "working out", "work out", "exercise", "exercising",
                 "cardio", "lifting", "spin class",
                 # what is heard on a run, not what is worn for one ("running gear" is no workout music)
-                "while i run", "while running", "to run to", "on my runs", "running playlist", "running music"),
+                "while i run", "while running", "to run to", "on my runs", "running playlist", "running music",
+                "playlist for running", "music for running", "songs for running", "for my runs", "jogging"),
     "study": ("study", "studying", "revision", "revising", "homework", "focus", "concentrate", "concentration"),
     "hip-hop": ("hip-hop", "hip hop", "hiphop", "rap", "rapper", "rappers"),
     "classical": ("classical", "orchestral", "orchestra", "symphony", "symphonies", "concerto", "baroque",
