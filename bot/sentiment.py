@@ -266,6 +266,8 @@ WISHED = re.compile(r"^\W*(?:(?:ok|okay|so|and|then|hmm|well|now|right)\W+)*(?:[
 # they are ("he's a reluctant reader though", "she's not a big reader"): what they like or not,
 # not the suggestions ("he loved it", "my dad likes the first one" are about them).
 THEIR_TASTE = re.compile(r"^\W*(?:(?:and|but|so|well)\W+)?(?:he|she|they|my (?:\w+ )?\w+)(?:['’]s| is| are)?\s+"
+                         # "my son is 14 and hates reading"
+                         r"(?:(?:\d+|[\w-]+ years? old|a teenager|a teen)\s+and\s+)?"
                          r"(?:(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on|hates?|dislikes?"
                          r"|(?:can['’]?t|cannot|can not) stand|(?:doesn['’]?t|does not|don['’]?t|do not) (?:really |much )?like"
                          r"|not into)\s+(?!(?:it|that|this|them|those|these|the|both|all|one|your)\b)\w"
