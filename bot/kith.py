@@ -27,7 +27,7 @@ from bot.guard import refusal_text
 from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_negative, summarize
 from bot.helpdesk import HelpAnswer, HelpDesk, asks_to_look_up_order, choice_part
 from bot.plan import Plan, plan_turn
-from bot.profile import (GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
+from bot.profile import (AT_ODDS, GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
                          describe_limits, for_a_child, suited_tags)
 from bot.reply import ReplyWriter, Written, choose_tone, leaves_it_to_us
 from bot.runtimes.base import LLMRuntime
@@ -341,6 +341,9 @@ class Kith:
             # "Westerns and war films": one of them will do; so "he likes jazz and old westerns",
             # where no category of the catalog carries both.
             required = [sorted({tag for group in required for tag in group})] if required else []
+        asked = {tag for group in required for tag in group}
+        at_odds = [tag for tag in dict.fromkeys(odd for said in asked for odd in AT_ODDS.get(said, ()))
+                   if tag not in asked and tag not in profile.disliked_tags]
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *(tag for group in required for tag in group)},
                            refused={*c.excluded_tags, *profile.disliked_tags})
@@ -357,7 +360,7 @@ class Kith:
             likes=profile.likes,
             dislikes=profile.dislikes,
             liked_tags=profile.liked_tags,
-            disliked_tags=profile.disliked_tags,
+            disliked_tags=[*profile.disliked_tags, *at_odds],
             categories=c.categories,
             excluded_tags=c.excluded_tags,
             avoid_words=c.avoid_words,

@@ -218,6 +218,11 @@ DESCRIBING = re.compile(r"\b(?:something|anything|nothing|a|an|too|more|less|and
 THING_WORDS = ("one", "ones", "story", "stories", "stuff", "tunes", "ending", "endings")
 # Liking the first is taking back an exclusion of the second ("actually I like horror").
 TAG_IMPLIES = {"horror": ("scary",), "romance": ("romantic",), "comedy": ("funny",)}
+# A mood asked for and the moods at odds with it: where too few items fit the request, the closest
+# are not its opposite ("a cosy film" had offered The Shining). A soft push down, never a removal.
+AT_ODDS = {"cozy": ("scary", "dark", "tense"), "feel-good": ("dark", "scary", "melancholic"),
+           "uplifting": ("dark", "melancholic"), "chill": ("energetic",), "energetic": ("chill",),
+           "scary": ("cozy", "feel-good")}
 # A negator reaches a tag word up to five words on within its clause ("nothing that gives the
 # little ones nightmares"), unless "something" or "some" begins a wish in between ("no horror and
 # something funny").

@@ -220,7 +220,7 @@ ALREADY_SEEN = re.compile(r"\b(?:seen|watched|read) (?:it|that|this|them|those|t
 SEEN_IT = re.compile(r"(?:\b(?:i['’]?ve|i have|we['’]?ve|we have|he['’]?s|she['’]?s|they['’]?ve|he has|she has)\s+"
                      # or said without a subject, first ("seen that one, something else?")
                      r"|^\W*(?:(?:oh|ah|hmm|yeah|yes|nah|no)\W+)?)(?:already )?"
-                     r"(?:seen|read|watched) (?:it|that|this|them|those|both)\b", re.I)
+                     r"(?:seen|read|watched) (?:all (?:of )?)?(?:it|that|this|them|those|these|both)\b", re.I)
 # A title named as the exception to the clause's feeling: disliked where the clause likes ("I
 # like them all except Titanic"), liked where it dislikes ("not my cup of tea, other than Alien").
 EXCEPTED = re.compile(r"\b(?:except(?: for)?|other than|apart from|aside from)" + LISTED, re.I)

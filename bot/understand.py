@@ -32,7 +32,7 @@ from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
 from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR, OWNED, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
-from bot.sentiment import ITEM_NOUN, SETTLED, WISHED, Sentiment, analyze, without_titles
+from bot.sentiment import ITEM_NOUN, SEEN_IT, SETTLED, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
     CONSTRAINT_NAMES,
     FIELDS,
@@ -273,10 +273,10 @@ def asks_among_those(message: str) -> bool:
 
 
 def asks_for_new(message: str) -> bool:
-    """Whether the message asks for things not shown yet: in so many words (NEW_ONES), or a wish
-    of its own ("something lighter now": WISHED), not only a word about what was shown ("I've
-    read Gone Girl, loved it")."""
-    return bool(NEW_ONES.search(message) or WISHED.search(message))
+    """Whether the message asks for things not shown yet: in so many words (NEW_ONES), by saying
+    the picks were seen ("seen all of those tbh": SEEN_IT), or a wish of its own ("something
+    lighter now": WISHED), not only a word about what was shown ("I've read Gone Girl, loved it")."""
+    return bool(NEW_ONES.search(message) or SEEN_IT.search(message) or WISHED.search(message))
 
 
 # What someone has already, to the end of its clause ("I already have boots"), or the thing they
