@@ -36,7 +36,10 @@ ABOUT_IT = re.compile(OPENING + r"(?:(?:does|do|did|is|are|was|were|can|could|wi
                       r"\s+(?:(?:any|either|all|both|each) of (?:them|those|these)|"
                       r"it|that|this|they|those|these|the \w+(?: one)?|the (?:first|second|third|last) one)"
                       r"|(?:what|which|how)\b[^?.!,]{0,30}?\s(?:does|do|did|is|are|can|could|will|would)"
-                      r"\s+(?:it|that|this|they|those|these|the (?:first|second|third|last) one))\b", re.I)
+                      r"\s+(?:it|that|this|they|those|these|the (?:first|second|third|last) one)"
+                      # "what's the comfort rating on the first one?"
+                      r"|what(?:['’]s| is) the (?:[\w-]+ ){1,2}(?:on|of|for) (?:it|that|this|them|those|these"
+                      r"|the (?:first|second|third|last) one))\b", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 WORD = re.compile(r"[a-z][\w'’-]*", re.I)
 # Words that ask, not what is asked about ("does the first one come in...", "is it available...").

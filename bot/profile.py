@@ -112,7 +112,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     # "sad" and "depressing" describe the person's mood far more often than the wanted story:
     # they name a tag only where they describe the thing wanted (MOOD_TAG_WORDS).
     "melancholic": ("melancholic", "melancholy", "tearjerker", "tearjerkers", "bittersweet", "weepie", "weepies",
-                    "weepy", "cry", "a good cry", "heartbreaking", "poignant"),
+                    "weepy", "cry", "a good cry", "heartbreaking", "poignant", "gloomy"),
     "uplifting": ("uplifting", "hopeful", "cheer me up", "cheerful", "inspiring", "inspirational", "life-affirming",
                   "pick-me-up", "heartwarming", "heart-warming"),
     "feel-good": ("feel-good", "feel good", "feelgood", "lighthearted", "light-hearted", "heartwarming",
@@ -254,7 +254,8 @@ SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weath
 # the winter tag's ("freezing", "cold nights": TAG_WORDS).
 COOL_WEATHER = re.compile(
     r"\b(?:autumn|autumnal|spring camping|fall camping|shoulder season"
-    r"|(?:in|during|for|this|next|late|early|mid)[- ](?:the )?(?:fall|spring|march|april|may|september|october|november)"
+    r"|(?:in|during|for|this|next|late|early|mid)[- ](?:the )?(?:fall|spring|march|april|may|september|october|november"
+    r"|december|january|february)"
     r"|(?<!n['’]t )(?<!not )(?<!never )(?:(?:feels?|feeling|get|gets) (?:the )?cold|(?:sleeps?|run|runs) cold)"
     r"|cold sleeper"
     # Gear asked to be warm: what warms is for cold nights ("the warmest sleeping bag", "a warm
