@@ -441,7 +441,8 @@ OCCASIONS = (
 OCCASION_TAGS = frozenset({"party", "road-trip", "rainy-day", "date-night", "young-adult"})
 PERSON = (r"(?:little |teenage |young |best |older |younger )?"
           r"(?:dad|father|mom|mum|mother|sons?|daughters?|kids?|children|child|wife|husband|partner|girlfriend|"
-          r"boyfriend|friends?|brothers?|sisters?|nieces?|nephews?|grandma|grandpa|grandmother|grandfather|"
+          r"boyfriend|friends?|brothers?|sisters?|nieces?|nephews?|grandmas?|grandpas?|grandmothers?|grandfathers?|grandparents?|"
+          r"nan|nana|granny|"
           r"teenagers?|family|colleagues?|boss|parents|bab(?:y|ies)|newborns?|little ones?|toddlers?|grandkids|"
           r"grandchild(?:ren)?|grandsons?|granddaughters?)")
 # Who it is for: "for my dad", "with the kids", "me and my partner", "taking the kids camping",
