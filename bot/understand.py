@@ -138,6 +138,8 @@ MEANT = re.compile(r"\b(?:i|we) meant (?:the |a |an )?(\w+(?:\s\w+)?)", re.I)
 LIKED_MAKER = re.compile(r"(?:\b(?:i|we|he|she|they|[a-z]+ and i)\s+(?:really\s+|absolutely\s+|just\s+|also\s+)?"
                          r"(?:love|loved|like|liked|adore|adored|enjoy|enjoyed|dig)|\bfan of|\binto|"
                          r"\b(?:something|anything|stuff|music|books?|films?) like|"
+                         # "I've been listening to a lot of Radiohead lately", "I've been reading a lot of King"
+                         r"\b(?:listening to|listened to|reading|read|watching|watched)\s+(?:a lot of|lots of|loads of|plenty of)|"
                          r"\b(?:read|seen|watched|heard|has|have|got|owns?)\s+(?:all|every|everything|each)\b"
                          r"(?:\s+(?:of\s+)?(?:the|his|her|their))?(?:\s+(?:\w+\s+)?by)?)\s+$", re.I)
 # What joins a list of makers liked together ("Radiohead and Bon Iver", "Radiohead, Bon Iver").
