@@ -112,7 +112,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     # "sad" and "depressing" describe the person's mood far more often than the wanted story:
     # they name a tag only where they describe the thing wanted (MOOD_TAG_WORDS).
     "melancholic": ("melancholic", "melancholy", "tearjerker", "tearjerkers", "bittersweet", "weepie", "weepies",
-                    "weepy", "cry", "a good cry", "heartbreaking", "poignant", "gloomy"),
+                    "weepy", "cry", "a good cry", "heartbreaking", "poignant"),
     "uplifting": ("uplifting", "hopeful", "cheer me up", "cheerful", "inspiring", "inspirational", "life-affirming",
                   "pick-me-up", "heartwarming", "heart-warming"),
     "feel-good": ("feel-good", "feel good", "feelgood", "lighthearted", "light-hearted", "heartwarming",
@@ -421,9 +421,7 @@ NOT_LONG = re.compile(r"\b(?:not|nothing|isn['’]t) (?:too|very|overly|that|sup
 SHORT = re.compile(r"\b(short|quick|too long|less long|not (?:as|so) long|brief|light read|shorter|one sitting|"
                    r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon)"
                    # a book for someone who reads little: a short one
-                   r"|reluctant readers?|not (?:a|much of a) (?:big |keen |great )?reader"
-                   r"|(?:hates?|doesn['’]?t (?:really )?like|don['’]?t (?:really )?like|(?:is|are)n['’]?t (?:really )?into) reading)\b",
-                   re.I)
+                   r"|reluctant readers?|not (?:a|much of a) (?:big |keen |great )?reader)\b", re.I)
 LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
 # A person's ordinal is their birthday ("my dad's 60th").
