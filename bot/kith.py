@@ -345,7 +345,7 @@ class Kith:
         at_odds = [tag for tag in dict.fromkeys(odd for said in asked for odd in AT_ODDS.get(said, ()))
                    if tag not in asked and tag not in profile.disliked_tags]
         moment = situation(context, self.ranker.stats.tags,
-                           asked={*profile.liked_tags, *(tag for group in required for tag in group)},
+                           asked={*profile.liked_tags, *asked},
                            refused={*c.excluded_tags, *profile.disliked_tags})
         # Their feedback on cards (bot/feedback.py): "not for me" and "already have it" are gone
         # for good; "more like this" pulls alike items up while the profile does not dislike it.

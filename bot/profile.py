@@ -327,6 +327,7 @@ SLANG_SUMS = (("a tenner", "10 pounds"), ("a fiver", "5 pounds"), ("a grand", "1
 # A length said in numbers ("under 2 hours", "less than 90 minutes", "no more than 300 pages", "an
 # hour and a half or less", "at least 400 pages"): at most, or at least (_read_length).
 def _length_amount(units: str) -> str:
+    """An amount said of one of `units` (a pattern's alternatives), with the groups _read_length reads."""
     return (r"(?P<amount>\d+(?:\.\d+)?|an?|half an?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
             + rf")\s*(?P<half>and a half\s*)?(?P<unit>{units})\b(?P<half_after>\s+and a half\b)?")
 

@@ -54,11 +54,11 @@ HABIT = re.compile(r"\b(?:i|we|he|she|they)(?:['’]ve| have)?\s+(?:(?:usually|n
                    r"(?:a lot of|lots of|loads of|so many|plenty of|nothing but|too many))\s+", re.I)
 A_CHANGE = re.compile(r"\bsomething (?:else|different|new)\b|\bfor a change\b|\bnot the usual\b", re.I)
 EXCITEMENT = re.compile(r"!|\b(excited|can'?t wait|thrilled|pumped|stoked|yay|woo+|amazing news|celebrat\w*)\b", re.I)
-# Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
 # What happened in the person's life ("I'm going through a breakup", "my girlfriend just broke up
 # with me"): a low mood, and no verdict on the picks, however negative its words.
 HARD_TIMES = re.compile(r"\b(?:(?:going through|just had|after|getting over) (?:a |my )?(?:break-?up|divorce|split)"
                         r"|(?:we|i|she|he|they) (?:just )?broke up|broke up with me|got dumped|grieving)\b", re.I)
+# Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
 DOWN_WORDS = re.compile(
     # "sad" of the thing wished for is no mood: "nothing too sad", "not sad", "anything sad"
     r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|(?<!nothing )(?<!anything )(?<!too )(?<!not )sad|"
@@ -249,7 +249,7 @@ KIND = re.compile(r"\b(?:movies|films|flicks|books|novels|albums|records|songs|s
 PURPOSE = re.compile(r"\W*(?:it['’]?s|it is|it['’]?ll be|it will be|they['’]?re|they are)\s+(?:(?:a|an)\s+)?"
                      r"(?:for|present|gift|birthday present|christmas present)\b", re.I)
 # A clause that opens with a wish for something new ("something funny then", "ok, anything
-# lighter?", "ok what about something else that I'd like", "recommend a film"): its words
+# lighter?", "ok so what about something I'd like", "recommend a film"): its words
 # describe what is wanted, not the suggestions
 # ("something like that" points at them; "it sounds like something I'd like" and "I'm not
 # looking for anything that spacey" are about them).
