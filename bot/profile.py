@@ -454,6 +454,10 @@ AUDIENCE = re.compile(
     re.I,
 )
 TEEN = re.compile(r"\bteen(?:age|ager)?s?\b", re.I)
+# Someone else hating what was just named, right after it: "I like horror, she hates it".
+CONTESTED = re.compile(r"\W*(?:(?:and|but)\s+)?(?:he|she|they|my \w+)\s+(?:really\s+)?(?:hates?|can['’]?t stand"
+                       r"|(?:doesn['’]?t|does not|don['’]?t|do not) (?:really )?like|(?:is|are)n['’]?t into)\s+(?:it|that|them)\b",
+                       re.I)
 # Words that make "kids" or "children" people past childhood: "my teenage kids", "our grown-up children".
 GROWN_UP = re.compile(r"\b(?:teen(?:age)?|grown(?:[- ]up)?|adult)\s+$", re.I)
 YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little|bab(?:y|ies)|newborns?|toddlers?|"
@@ -806,7 +810,10 @@ def read_rules(
             continue  # "the second one is great but not really party music" says what a pick is not
         if _negated(text, match.start()) and tag in u.tags and NOT_TOO.search(text[:match.start()]):
             continue  # "a horror film but not too gory" asks for horror, of a degree
-        if _negated(text, match.start()) or of_habit:
+        # A kind one of them likes and the other hates ("I like horror, she hates it") is what
+        # the two cannot both watch: avoided.
+        contested = CONTESTED.match(text, match.end())
+        if _negated(text, match.start()) or of_habit or contested:
             u.avoid, u.tags = [*_forget(u.avoid, tag), tag], _forget(u.tags, tag)
         else:
             u.tags = [*_forget(u.tags, tag), tag]
