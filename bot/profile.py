@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.sentiment import ANOTHER_NAMED, Sentiment, habit_changed, without_titles
+from bot.sentiment import ANOTHER_NAMED, DISLIKING, Sentiment, habit_changed, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
 from retrieval.ranking import LengthLimit, of_kind
 from retrieval.schemas import Item
@@ -346,14 +346,14 @@ LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
                  re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:more|longer|over)|plus)\b", re.I)),
 }
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
-# A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
-# "40 to spend" (a bare "$50" may be a minimum or what they once paid).
 # A sum said roughly without a currency ("around 150") is a budget where the message is about a
 # present ("a wedding present for friends who love camping, around 150"); elsewhere it may be
 # anything ("around 20" what?).
 PRESENT = re.compile(r"\b(?:gift|present|wedding|birthday|christmas|secret santa|anniversary)\b", re.I)
 ROUGH_SUM = re.compile(rf"(?<!['’]s )(?<!\bis )(?<!aged )(?<!['’]re )\b(?:about|around|roughly)\s+(\d{{1,3}}(?:\.\d+)?)"
                        rf"{NOT_A_SUM}", re.I)  # not "he's around 10", an age
+# A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
+# "40 to spend" (a bare "$50" may be a minimum or what they once paid).
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
                        rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}"
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
@@ -455,9 +455,8 @@ AUDIENCE = re.compile(
 )
 TEEN = re.compile(r"\bteen(?:age|ager)?s?\b", re.I)
 # Someone else hating what was just named, right after it: "I like horror, she hates it".
-CONTESTED = re.compile(r"\W*(?:(?:and|but)\s+)?(?:he|she|they|my \w+)\s+(?:really\s+)?(?:hates?|can['’]?t stand"
-                       r"|(?:doesn['’]?t|does not|don['’]?t|do not) (?:really )?like|(?:is|are)n['’]?t into)\s+(?:it|that|them)\b",
-                       re.I)
+CONTESTED = re.compile(rf"\W*(?:(?:and|but)\s+)?(?:he|she|they|my \w+)\s+(?:really\s+)?(?:{DISLIKING}|(?:is|are)n['’]?t into)"
+                       r"\s+(?:it|that|them)\b", re.I)
 # Words that make "kids" or "children" people past childhood: "my teenage kids", "our grown-up children".
 GROWN_UP = re.compile(r"\b(?:teen(?:age)?|grown(?:[- ]up)?|adult)\s+$", re.I)
 YOUNG_AUDIENCE = re.compile(r"\b(kids?|children|child|son|daughter|niece|nephew|little|bab(?:y|ies)|newborns?|toddlers?|"
@@ -702,12 +701,13 @@ NOT_SEEN = re.compile(
 ALREADY_HAD = r"\balready (?:has|have|got|owns?)\b"
 # Having one, said of the person or theirs ("we have a tent already", "she's got boots"), up to
 # the word for the thing.
+# The word before a thing one has, if any ("a tent", "his shoes").
+HAD_ARTICLE = r"(?:a |an |the |some |two |our |my |his |her |their )?"
 OWNED = (rf"(?:{ALREADY_HAD}|\b(?:i|we|he|she|they)(?:['’]ve| have| has|['’]s got| own| owns| got)(?: got)?\b)"
-         r"\s+(?:a |an |the |some |two |our |my |his |her |their )?")
+         rf"\s+{HAD_ARTICLE}")
 # ... right before a word for a thing, or before a list of them: "he already has shoes and a
 # harness", "we've got a tent, a stove and mats".
-OWNED_BEFORE = re.compile(OWNED + r"(?:(?:[\w'’-]+\s+){0,2}[\w'’-]+(?:,\s*(?:and\s+)?|\s+and\s+)"
-                          r"(?:a |an |the |some |two |our |my |his |her |their )?)*$", re.I)
+OWNED_BEFORE = re.compile(OWNED + rf"(?:(?:[\w'’-]+\s+){{0,2}}[\w'’-]+(?:,\s*(?:and\s+)?|\s+and\s+){HAD_ARTICLE})*$", re.I)
 # Words for several items: "are they long?" asks about the picks, "loved them" likes them all.
 PLURAL = re.compile(r"\b(?:they|them|those|these|all|each|both)\b", re.I)
 # How many suggestions a message without a feeling about them ("haven't seen it", "is it

@@ -265,11 +265,14 @@ WISHED = re.compile(r"^\W*(?:(?:ok|okay|so|and|then|hmm|well|now|right)\W+)*(?:[
 # boyfriend hates soppy stuff", "he doesn't really like reading"), or what kind of reader or fan
 # they are ("he's a reluctant reader though", "she's not a big reader"): what they like or not,
 # not the suggestions ("he loved it", "my dad likes the first one" are about them).
+# Someone disliking something, in the verbs of THEIR_TASTE and of bot.profile.CONTESTED ("she
+# hates it", "he can't stand horror", "my dad doesn't really like reading").
+DISLIKING = (r"(?:hates?|dislikes?|(?:can['’]?t|cannot|can not) stand"
+             r"|(?:doesn['’]?t|does not|don['’]?t|do not) (?:really |much )?like)")
 THEIR_TASTE = re.compile(r"^\W*(?:(?:and|but|so|well)\W+)?(?:he|she|they|my (?:\w+ )?\w+)(?:['’]s| is| are)?\s+"
                          # "my son is 14 and hates reading"
                          r"(?:(?:\d+|[\w-]+ years? old|a teenager|a teen)\s+and\s+)?"
-                         r"(?:(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on|hates?|dislikes?"
-                         r"|(?:can['’]?t|cannot|can not) stand|(?:doesn['’]?t|does not|don['’]?t|do not) (?:really |much )?like"
+                         rf"(?:(?:really |also |just |mostly )?(?:likes?|loves?|enjoys?|adores?|into|big on|{DISLIKING}"
                          r"|not into)\s+(?!(?:it|that|this|them|those|these|the|both|all|one|your)\b)\w"
                          r"|(?:not )?(?:(?:a|an|much of a)\s+)(?:[\w'’-]+\s+){0,2}(?:readers?|fans?|watchers?|listeners?|bookworms?)\b"
                          r"(?!\s+of\s+(?:it|that|this|them|those|these|the|both|all|one|your)\b))",

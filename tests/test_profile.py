@@ -522,3 +522,15 @@ def test_what_suits_whom_it_is_for_follows_their_age() -> None:
     assert suited_tags("son aged 15") == ("young-adult",) == suited_tags("teenage son")
     assert suited_tags("kids") == ("family", "kids") == suited_tags("daughter aged 8")
     assert suited_tags("son aged 30") == () == suited_tags("dad") == suited_tags(None)
+
+
+@pytest.mark.parametrize("message", ["I like horror, she hates it", "I love horror and my wife cannot stand it",
+                                     "I like horror but he doesn't really like it", "I like horror, she dislikes it"])
+def test_a_kind_one_likes_and_the_other_dislikes_is_avoided(message: str) -> None:
+    # The verbs of someone else's dislike are THEIR_TASTE's (bot.sentiment.DISLIKING).
+    constraints = say(message).constraints
+    assert "horror" in constraints.excluded_tags and "horror" not in constraints.required_tags
+
+
+def test_a_kind_one_likes_alone_is_asked_for() -> None:
+    assert say("I like horror, and she likes it too").constraints.required_tags == ["horror"]
