@@ -20,7 +20,7 @@ FACTS: tuple[Fact, ...] = ("pick", "why", "about", "tags", "reception", "price",
                            "rating", "weight", "capacity", "language")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",),
-                                          "capacity": ("sleeps", "litres"), "language": ("language",)}
+                                          "language": ("language",)}
 # A question: a question mark, or a question word first ("how much is the first one").
 QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tell me)\b", re.I)
 # Words a question may open with before it asks ("great, and is it...", "ok so which is...").
@@ -60,7 +60,7 @@ SENTENCE_STOP = re.compile(r"[.!?]")
 COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
 COMPARING_WHICH = re.compile(OPENING + r"which\b", re.I)
 THAN = re.compile(r"\s+than\b", re.I)
-COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year")
+COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year", "capacity")
 Most = Literal["least", "most"]
 MOSTS: tuple[Most, ...] = ("least", "most")
 # What a reply calls an item of each category ("a war film", "ultralight outdoor gear").

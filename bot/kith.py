@@ -373,6 +373,7 @@ class Kith:
             owned_kinds=[words for kind in c.owned_kinds for words in GEAR_KINDS.get(kind, (kind,))],
             cool_weather=c.cool_weather,
             sleeps=c.sleeps,
+            capacity=c.capacity,
             english_only=c.english_only,
             makers=c.makers,
             min_price=c.min_price,

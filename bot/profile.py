@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import ANOTHER_NAMED, DISLIKING, Sentiment, habit_changed, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
-from retrieval.ranking import LengthLimit, of_kind
+from retrieval.ranking import MeasureLimit, of_kind
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
@@ -345,6 +345,21 @@ LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
                             + LENGTH_AMOUNT, re.I),
                  re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:more|longer|over)|plus)\b", re.I)),
 }
+# How much a pack is to hold, in litres: at most ("under 30 litres", "30L or less"), at least
+# ("at least 50 litres", "50+ litres"), between two sizes ("40-50 litres"), or about a size ("a
+# 60 litre pack", "around 60L": within CAPACITY_AROUND of it) (_read_capacity).
+LITRES = r"(\d{1,3})\s*-?\s*(?:litres?|liters?|ltrs?|l)\b"
+CAPACITY_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "at_most": (re.compile(r"\b(?:under|below|less than|(?:no|not|nothing) (?:over|above|more than|bigger than|larger than)|"
+                           r"smaller than|at most|max(?:imum)?(?: of)?|up to|within)\s+" + LITRES, re.I),
+                re.compile(r"\b" + LITRES + r"\s+(?:or (?:less|under|smaller)|max(?:imum)?|tops)\b", re.I)),
+    "at_least": (re.compile(r"(?<!\bno )(?<!\bnot )(?<!\bnothing )\b(?:over|above|more than|bigger than|larger than|"
+                            r"at least|min(?:imum)?(?: of)?)\s+" + LITRES, re.I),
+                 re.compile(r"\b" + LITRES + r"(?:\s*\+|\s+(?:or (?:more|over|bigger|larger)|plus)\b)", re.I)),
+}
+LITRES_BETWEEN = re.compile(r"\b(\d{1,3})\s*(?:-|–|to|and)\s*" + LITRES, re.I)
+LITRES_SAID = re.compile(r"\b" + LITRES, re.I)
+CAPACITY_AROUND = 0.2
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
 # A sum said roughly without a currency ("around 150") is a budget where the message is about a
 # present ("a wedding present for friends who love camping, around 150"); elsewhere it may be
@@ -359,10 +374,14 @@ BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
 # A weight said against the suggestions' ("something lighter", "too heavy to carry").
 LIGHTER = re.compile(r"\b(?:lighter|less heavy|too heavy|weighs less|weigh less)\b", re.I)
+# A size said against the suggestions' ("anything bigger?", "too small", "a smaller one").
+BIGGER = re.compile(r"\b(?:bigger|larger|roomier|more spacious|more room|too small|not big enough)\b", re.I)
+SMALLER = re.compile(r"\b(?:smaller|more compact|less bulky|too big|too bulky)\b", re.I)
 # A price said against the suggestions' ("something cheaper", "too pricey", "a nicer, pricier one").
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
 PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|fancier|more premium)\b", re.I)
+SAID_AGAINST = (CHEAPER, PRICIER, LIGHTER, BIGGER, SMALLER)
 # "Something like it", "he's already read that": about the one the last reply named first, not
 # each of its picks.
 THAT_ONE = re.compile(r"\b(?:(?:something|anything|more|others?|ones?)\s+(?:like|similar to)\s+(?:it|that|this)|"
@@ -520,6 +539,9 @@ class Constraints(BaseModel):
     # How many people it is to sleep ("a tent for four people"): nothing that sleeps fewer is
     # ranked, until a request names another category.
     sleeps: int | None = None
+    # How much it is to hold, in litres ("a backpack, around 60 litres"): nothing outside it is
+    # ranked, until a request names another kind of thing.
+    capacity: MeasureLimit | None = None
     # In English only ("they don't like subtitles"): nothing in another language is ranked, until
     # a request names another category.
     english_only: bool = False
@@ -527,12 +549,12 @@ class Constraints(BaseModel):
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
         maker, requirement or exclusion ("we need a tent first" after "a family camping trip",
-        "anything less grim?" after crime novels), or a price, years or a length set anew
+        "anything less grim?" after crime novels), or a price, years, a length or a size set anew
         ("under $5")."""
         return any(getattr(self, name) != getattr(before, name)
                    for name in ("categories", "kinds", "makers", "required_tags", "excluded_tags")) or any(
             getattr(self, name) is not None and getattr(self, name) != getattr(before, name)
-            for name in ("min_price", "max_price", "min_year", "max_year", "length"))
+            for name in ("min_price", "max_price", "min_year", "max_year", "length", "capacity"))
 
 
 class Context(BaseModel):
@@ -786,7 +808,10 @@ def read_rules(
     # Without a feeling, a message that names something the catalog does not have ("we've seen
     # Frozen") is about that.
     pointed = bool(PLURAL.search(text) or answered or one_named or that_one)
-    if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ
+    # A wish said against them without a feeling ("something cheaper", "anything bigger?") is
+    # no opinion of them: the next reasons must not say "because you liked" it.
+    against = any(pattern.search(text) for pattern in SAID_AGAINST)
+    if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ and not against
                                          and (pointed or not ranked) and not ANOTHER_NAMED.search(text)):
         for item_id in about:
             opinions.setdefault(item_id, ItemOpinion(item_id=item_id, feeling=answer, seen=seen))
@@ -832,6 +857,7 @@ def read_rules(
     if people := PEOPLE.search(text):
         said = next(group for group in people.groups() if group).lower()
         u.sleeps = int(said) if said.isdigit() else NUMBER_WORDS.get(said)
+    u.capacity = _read_capacity(text)
     u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
     u.english_only = bool(IN_ENGLISH.search(text))
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
@@ -854,6 +880,7 @@ def read_rules(
     # "Something lighter" said of gear (what it is said against has a weight): the lightest first.
     if LIGHTER.search(text) and any(isinstance(item.attributes.get("weight_g"), int | float) for item in [*named, *shown][:1]):
         u.order = ("weight", "least")
+    _read_size_against(u, text, [*named, *shown][:1])
     dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)
     _read_era(u, text, today or date.today(), dated)
     u.length = _read_length(text)
@@ -928,7 +955,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # was asked for, they were said of anything, so they hold for the first one named: a
         # present "under 15" is still under 15 once "she's into crime novels".
         if c.categories and (sorted(u.categories), list(u.kinds)) != (c.categories, c.kinds):
-            c.min_price = c.max_price = None
+            c.min_price = c.max_price = c.capacity = None
         if c.categories and sorted(u.categories) != c.categories:
             c.length = None
             c.cool_weather, c.sleeps, c.english_only = False, None, False
@@ -944,6 +971,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.required_tags = [tag for tag in c.required_tags if tag in USE_TAGS] + _young_kept(c.required_tags, p, u)
     c.cool_weather = c.cool_weather or u.cool_weather
     c.sleeps = u.sleeps or c.sleeps
+    c.capacity = u.capacity or c.capacity
     c.english_only = c.english_only or u.english_only
     for kind in u.owned_kinds:
         c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
@@ -1175,7 +1203,38 @@ def _read_price(u: Understanding, text: str) -> None:
         u.min_price = float(next(group for group in match.groups() if group))
 
 
-def _read_length(text: str) -> LengthLimit | None:
+def _read_size_against(u: Understanding, text: str, against: Sequence[Item]) -> None:
+    """"Anything bigger?" said of a pack holds more than it, the next size up first; "a smaller
+    one" holds less, the next size down first. Of a tent, a bigger one sleeps more; a smaller
+    one is the smallest first."""
+    said = BIGGER.search(text) or SMALLER.search(text)
+    if not said or not against or _negated(text, said.start()):
+        return
+    bigger, litres, sleeps = said.re is BIGGER, against[0].attributes.get("litres"), against[0].attributes.get("sleeps")
+    if isinstance(litres, int) and u.capacity is None:
+        u.capacity = MeasureLimit(unit="litres", **({"at_least": litres + 1} if bigger else {"at_most": max(litres - 1, 1)}))
+        u.order = u.order or ("capacity", "least" if bigger else "most")
+    elif isinstance(sleeps, int) and bigger and u.sleeps is None:
+        u.sleeps = sleeps + 1
+    elif isinstance(sleeps, int):
+        u.order = u.order or ("capacity", "least")
+
+
+def _read_capacity(text: str) -> MeasureLimit | None:
+    """How much the things asked for are to hold, said in litres (CAPACITY_BOUNDS)."""
+    text = _spoken_numbers(text)
+    bounds = {bound: int(match.group(1)) for bound, patterns in CAPACITY_BOUNDS.items()
+              if (match := next((found for pattern in patterns if (found := pattern.search(text))), None))}
+    if not bounds and (between := LITRES_BETWEEN.search(text)):
+        low, high = sorted((int(between.group(1)), int(between.group(2))))
+        bounds = {"at_least": low, "at_most": high}
+    elif not bounds and (said := LITRES_SAID.search(text)):
+        size = int(said.group(1))
+        bounds = {"at_least": round(size * (1 - CAPACITY_AROUND)), "at_most": round(size * (1 + CAPACITY_AROUND))}
+    return MeasureLimit(unit="litres", **bounds) if bounds and all(bounds.values()) else None
+
+
+def _read_length(text: str) -> MeasureLimit | None:
     """A length said in numbers, in minutes or pages ("under 2 hours": at most 120 min)."""
     text = _spoken_numbers(text)
     bounds: dict[str, int] = {}
@@ -1195,7 +1254,7 @@ def _read_length(text: str) -> LengthLimit | None:
         if unit not in (None, said_unit):
             continue  # "under 2 hours and over 300 pages" asks of two kinds of thing: the first counts
         unit, bounds[bound] = said_unit, round(value)
-    return LengthLimit(unit=unit, **bounds) if unit and all(bounds.values()) else None
+    return MeasureLimit(unit=unit, **bounds) if unit and all(bounds.values()) else None
 
 
 def _span(said: str) -> tuple[int, int]:
@@ -1277,6 +1336,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("for: cool nights")
     if c.sleeps:
         lines.append(f"sleeps: {c.sleeps}")
+    if c.capacity:
+        lines.append(f"holds: {c.capacity}")
     if c.english_only:
         lines.append("in: English")
     if c.min_price is not None or c.max_price is not None:

@@ -427,6 +427,10 @@ class RuleReader:
             return meant
         # What the last reply named, in order: the item an answer was about, or the picks it wrote about.
         last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
+        if said.ranked:
+            # Of Kith's own reply, the picks and what an answer was about, not the titles its
+            # reasons name ("Try X, because you liked Y": "how big is it?" asks about X).
+            last_named = [item_id for item_id in last_named if item_id in said.suggested or item_id in said.answered]
         makers, liked_makers = ([], []) if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
         asked = self._asked_for(about_choice, said, mentions)
         # A superlative ("the cheapest", "the latest") asks for an order, or compares the picks:
@@ -607,7 +611,7 @@ class RuleReader:
             u.questions = [ItemQuestion(item_id=item_id, facts=[fact], most=most)
                            for item_id in (between or said.suggested) if item_id in self.items]
             u.tags, u.avoid, u.opinions, u.take_back, u.kinds, u.categories = [], [], [], [], [], []
-            u.min_price = u.max_price = u.min_year = u.max_year = u.length = None
+            u.min_price = u.max_price = u.min_year = u.max_year = u.length = u.capacity = u.sleeps = None
             return
         start, end = asked_whether(said.message) or (0, 0)
         tags = sorted(self._kin(said.message[start:end], describing=True))

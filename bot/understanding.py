@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrieval.ranking import LengthLimit
+from retrieval.ranking import MeasureLimit
 
 # recommend: wants suggestions; help: has a problem (an order, an account); feedback: an opinion
 # about something suggested; smalltalk: greetings, thanks; human: asks for a person; subvert:
@@ -24,7 +24,7 @@ Feeling = Literal["like", "dislike", "neutral"]
 Length = Literal["short", "not-long", "long"]
 # A length as the rules read it: short, not long or long, or said in numbers ("under 2 hours"); the LLM's
 # Draft writes `Length` only.
-SaidLength = Length | LengthLimit
+SaidLength = Length | MeasureLimit
 # What a question can ask about an item (bot/answers.py).
 Fact = Literal["price", "length", "year", "creator", "rating", "weight", "capacity", "language", "about", "tags",
                "reception", "pick", "total", "why"]
@@ -157,6 +157,9 @@ class Understanding(BaseModel):
     # How many people the things asked for are to sleep ("a tent for four people", "a 2-person
     # tent", "for a family of five"): nothing that sleeps fewer (RankRequest.sleeps), read by the rules.
     sleeps: int | None = Field(None, ge=1, le=20)
+    # How much the things asked for are to hold ("a backpack, around 60 litres", "under 30 litres"):
+    # nothing outside it (RankRequest.capacity), read by the rules.
+    capacity: MeasureLimit | None = None
     # In English only ("they don't like subtitles", "nothing foreign"): nothing whose `language`
     # attribute is another (RankRequest.english_only), read by the rules.
     english_only: bool = False

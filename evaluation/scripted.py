@@ -35,6 +35,7 @@ File format (one dialogue per `.yaml` / `.yml` file)::
           profile_constraints:            # these fields of profile.constraints equal these values
             excluded_tags: [scary]        #   (categories, min_price, max_price, min_year, max_year,
             length: short                 #   length: short, long or {unit: min|pages, at_most: N, at_least: N};
+                                          #   capacity: {unit: litres, at_most: N, at_least: N};
                                           #   excluded_tags; lists compare as sets; null = unset)
           profile_context:                # these fields of profile.context equal these values
             audience: kids                #   (occasion, audience, mood; null = unset)
@@ -169,6 +170,7 @@ from bot.context import ClientContext
 from bot.faithfulness import FRIEND_CLAIM, invented_friends
 from bot.understanding import CONSTRAINT_NAMES, FIELDS, Feeling, Intent, SaidLength, Understanding
 from evaluation.reports import timing_summary
+from retrieval.ranking import MeasureLimit
 
 # --- the file format -------------------------------------------------------------------------
 
@@ -184,6 +186,7 @@ class ProfileConstraintsExpect(BaseModel):
     min_year: int | None = None
     max_year: int | None = None
     length: SaidLength | None = None  # short, long or {unit: min, at_most: 120}
+    capacity: MeasureLimit | None = None  # {unit: litres, at_least: 48, at_most: 72}
     excluded_tags: list[str] | None = None
 
 

@@ -51,15 +51,17 @@ log = logging.getLogger(__name__)
 SUMMER_ONLY = "summer"
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
-# The attributes a length said in numbers limits, by its unit ("under 2 hours": a film's runtime or
-# an album's length; "under 300 pages": a book's).
-LIMITED: dict[str, tuple[str, ...]] = {"min": ("runtime_min", "length_min"), "pages": ("pages",)}
-# The record's attributes that measure an item for an order ("the lightest tent") or an answer
-# ("how long is it?"), the first one the item has; the price is the item's own field.
+# The attributes a measure said in numbers limits, by its unit ("under 2 hours": a film's runtime
+# or an album's length; "under 300 pages": a book's; "around 60 litres": a pack's).
+LIMITED: dict[str, tuple[str, ...]] = {"min": ("runtime_min", "length_min"), "pages": ("pages",), "litres": ("litres",)}
+# The record's attributes that measure an item for an order ("the lightest tent", "your biggest
+# pack") or an answer ("how long is it?"), the first one the item has; the price is the item's own
+# field. A tent's capacity is how many it sleeps, a pack's how much it holds.
 MEASURES: dict[str, tuple[str, ...]] = {"length": ("runtime_min", "pages", "length_min"), "year": ("year",),
-                                        "weight": ("weight_g",)}
-# How a measure reads beside its number, by attribute ("640 g", "223 pages").
-UNITS = {"runtime_min": "min", "pages": "pages", "length_min": "min", "weight_g": "g"}
+                                        "weight": ("weight_g",), "capacity": ("sleeps", "litres")}
+# How a measure reads beside its number, by attribute ("640 g", "223 pages", "75 litres").
+UNITS = {"runtime_min": "min", "pages": "pages", "length_min": "min", "weight_g": "g", "litres": "litres",
+         "sleeps": "people"}
 # How much a friend counts whose liked items share nothing with the person's (see Ranker._social).
 SOCIAL_CLOSENESS_FLOOR = 0.02
 # How many of the stored requests most alike this one `similar_requests` reads: 30 beat 10 and 100
@@ -90,6 +92,9 @@ KIND_WORD = re.compile(r"[a-z]+")
 # ("14L", "60 m", "for 4"), or a word for several of it ("set", "pair", "system"; singular, as
 # `_singular_words` gives them).
 TITLE_TAIL = re.compile(r"[\d.]+\w*|m|mm|l|set|pair|system|for")
+# Words before a kind's words in a title that make the item another thing, one made to be fixed
+# to something: a bike's "Seat Pack" is no backpack.
+FIXED_TO = frozenset({"seat", "saddle", "handlebar", "frame", "hip", "waist"})
 # The reason on a pick this conversation already showed or named: the reply says so, not "try" it
 # as if new.
 CAME_UP = "came up earlier in this conversation"
@@ -164,13 +169,14 @@ class Order:
     word: str  # the superlative the first pick's reason says ("cheapest")
 
 
-class LengthLimit(BaseModel):
-    """A length said in numbers: "under 2 hours" is at most 120 minutes, "at least 400 pages" at
-    least 400 pages. An item whose record has no such measure is not held to it."""
+class MeasureLimit(BaseModel):
+    """A length or a size said in numbers: "under 2 hours" is at most 120 minutes, "at least 400
+    pages" at least 400 pages, "around 60 litres" 48 to 72 litres. An item whose record has no
+    such measure is not held to it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    unit: Literal["min", "pages"]
+    unit: Literal["min", "pages", "litres"]
     at_most: int | None = Field(None, gt=0)
     at_least: int | None = Field(None, gt=0)
 
@@ -180,7 +186,7 @@ class LengthLimit(BaseModel):
                    for value in values)
 
     def __str__(self) -> str:
-        """As the profile shows it: "at most 120 min", "at least 300 and at most 500 pages"."""
+        """As the profile shows it: "at most 120 min", "at least 48 and at most 72 litres"."""
         bounds = [f"{word} {value}" for word, value in (("at least", self.at_least), ("at most", self.at_most))
                   if value is not None]
         return f"{' and '.join(bounds)} {self.unit}"
@@ -206,7 +212,7 @@ class RankRequest:
     min_year: int | None = None
     max_year: int | None = None
     # "short", "not-long" or "long" (SHORT_LIMITS, LONG_LIMITS), or a length said in numbers.
-    length: str | LengthLimit | None = None
+    length: str | MeasureLimit | None = None
     # Removed outright (rejected, or already owned).
     exclude: Sequence[str] = ()
     # Pushed down (already mentioned in this conversation).
@@ -255,6 +261,9 @@ class RankRequest:
     cool_weather: bool = False
     # How many people it is to sleep: nothing whose `sleeps` attribute is fewer.
     sleeps: int | None = None
+    # How much it is to hold, in litres ("around 60 litres"): nothing whose `litres` attribute is
+    # outside it.
+    capacity: MeasureLimit | None = None
     # In English only: nothing whose `language` attribute is another (a film with subtitles).
     english_only: bool = False
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
@@ -1249,7 +1258,8 @@ def _unsuited(item: Item, request: RankRequest) -> bool:
 def of_kind(item: Item, kinds: Sequence[str]) -> bool:
     """Whether the item's title names one of `kinds` as what the item is ("sleeping bags": "...
     Down Sleeping Bag"): only a size, a count or "set", "pair", "system" may follow the kind's
-    words ("Roll-Top Dry Bag Set"), not another thing ("Trekking Pole Shelter" is no pole)."""
+    words ("Roll-Top Dry Bag Set"), not another thing ("Trekking Pole Shelter" is no pole), nor
+    may a word of FIXED_TO come before them ("Seat Pack")."""
     if not kinds:
         return True
     title = _singular_words(item.title)
@@ -1257,7 +1267,9 @@ def of_kind(item: Item, kinds: Sequence[str]) -> bool:
         words = _singular_words(kind)
         at = title.find(words)
         while at >= 0:
-            if all(TITLE_TAIL.fullmatch(word) for word in title[at + len(words):].split()):
+            before = title[:at].split()
+            if all(TITLE_TAIL.fullmatch(word) for word in title[at + len(words):].split()) \
+                    and not (before and before[-1] in FIXED_TO):
                 return True
             at = title.find(words, at + 1)
     return False
@@ -1286,6 +1298,8 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
         return False
     if request.sleeps and isinstance(sleeps := item.attributes.get("sleeps"), int) and sleeps < request.sleeps:
         return False
+    if request.capacity and not request.capacity.fits(item):
+        return False
     if request.english_only and item.attributes.get("language", "English") != "English":
         return False
     if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
@@ -1301,7 +1315,7 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
             return False
         if request.max_year is not None and year > request.max_year:
             return False
-    if isinstance(request.length, LengthLimit):
+    if isinstance(request.length, MeasureLimit):
         return request.length.fits(item)
     if request.length is not None:
         limits = SHORT_LIMITS if request.length == "short" else LONG_LIMITS

@@ -141,6 +141,10 @@ def test_which_is_the_cheapest_compares_the_picks_and_wishes_for_nothing() -> No
     assert answer(read("and the heaviest?").questions, ITEMS) == (
         "Of these, the heaviest is Ridgeline 2 Ultralight Tent. It weighs 1190 g.")
     assert answer(read("what's the newest?").questions[2:], ITEMS) == "I don't have the year of these."
+    # How many a tent sleeps, how much a pack holds ("which is the biggest?" had shown new picks).
+    assert answer(read("which is the biggest?").questions, ITEMS) == (
+        "Of these, the biggest is Ridgeline 2 Ultralight Tent. It sleeps 2.")
+    assert read("I'm the biggest Alien fan, what's next?").questions == []
     # Naming a kind of thing, it asks for picks: "the cheapest book" is a request.
     assert read("what's the cheapest book?").questions == []
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.profile import Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
 from bot.sentiment import analyze
-from retrieval.ranking import LengthLimit
+from retrieval.ranking import MeasureLimit
 from retrieval.schemas import Item
 from retrieval.titles import TitleFinder
 
@@ -137,27 +137,27 @@ def test_years_said_as_decades_ranges_and_bounds(message: str, years: tuple[int 
 
 
 @pytest.mark.parametrize(("message", "limit"), [
-    ("a film for tonight, under 2 hours, not a horror", LengthLimit(unit="min", at_most=120)),
-    ("less than 90 minutes please", LengthLimit(unit="min", at_most=90)),
-    ("a movie under an hour", LengthLimit(unit="min", at_most=60)),
-    ("an hour and a half or less", LengthLimit(unit="min", at_most=90)),
-    ("under two and a half hours", LengthLimit(unit="min", at_most=150)),
-    ("nothing longer than ninety minutes", LengthLimit(unit="min", at_most=90)),
-    ("a sci-fi book, no more than 300 pages", LengthLimit(unit="pages", at_most=300)),
-    ("an epic, at least 500 pages", LengthLimit(unit="pages", at_least=500)),
-    ("something over two hours", LengthLimit(unit="min", at_least=120)),
+    ("a film for tonight, under 2 hours, not a horror", MeasureLimit(unit="min", at_most=120)),
+    ("less than 90 minutes please", MeasureLimit(unit="min", at_most=90)),
+    ("a movie under an hour", MeasureLimit(unit="min", at_most=60)),
+    ("an hour and a half or less", MeasureLimit(unit="min", at_most=90)),
+    ("under two and a half hours", MeasureLimit(unit="min", at_most=150)),
+    ("nothing longer than ninety minutes", MeasureLimit(unit="min", at_most=90)),
+    ("a sci-fi book, no more than 300 pages", MeasureLimit(unit="pages", at_most=300)),
+    ("an epic, at least 500 pages", MeasureLimit(unit="pages", at_least=500)),
+    ("something over two hours", MeasureLimit(unit="min", at_least=120)),
 ])
-def test_a_length_said_in_numbers_is_a_limit_not_a_price(message: str, limit: LengthLimit) -> None:
+def test_a_length_said_in_numbers_is_a_limit_not_a_price(message: str, limit: MeasureLimit) -> None:
     c = say(message).constraints
     assert (c.length, c.min_price, c.max_price) == (limit, None, None)
 
 
 def test_a_length_limit_holds_for_a_measure_of_its_unit_only() -> None:
-    limit = LengthLimit(unit="min", at_most=120)
+    limit = MeasureLimit(unit="min", at_most=120)
     film = Item(id="f", title="F", category="films", attributes={"runtime_min": 121})
     book = Item(id="b", title="B", category="books", attributes={"pages": 500})
     assert not limit.fits(film) and limit.fits(film.model_copy(update={"attributes": {"runtime_min": 120}}))
-    assert limit.fits(book) and not LengthLimit(unit="pages", at_least=501).fits(book)
+    assert limit.fits(book) and not MeasureLimit(unit="pages", at_least=501).fits(book)
     # A price beside it is still a price.
     c = say("under 10 bucks and under 2 hours").constraints
     assert (c.max_price, c.length) == (10, limit)
@@ -354,6 +354,34 @@ def test_how_many_people_gear_is_to_sleep_holds_until_another_category() -> None
     assert sleeps("a 4 season tent") is None and sleeps("a tent for the weekend") is None
     assert sleeps("a tent for four people", "something cheaper") == 4
     assert sleeps("a tent for four people", "now a book for the trip") is None
+
+
+def test_how_much_a_pack_is_to_hold_is_a_size_in_litres_until_another_kind() -> None:
+    # "A backpack for a week-long trek, around 60 litres" had offered a 22-litre daypack second
+    # and a bike's 14-litre seat pack.
+    gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
+
+    def holds(*messages: str) -> str | None:
+        profile = Profile()
+        for message in messages:
+            profile = update_profile(profile, message, analyze(message, []), gear)
+        return str(profile.constraints.capacity) if profile.constraints.capacity else None
+
+    assert holds("I need a backpack for a week-long trek, around 60 litres") == "at least 48 and at most 72 litres"
+    assert holds("a 30L daypack") == "at least 24 and at most 36 litres"
+    assert holds("a pack, sixty litres") == "at least 48 and at most 72 litres"
+    assert holds("a daypack under 30 litres") == "at most 30 litres"
+    assert holds("a daypack, nothing over 30 litres") == holds("no bigger than 30L") == "at most 30 litres"
+    assert holds("a rucksack, at least 50 litres") == "at least 50 litres"
+    assert holds("a backpack, 65L or more") == "at least 65 litres"
+    assert holds("a pack between 40 and 50 litres") == "at least 40 and at most 50 litres"
+    assert holds("a backpack under 100") is None and holds("a tent for two") is None
+    # Litres are no price: "under 30 litres" sets no budget.
+    profile = update_profile(Profile(), "a daypack under 30 litres", analyze("", []), gear)
+    assert profile.constraints.max_price is None
+    assert holds("a backpack, around 60 litres", "something cheaper") == "at least 48 and at most 72 litres"
+    assert holds("a backpack, around 60 litres", "and a sleeping bag") is None
+    assert holds("a backpack, around 60 litres", "a 30 litre one instead") == "at least 24 and at most 36 litres"
 
 
 def test_subtitles_not_wanted_ask_for_english_until_another_category() -> None:

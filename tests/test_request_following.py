@@ -227,7 +227,9 @@ def test_a_title_names_its_kind_where_only_a_size_or_a_count_follows() -> None:
     assert of_kind(item("Ridgeline Carbon Z-Fold Trekking Poles"), ["trekking poles"])
     assert not of_kind(item("Ridgeline Flyway Trekking Pole Shelter"), ["trekking poles"])
     assert of_kind(item("Saltmarsh Keepdry Roll-Top Dry Bag Set"), ["dry bag"])
-    assert of_kind(item("Sprocket & Spoke Bikepacking Seat Pack 14L"), ["pack"])
+    # A bike's seat pack is no backpack ("do you have any backpacks?" had shown it among the packs).
+    assert not of_kind(item("Sprocket & Spoke Bikepacking Seat Pack 14L"), ["pack", "daypack"])
+    assert of_kind(item("Cairnworks Traverse 60 Backpacking Pack"), ["pack", "daypack"])
     assert of_kind(item("Fernhollow Basecamp Cook Set for 4"), ["cook set"])
 
 

@@ -167,6 +167,26 @@ def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() 
     assert reader.read(Said("the second looks good, anything cheaper?", "two picks", picks))[0].max_price == 5.99
 
 
+def test_bigger_and_smaller_are_said_against_the_top_suggestion_with_a_size_and_like_none() -> None:
+    gear = {"pack": Item(id="pack", title="Alien (1979)", category="films", attributes={"litres": 60}),
+            "tent": Item(id="tent", title="Arrival (2016)", category="films", attributes={"sleeps": 2})}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=gear), None, [])
+
+    def read_after(message: str, pick: str) -> Understanding:
+        return reader.read(Said(message, f"Try {gear[pick].title}.", (pick,), (pick,), ranked=True))[0]
+
+    bigger = read_after("anything bigger?", "pack")
+    assert (str(bigger.capacity), bigger.order) == ("at least 61 litres", ("capacity", "least"))
+    smaller = read_after("hmm too big, something smaller please", "pack")
+    assert (str(smaller.capacity), smaller.order) == ("at most 59 litres", ("capacity", "most"))
+    assert read_after("is there a bigger one?", "tent").sleeps == 3
+    assert read_after("a smaller one", "tent").order == ("capacity", "least")
+    # Said against the one pick, a wish is no opinion of it ("something cheaper" had liked it,
+    # and the next picks were "because you liked" it).
+    assert bigger.opinions == smaller.opinions == read_after("something cheaper", "pack").opinions == []
+    assert read_after("ok", "pack").opinions == [ItemOpinion(item_id="pack", feeling="like")]
+
+
 def test_more_recent_and_older_are_said_against_the_top_suggestion_with_a_year() -> None:
     films = {"alien": Item(id="alien", title="Alien (1979)", category="films", attributes={"year": 1979}),
              "arrival": Item(id="arrival", title="Arrival (2016)", category="films", attributes={"year": 2016})}
