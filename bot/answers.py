@@ -235,10 +235,11 @@ def with_article(words: str, kind: str) -> str:
     return words if kind in UNCOUNTABLE else f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
 
 
-def listed(names: Sequence[str], most: int | None = None) -> str:
-    """Names as a reply says them: "A", "A and B", "A, B, C and 4 more" (at most `most` named)."""
+def listed(names: Sequence[str], most: int | None = None, last: str = "and") -> str:
+    """Names as a reply says them: "A", "A and B", "A, B, C and 4 more" (at most `most` named);
+    `last` joins the last one ("or" where the sentence denies them all: "no A or B")."""
     shown = list(names[:most]) + ([f"{len(names) - most} more"] if most is not None and len(names) > most else [])
-    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+    return ", ".join(shown[:-1]) + f" {last} " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 def _received(item: Item, reception: Reception, first: bool) -> list[str]:

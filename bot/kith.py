@@ -671,7 +671,7 @@ class Kith:
 def _unknown_text(unknown: Sequence[Unknown]) -> str:
     """What the catalog lacks of the names asked for, as the sentences that open the picks ("" for none)."""
     replies = prompts.table("support")["replies"]
-    said = [replies[f"unknown_{of}"].format(names=listed(names)) for of in ("title", "maker", "category")
+    said = [replies[f"unknown_{of}"].format(names=listed(names, last="or")) for of in ("title", "maker", "category")
             if (names := [u.name for u in unknown if u.of == of])]
     return "".join(sentence + " " for sentence in said)
 

@@ -64,7 +64,9 @@ GEAR_KINDS: dict[str, tuple[str, ...]] = {
 OTHER_GEAR = ("gloves", "mittens", "hiking socks", "walking socks", "wool socks", "sun hat", "woolly hat", "beanie",
               "sunglasses", "water bottle", "water bottles", "binoculars", "gaiters", "crampons", "ice axe",
               "pocket knife", "multi-tool", "sunscreen", "insect repellent", "skis", "snowboard", "wetsuit",
-              "fishing rod", "walking stick")
+              "fishing rod", "walking stick", "chalk bag", "chalk bags", "climbing chalk", "crash pad", "crash pads", "quickdraws",
+              "carabiners")
+OTHER_GEAR_WORD = re.compile(r"\b(?:" + "|".join(OTHER_GEAR) + r")\b", re.I)
 # A kind said by what it is for ("something to sleep on" is a sleeping pad): each phrase, and
 # the kind it names (its words for the outdoor category too).
 KIND_PHRASES: dict[str, str] = {
@@ -74,6 +76,8 @@ KIND_PHRASES: dict[str, str] = {
     **dict.fromkeys(("cooking outdoors", "cook outdoors", "camp cooking", "cooking on the trail", "cooking at camp",
                      "cook at camp"), "cookware"),
     **dict.fromkeys(("something to sit on", "something to sit in"), "camp chair"),
+    # Bouldering needs no rope, harness or belay device: of the shop's climbing gear, its shoes.
+    **dict.fromkeys(("bouldering", "to boulder", "boulder indoors"), "climbing shoes"),  # not "a huge boulder"
 }
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted([*GEAR_KINDS, *KIND_PHRASES], key=len, reverse=True)) + r")\b", re.I)
 # Words people use for the usual categories. A catalog's own category names always count too.
@@ -798,7 +802,8 @@ def read_rules(
     kind_words = [word for kind in u.kinds for word in GEAR_KINDS.get(kind, (kind,))]
     moves_on = answer != "dislike" and bool(shown) and (
         bool(u.categories) and not any(item.category in u.categories for item in shown)
-        or bool(kind_words) and not any(of_kind(item, kind_words) for item in shown))
+        or bool(kind_words) and not any(of_kind(item, kind_words) for item in shown)
+        or bool(OTHER_GEAR_WORD.search(text)))  # "do you sell chalk bags?": gear no kind of theirs
     # After a reply that answered questions about items ("how long is the second one?"), an answer
     # that speaks of no several ("perfect, I'll take it") is about them, whatever picks followed;
     # after a reply about one of its suggestions, about that one.

@@ -30,7 +30,7 @@ from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR, OWNED, PLURAL, Vocabulary, read_rules
+from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR_WORD, OWNED, PLURAL, Vocabulary, read_rules
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, SEEN_IT, SETTLED, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -110,7 +110,6 @@ ASKED_NAME = re.compile(r"(?i:\bdo (?:you|u) (?:have|sell|stock|carry)|\bhave (?
 # ("any good podcasts?"): the reply says it has none (`RuleReader._unknown`).
 OTHER_KINDS = re.compile(r"\b(?:podcasts?|video ?games?|computer games?|board ?games?|tv (?:shows?|series)|"
                          r"box ?sets?|magazines?|comics?|toys?)\b", re.I)
-OTHER_GEAR_WORD = re.compile(r"\b(?:" + "|".join(OTHER_GEAR) + r")\b", re.I)
 # A clause that asks for the thing named after it: "any good podcasts?", "and some gloves?".
 ASKS_FOR_NEXT = re.compile(r"^\W*(?:and|what about|how about)\b", re.I)
 ASKS_FOR_KIND = re.compile(r"\b(?:any|some|an?|recommend|suggest|looking for|do (?:you|u) (?:have|sell|stock)|got|need|want|"

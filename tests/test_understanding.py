@@ -600,6 +600,7 @@ def test_rules_read_the_names_asked_for_that_the_catalog_lacks() -> None:
     assert unknown("and some gloves?") == [("gloves", "category")]
     assert unknown("do you sell any sunglasses or a water bottle?") == [("sunglasses", "category"),
                                                                          ("water bottle", "category")]
+    assert unknown("do you sell chalk bags or crash pads?") == [("chalk bags", "category"), ("crash pads", "category")]
     assert unknown("I lost my gloves on the last hike") == []
     gloves = Item(id="gloves", title="Merino Liner Gloves", category="outdoor")
     stocked = Reader(RuleReader(VOCABULARY, finder, lambda: TODAY, items={**items, "gloves": gloves}), None, [])
