@@ -722,6 +722,9 @@ SEEN = re.compile(
 NOT_SEEN = re.compile(
     r"\b(?:haven'?t (?:seen|watched|read)|have not (?:seen|watched|read)|never (?:seen|watched|read|heard of)|"
     r"not (?:seen|yet)|don'?t know (?:it|that one|this one)|(?:it|that|this) sounds)\b", re.I)
+# Asked whether others have ("has anyone here read the first one?"): no word on the person's own.
+SEEN_BY_OTHERS = re.compile(r"\b(?:has|have|did)\s+(?:anyone|anybody|any of (?:my|your) friends|my friends|people|others)\b",
+                            re.I)
 
 # Having something already ("he already has a harness"): what follows is no wish.
 ALREADY_HAD = r"\balready (?:has|have|got|owns?)\b"
@@ -770,7 +773,7 @@ def read_rules(
     # Each title reads "it", as for the sentiment: "I don't like <a long title> or horror" still
     # negates horror.
     text = without_titles(text, titles)
-    seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) else None
+    seen = False if NOT_SEEN.search(text) else True if SEEN.search(text) and not SEEN_BY_OTHERS.search(text) else None
 
     # What they have already is not what they ask for: "he already has a harness" asks for no
     # harness, nor for gear at all.

@@ -114,6 +114,9 @@ OTHER_KINDS = re.compile(r"\b(?:podcasts?|video ?games?|computer games?|board ?g
 ASKS_FOR_NEXT = re.compile(r"^\W*(?:and|what about|how about)\b", re.I)
 ASKS_FOR_KIND = re.compile(r"\b(?:any|some|an?|recommend|suggest|looking for|do (?:you|u) (?:have|sell|stock)|got|need|want|"
                            r"good|great|best|new)\b", re.I)
+# Category words that say what one does with an item, not what it is: said in a question about
+# an item, they ask for nothing of its category.
+CONSUMING = frozenset({"read", "reading", "watch", "watching", "listen", "listening"})
 # Capitalized words that open no name ("Do you have Anything...").
 NOT_NAMES = frozenset({"anything", "something", "stuff", "ideas", "suggestions", "recommendations", "everything"})
 # A name alone ("Dune", "dune?", "The Hobbit please") asks for it, as a shop's search box would,
@@ -652,6 +655,12 @@ class RuleReader:
             # no feeling about the other picks.
             u.opinions = [o for o in u.opinions if o.item_id in asked or o.item_id not in said.suggested]
         if u.questions:
+            # Reading, watching or listening said of what it asks about ("has anyone here read the
+            # first one?", "is it worth watching?") asks for nothing of its category.
+            own = {self.items[question.item_id].category for question in u.questions}
+            named = {name for name, match in self.vocabulary.categories.find(said.message)
+                     if match.group().lower() not in CONSUMING}
+            u.categories = [category for category in u.categories if category not in own or category in named]
             # What the question asks about is no wish, unless the message says it elsewhere ("is
             # it romantic? my boyfriend hates soppy stuff" avoids romance).
             elsewhere = self._kin(said.message[:start] + said.message[end:])

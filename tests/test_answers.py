@@ -56,6 +56,9 @@ def reader_of(categories: set[str], tags: set[str]) -> Reader:
     ("how much would all that cost?", ["price", "total"]),
     ("what's the total?", ["price", "total"]),
     ("what do my friends think of it?", ["reception"]),
+    ("has anyone here read the first one?", ["reception"]),
+    ("did any of my friends like it?", ["reception"]),
+    ("did any of my friends like anything sci-fi?", []),
     # How many it sleeps ("is it big enough for two?" had been "I'm afraid I don't know that").
     ("is the first one big enough for two?", ["capacity"]),
     ("does it sleep four?", ["capacity"]),

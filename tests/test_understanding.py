@@ -260,6 +260,23 @@ def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not
     assert "recommend" in reader.read(Said("a gift for my dad", "Try The Great Gatsby", ("gatsby",)))[0].intents
 
 
+def test_reading_said_in_a_question_about_a_book_asks_for_no_books_and_others_reading_is_not_theirs() -> None:
+    # "Has anyone here read the first one?" had shown six new books, and counted it as read.
+    books = {"gatsby": Item(id="gatsby", title="The Great Gatsby", category="books"),
+             "dune": Item(id="dune", title="Dune", category="books")}
+    finder = TitleFinder([(item.id, item.title, 1.0) for item in books.values()])
+    reader = Reader(RuleReader(Vocabulary.for_catalog({"books"}, set()), finder, lambda: TODAY, items=books), None, [])
+    shown = "Try The Great Gatsby. Or try Dune."
+    for message in ("has anyone here read the first one?", "is the second one worth reading?"):
+        asked = reader.read(Said(message, shown, ("gatsby", "dune"), ranked=True))[0]
+        assert asked.questions and asked.categories == [] and "recommend" not in asked.intents, message
+        assert all(opinion.seen is None for opinion in asked.opinions), message
+    # A category said as what it is still asks for picks beside the answer.
+    more = reader.read(Said("is the first one any good? any other books like it?", shown, ("gatsby", "dune"), ranked=True))[0]
+    assert more.questions and more.categories == ["books"]
+    assert reader.read(Said("I've read the first one", shown, ("gatsby", "dune"), ranked=True))[0].opinions[0].seen
+
+
 def test_a_message_without_a_feeling_is_about_kiths_own_picks_only_where_it_points_at_them() -> None:
     # "I have wide feet" after Kith's two boots (all its budget allowed) had liked both; said of a
     # recommender's one or two suggestions in words (ReDial's), it still counts (seen or not).
