@@ -160,7 +160,7 @@ TAG_WORDS: dict[str, tuple[str, ...]] = {
     "travel": ("travel", "travelling", "traveling", "travelogue", "travel writing", "far-off places",
                "faraway places", "far away places", "journeys abroad"),
     "young-adult": ("young-adult", "young adult", "teen", "teens", "teenager", "teenagers", "teenage"),
-    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling"),
+    "adventure": ("adventure", "adventures", "adventurous", "quest", "swashbuckling", "exciting"),
     "chill": ("chill", "chilled", "chillout", "chill-out", "relaxing", "relaxed", "mellow", "laid-back", "calm",
               "calming", "soothing", "unwind", "easy listening", "fall asleep", "falling asleep", "to sleep to",
               # Music for a dinner party plays under the talk: no dance party's.
