@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.profile import Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
+from bot.profile import GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
 from bot.sentiment import analyze
 from retrieval.ranking import MeasureLimit
 from retrieval.schemas import Item
@@ -354,6 +354,16 @@ def test_how_many_people_gear_is_to_sleep_holds_until_another_category() -> None
     assert sleeps("a 4 season tent") is None and sleeps("a tent for the weekend") is None
     assert sleeps("a tent for four people", "something cheaper") == 4
     assert sleeps("a tent for four people", "now a book for the trip") is None
+
+
+def test_every_kind_of_gear_is_read_in_the_plural_too() -> None:
+    # "Any good headlamps?" had named no kind (only "headlamp" did) and got a clarifying question.
+    uncountable = {"cookware", "cooking gear", "camp kitchen"}
+    for kind, words in GEAR_KINDS.items():
+        if kind in uncountable or kind.endswith("s") and not kind.endswith("ss"):
+            continue
+        plural = kind + ("es" if kind.endswith(("ss", "ch", "sh", "x")) else "s")
+        assert GEAR_KINDS.get(plural) == words, kind
 
 
 def test_how_much_a_pack_is_to_hold_is_a_size_in_litres_until_another_kind() -> None:
