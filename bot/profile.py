@@ -368,7 +368,8 @@ PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to
 # A sum said roughly without a currency ("around 150") is a budget where the message is about a
 # present ("a wedding present for friends who love camping, around 150"); elsewhere it may be
 # anything ("around 20" what?).
-PRESENT = re.compile(r"\b(?:gift|present|wedding|birthday|christmas|secret santa|anniversary)\b", re.I)
+PRESENT = re.compile(r"\b(?:gifts?|presents?|wedding|birthday|christmas|secret santa|anniversary|stocking (?:filler|stuffer)s?)\b",
+                     re.I)
 ROUGH_SUM = re.compile(rf"(?<!['’]s )(?<!\bis )(?<!aged )(?<!['’]re )\b(?:about|around|roughly)\s+(\d{{1,3}}(?:\.\d+)?)"
                        rf"{NOT_A_SUM}", re.I)  # not "he's around 10", an age
 # A budget said as a sum: "a budget of 40", "my budget's about $20", "budget: 30", "around $30",
@@ -452,7 +453,7 @@ LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|r
 OCCASIONS = (
     "birthday", r"(?<=['’]s )\d+(?:st|nd|rd|th)", "anniversary", "christmas", "date night", "road trip", "dinner party", "party",
     "wedding", "holiday", "vacation", "camping trip", "camping", "sleepover", "rainy day", "weekend", "gift",
-    "present", "flight", "commute", "(?:long |\w+-hour )?drive", "journey",
+    "present", "stocking (?:filler|stuffer)s?", "flight", "commute", "(?:long |\w+-hour )?drive", "journey",
 )
 # Tags that name the occasion something is for ("for a dinner party", "on a rainy day"), or the
 # age (TEEN_TAGS), not the thing itself. Beside a tag for the thing ("jazz for a dinner party")
@@ -471,7 +472,7 @@ PERSON = (r"(?:little |teenage |young |best |older |younger )?"
 # "my dad's 60th", "my nieces' sleepover", "I meant my daughter".
 AUDIENCE = re.compile(
     rf"\b(?:(?:for|with) (?:my|a|our|the)|me and my|(?:taking|take|bringing|bring) (?:my|the|our)|"
-    rf"meant (?:my|our|the))\s+({PERSON})\b"
+    rf"meant (?:my|our|the))\s+(?:(?:two|three|four|five|\d)\s+)?({PERSON})\b"
     rf"|\bmy\s+({PERSON})(?:['’]s?)\s+(?:\d+(?:st|nd|rd|th)|birthday|party|sleepover|anniversary|wedding|"
     rf"graduation|retirement|visit)\b",
     re.I,
@@ -492,7 +493,9 @@ AGE = re.compile(rf"\b{SAID_NUMBER}[- ]months?[- ]old\b"
                  rf"|\b(?<!budget )(?<!limit )(?<!price )(?:is|turns|turning|who['’]?s|he['’]?s|she['’]?s|they['’]?re|aged)"
                  rf"\s+(?:about\s+|around\s+|roughly\s+)?{SAID_NUMBER}\b"
                  r"(?![\d.%$£€]|\s*(?:dollars|pounds|euros|bucks|quid|minutes|mins|hours|pages|percent))"
-                 rf"|\b{SAID_NUMBER}[- ]?(?:years?[- ]old|yo)\b", re.I)
+                 rf"|\b{SAID_NUMBER}[- ]?(?:years?[- ]old|yo)\b"
+                 # "my two nephews, 9 and 12"
+                 rf"|\b{PERSON},\s+{SAID_NUMBER}\s+(?:and|&)\s+\d{{1,2}}\b", re.I)
 YOUNG_AGE = 12
 EARLY_TEEN_AGE = 14
 ADULT_AGE = 18

@@ -227,6 +227,13 @@ def test_an_age_said_decides_between_a_childs_a_teenagers_and_an_adults_things()
     # The word for the person is theirs wherever it stands before the age.
     assert say("a camping trip with two kids aged 6 and 9").context.audience == "kids aged 6"
     assert say("my kids will be watching too, they're 7 and 10").context.audience == "kids aged 7"  # was "someone"
+    # Ages right after whom it is for, and a count before them ("stocking fillers for my two
+    # nephews, 9 and 12, about 10 each" had read nobody, no budget, and asked what they were after).
+    fillers = say("I need stocking fillers for my two nephews, 9 and 12, about 10 each")
+    assert (fillers.context.audience, fillers.context.occasion, fillers.constraints.max_price) == (
+        "nephews aged 9", "stocking fillers", 10)
+    assert say("a present for my kids, 5 and 7").context.audience == "kids aged 5"
+    assert say("for my dad, 60 and still climbing").context.audience == "dad"
     # Numbers that are prices or lengths are no age.
     assert say("is 14 dollars ok?").context.audience is None
     assert say("a book for my 8 year old nephew").context.audience == "nephew aged 8"
