@@ -96,7 +96,8 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
 # Words that name no tag of a catalog but stand for tags it has: "action" is the demo films'
 # adventures and fast-paced ones ("he likes action and I like romance"); a catalog with an
 # `action` tag of its own (ReDial's) reads the word as that alone.
-STAND_INS: dict[str, tuple[str, ...]] = {"action": ("adventure", "fast-paced"), "heavier": ("metal", "energetic")}
+STAND_INS: dict[str, tuple[str, ...]] = {"action": ("adventure", "fast-paced"), "heavier": ("metal", "energetic"),
+                                         "true crime": ("crime", "non-fiction")}
 TAG_WORDS: dict[str, tuple[str, ...]] = {
     "sci-fi": ("sci-fi", "sci fi", "scifi", "science fiction", "space", "outer space", "space opera", "aliens",
                "robots", "futuristic", "dystopian", "dystopia", "time travel", "spaceships"),
@@ -289,7 +290,8 @@ PICK_IS = (r"(?:^|[,;:.!?]\s*|\b(?:but|and|though|so)\s+)"
 # one is great but not really party music").
 PICK_DESCRIBED = re.compile(PICK_IS + r"[^.;!?]*$", re.I)
 # A verb of liking right before what it is felt about ("I don't really like romance").
-FEELING_FOR = re.compile(r"\b(?:like|love|enjoy|hate|dislike|stand|fancy|into)\s+(?:(?:a|an|the|any|much|all)\s+)?$", re.I)
+FEELING_FOR = re.compile(r"\b(?:like|love|enjoy|hate|dislike|stand|fancy|into)\s+(?:(?:a|an|the|any|much|all)\s+)?(?:[a-z]+\s+)?$",
+                         re.I)  # "I like old westerns", "I like true crime"
 # Words that point at the suggestions ("loved it", "not those", "the first one").
 POINTING = re.compile(r"\b(?:it|that|this|those|these|them|they|ones?|the (?:first|second|third|last|other)|both)\b", re.I)
 # Too much of it, right before it: "nah, too sad", "a bit too dark".
@@ -659,7 +661,8 @@ class Vocabulary:
             if not set(tag.lower().split()) <= not_tastes
         }
         moods = {tag: words for tag, words in MOOD_TAG_WORDS.items() if tag in tag_words}
-        return cls(WordFinder(category_words), WordFinder(tag_words, loose=STAND_INS), WordFinder(moods))
+        loose = {spelling for word in STAND_INS for spelling in _spellings(word)}  # "true-crime" too
+        return cls(WordFinder(category_words), WordFinder(tag_words, loose=loose), WordFinder(moods))
 
     def requirement(self, tags: Sequence[str]) -> list[list[str]]:
         """The tags a request asks for, as groups of near-synonyms of which any one will do:

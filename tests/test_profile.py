@@ -314,6 +314,10 @@ def test_a_word_that_names_no_tag_stands_for_the_tags_it_means_only_where_the_ca
     assert sorted(tag for tag, _ in music.find_tags("anything a bit heavier?")) == ["energetic", "metal"]
     assert [tag for tag, _ in music.find_tags("something to listen to while I run")] == ["workout"]
     assert music.find_tags("I'm getting into running, what gear do I need?") == []
+    # True crime is crime and non-fiction, in any spelling, and neither is the other's near-synonym.
+    books = Vocabulary.for_catalog({"books"}, {"crime", "non-fiction", "western"})
+    assert sorted(tag for tag, _ in books.find_tags("I like true-crime")) == ["crime", "non-fiction"]
+    assert books.requirement(["crime", "non-fiction"]) == [["crime"], ["non-fiction"]]
 
 
 def test_a_category_said_as_what_something_is_about_is_a_theme() -> None:

@@ -151,6 +151,10 @@ def test_a_like_said_on_the_way_to_another_kind_of_thing_is_about_none_of_the_su
     assert {o.item_id: o.feeling for o in staying.opinions} == dict.fromkeys(picks, "like")
     # Turning them down is still about them.
     assert reader.read(Said("no thanks, a book instead", "three picks", picks))[0].rejects_suggestions
+    # A feeling for a kind of thing said with a word before it ("I like old horror", "I like true
+    # crime") is about the kind, not the picks (it had liked all of them).
+    assert reader.read(Said("I like old horror", "three picks", picks))[0].opinions == []
+    assert {o.item_id for o in reader.read(Said("I liked those, more horror", "three picks", picks))[0].opinions} == set(picks)
 
 
 def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() -> None:
