@@ -375,6 +375,7 @@ class Kith:
             sleeps=c.sleeps,
             capacity=c.capacity,
             english_only=c.english_only,
+            instrumental=c.instrumental,
             makers=c.makers,
             min_price=c.min_price,
             max_price=c.max_price,

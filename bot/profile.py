@@ -86,7 +86,7 @@ CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
               "cookbook", "cookbooks", "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),
     "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
     "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
-              "tunes", "playlist"),
+              "tunes", "playlist", "instrumental", "instrumentals"),
     "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS, *KIND_PHRASES, *OTHER_GEAR),
 }
 # Everyday words for catalog tags: each tag's common English synonyms, genre names and idioms
@@ -248,9 +248,10 @@ PLURAL_THINGS = re.compile(r"\s+(?:films|movies|books|novels|albums|records|song
 # no item whose title or description says it is ranked (`Constraints.avoid_words`).
 UNWANTED_THEME = re.compile(r"\b(?:not|nothing|no|none|without|anything but)\s+(?:(?:too\s+)?(?:about|involving|featuring)"
                             r"|with)\s+(?:a |an |the |any )?([a-z][a-z'’-]{3,})\b", re.I)
-# Words there that name no theme: pronouns, and how a film is shown ("nothing with subtitles": `IN_ENGLISH`).
+# Words there that name no theme: pronouns, how a film is shown ("nothing with subtitles":
+# `IN_ENGLISH`), and singing ("nothing with lyrics": `INSTRUMENTAL`).
 NO_THEME = frozenset({"anything", "something", "everything", "nothing", "anyone", "someone", "those", "these",
-                      "subtitles", "subtitle"})
+                      "subtitles", "subtitle", "singing", "vocals", "lyrics", "words", "singers", "singer"})
 # Warm weather said of what is wanted ("a sleeping bag for summer camping"): winter gear is no
 # answer to it (as the client's summer is not: bot/context.py).
 SUMMER = re.compile(r"\b(?:summer|summertime|warm nights?|warm weather|hot weather|heat ?wave)\b", re.I)
@@ -441,6 +442,13 @@ IN_ENGLISH = re.compile(
     r"\b(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want|do)|"
     r"(?:can['’]?t|cannot) (?:stand|do)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)\s+(?:any\s+|the\s+)?subtitle[sd]?\b"
     r"|\b(?:nothing|no|not) (?:foreign|in a foreign language)\b|\b(?:in|an?) english(?:[- ]language)?\b(?! subtitles)", re.I)
+# Music without singing: instrumental, wordless, or singing not wanted in the words IN_ENGLISH
+# uses for subtitles ("something without any singing", "no vocals please", "she hates lyrics").
+INSTRUMENTAL = re.compile(
+    r"\b(?:instrumentals?|wordless)\b"
+    r"|\b(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want)|"
+    r"(?:can['’]?t|cannot) (?:stand)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)\s+(?:any\s+|the\s+)?"
+    r"(?:singing|vocals?|lyrics|words|singers?)\b", re.I)
 # A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
 # for in other words, it asks for that tag still ("a horror film but not too gory").
 NOT_TOO = re.compile(r"\b(?:not|nothing|isn['’]t|aren['’]t)\s+(?:too|overly|that|very|super|so|excessively)\s+$", re.I)
@@ -554,6 +562,9 @@ class Constraints(BaseModel):
     # In English only ("they don't like subtitles"): nothing in another language is ranked, until
     # a request names another category.
     english_only: bool = False
+    # Without singing ("no vocals please"): no album with vocals is ranked, until a request names
+    # another category.
+    instrumental: bool = False
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
@@ -874,6 +885,7 @@ def read_rules(
     u.capacity = _read_capacity(text)
     u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
     u.english_only = bool(IN_ENGLISH.search(text))
+    u.instrumental = bool((sung := INSTRUMENTAL.search(text)) and not _negated(text, sung.start()))
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
@@ -972,7 +984,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.min_price = c.max_price = c.capacity = None
         if c.categories and sorted(u.categories) != c.categories:
             c.length = None
-            c.cool_weather, c.sleeps, c.english_only = False, None, False
+            c.cool_weather, c.sleeps, c.english_only, c.instrumental = False, None, False, False
             if c.tag_categories and not u.tags:
                 # Tags asked of different categories ("a thriller book for me and a romantic film
                 # for my wife"), then one category for all ("something for both of us to watch"):
@@ -987,6 +999,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     c.sleeps = u.sleeps or c.sleeps
     c.capacity = u.capacity or c.capacity
     c.english_only = c.english_only or u.english_only
+    c.instrumental = c.instrumental or u.instrumental
     for kind in u.owned_kinds:
         c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
     for kind in u.kinds:
@@ -1354,6 +1367,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append(f"holds: {c.capacity}")
     if c.english_only:
         lines.append("in: English")
+    if c.instrumental:
+        lines.append("sung: no")
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"

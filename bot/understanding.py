@@ -163,6 +163,9 @@ class Understanding(BaseModel):
     # In English only ("they don't like subtitles", "nothing foreign"): nothing whose `language`
     # attribute is another (RankRequest.english_only), read by the rules.
     english_only: bool = False
+    # Music without singing ("something without any singing", "instrumental stuff to study to"):
+    # nothing whose `instrumental` attribute is false (RankRequest.instrumental), read by the rules.
+    instrumental: bool = False
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []

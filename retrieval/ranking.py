@@ -266,6 +266,8 @@ class RankRequest:
     capacity: MeasureLimit | None = None
     # In English only: nothing whose `language` attribute is another (a film with subtitles).
     english_only: bool = False
+    # Without singing: nothing whose `instrumental` attribute is false (an album with vocals).
+    instrumental: bool = False
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
@@ -1301,6 +1303,8 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.capacity and not request.capacity.fits(item):
         return False
     if request.english_only and item.attributes.get("language", "English") != "English":
+        return False
+    if request.instrumental and item.attributes.get("instrumental") is False:
         return False
     if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
         return False

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.profile import GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
+from bot.profile import CATEGORY_WORDS, GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
 from bot.sentiment import analyze
 from retrieval.ranking import MeasureLimit
 from retrieval.schemas import Item
@@ -329,15 +329,20 @@ def test_a_category_said_as_what_something_is_about_is_a_theme() -> None:
     assert say("how about films?").constraints.categories == ["films"]
 
 
+def constraints_after(vocabulary: Vocabulary, *messages: str) -> Constraints:
+    """The profile's constraints after these messages, each read by the rules."""
+    profile = Profile()
+    for message in messages:
+        profile = update_profile(profile, message, analyze(message, []), vocabulary)
+    return profile.constraints
+
+
 def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category() -> None:
     # "Camping in October in the Lake District" had a 10 °C summer bag second.
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"winter", "camping"})
 
     def cool(*messages: str) -> bool:
-        profile = Profile()
-        for message in messages:
-            profile = update_profile(profile, message, analyze(message, []), gear)
-        return profile.constraints.cool_weather
+        return constraints_after(gear, *messages).cool_weather
 
     for message in ("I'm going camping in October, what sleeping bag should I get?", "a tent for early spring",
                     "I feel the cold a lot", "she sleeps cold", "a quilt for mid-September", "autumn camping gear"):
@@ -354,10 +359,7 @@ def test_how_many_people_gear_is_to_sleep_holds_until_another_category() -> None
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
 
     def sleeps(*messages: str) -> int | None:
-        profile = Profile()
-        for message in messages:
-            profile = update_profile(profile, message, analyze(message, []), gear)
-        return profile.constraints.sleeps
+        return constraints_after(gear, *messages).sleeps
 
     assert sleeps("we need a tent for four people") == 4
     assert sleeps("a 2-person tent please") == 2 and sleeps("a two man tent") == 2
@@ -383,10 +385,8 @@ def test_how_much_a_pack_is_to_hold_is_a_size_in_litres_until_another_kind() -> 
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
 
     def holds(*messages: str) -> str | None:
-        profile = Profile()
-        for message in messages:
-            profile = update_profile(profile, message, analyze(message, []), gear)
-        return str(profile.constraints.capacity) if profile.constraints.capacity else None
+        said = constraints_after(gear, *messages)
+        return str(said.capacity) if said.capacity else None
 
     assert holds("I need a backpack for a week-long trek, around 60 litres") == "at least 48 and at most 72 litres"
     assert holds("a 30L daypack") == "at least 24 and at most 36 litres"
@@ -410,10 +410,7 @@ def test_subtitles_not_wanted_ask_for_english_until_another_category() -> None:
     films = Vocabulary.for_catalog({"films", "books"}, {"comedy"})
 
     def english(*messages: str) -> bool:
-        profile = Profile()
-        for message in messages:
-            profile = update_profile(profile, message, analyze(message, []), films)
-        return profile.constraints.english_only
+        return constraints_after(films, *messages).english_only
 
     for message in ("they don't like subtitles", "nothing with subtitles please", "no foreign films",
                     "an English-language comedy", "my dad can't stand subtitles"):
@@ -423,6 +420,26 @@ def test_subtitles_not_wanted_ask_for_english_until_another_category() -> None:
     assert english("no subtitles please", "something funnier")
     assert not english("a film without subtitles please", "now a book")
     assert "in: English" in describe(update_profile(Profile(), "no subtitles", analyze("no subtitles", []), films), {})
+
+
+def test_singing_not_wanted_asks_for_instrumental_music_until_another_category() -> None:
+    # "Something without any singing" had offered Golden Hour and What's Going On.
+    music = Vocabulary.for_catalog({"music", "books"}, {"chill", "study"})
+
+    def instrumental(*messages: str) -> bool:
+        return constraints_after(music, *messages).instrumental
+
+    for message in ("something without any singing", "instrumental stuff to study to", "no vocals please",
+                    "nothing with lyrics", "she can't stand singers", "wordless music"):
+        assert instrumental(message), message
+    for message in ("I don't mind vocals", "a great singer", "music with lyrics I can sing along to"):
+        assert not instrumental(message), message
+    assert instrumental("some music without vocals", "something more chill")
+    assert not instrumental("some music without vocals", "now a book")
+    # Singing is no theme for the descriptions to avoid.
+    said = update_profile(Profile(), "nothing with lyrics", analyze("", []), music)
+    assert said.constraints.avoid_words == [] and "instrumental" in CATEGORY_WORDS["music"]
+    assert "sung: no" in describe(said, {})
 
 
 def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
