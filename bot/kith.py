@@ -374,6 +374,7 @@ class Kith:
             cool_weather=c.cool_weather,
             sleeps=c.sleeps,
             capacity=c.capacity,
+            weight=c.weight,
             english_only=c.english_only,
             instrumental=c.instrumental,
             makers=c.makers,

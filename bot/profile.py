@@ -352,21 +352,41 @@ LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
                             + LENGTH_AMOUNT, re.I),
                  re.compile(r"\b" + LENGTH_AMOUNT + r"\s+(?:or (?:more|longer|over)|plus)\b", re.I)),
 }
-# How much a pack is to hold, in litres: at most ("under 30 litres", "30L or less"), at least
-# ("at least 50 litres", "50+ litres"), between two sizes ("40-50 litres"), or about a size ("a
-# 60 litre pack", "around 60L": within CAPACITY_AROUND of it) (_read_capacity).
-LITRES = r"(\d{1,3})\s*-?\s*(?:litres?|liters?|ltrs?|l)\b"
-CAPACITY_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "at_most": (re.compile(r"\b(?:under|below|less than|(?:no|not|nothing) (?:over|above|more than|bigger than|larger than)|"
-                           r"smaller than|at most|max(?:imum)?(?: of)?|up to|within)\s+" + LITRES, re.I),
-                re.compile(r"\b" + LITRES + r"\s+(?:or (?:less|under|smaller)|max(?:imum)?|tops)\b", re.I)),
-    "at_least": (re.compile(r"(?<!\bno )(?<!\bnot )(?<!\bnothing )\b(?:over|above|more than|bigger than|larger than|"
-                            r"at least|min(?:imum)?(?: of)?)\s+" + LITRES, re.I),
-                 re.compile(r"\b" + LITRES + r"(?:\s*\+|\s+(?:or (?:more|over|bigger|larger)|plus)\b)", re.I)),
+# A measure of gear said in numbers (_read_gear_measure): at most ("under 30 litres", "under 1kg",
+# "30L or less"), at least ("at least 50 litres", "50+ litres"), between two ("40-50 litres"), or,
+# for a pack's litres only, about one ("a 60 litre pack", "around 60L": within MEASURE_AROUND of it;
+# "my pack weighs 12 kg" is no wish). Each amount: its number and its unit's word, in SCALES.
+@dataclass(frozen=True)
+class GearMeasure:
+    unit: Literal["litres", "g"]
+    amount: str
+    scale: Mapping[str, float]
+    about: bool  # a bare amount is a wish for about that much
+
+    def patterns(self) -> dict[str, tuple[re.Pattern[str], ...]]:
+        amount = self.amount
+        return {
+            "at_most": (re.compile(r"\b(?:under|below|less than|(?:no|not|nothing) (?:over|above|more than|bigger than|"
+                                   r"larger than|heavier than)|smaller than|lighter than|at most|max(?:imum)?(?: of)?|"
+                                   r"up to|within)\s+" + amount, re.I),
+                        re.compile(r"\b" + amount + r"\s+(?:or (?:less|under|smaller|lighter)|max(?:imum)?|tops)\b", re.I)),
+            "at_least": (re.compile(r"(?<!\bno )(?<!\bnot )(?<!\bnothing )\b(?:over|above|more than|bigger than|larger than|"
+                                    r"heavier than|at least|min(?:imum)?(?: of)?)\s+" + amount, re.I),
+                         re.compile(r"\b" + amount + r"(?:\s*\+|\s+(?:or (?:more|over|bigger|larger|heavier)|plus)\b)",
+                                    re.I)),
+            "between": (re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:-|–|to|and)\s*" + amount, re.I),),
+            "about": (re.compile(r"\b" + amount, re.I),) if self.about else (),
+        }
+
+
+GEAR_MEASURES = {
+    "capacity": GearMeasure("litres", r"(\d{1,3}(?:\.\d+)?)\s*-?\s*(litres?|liters?|ltrs?|l)\b", {}, about=True),
+    "weight": GearMeasure("g", r"(\d+(?:\.\d+)?|an?)\s*-?\s*(kgs?|kilos?|kilograms?|g|grams?|lbs?)\b",
+                          {"kg": 1000, "kgs": 1000, "kilo": 1000, "kilos": 1000, "kilogram": 1000, "kilograms": 1000,
+                           "lb": 453.6, "lbs": 453.6}, about=False),
 }
-LITRES_BETWEEN = re.compile(r"\b(\d{1,3})\s*(?:-|–|to|and)\s*" + LITRES, re.I)
-LITRES_SAID = re.compile(r"\b" + LITRES, re.I)
-CAPACITY_AROUND = 0.2
+MEASURE_PATTERNS = {name: measure.patterns() for name, measure in GEAR_MEASURES.items()}
+MEASURE_AROUND = 0.2
 PRICE_RANGE = re.compile(r"\bbetween\s*[$£€]?\s*(\d+(?:\.\d+)?)\s*(?:and|-|to)\s*[$£€]?\s*(\d+(?:\.\d+)?)", re.I)
 # A sum said roughly without a currency ("around 150") is a budget where the message is about a
 # present ("a wedding present for friends who love camping, around 150"); elsewhere it may be
@@ -559,6 +579,9 @@ class Constraints(BaseModel):
     # How much it is to hold, in litres ("a backpack, around 60 litres"): nothing outside it is
     # ranked, until a request names another kind of thing.
     capacity: MeasureLimit | None = None
+    # How much it may weigh, in grams ("a sleeping bag under 1kg"): nothing outside it is ranked,
+    # until a request names another kind of thing.
+    weight: MeasureLimit | None = None
     # In English only ("they don't like subtitles"): nothing in another language is ranked, until
     # a request names another category.
     english_only: bool = False
@@ -569,12 +592,12 @@ class Constraints(BaseModel):
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
         maker, requirement or exclusion ("we need a tent first" after "a family camping trip",
-        "anything less grim?" after crime novels), or a price, years, a length or a size set anew
+        "anything less grim?" after crime novels), or a price, years, a length, a size or a weight set anew
         ("under $5")."""
         return any(getattr(self, name) != getattr(before, name)
                    for name in ("categories", "kinds", "makers", "required_tags", "excluded_tags")) or any(
             getattr(self, name) is not None and getattr(self, name) != getattr(before, name)
-            for name in ("min_price", "max_price", "min_year", "max_year", "length", "capacity"))
+            for name in ("min_price", "max_price", "min_year", "max_year", "length", "capacity", "weight"))
 
 
 class Context(BaseModel):
@@ -882,7 +905,7 @@ def read_rules(
     if people := PEOPLE.search(text):
         said = next(group for group in people.groups() if group).lower()
         u.sleeps = int(said) if said.isdigit() else NUMBER_WORDS.get(said)
-    u.capacity = _read_capacity(text)
+    u.capacity, u.weight = _read_gear_measure(text, "capacity"), _read_gear_measure(text, "weight")
     u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
     u.english_only = bool(IN_ENGLISH.search(text))
     u.instrumental = bool((sung := INSTRUMENTAL.search(text)) and not _negated(text, sung.start()))
@@ -903,8 +926,9 @@ def read_rules(
             u.max_price = round(priced - 0.01, 2)
         elif PRICIER.search(text):
             u.min_price = round(priced + 0.01, 2)
-    # "Something lighter" said of gear (what it is said against has a weight): the lightest first.
-    if LIGHTER.search(text) and any(isinstance(item.attributes.get("weight_g"), int | float) for item in [*named, *shown][:1]):
+    # "Something lighter" said of gear (what it is said against has a weight): the lightest first
+    # ("lighter than 2 kilos" is a weight of its own).
+    if LIGHTER.search(text) and u.weight is None and any(isinstance(item.attributes.get("weight_g"), int | float) for item in [*named, *shown][:1]):
         u.order = ("weight", "least")
     _read_size_against(u, text, [*named, *shown][:1])
     dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)
@@ -981,7 +1005,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         # was asked for, they were said of anything, so they hold for the first one named: a
         # present "under 15" is still under 15 once "she's into crime novels".
         if c.categories and (sorted(u.categories), list(u.kinds)) != (c.categories, c.kinds):
-            c.min_price = c.max_price = c.capacity = None
+            c.min_price = c.max_price = c.capacity = c.weight = None
         if c.categories and sorted(u.categories) != c.categories:
             c.length = None
             c.cool_weather, c.sleeps, c.english_only, c.instrumental = False, None, False, False
@@ -998,6 +1022,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     c.cool_weather = c.cool_weather or u.cool_weather
     c.sleeps = u.sleeps or c.sleeps
     c.capacity = u.capacity or c.capacity
+    c.weight = u.weight or c.weight
     c.english_only = c.english_only or u.english_only
     c.instrumental = c.instrumental or u.instrumental
     for kind in u.owned_kinds:
@@ -1247,18 +1272,23 @@ def _read_size_against(u: Understanding, text: str, against: Sequence[Item]) -> 
         u.order = u.order or ("capacity", "least")
 
 
-def _read_capacity(text: str) -> MeasureLimit | None:
-    """How much the things asked for are to hold, said in litres (CAPACITY_BOUNDS)."""
-    text = _spoken_numbers(text)
-    bounds = {bound: int(match.group(1)) for bound, patterns in CAPACITY_BOUNDS.items()
-              if (match := next((found for pattern in patterns if (found := pattern.search(text))), None))}
-    if not bounds and (between := LITRES_BETWEEN.search(text)):
-        low, high = sorted((int(between.group(1)), int(between.group(2))))
+def _read_gear_measure(text: str, name: str) -> MeasureLimit | None:
+    """A measure of gear (GEAR_MEASURES: "capacity", "weight") said in numbers, in its unit."""
+    measure, patterns, text = GEAR_MEASURES[name], MEASURE_PATTERNS[name], _spoken_numbers(text)
+
+    def value(number: str, word: str) -> int:
+        return round((1.0 if number.lower() in ("a", "an") else float(number)) * measure.scale.get(word.lower(), 1))
+
+    found = {bound: next((match for pattern in patterns[bound] if (match := pattern.search(text))), None)
+             for bound in patterns}
+    bounds = {bound: value(*match.groups()[-2:]) for bound in ("at_most", "at_least") if (match := found[bound])}
+    if not bounds and (between := found["between"]):
+        low, high = sorted((value(between.group(1), between.group(3)), value(*between.groups()[-2:])))
         bounds = {"at_least": low, "at_most": high}
-    elif not bounds and (said := LITRES_SAID.search(text)):
-        size = int(said.group(1))
-        bounds = {"at_least": round(size * (1 - CAPACITY_AROUND)), "at_most": round(size * (1 + CAPACITY_AROUND))}
-    return MeasureLimit(unit="litres", **bounds) if bounds and all(bounds.values()) else None
+    elif not bounds and (said := found["about"]):
+        size = value(*said.groups()[-2:])
+        bounds = {"at_least": round(size * (1 - MEASURE_AROUND)), "at_most": round(size * (1 + MEASURE_AROUND))}
+    return MeasureLimit(unit=measure.unit, **bounds) if bounds and all(bounds.values()) else None
 
 
 def _read_length(text: str) -> MeasureLimit | None:
@@ -1365,6 +1395,8 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append(f"sleeps: {c.sleeps}")
     if c.capacity:
         lines.append(f"holds: {c.capacity}")
+    if c.weight:
+        lines.append(f"weighs: {c.weight}")
     if c.english_only:
         lines.append("in: English")
     if c.instrumental:

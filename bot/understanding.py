@@ -160,6 +160,9 @@ class Understanding(BaseModel):
     # How much the things asked for are to hold ("a backpack, around 60 litres", "under 30 litres"):
     # nothing outside it (RankRequest.capacity), read by the rules.
     capacity: MeasureLimit | None = None
+    # How much the things asked for may weigh ("a sleeping bag under 1kg"): nothing outside it
+    # (RankRequest.weight), read by the rules.
+    weight: MeasureLimit | None = None
     # In English only ("they don't like subtitles", "nothing foreign"): nothing whose `language`
     # attribute is another (RankRequest.english_only), read by the rules.
     english_only: bool = False

@@ -53,7 +53,8 @@ SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # The attributes a measure said in numbers limits, by its unit ("under 2 hours": a film's runtime
 # or an album's length; "under 300 pages": a book's; "around 60 litres": a pack's).
-LIMITED: dict[str, tuple[str, ...]] = {"min": ("runtime_min", "length_min"), "pages": ("pages",), "litres": ("litres",)}
+LIMITED: dict[str, tuple[str, ...]] = {"min": ("runtime_min", "length_min"), "pages": ("pages",), "litres": ("litres",),
+                                       "g": ("weight_g",)}
 # The record's attributes that measure an item for an order ("the lightest tent", "your biggest
 # pack") or an answer ("how long is it?"), the first one the item has; the price is the item's own
 # field. A tent's capacity is how many it sleeps, a pack's how much it holds.
@@ -170,13 +171,13 @@ class Order:
 
 
 class MeasureLimit(BaseModel):
-    """A length or a size said in numbers: "under 2 hours" is at most 120 minutes, "at least 400
-    pages" at least 400 pages, "around 60 litres" 48 to 72 litres. An item whose record has no
-    such measure is not held to it."""
+    """A length, a size or a weight said in numbers: "under 2 hours" is at most 120 minutes, "at
+    least 400 pages" at least 400 pages, "around 60 litres" 48 to 72 litres, "under 1kg" at most
+    1000 g. An item whose record has no such measure is not held to it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    unit: Literal["min", "pages", "litres"]
+    unit: Literal["min", "pages", "litres", "g"]
     at_most: int | None = Field(None, gt=0)
     at_least: int | None = Field(None, gt=0)
 
@@ -264,6 +265,8 @@ class RankRequest:
     # How much it is to hold, in litres ("around 60 litres"): nothing whose `litres` attribute is
     # outside it.
     capacity: MeasureLimit | None = None
+    # How much it may weigh, in grams ("under 1kg"): nothing whose `weight_g` attribute is outside it.
+    weight: MeasureLimit | None = None
     # In English only: nothing whose `language` attribute is another (a film with subtitles).
     english_only: bool = False
     # Without singing: nothing whose `instrumental` attribute is false (an album with vocals).
@@ -1300,7 +1303,7 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
         return False
     if request.sleeps and isinstance(sleeps := item.attributes.get("sleeps"), int) and sleeps < request.sleeps:
         return False
-    if request.capacity and not request.capacity.fits(item):
+    if request.capacity and not request.capacity.fits(item) or request.weight and not request.weight.fits(item):
         return False
     if request.english_only and item.attributes.get("language", "English") != "English":
         return False

@@ -405,6 +405,27 @@ def test_how_much_a_pack_is_to_hold_is_a_size_in_litres_until_another_kind() -> 
     assert holds("a backpack, around 60 litres", "a 30 litre one instead") == "at least 24 and at most 36 litres"
 
 
+def test_how_much_gear_may_weigh_is_a_weight_in_grams_until_another_kind() -> None:
+    # "A sleeping bag under 1kg" had offered the 1050 g down bag first.
+    gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
+
+    def weighs(*messages: str) -> str | None:
+        weight = constraints_after(gear, *messages).weight
+        return str(weight) if weight else None
+
+    assert weighs("I need a sleeping bag under 1kg for summer hiking") == "at most 1000 g"
+    assert weighs("a tent lighter than 2 kilos") == weighs("a tent, 2 kg or less") == "at most 2000 g"
+    assert weighs("a sleeping pad under 500g") == "at most 500 g" and weighs("a quilt under a kilo") == "at most 1000 g"
+    assert weighs("a tent, nothing heavier than 1.5 kg") == "at most 1500 g"
+    assert weighs("a tent under 3 lbs") == "at most 1361 g"
+    # A weight said without a bound is no wish; pounds are money.
+    assert weighs("my pack weighs 12 kg, I want a lighter tent") is None
+    assert weighs("a tent under 200 pounds") is None
+    assert constraints_after(gear, "a tent under 200 pounds").max_price == 200
+    assert weighs("a tent under 2kg", "something cheaper") == "at most 2000 g"
+    assert weighs("a tent under 2kg", "and a sleeping bag") is None
+
+
 def test_subtitles_not_wanted_ask_for_english_until_another_category() -> None:
     # "They don't like subtitles" had kept My Neighbor Totoro and Parasite among the picks.
     films = Vocabulary.for_catalog({"films", "books"}, {"comedy"})
