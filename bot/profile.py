@@ -76,8 +76,10 @@ KIND_PHRASES: dict[str, str] = {
     **dict.fromkeys(("cooking outdoors", "cook outdoors", "camp cooking", "cooking on the trail", "cooking at camp",
                      "cook at camp"), "cookware"),
     **dict.fromkeys(("something to sit on", "something to sit in"), "camp chair"),
-    # Bouldering needs no rope, harness or belay device: of the shop's climbing gear, its shoes.
-    **dict.fromkeys(("bouldering", "to boulder", "boulder indoors"), "climbing shoes"),  # not "a huge boulder"
+    # Going bouldering needs no rope, harness or belay device: of the shop's climbing gear, its
+    # shoes (not "a huge boulder"; "a gift for my brother, into bouldering" may be any climbing gear).
+    **dict.fromkeys(("to boulder", "boulder indoors", "start bouldering", "go bouldering", "going bouldering"),
+                    "climbing shoes"),
 }
 GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted([*GEAR_KINDS, *KIND_PHRASES], key=len, reverse=True)) + r")\b", re.I)
 # Words people use for the usual categories. A catalog's own category names always count too.
