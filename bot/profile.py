@@ -930,7 +930,8 @@ def read_rules(
             u.min_price = round(priced + 0.01, 2)
     # "Something lighter" said of gear (what it is said against has a weight): the lightest first
     # ("lighter than 2 kilos" is a weight of its own).
-    if LIGHTER.search(text) and u.weight is None and any(isinstance(item.attributes.get("weight_g"), int | float) for item in [*named, *shown][:1]):
+    if LIGHTER.search(text) and u.weight is None and any(isinstance(item.attributes.get("weight_g"), int | float)
+                                                         for item in [*named, *shown][:1]):
         u.order = ("weight", "least")
     _read_size_against(u, text, [*named, *shown][:1])
     dated = next((year for item in [*named, *shown] if isinstance(year := item.attributes.get("year"), int)), None)

@@ -13,11 +13,14 @@ from bot.profile import Profile
 from bot.reply import opening_messages
 from retrieval.datafiles import read_files
 from retrieval.ingest import demo_data_dir, ingest_dataset
+from tests.conftest import copy_demo
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("conversation") / "data"
+def data_dir(tmp_path_factory: pytest.TempPathFactory, demo_template: Path) -> Path:
+    # The session's demo data folder, loaded by ensure_catalog as Kith.open loads an empty one
+    # (an empty folder's first open, through `kith serve`, is test_api_server's).
+    return copy_demo(demo_template, tmp_path_factory.mktemp("conversation") / "data")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def items_named_in(kith: Kith, text: str) -> set[str]:
     return {found.item_id for found in kith.finder.find(text)}
 
 
-def test_opening_demo_loads_the_bundled_data_once(kith: Kith, data_dir: Path, demo) -> None:
+def test_the_demo_holds_the_bundled_data_and_reopening_loads_it_no_more(kith: Kith, data_dir: Path, demo) -> None:
     assert kith.stores.database.count("demo", "items") == len(demo.items) >= 300
     again = Kith.open(data_dir, "demo")
     assert len(again.stores.database.query("SELECT * FROM ingests")) == 1
