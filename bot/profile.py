@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import ANOTHER_NAMED, DISLIKING, Sentiment, habit_changed, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
-from retrieval.ranking import MeasureLimit, of_kind
+from retrieval.ranking import LIMITED, MeasureLimit, of_kind
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
@@ -404,6 +404,11 @@ BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
 # A weight said against the suggestions' ("something lighter", "too heavy to carry").
 LIGHTER = re.compile(r"\b(?:lighter|less heavy|too heavy|weighs less|weigh less)\b", re.I)
+# A length said against the suggestions' ("anything shorter?" after a 361-page book: under 361
+# pages; "a longer one"), not "a longer drive".
+SHORTER = re.compile(r"\b(?:shorter|less long|not (?:as|so) long|too long)\b", re.I)
+LONGER = re.compile(r"\b(?:longer|too short)\b(?! (?:flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|"
+                    r"day|week|time|night|ride)\b)", re.I)
 # A size said against the suggestions' ("anything bigger?", "too small", "a smaller one").
 BIGGER = re.compile(r"\b(?:bigger|larger|roomier|more spacious|more room|too small|not big enough)\b", re.I)
 SMALLER = re.compile(r"\b(?:smaller|more compact|less bulky|too big|too bulky)\b", re.I)
@@ -411,7 +416,7 @@ SMALLER = re.compile(r"\b(?:smaller|more compact|less bulky|too big|too bulky)\b
 CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
 PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|fancier|more premium)\b", re.I)
-SAID_AGAINST = (CHEAPER, PRICIER, LIGHTER, BIGGER, SMALLER)
+SAID_AGAINST = (CHEAPER, PRICIER, LIGHTER, BIGGER, SMALLER, SHORTER, LONGER)
 # "Something like it", "he's already read that": about the one the last reply named first, not
 # each of its picks.
 THAT_ONE = re.compile(r"\b(?:(?:something|anything|more|others?|ones?)\s+(?:like|similar to)\s+(?:it|that|this)|"
@@ -939,6 +944,8 @@ def read_rules(
     u.length = _read_length(text)
     if u.length is None and NOT_LONG.search(text):
         u.length = "not-long"
+    elif u.length is None and (against := _length_against(text, [*named, *shown][:1])):
+        u.length = against
     elif u.length is None and SHORT.search(text):
         u.length = "short"
     elif u.length is None and LONG.search(text):
@@ -1256,6 +1263,18 @@ def _read_price(u: Understanding, text: str) -> None:
         u.max_price = float(next(group for group in match.groups() if group))
     if match := MIN_PRICE.search(text):
         u.min_price = float(next(group for group in match.groups() if group))
+
+
+def _length_against(text: str, against: Sequence[Item]) -> MeasureLimit | None:
+    """"Anything shorter?" said of an item with a length: shorter than it ("a longer one": longer)."""
+    said = SHORTER.search(text) or LONGER.search(text)
+    for unit in ("pages", "min") if said and against else ():
+        value = next((value for name in LIMITED[unit] if isinstance(value := against[0].attributes.get(name), int | float)),
+                     None)
+        if value is not None:
+            return MeasureLimit(unit=unit, **({"at_most": max(int(value) - 1, 1)} if said.re is SHORTER
+                                              else {"at_least": int(value) + 1}))
+    return None
 
 
 def _read_size_against(u: Understanding, text: str, against: Sequence[Item]) -> None:

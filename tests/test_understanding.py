@@ -4,6 +4,7 @@ about the catalog, the choice of reader per field group, the plan, and the real 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -171,13 +172,32 @@ def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() 
     assert reader.read(Said("the second looks good, anything cheaper?", "two picks", picks))[0].max_price == 5.99
 
 
-def test_bigger_and_smaller_are_said_against_the_top_suggestion_with_a_size_and_like_none() -> None:
-    gear = {"pack": Item(id="pack", title="Alien (1979)", category="films", attributes={"litres": 60}),
-            "tent": Item(id="tent", title="Arrival (2016)", category="films", attributes={"sleeps": 2})}
-    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=gear), None, [])
+def reader_after_one_pick(items: dict[str, Item]) -> Callable[[str, str], Understanding]:
+    """Reads a message said after Kith's reply with one pick of `items` (its id), by the rules."""
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=items), None, [])
+    return lambda message, pick: reader.read(Said(message, f"Try {items[pick].title}.", (pick,), (pick,), ranked=True))[0]
 
-    def read_after(message: str, pick: str) -> Understanding:
-        return reader.read(Said(message, f"Try {gear[pick].title}.", (pick,), (pick,), ranked=True))[0]
+
+def test_shorter_and_longer_are_said_against_the_top_suggestion_with_a_length() -> None:
+    # "Anything shorter?" after a 361-page book had asked for short books (250 pages at most),
+    # leaving a picture book alone where The Hobbit (310 pages) fits.
+    read_after = reader_after_one_pick({
+        "read": Item(id="read", title="Alien (1979)", category="books", attributes={"pages": 361}),
+        "film": Item(id="film", title="Arrival (2016)", category="films", attributes={"runtime_min": 116})})
+
+    assert str(read_after("anything shorter?", "read").length) == "at most 360 pages"
+    assert str(read_after("hmm that's too long, anything else?", "film").length) == "at most 115 min"
+    assert str(read_after("a longer one please", "film").length) == "at least 117 min"
+    # A length of its own wins; "nothing too long" is no length against it; a longer drive is no film.
+    assert str(read_after("anything shorter, under 90 minutes?", "film").length) == "at most 90 min"
+    assert read_after("nothing too long please", "read").length == "not-long"
+    assert read_after("we have a longer drive tomorrow", "film").length is None
+
+
+def test_bigger_and_smaller_are_said_against_the_top_suggestion_with_a_size_and_like_none() -> None:
+    read_after = reader_after_one_pick({
+        "pack": Item(id="pack", title="Alien (1979)", category="films", attributes={"litres": 60}),
+        "tent": Item(id="tent", title="Arrival (2016)", category="films", attributes={"sleeps": 2})})
 
     bigger = read_after("anything bigger?", "pack")
     assert (str(bigger.capacity), bigger.order) == ("at least 61 litres", ("capacity", "least"))
