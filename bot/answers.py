@@ -17,10 +17,10 @@ from retrieval.schemas import Item
 # In the order they are answered: what it is about first, then "It is $13.99."
 # "total" ("how much for both together?") adds up the prices, after them.
 FACTS: tuple[Fact, ...] = ("pick", "why", "about", "tags", "reception", "price", "total", "length", "year", "creator",
-                           "rating", "weight", "capacity", "language")
+                           "rating", "weight", "capacity", "season", "language")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",),
-                                          "language": ("language",)}
+                                          "season": ("season",), "language": ("language",)}
 # A question: a question mark, or a question word first ("how much is the first one").
 QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tell me)\b", re.I)
 # Words a question may open with before it asks ("great, and is it...", "ok so which is...").

@@ -61,6 +61,9 @@ def reader_of(categories: set[str], tags: set[str]) -> Reader:
     ("did any of my friends like anything sci-fi?", []),
     # How many it sleeps ("is it big enough for two?" had been "I'm afraid I don't know that").
     ("is the first one big enough for two?", ["capacity"]),
+    # Which seasons it is for ("is it warm enough for May?" had said only whether it was winter gear).
+    ("is it warm enough for May in the highlands?", ["season"]),
+    ("is the first one a 3-season bag?", ["season"]),
     ("does it sleep four?", ["capacity"]),
     ("how many people does the tent sleep?", ["capacity"]),
     ("is there room for 3?", ["capacity"]),
