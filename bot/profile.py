@@ -404,8 +404,8 @@ BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
 # A weight said against the suggestions' ("something lighter", "too heavy to carry").
 LIGHTER = re.compile(r"\b(?:lighter|less heavy|too heavy|weighs less|weigh less)\b", re.I)
-# A length said against the suggestions' ("anything shorter?" after a 361-page book: under 361
-# pages; "a longer one"), not "a longer drive".
+# A length said against an item's length just told ("anything shorter?" after "Beach Read has 361
+# pages.": under 361 pages; "a longer one"), not "a longer drive".
 SHORTER = re.compile(r"\b(?:shorter|less long|not (?:as|so) long|too long)\b", re.I)
 LONGER = re.compile(r"\b(?:longer|too short)\b(?! (?:flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|"
                     r"day|week|time|night|ride)\b)", re.I)
@@ -944,7 +944,7 @@ def read_rules(
     u.length = _read_length(text)
     if u.length is None and NOT_LONG.search(text):
         u.length = "not-long"
-    elif u.length is None and (against := _length_against(text, [*named, *shown][:1])):
+    elif u.length is None and items and (against := _length_against(text, [items[i] for i in answered if i in items][:1])):
         u.length = against
     elif u.length is None and SHORT.search(text):
         u.length = "short"
@@ -1266,7 +1266,9 @@ def _read_price(u: Understanding, text: str) -> None:
 
 
 def _length_against(text: str, against: Sequence[Item]) -> MeasureLimit | None:
-    """"Anything shorter?" said of an item with a length: shorter than it ("a longer one": longer)."""
+    """"Anything shorter?" right after an answer told an item's length ("Beach Read has 361
+    pages."): shorter than it ("a longer one": longer). Said of picks, it asks for short things
+    ("something like it but shorter" after a 155-minute film: 100 minutes at most)."""
     said = SHORTER.search(text) or LONGER.search(text)
     for unit in ("pages", "min") if said and against else ():
         value = next((value for name in LIMITED[unit] if isinstance(value := against[0].attributes.get(name), int | float)),

@@ -178,20 +178,27 @@ def reader_after_one_pick(items: dict[str, Item]) -> Callable[[str, str], Unders
     return lambda message, pick: reader.read(Said(message, f"Try {items[pick].title}.", (pick,), (pick,), ranked=True))[0]
 
 
-def test_shorter_and_longer_are_said_against_the_top_suggestion_with_a_length() -> None:
-    # "Anything shorter?" after a 361-page book had asked for short books (250 pages at most),
-    # leaving a picture book alone where The Hobbit (310 pages) fits.
-    read_after = reader_after_one_pick({
-        "read": Item(id="read", title="Alien (1979)", category="books", attributes={"pages": 361}),
-        "film": Item(id="film", title="Arrival (2016)", category="films", attributes={"runtime_min": 116})})
+def test_shorter_and_longer_are_said_against_the_length_an_answer_just_told() -> None:
+    # "Anything shorter?" after "Beach Read has 361 pages." had asked for short books (250 pages at
+    # most), leaving a picture book alone where The Hobbit (310 pages) fits.
+    items = {"alien": Item(id="alien", title="Alien (1979)", category="books", attributes={"pages": 361}),
+             "arrival": Item(id="arrival", title="Arrival (2016)", category="films", attributes={"runtime_min": 116})}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=items), None, [])
 
-    assert str(read_after("anything shorter?", "read").length) == "at most 360 pages"
-    assert str(read_after("hmm that's too long, anything else?", "film").length) == "at most 115 min"
-    assert str(read_after("a longer one please", "film").length) == "at least 117 min"
+    def read_after(message: str, pick: str, told: bool = True) -> Understanding:
+        said = Said(message, f"{items[pick].title} is this long.", (pick,), (pick,), answered=(pick,) if told else (),
+                    ranked=True)
+        return reader.read(said)[0]
+
+    assert str(read_after("anything shorter?", "alien").length) == "at most 360 pages"
+    assert str(read_after("hmm that's too long, anything else?", "arrival").length) == "at most 115 min"
+    assert str(read_after("a longer one please", "arrival").length) == "at least 117 min"
     # A length of its own wins; "nothing too long" is no length against it; a longer drive is no film.
-    assert str(read_after("anything shorter, under 90 minutes?", "film").length) == "at most 90 min"
-    assert read_after("nothing too long please", "read").length == "not-long"
-    assert read_after("we have a longer drive tomorrow", "film").length is None
+    assert str(read_after("anything shorter, under 90 minutes?", "arrival").length) == "at most 90 min"
+    assert read_after("nothing too long please", "alien").length == "not-long"
+    assert read_after("we have a longer drive tomorrow", "arrival").length is None
+    # Said of picks, not of a length just told, it asks for short things.
+    assert read_after("something like it but shorter", "arrival", told=False).length == "short"
 
 
 def test_bigger_and_smaller_are_said_against_the_top_suggestion_with_a_size_and_like_none() -> None:
