@@ -17,10 +17,11 @@ from retrieval.schemas import Item
 # In the order they are answered: what it is about first, then "It is $13.99."
 # "total" ("how much for both together?") adds up the prices, after them.
 FACTS: tuple[Fact, ...] = ("pick", "why", "about", "tags", "reception", "price", "total", "length", "year", "creator",
-                           "rating", "weight", "capacity", "season", "language")
+                           "rating", "weight", "capacity", "season", "instrumental", "language")
 # The record's attributes that answer each fact, the first the item has.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {**MEASURES, "creator": ("creator", "brand"), "rating": ("rating",),
-                                          "season": ("season",), "language": ("language",)}
+                                          "season": ("season",), "instrumental": ("instrumental",),
+                                          "language": ("language",)}
 # A question: a question mark, or a question word first ("how much is the first one").
 QUESTION = re.compile(r"\?|^\W*(?:how|what|who|when|which|is|are|was|does|do|tell me)\b", re.I)
 # Words a question may open with before it asks ("great, and is it...", "ok so which is...").
@@ -288,4 +289,6 @@ def _fact(item: Item, fact: Fact) -> tuple[str, object]:
     if fact == "about":
         return "about", SENTENCE_END.split(item.description.strip(), maxsplit=1)[0] or None
     key = next((name for name in ATTRIBUTES[fact] if item.attributes.get(name) not in (None, "")), "")
+    if key == "instrumental" and item.attributes[key] is False:
+        return "sung", False  # its own sentence: "X has singing."
     return key, item.attributes.get(key)

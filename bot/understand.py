@@ -114,9 +114,10 @@ OTHER_KINDS = re.compile(r"\b(?:podcasts?|video ?games?|computer games?|board ?g
 ASKS_FOR_NEXT = re.compile(r"^\W*(?:and|what about|how about)\b", re.I)
 ASKS_FOR_KIND = re.compile(r"\b(?:any|some|an?|recommend|suggest|looking for|do (?:you|u) (?:have|sell|stock)|got|need|want|"
                            r"good|great|best|new)\b", re.I)
-# Category words that say what one does with an item, not what it is: said in a question about
-# an item, they ask for nothing of its category.
-CONSUMING = frozenset({"read", "reading", "watch", "watching", "listen", "listening"})
+# Category words that say what one does with an item, or how it sounds, not what it is: said in a
+# question about an item ("has anyone read it?", "is it instrumental?"), they ask for nothing of
+# its category.
+CONSUMING = frozenset({"read", "reading", "watch", "watching", "listen", "listening", "instrumental", "instrumentals"})
 # Capitalized words that open no name ("Do you have Anything...").
 NOT_NAMES = frozenset({"anything", "something", "stuff", "ideas", "suggestions", "recommendations", "everything"})
 # A name alone ("Dune", "dune?", "The Hobbit please") asks for it, as a shop's search box would,
@@ -670,6 +671,8 @@ class RuleReader:
                 u.length = None
             if "language" in facts:
                 u.english_only = False  # "is the first one in English?" asks; it wishes for nothing
+            if "instrumental" in facts:
+                u.instrumental = False  # so does "is it instrumental?"
 
     def _kin(self, text: str, describing: bool = False) -> set[str]:
         """The catalog tags the text names, with their near-synonyms."""

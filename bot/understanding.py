@@ -26,7 +26,8 @@ Length = Literal["short", "not-long", "long"]
 # Draft writes `Length` only.
 SaidLength = Length | MeasureLimit
 # What a question can ask about an item (bot/answers.py).
-Fact = Literal["price", "length", "year", "creator", "rating", "weight", "capacity", "season", "language", "about", "tags",
+Fact = Literal["price", "length", "year", "creator", "rating", "weight", "capacity", "season", "instrumental", "language",
+               "about", "tags",
                "reception", "pick", "total", "why"]
 # What a correction can take back besides a tag or a title: a whole constraint.
 CONSTRAINT_NAMES = ("budget", "era", "length", "category")

@@ -64,6 +64,9 @@ def reader_of(categories: set[str], tags: set[str]) -> Reader:
     # Which seasons it is for ("is it warm enough for May?" had said only whether it was winter gear).
     ("is it warm enough for May in the highlands?", ["season"]),
     ("is the first one a 3-season bag?", ["season"]),
+    # Whether an album has singing, from its record ("is it instrumental?" had been a request).
+    ("is the second one instrumental?", ["instrumental"]),
+    ("does it have any vocals?", ["instrumental"]),
     ("does it sleep four?", ["capacity"]),
     ("how many people does the tent sleep?", ["capacity"]),
     ("is there room for 3?", ["capacity"]),
