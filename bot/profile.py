@@ -357,7 +357,8 @@ LENGTH_BOUNDS: dict[str, tuple[re.Pattern[str], ...]] = {
 # A measure of gear said in numbers (_read_gear_measure): at most ("under 30 litres", "under 1kg",
 # "30L or less"), at least ("at least 50 litres", "50+ litres"), between two ("40-50 litres"), or,
 # for a pack's litres only, about one ("a 60 litre pack", "around 60L": within MEASURE_AROUND of it;
-# "my pack weighs 12 kg" is no wish). Each amount: its number and its unit's word, in SCALES.
+# "my pack weighs 12 kg" is no wish). Each amount's pattern captures its number and its unit's
+# word, which `scale` turns into the measure's unit ("2 kilos": 2000 g).
 @dataclass(frozen=True)
 class GearMeasure:
     unit: Literal["litres", "g"]
@@ -463,19 +464,19 @@ OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
 # How many people gear is to sleep: "for four people", "a 2-person tent", "sleeps 3", "a family of five".
 PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:people|persons|adults|of us)\b"
                     rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b", re.I)
+# The words before a feature that say it is not wanted ("no subtitles", "she can't stand vocals"),
+# for IN_ENGLISH and INSTRUMENTAL.
+NOT_WANTED = (r"(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want|do)|"
+              r"(?:can['’]?t|cannot) (?:stand|do)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)")
 # In English only: subtitles not wanted ("they don't like subtitles", "nothing with subtitles"),
 # nothing foreign ("no foreign films"), or English asked for ("an English-language film").
 IN_ENGLISH = re.compile(
-    r"\b(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want|do)|"
-    r"(?:can['’]?t|cannot) (?:stand|do)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)\s+(?:any\s+|the\s+)?subtitle[sd]?\b"
+    rf"\b{NOT_WANTED}\s+(?:any\s+|the\s+)?subtitle[sd]?\b"
     r"|\b(?:nothing|no|not) (?:foreign|in a foreign language)\b|\b(?:in|an?) english(?:[- ]language)?\b(?! subtitles)", re.I)
-# Music without singing: instrumental, wordless, or singing not wanted in the words IN_ENGLISH
-# uses for subtitles ("something without any singing", "no vocals please", "she hates lyrics").
-INSTRUMENTAL = re.compile(
-    r"\b(?:instrumentals?|wordless)\b"
-    r"|\b(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want)|"
-    r"(?:can['’]?t|cannot) (?:stand)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)\s+(?:any\s+|the\s+)?"
-    r"(?:singing|vocals?|lyrics|words|singers?)\b", re.I)
+# Music without singing: instrumental, wordless, or singing not wanted ("something without any
+# singing", "no vocals please", "she hates lyrics").
+INSTRUMENTAL = re.compile(rf"\b(?:instrumentals?|wordless)\b"
+                          rf"|\b{NOT_WANTED}\s+(?:any\s+|the\s+)?(?:singing|vocals?|lyrics|words|singers?)\b", re.I)
 # A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
 # for in other words, it asks for that tag still ("a horror film but not too gory").
 NOT_TOO = re.compile(r"\b(?:not|nothing|isn['’]t|aren['’]t)\s+(?:too|overly|that|very|super|so|excessively)\s+$", re.I)

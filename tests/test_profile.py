@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.profile import CATEGORY_WORDS, GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
+from bot.profile import GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
 from bot.sentiment import analyze
 from retrieval.ranking import MeasureLimit
 from retrieval.schemas import Item
@@ -23,11 +23,12 @@ FINDER = TitleFinder([
 ])
 
 
-def say(*messages: str, profile: Profile | None = None, last: list[str] | None = None) -> Profile:
+def say(*messages: str, profile: Profile | None = None, last: list[str] | None = None,
+        vocabulary: Vocabulary = VOCABULARY) -> Profile:
     profile = profile or Profile()
     for message in messages:
         sentiment = analyze(message, FINDER.find(message))
-        profile = update_profile(profile, message, sentiment, VOCABULARY, last, today=date(2026, 11, 25), titles=FINDER.find(message))
+        profile = update_profile(profile, message, sentiment, vocabulary, last, today=date(2026, 11, 25), titles=FINDER.find(message))
     return profile
 
 
@@ -329,20 +330,12 @@ def test_a_category_said_as_what_something_is_about_is_a_theme() -> None:
     assert say("how about films?").constraints.categories == ["films"]
 
 
-def constraints_after(vocabulary: Vocabulary, *messages: str) -> Constraints:
-    """The profile's constraints after these messages, each read by the rules."""
-    profile = Profile()
-    for message in messages:
-        profile = update_profile(profile, message, analyze(message, []), vocabulary)
-    return profile.constraints
-
-
 def test_cool_nights_said_of_when_or_whom_it_is_for_hold_until_another_category() -> None:
     # "Camping in October in the Lake District" had a 10 °C summer bag second.
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"winter", "camping"})
 
     def cool(*messages: str) -> bool:
-        return constraints_after(gear, *messages).cool_weather
+        return say(*messages, vocabulary=gear).constraints.cool_weather
 
     for message in ("I'm going camping in October, what sleeping bag should I get?", "a tent for early spring",
                     "I feel the cold a lot", "she sleeps cold", "a quilt for mid-September", "autumn camping gear"):
@@ -359,7 +352,7 @@ def test_how_many_people_gear_is_to_sleep_holds_until_another_category() -> None
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
 
     def sleeps(*messages: str) -> int | None:
-        return constraints_after(gear, *messages).sleeps
+        return say(*messages, vocabulary=gear).constraints.sleeps
 
     assert sleeps("we need a tent for four people") == 4
     assert sleeps("a 2-person tent please") == 2 and sleeps("a two man tent") == 2
@@ -385,7 +378,7 @@ def test_how_much_a_pack_is_to_hold_is_a_size_in_litres_until_another_kind() -> 
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
 
     def holds(*messages: str) -> str | None:
-        said = constraints_after(gear, *messages)
+        said = say(*messages, vocabulary=gear).constraints
         return str(said.capacity) if said.capacity else None
 
     assert holds("I need a backpack for a week-long trek, around 60 litres") == "at least 48 and at most 72 litres"
@@ -398,7 +391,7 @@ def test_how_much_a_pack_is_to_hold_is_a_size_in_litres_until_another_kind() -> 
     assert holds("a pack between 40 and 50 litres") == "at least 40 and at most 50 litres"
     assert holds("a backpack under 100") is None and holds("a tent for two") is None
     # Litres are no price: "under 30 litres" sets no budget.
-    profile = update_profile(Profile(), "a daypack under 30 litres", analyze("", []), gear)
+    profile = say("a daypack under 30 litres", vocabulary=gear)
     assert profile.constraints.max_price is None
     assert holds("a backpack, around 60 litres", "something cheaper") == "at least 48 and at most 72 litres"
     assert holds("a backpack, around 60 litres", "and a sleeping bag") is None
@@ -410,7 +403,7 @@ def test_how_much_gear_may_weigh_is_a_weight_in_grams_until_another_kind() -> No
     gear = Vocabulary.for_catalog({"outdoor", "books"}, {"camping"})
 
     def weighs(*messages: str) -> str | None:
-        weight = constraints_after(gear, *messages).weight
+        weight = say(*messages, vocabulary=gear).constraints.weight
         return str(weight) if weight else None
 
     assert weighs("I need a sleeping bag under 1kg for summer hiking") == "at most 1000 g"
@@ -421,7 +414,7 @@ def test_how_much_gear_may_weigh_is_a_weight_in_grams_until_another_kind() -> No
     # A weight said without a bound is no wish; pounds are money.
     assert weighs("my pack weighs 12 kg, I want a lighter tent") is None
     assert weighs("a tent under 200 pounds") is None
-    assert constraints_after(gear, "a tent under 200 pounds").max_price == 200
+    assert say("a tent under 200 pounds", vocabulary=gear).constraints.max_price == 200
     assert weighs("a tent under 2kg", "something cheaper") == "at most 2000 g"
     assert weighs("a tent under 2kg", "and a sleeping bag") is None
 
@@ -431,7 +424,7 @@ def test_subtitles_not_wanted_ask_for_english_until_another_category() -> None:
     films = Vocabulary.for_catalog({"films", "books"}, {"comedy"})
 
     def english(*messages: str) -> bool:
-        return constraints_after(films, *messages).english_only
+        return say(*messages, vocabulary=films).constraints.english_only
 
     for message in ("they don't like subtitles", "nothing with subtitles please", "no foreign films",
                     "an English-language comedy", "my dad can't stand subtitles"):
@@ -448,7 +441,7 @@ def test_singing_not_wanted_asks_for_instrumental_music_until_another_category()
     music = Vocabulary.for_catalog({"music", "books"}, {"chill", "study"})
 
     def instrumental(*messages: str) -> bool:
-        return constraints_after(music, *messages).instrumental
+        return say(*messages, vocabulary=music).constraints.instrumental
 
     for message in ("something without any singing", "instrumental stuff to study to", "no vocals please",
                     "nothing with lyrics", "she can't stand singers", "wordless music"):
@@ -458,8 +451,10 @@ def test_singing_not_wanted_asks_for_instrumental_music_until_another_category()
     assert instrumental("some music without vocals", "something more chill")
     assert not instrumental("some music without vocals", "now a book")
     # Singing is no theme for the descriptions to avoid.
-    said = update_profile(Profile(), "nothing with lyrics", analyze("", []), music)
-    assert said.constraints.avoid_words == [] and "instrumental" in CATEGORY_WORDS["music"]
+    said = say("nothing with lyrics", vocabulary=music)
+    assert said.constraints.avoid_words == []
+    # "Instrumental" names music.
+    assert say("instrumental stuff to study to", vocabulary=music).constraints.categories == ["music"]
     assert "sung: no" in describe(said, {})
 
 
