@@ -291,4 +291,7 @@ def _fact(item: Item, fact: Fact) -> tuple[str, object]:
     key = next((name for name in ATTRIBUTES[fact] if item.attributes.get(name) not in (None, "")), "")
     if key == "instrumental" and item.attributes[key] is False:
         return "sung", False  # its own sentence: "X has singing."
+    if key == "rating":  # with what it means: "rated PG (parental guidance suggested)"
+        rating = item.attributes[key]
+        return key, prompts.table("answers")["ratings"].get(rating, rating)
     return key, item.attributes.get(key)

@@ -28,7 +28,7 @@ from bot.handoff import Handoff, complains, handoff_reason, handoff_text, is_neg
 from bot.helpdesk import HelpAnswer, HelpDesk, asks_to_look_up_order, choice_part
 from bot.plan import Plan, plan_turn
 from bot.profile import (AT_ODDS, GEAR_KINDS, PRICE_LEVELS, Constraints, Context, Profile, Vocabulary, apply_understanding, describe,
-                         describe_limits, for_a_child, suited_tags)
+                         describe_limits, for_a_child, rating_for, suited_tags)
 from bot.reply import ReplyWriter, Written, choose_tone, leaves_it_to_us
 from bot.runtimes.base import LLMRuntime
 from bot.runtimes.factory import Runtimes
@@ -377,6 +377,8 @@ class Kith:
             weight=c.weight,
             english_only=c.english_only,
             instrumental=c.instrumental,
+            max_rating=c.max_rating or rating_for(profile.context.audience),
+            together=[GEAR_KINDS.get(kind, (kind,)) for kind in c.kinds] if c.budget_together else [],
             makers=c.makers,
             min_price=c.min_price,
             max_price=c.max_price,
@@ -635,6 +637,12 @@ class Kith:
         said = replies["nothing_fits"].format(limits="; ".join(describe_limits(profile.constraints)))
         if request.max_price is None:
             return said
+        if request.together:
+            # "A tent and a sleeping bag, about 300 total": what one of each costs at the least.
+            each = self.ranker.cheapest_of_each(replace(request, max_price=None))
+            found = [item for item in each if item is not None]
+            return said if len(found) < len(each) else " ".join([said, replies["cheapest_together"].format(
+                titles=listed([item.title for item in found]), price=sum(item.price or 0.0 for item in found))])
         priced = [item for item in self.ranker.fitting(replace(request, max_price=None)) if item.price is not None]
         cheapest = min(priced, key=lambda item: (item.price, item.id), default=None)
         return said if cheapest is None else " ".join(

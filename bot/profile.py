@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.sentiment import ANOTHER_NAMED, DISLIKING, Sentiment, habit_changed, without_titles
 from bot.understanding import Feeling, ItemOpinion, SaidLength, Understanding
-from retrieval.ranking import LIMITED, MeasureLimit, of_kind
+from retrieval.ranking import FILM_RATINGS, LIMITED, FilmRating, MeasureLimit, of_kind
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle
 
@@ -403,6 +403,13 @@ ROUGH_SUM = re.compile(rf"(?<!['’]s )(?<!\bis )(?<!aged )(?<!['’]re )\b(?:ab
 BUDGET_OF = re.compile(r"\b(?:(?:budget|limit)(?:['’]s|\s+is|\s+of|\s*:)?(?:\s+(?:about|around|roughly))?\s*[$£€]?|"
                        rf"(?:about|around|roughly)\s*[$£€])\s*(\d+(?:\.\d+)?){NOT_A_SUM}"
                        r"|\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+to spend\b", re.I)
+# A budget for all that is asked together ("about 300 total", "$300 in total", "under 300 for
+# both"): with several kinds of gear, one of each must fit it (RankRequest.together).
+TOGETHER = (r"(?:in total|total|altogether|all in|all-in|in all|combined|"
+            r"for (?:both|the two|the three|the lot|everything|all of (?:it|them|that)|all three|the pair))")
+TOGETHER_SAID = re.compile(rf"\b{TOGETHER}\b", re.I)
+# A sum said as a total is a budget, with or without its currency ("about 300 total").
+SUM_TOGETHER = re.compile(rf"[$£€]?\s*\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)?\s+{TOGETHER}\b", re.I)
 # A weight said against the suggestions' ("something lighter", "too heavy to carry").
 LIGHTER = re.compile(r"\b(?:lighter|less heavy|too heavy|weighs less|weigh less)\b", re.I)
 # A length said against an item's length just told ("anything shorter?" after "Beach Read has 361
@@ -477,6 +484,16 @@ IN_ENGLISH = re.compile(
 # singing", "no vocals please", "she hates lyrics").
 INSTRUMENTAL = re.compile(rf"\b(?:instrumentals?|wordless)\b"
                           rf"|\b{NOT_WANTED}\s+(?:any\s+|the\s+)?(?:singing|vocals?|lyrics|words|singers?)\b", re.I)
+# A film's age rating said: "rated R", "R-rated", "PG-13", "R is fine"; a bare "PG" followed by a
+# capital is a name ("PG Wodehouse"), and with a number after it something else.
+RATING_SAID = re.compile(r"\brated[- ](NC-?17|PG-?13|PG|G|R)\b|\b(NC-?17|PG-?13|PG|G|R)[- ]?rated\b"
+                         r"|\b(NC-?17|PG-?13|PG(?-i:(?!\s+[A-Z])))\b(?![-.]?\w|\s*\d)"
+                         r"|\b((?-i:G|R))(?=\s+(?:is|['’]s|would be)\s+(?:fine|ok|okay|alright|good)\b)", re.I)
+# Before a rating: it is not wanted ("nothing R-rated", "I don't want anything PG-13"), so the one
+# below it is the strongest; or it is the strongest ("nothing above PG-13").
+RATING_NOT = re.compile(rf"\b(?:{NOT_WANTED}|nothing|not|none)(?:\s+(?:anything|any|that['’]?s|that is|which is|too|an?))*\s+$",
+                        re.I)
+RATING_ABOVE = re.compile(r"\b(?:above|over|higher than|stronger than|beyond|past)\s+$", re.I)
 # A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
 # for in other words, it asks for that tag still ("a horror film but not too gory").
 NOT_TOO = re.compile(r"\b(?:not|nothing|isn['’]t|aren['’]t)\s+(?:too|overly|that|very|super|so|excessively)\s+$", re.I)
@@ -537,6 +554,8 @@ AGE = re.compile(rf"\b{SAID_NUMBER}[- ]months?[- ]old\b"
 YOUNG_AGE = 12
 EARLY_TEEN_AGE = 14
 ADULT_AGE = 18
+# From this age a film rated R is for them (MPAA: under 17 only with a parent).
+R_RATED_AGE = 17
 # What a teenager's age asks for, where the catalog has it: a lift beside the request's own tags
 # (as an occasion's tag: OCCASION_TAGS), the request where it names nothing else.
 TEEN_TAGS = ("young-adult",)
@@ -596,6 +615,12 @@ class Constraints(BaseModel):
     # Without singing ("no vocals please"): no album with vocals is ranked, until a request names
     # another category.
     instrumental: bool = False
+    # The budget (max_price) is for one of each kind asked for, together ("a tent and a sleeping
+    # bag, about 300 total").
+    budget_together: bool = False
+    # The strongest age rating said ("nothing R-rated"): no film rated above it is ranked, until a
+    # request names another category. Whom it is for sets one too (`rating_for`), unless said.
+    max_rating: FilmRating | None = None
 
     def changed(self, before: Constraints) -> bool:
         """Whether these ask for something other than `before` did: another category, kind,
@@ -834,6 +859,7 @@ def read_rules(
                                  if not _negated(text, match.start())  # "a hammock, not a tent"
                                  and not OWNED_BEFORE.search(text[:match.start()])))
     u.owned_kinds = list(dict.fromkeys(kind for kind, match in said_kinds if OWNED_BEFORE.search(text[:match.start()])))
+    _read_price(u, text)
     opinions = {item_id: ItemOpinion(item_id=item_id, feeling=feeling, seen=seen)
                 for item_id, feeling in sentiment.items.items()}
     # The message answers about the suggestions it does not name: its words before any title, or
@@ -843,11 +869,13 @@ def read_rules(
     # after six books, "and a stove?" after sleeping bags), as is a message without a feeling
     # ("now some music for the drive" after a tent). "Start over" says nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
-    # A feeling about a kind of thing, right after its verb ("I don't really like romance"), is
-    # not one about the suggestions, unless the message points at them ("loved it, I like sci-fi").
+    # A feeling about a kind of thing, right after its verb ("I don't really like romance"), or
+    # about an age rating ("R is fine actually"), is not one about the suggestions, unless the
+    # message points at them ("loved it, I like sci-fi").
     found_tags = vocabulary.find_tags(text)
     liked_kinds = [match for _, match in found_tags if FEELING_FOR.search(text[:match.start()])]
-    if answer != "neutral" and not u.rejects_suggestions and liked_kinds and not POINTING.search(text):
+    rating_said = bool(RATING_SAID.search(text))
+    if answer != "neutral" and not u.rejects_suggestions and (liked_kinds or rating_said) and not POINTING.search(text):
         answer = "neutral"
     shown = [items[item_id] for item_id in suggested if items and item_id in items]
     kind_words = [word for kind in u.kinds for word in GEAR_KINDS.get(kind, (kind,))]
@@ -864,9 +892,11 @@ def read_rules(
     # Without a feeling, a message that names something the catalog does not have ("we've seen
     # Frozen") is about that.
     pointed = bool(PLURAL.search(text) or answered or one_named or that_one)
-    # A wish said against them without a feeling ("something cheaper", "anything bigger?") is
-    # no opinion of them: the next reasons must not say "because you liked" it.
-    against = any(pattern.search(text) for pattern in SAID_AGAINST)
+    # A wish said against them without a feeling ("something cheaper", "anything bigger?"), or
+    # of the price or rating they may have ("what if I spend 500 in total?", "R is fine"), is no
+    # opinion of them: the next reasons must not say "because you liked" it.
+    against = (any(pattern.search(text) for pattern in SAID_AGAINST) or rating_said
+               or u.max_price is not None or u.min_price is not None)
     if not u.reset and not moves_on and (answer != "neutral" or len(about) <= SUGGESTIONS_READ and not against
                                          and (pointed or not ranked) and not ANOTHER_NAMED.search(text)):
         for item_id in about:
@@ -917,10 +947,10 @@ def read_rules(
     u.cool_weather = bool((cool := COOL_WEATHER.search(text)) and not _negated(text, cool.start()))
     u.english_only = bool(IN_ENGLISH.search(text))
     u.instrumental = bool((sung := INSTRUMENTAL.search(text)) and not _negated(text, sung.start()))
+    u.max_rating = _read_rating(text)
     u.either_tags = _listed_as_alternatives(text, [match for tag, match in found_tags if tag in u.tags])
     u.tag_categories = _asked_apart(text, vocabulary, u.tags)
 
-    _read_price(u, text)
     # What "cheaper" and "more modern" are said against: the items the message names ("I loved
     # the second one, anything more modern?"), else those the last reply named.
     named = [items[item_id] for item_id in dict.fromkeys([*(t.item_id for t in titles), *last_named])
@@ -1019,7 +1049,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
             c.min_price = c.max_price = c.capacity = c.weight = None
         if c.categories and sorted(u.categories) != c.categories:
             c.length = None
-            c.cool_weather, c.sleeps, c.english_only, c.instrumental = False, None, False, False
+            c.cool_weather, c.sleeps, c.english_only, c.instrumental, c.max_rating = False, None, False, False, None
             if c.tag_categories and not u.tags:
                 # Tags asked of different categories ("a thriller book for me and a romantic film
                 # for my wife"), then one category for all ("something for both of us to watch"):
@@ -1036,6 +1066,7 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     c.weight = u.weight or c.weight
     c.english_only = c.english_only or u.english_only
     c.instrumental = c.instrumental or u.instrumental
+    c.max_rating = u.max_rating or c.max_rating
     for kind in u.owned_kinds:
         c.owned_kinds, c.kinds = _remember(c.owned_kinds, kind), _forget(c.kinds, kind)
     for kind in u.kinds:
@@ -1080,6 +1111,8 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     for name in ("min_price", "max_price", "min_year", "max_year", "length"):
         if getattr(u, name) is not None:
             setattr(c, name, getattr(u, name))
+    if u.max_price is not None or c.max_price is None:
+        c.budget_together = u.budget_together and c.max_price is not None
     for low, high in (("min_price", "max_price"), ("min_year", "max_year")):
         # A new bound at or beyond the other one held ("after 2000 then" after "nothing newer
         # than 2000") is a new wish: the bound held goes, rather than leave a range of one year
@@ -1197,6 +1230,18 @@ def suited_tags(audience: str | None) -> tuple[str, ...]:
     return TEEN_TAGS if _teen(audience) else ()
 
 
+def rating_for(audience: str | None) -> FilmRating | None:
+    """The strongest film age rating that suits whom it is for (MPAA): a child's (to YOUNG_AGE)
+    PG, a teenager's PG-13, R from R_RATED_AGE; none for an adult."""
+    if not audience:
+        return None
+    if for_a_child(audience):
+        return "PG"
+    if (age := _age(audience)) is not None:
+        return "PG-13" if age < R_RATED_AGE else "R" if age < ADULT_AGE else None
+    return "PG-13" if _teen(audience) else None
+
+
 def _young(audience: str) -> bool:
     """Whether the audience is a child: by its age where said ("daughter aged 14": no), else by
     its word ("my kids"; not "my teenage son")."""
@@ -1260,8 +1305,9 @@ def _read_price(u: Understanding, text: str) -> None:
         u.min_price, u.max_price = sorted((float(match.group(1)), float(match.group(2))))
         return
     if match := (MAX_PRICE.search(text) or BUDGET_OF.search(text) or NOT_MORE_THAN.search(text) or AMOUNT.search(text)
-                 or PRESENT.search(text) and ROUGH_SUM.search(text)):
+                 or SUM_TOGETHER.search(text) or PRESENT.search(text) and ROUGH_SUM.search(text)):
         u.max_price = float(next(group for group in match.groups() if group))
+        u.budget_together = bool(TOGETHER_SAID.search(text))
     if match := MIN_PRICE.search(text):
         u.min_price = float(next(group for group in match.groups() if group))
 
@@ -1278,6 +1324,21 @@ def _length_against(text: str, against: Sequence[Item]) -> MeasureLimit | None:
             return MeasureLimit(unit=unit, **({"at_most": max(int(value) - 1, 1)} if said.re is SHORTER
                                               else {"at_least": int(value) + 1}))
     return None
+
+
+def _read_rating(text: str) -> FilmRating | None:
+    """The strongest age rating a film may have, as said: "PG-13 at most", "R is fine" (then
+    anything), "nothing above PG"; "nothing R-rated" is the rating below it. Of several, what is
+    not wanted rules ("no PG-13 or R" is PG), else the strongest said ("G or PG" is PG)."""
+    allowed, below = [], []
+    for match in RATING_SAID.finditer(text):
+        said = next(group for group in match.groups() if group).upper().replace("PG13", "PG-13").replace("NC17", "NC-17")
+        rank, before = FILM_RATINGS.index(said), text[:match.start()]
+        if RATING_NOT.search(before) and not RATING_ABOVE.search(before):
+            below.append(max(rank - 1, 0))
+        else:
+            allowed.append(rank)
+    return FILM_RATINGS[min(below)] if below else FILM_RATINGS[max(allowed)] if allowed else None
 
 
 def _read_size_against(u: Understanding, text: str, against: Sequence[Item]) -> None:
@@ -1426,10 +1487,12 @@ def describe_limits(c: Constraints) -> list[str]:
         lines.append("in: English")
     if c.instrumental:
         lines.append("sung: no")
+    if c.max_rating:
+        lines.append(f"rated: {c.max_rating} at most")
     if c.min_price is not None or c.max_price is not None:
         low = f"{c.min_price:g}" if c.min_price is not None else "0"
         high = f"{c.max_price:g}" if c.max_price is not None else "any"
-        lines.append(f"price: {low} to {high}")
+        lines.append(f"price: {low} to {high}" + (" for all of it together" if c.budget_together else ""))
     if c.min_year is not None or c.max_year is not None:
         lines.append(f"years: {c.min_year or 'any'} to {c.max_year or 'now'}")
     if c.length:

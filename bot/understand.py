@@ -30,7 +30,8 @@ from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
 from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
-from bot.profile import ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR_WORD, OWNED, PLURAL, Vocabulary, read_rules
+from bot.profile import (ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR_WORD, OWNED, PLURAL, Vocabulary, for_a_child, read_rules,
+                         suited_tags)
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
 from bot.sentiment import ITEM_NOUN, SEEN_IT, SETTLED, WISHED, Sentiment, analyze, without_titles
 from bot.understanding import (
@@ -621,6 +622,14 @@ class RuleReader:
         facts = [fact for fact in FACTS if fact in asked_facts(said.message) or fact == "tags" and tags]
         if not facts and not asks_about_it(said.message):
             return  # no question, or one that asks for picks ("are there any cheaper ones?")
+        if "rating" in facts and u.audience:
+            # "Is the third one ok for my 6 year old?": whom it is for is why it asks, no wish; a
+            # child's tags are asked about too ("Yes, ... is a family film. It is rated PG ...").
+            for_whom = [tag for tag in u.tags if tag in suited_tags(u.audience)]
+            u.tags = [tag for tag in u.tags if tag not in for_whom]
+            if for_a_child(u.audience) and for_whom:
+                tags = sorted({*tags, *for_whom})
+                facts = [fact for fact in FACTS if fact in facts or fact == "tags"]
         by_kind = [] if mentions else self._shown_of_kind(u, said, last_named)
         if by_kind:
             # "Is the tent waterproof?" asks about the tent shown, and wishes for no tent.
@@ -673,6 +682,8 @@ class RuleReader:
                 u.english_only = False  # "is the first one in English?" asks; it wishes for nothing
             if "instrumental" in facts:
                 u.instrumental = False  # so does "is it instrumental?"
+            if "rating" in facts:
+                u.max_rating = None  # and "is the second one rated R?"
 
     def _kin(self, text: str, describing: bool = False) -> set[str]:
         """The catalog tags the text names, with their near-synonyms."""

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrieval.ranking import MeasureLimit
+from retrieval.ranking import FilmRating, MeasureLimit
 
 # recommend: wants suggestions; help: has a problem (an order, an account); feedback: an opinion
 # about something suggested; smalltalk: greetings, thanks; human: asks for a person; subvert:
@@ -170,6 +170,12 @@ class Understanding(BaseModel):
     # Music without singing ("something without any singing", "instrumental stuff to study to"):
     # nothing whose `instrumental` attribute is false (RankRequest.instrumental), read by the rules.
     instrumental: bool = False
+    # The budget is for one of each kind of thing asked for, together ("a tent and a sleeping bag,
+    # about 300 total"): RankRequest.together, read by the rules.
+    budget_together: bool = False
+    # The strongest age rating a film may have ("nothing R-rated": PG-13; "PG or under"): nothing
+    # rated above it (RankRequest.max_rating), read by the rules.
+    max_rating: FilmRating | None = None
     # The makers asked for, as the catalog names them ("books by Andy Weir", "more by the same
     # director": retrieval.ranking.maker_of), read by the rules.
     makers: list[str] = []
@@ -196,7 +202,7 @@ class Understanding(BaseModel):
         `about_an_item`: it asks about an item, where an occasion or an audience is the context
         of the question ("does it come gift wrapped?", "would it suit my dad?"), no wish."""
         return bool(self.categories or self.tags or self.avoid or self.max_price or self.min_price or self.min_year
-                    or self.max_year or self.length or self.makers or self.from_friends
+                    or self.max_year or self.length or self.max_rating or self.makers or self.from_friends
                     or not about_an_item and (self.occasion or self.audience))
 
 

@@ -36,6 +36,7 @@ File format (one dialogue per `.yaml` / `.yml` file)::
             excluded_tags: [scary]        #   (categories, min_price, max_price, min_year, max_year,
             length: short                 #   length: short, long or {unit: min|pages, at_most: N, at_least: N};
                                           #   capacity: {unit: litres, at_most: N, at_least: N};
+                                          #   max_rating: G, PG, PG-13, R or NC-17;
                                           #   excluded_tags; lists compare as sets; null = unset)
           profile_context:                # these fields of profile.context equal these values
             audience: kids                #   (occasion, audience, mood; null = unset)
@@ -170,7 +171,7 @@ from bot.context import ClientContext
 from bot.faithfulness import FRIEND_CLAIM, invented_friends
 from bot.understanding import CONSTRAINT_NAMES, FIELDS, Feeling, Intent, SaidLength, Understanding
 from evaluation.reports import timing_summary
-from retrieval.ranking import MeasureLimit
+from retrieval.ranking import FilmRating, MeasureLimit
 
 # --- the file format -------------------------------------------------------------------------
 
@@ -187,6 +188,7 @@ class ProfileConstraintsExpect(BaseModel):
     max_year: int | None = None
     length: SaidLength | None = None  # short, long or {unit: min, at_most: 120}
     capacity: MeasureLimit | None = None  # {unit: litres, at_least: 48, at_most: 72}
+    max_rating: FilmRating | None = None
     excluded_tags: list[str] | None = None
 
 

@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from scipy import sparse
@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 # The `season` attribute of gear for warm nights only (the outdoor catalog's: summer, 3-season,
 # 4-season, all-year), no answer for cool ones.
 SUMMER_ONLY = "summer"
+# A film's age rating (its `rating` attribute), mildest first: a request's `max_rating` ranks
+# nothing rated above it.
+FilmRating = Literal["G", "PG", "PG-13", "R", "NC-17"]
+FILM_RATINGS: tuple[FilmRating, ...] = get_args(FilmRating)
 SHORT_LIMITS = {"runtime_min": 100, "pages": 250, "length_min": 40}
 LONG_LIMITS = {"runtime_min": 140, "pages": 450, "length_min": 60}
 # The attributes a measure said in numbers limits, by its unit ("under 2 hours": a film's runtime
@@ -271,6 +275,14 @@ class RankRequest:
     english_only: bool = False
     # Without singing: nothing whose `instrumental` attribute is false (an album with vocals).
     instrumental: bool = False
+    # The strongest age rating allowed (FILM_RATINGS: "PG" for a child): nothing whose `rating`
+    # attribute is above it.
+    max_rating: FilmRating | None = None
+    # The kinds max_price buys one of each of, together ("a tent and a sleeping bag, about 300
+    # total"), each as the words its titles say (`kinds`): an item of one leaves room for the
+    # cheapest of each other (`_priced_together`, which sets `kind_max_prices`).
+    together: Sequence[Sequence[str]] = ()
+    kind_max_prices: Sequence[tuple[Sequence[str], float]] = ()
     # The makers asked for ("books by Andy Weir", "more by the same director"): an item's maker
     # (`maker_of`) must be one of them.
     makers: Sequence[str] = ()
@@ -685,13 +697,20 @@ class Ranker:
         is empty but these are not, it is the person's own doing (they have, liked, disliked or
         turned down all that fits), not the catalog's. Ties: by id."""
         stats = self.stats
+        request = _priced_together(stats.items.values(), request)
         fitting = [item for item in stats.items.values() if _satisfies(item, request)]
         return sorted(fitting, key=lambda item: (-stats.popularity.get(item.id, 0.0), item.id))
+
+    def cheapest_of_each(self, request: RankRequest) -> list[Item | None]:
+        """The cheapest item of each kind the request's budget buys together (`together`) within
+        its other constraints, that suits whom it is for; None for a kind with none."""
+        return _cheapest_of_each(self.stats.items.values(), request)
 
     def rank(self, request: RankRequest, k: int = 10) -> Ranking:
         w = self.weights
         state = self._state  # read once: a refresh meanwhile publishes a new state, not a mix
         stats = state.stats
+        request = _priced_together(stats.items.values(), request)
         history_likes, history_dislikes, owned = _own_history(stats, request.user_id)
         asked = [item_id for item_id in dict.fromkeys(request.asked_for) if item_id in stats.items]
         likes = list(dict.fromkeys([*request.more_like, *asked, *request.likes, *history_likes]))
@@ -1255,8 +1274,12 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
 
 def _unsuited(item: Item, request: RankRequest) -> bool:
     """Whether the item does not suit whom the request is for: it carries none of the tags that
-    do (`suits`), or it is made for children and the request is not for a child."""
-    return (bool(request.suits) and not set(request.suits) & set(item.tags)
+    do (`suits`), or it is made for children and the request is not for a child. For a teenager
+    a film's age rating says it instead (a PG-13 horror film suits a 14-year-old); for a child
+    tags do, as a rating is too coarse for a 5-year-old (Jaws is PG)."""
+    rated = (not request.for_a_child and request.max_rating is not None
+             and item.attributes.get("rating") in FILM_RATINGS and _rated_within(item, request.max_rating))
+    return (bool(request.suits) and not set(request.suits) & set(item.tags) and not rated
             or not request.for_a_child and bool(CHILD_SIZED.search(item.title)))
 
 
@@ -1292,6 +1315,37 @@ def maker_of(item: Item) -> str | None:
     return maker if isinstance(maker, str) and maker else None
 
 
+def _cheapest_of_each(items: Iterable[Item], request: RankRequest) -> list[Item | None]:
+    """The cheapest item of each kind the budget buys together (`together`) that is within the
+    request and suits whom it is for; None for a kind with none."""
+    suiting = [item for item in items if item.price is not None and _satisfies(item, request) and not _unsuited(item, request)]
+    return [min((item for item in suiting if of_kind(item, words)), key=lambda item: (item.price, item.id), default=None)
+            for words in request.together]
+
+
+def _priced_together(items: Iterable[Item], request: RankRequest) -> RankRequest:
+    """Where max_price buys one of each kind together (`together`), the most an item of each kind
+    may cost: the budget less the cheapest of each other kind that is within the request and
+    suits whom it is for (a kids' sleeping bag leaves an adult no room). Where a kind has nothing
+    within it that suits, nothing fits: one of each is what was asked for."""
+    if len(request.together) < 2 or request.max_price is None:
+        return request
+    cheapest = [item.price if item is not None and item.price is not None else math.inf
+                for item in _cheapest_of_each(items, request)]
+    if math.inf in cheapest:
+        cheapest = [math.inf] * len(cheapest)
+    return replace(request, kind_max_prices=tuple(
+        (words, request.max_price - sum(price for other, price in enumerate(cheapest) if other != n))
+        for n, words in enumerate(request.together)))
+
+
+def _rated_within(item: Item, ceiling: FilmRating) -> bool:
+    """Whether the item's age rating is `ceiling` or milder (FILM_RATINGS); an item without one
+    (a book, gear) or with one outside the scale is within any."""
+    rating = item.attributes.get("rating")
+    return rating not in FILM_RATINGS or FILM_RATINGS.index(rating) <= FILM_RATINGS.index(ceiling)
+
+
 def _satisfies(item: Item, request: RankRequest) -> bool:
     if request.categories and item.category not in request.categories:
         return False
@@ -1309,10 +1363,13 @@ def _satisfies(item: Item, request: RankRequest) -> bool:
         return False
     if request.instrumental and item.attributes.get("instrumental") is False:
         return False
+    if request.max_rating and not _rated_within(item, request.max_rating):
+        return False
     if set(item.tags) & set(request.excluded_tags) or request.avoid_words and _says_any(item, request.avoid_words):
         return False
     if item.price is not None:
-        if request.max_price is not None and item.price > request.max_price:
+        ceiling = next((price for words, price in request.kind_max_prices if of_kind(item, words)), request.max_price)
+        if ceiling is not None and item.price > ceiling:
             return False
         if request.min_price is not None and item.price < request.min_price:
             return False

@@ -100,8 +100,8 @@ def test_the_answer_comes_from_each_items_record_and_says_what_it_lacks() -> Non
     assert answer(asked, ITEMS) == (
         "A Wizard of Earthsea: A proud boy unleashes a shadow. It is $13.99. It has 183 pages. It is by Ursula K. "
         "Le Guin. I don't have the capacity of A Wizard of Earthsea. Alien (1979) runs 117 minutes. It is "
-        "rated R. I don't have the price of Ridgeline 2 Ultralight Tent. It is made by Ridgeline. It weighs 1190 g. "
-        "It sleeps 2.")
+        "rated R (under 17 only with a parent). I don't have the price of Ridgeline 2 Ultralight Tent. It is made by "
+        "Ridgeline. It weighs 1190 g. It sleeps 2.")
 
 
 def test_a_question_is_about_what_it_names_else_what_the_last_reply_named_and_gets_an_answer_not_picks() -> None:

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.profile import GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, suited_tags, update_profile
+from bot.profile import (GEAR_KINDS, Constraints, Context, Profile, Vocabulary, describe, merge_profiles, rating_for, suited_tags,
+                         update_profile)
 from bot.sentiment import analyze
 from retrieval.ranking import MeasureLimit
 from retrieval.schemas import Item
@@ -180,6 +181,23 @@ def test_a_budget_stated_as_a_sum_is_a_price_not_budget_gear() -> None:
     assert (kids.constraints.max_price, kids.liked_tags) == (None, ["family", "kids"])
     assert say("a budget tent please").liked_tags == ["budget"]
     assert say("something sci-fi under $20").liked_tags == ["sci-fi"]  # a taste and a price
+
+
+def test_a_budget_said_for_all_of_it_is_for_one_of_each_together() -> None:
+    # "About 300 total" had been read as no budget at all.
+    for message in ("a tent and a sleeping bag, about 300 total", "a tent and a sleeping bag, $300 in total",
+                    "a tent and a sleeping bag under 300 altogether", "a tent and sleeping bag, budget 300 for both",
+                    "need a tent and a sleeping bag, total budget 300"):
+        said = say(message).constraints
+        assert (said.max_price, said.budget_together) == (300, True), message
+    assert "price: 0 to 300 for all of it together" in describe(say("a tent and a sleeping bag, about 300 total"), {})
+    for message in ("a tent and a sleeping bag under 300", "a tent, around 300"):
+        assert not say(message).constraints.budget_together, message
+    # A budget said anew is for one item unless said for all; one taken back is no budget at all.
+    assert not say("a tent and a sleeping bag, 300 in total", "ok, under 200 each").constraints.budget_together
+    assert not say("a tent and a sleeping bag, 300 in total", "any price is fine").constraints.budget_together
+    # A budget said after a pick is no opinion of it ("what if I spend 500 in total?" had liked it).
+    assert say("ok what if I spend 500 in total?", last=["tent"]).likes == []
 
 
 def test_a_book_to_finish_in_a_weekend_is_short() -> None:
@@ -456,6 +474,32 @@ def test_singing_not_wanted_asks_for_instrumental_music_until_another_category()
     # "Instrumental" names music.
     assert say("instrumental stuff to study to", vocabulary=music).constraints.categories == ["music"]
     assert "sung: no" in describe(said, {})
+
+
+def test_an_age_rating_said_is_the_strongest_a_film_may_have_until_another_category() -> None:
+    # "A crime film, nothing R-rated please" had offered Pulp Fiction, Se7en and four more R films.
+    def rating(*messages: str) -> str | None:
+        return say(*messages).constraints.max_rating
+
+    for message, said in (("a crime film, nothing R-rated please", "PG-13"), ("I don't want anything R rated", "PG-13"),
+                          ("PG-13 at most", "PG-13"), ("PG13 max", "PG-13"), ("nothing above PG", "PG"),
+                          ("G or PG", "PG"), ("no PG-13 or R", "PG"), ("R is fine actually", "R"),
+                          ("rated R films", "R"), ("something pg for the kids", "PG")):
+        assert rating(message) == said, message
+    for message in ("I love PG Wodehouse", "see pg 45", "an R", "a film"):
+        assert rating(message) is None, message
+    assert rating("a film, nothing R-rated", "something funnier") == "PG-13"
+    assert rating("a film, nothing R-rated", "now a book") is None
+    assert rating("a film, nothing R-rated", "R is fine actually") == "R"
+    assert "rated: PG-13 at most" in describe(say("a film, nothing R-rated"), {})
+    # A rating said is no opinion of the picks ("fine" had liked all six).
+    assert say("R is fine actually", last=["alien", "titanic"]).likes == []
+
+
+def test_whom_it_is_for_sets_the_strongest_film_rating() -> None:
+    assert [rating_for(audience) for audience in ("son aged 12", "kids", "daughter aged 14", "teenage son", "nephew aged 17",
+                                                  "son aged 30", "dad", None)] == ["PG", "PG", "PG-13", "PG-13", "R",
+                                                                                   None, None, None]
 
 
 def test_a_theme_unwanted_that_no_tag_names_is_avoided_by_its_words() -> None:
