@@ -451,7 +451,7 @@ class Kith:
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside,
-            opened.ranked, opened.friends_picks))
+            opened.ranked, opened.friends_picks, opened.after_help))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
         # A refusal changes no taste, nor does giving up on the bot ("forget it, you're useless"
         # says nothing of the picks).
@@ -559,6 +559,7 @@ class Kith:
             ranked=next((not m.record.scripted for m in reversed(replies) if m.record.picks()), False),
             friends_picks=next((bool(m.record.understanding and m.record.understanding.from_friends)
                                 for m in reversed(replies) if m.record.picks()), False),
+            after_help=bool(replies) and replies[-1].record.help is not None,
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -716,6 +717,7 @@ class _Opened:
     aside: bool  # the last reply answered no request with picks (Said.aside)
     ranked: bool  # the last picks are Kith's own ranked cards, not a scripted line's (Said.ranked)
     friends_picks: bool  # the last picks are what friends shared liking (Said.friends_picks)
+    after_help: bool  # the last reply answered a problem from the help centre (Said.after_help)
 
 
 @dataclass

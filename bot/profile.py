@@ -502,7 +502,8 @@ SHORT = re.compile(r"\b(short|quick|too long|less long|not (?:as|so) long|brief|
                    r"(?:finish|read) (?:it )?in (?:a|one) (?:weekend|day|sitting|evening|afternoon)"
                    # a book for someone who reads little: a short one
                    r"|reluctant readers?|not (?:a|much of a) (?:big |keen |great )?reader)\b", re.I)
-LONG = re.compile(r"\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
+# "How long" asks a time ("how long will that take?"), no length.
+LONG = re.compile(r"(?<!\bhow )\b(long|epic|doorstopper|lengthy|longer)\b(?! (flight|trip|road trip|journey|drive|car|train|haul|walk|hike|weekend|day|week|time|night|ride))", re.I)
 # What the person is choosing for, as said (patterns, in order; the words found are the occasion).
 # A person's ordinal is their birthday ("my dad's 60th").
 OCCASIONS = (

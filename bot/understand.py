@@ -203,6 +203,9 @@ class Said:
     # The suggestions are what the person's friends shared liking (they asked for them): "any of
     # those under 10?" asks among them again.
     friends_picks: bool = False
+    # The last reply answered a problem from the help centre: a question that asks for nothing of
+    # its own ("how long will that take?") follows the problem up.
+    after_help: bool = False
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -314,12 +317,16 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str], wish_met:
     if refusal(message):
         return ["subvert"]
     intents: list[Intent] = []
-    problem = mentions_problem(message)
+    closing = bool(PLEASANTRY_ONLY.match(message))
+    # A question right after a help answer that asks for nothing of its own ("how long will that
+    # take?", "where do I find that?") follows the problem up, as a problem of its own does.
+    follows_up = (said.after_help and not closing and "?" in SMALLTALK_QUESTION.sub("", message) and not u.questions
+                  and not u.has_wishes(about_an_item=True) and not asks_to_choose(message))
+    problem = mentions_problem(message) or follows_up
     if problem:
         intents.append("help")
     if asks_for_human(message):
         intents.append("human")
-    closing = bool(PLEASANTRY_ONLY.match(message))
     smalltalk = closing or opens_with_smalltalk(message)
     # Anything beyond the opinion or the pleasantry (a category, a taste, a budget) asks for more;
     # a choice made asks for nothing ("I'll watch it" names no wish for films).

@@ -291,6 +291,24 @@ def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not
     assert "recommend" in reader.read(Said("a gift for my dad", "Try The Great Gatsby", ("gatsby",)))[0].intents
 
 
+def test_a_question_asking_for_nothing_right_after_a_help_answer_follows_the_problem_up() -> None:
+    # "How long will that take?" after the help centre's answer had asked for long books or films.
+    help_answer = "Here's what our help centre says about that (Damaged or faulty items): ..."
+
+    def after_help(message: str) -> Understanding:
+        return read(Said(message, help_answer, after_help=True))
+
+    for message in ("how long will that take?", "and where do I find that?", "thanks! do I need the receipt?"):
+        followed = after_help(message)
+        assert "help" in followed.intents and "recommend" not in followed.intents and followed.length is None, message
+    # A wish of its own, a choice asked for, or a goodbye is none.
+    for message, intent in (("any good sci-fi books?", "recommend"), ("what would you recommend?", "recommend"),
+                            ("thanks, bye!", "smalltalk")):
+        assert after_help(message).intents == [intent], message
+    # Nor is a question after any other reply.
+    assert read(Said("how long will that take?", "Try Alien (1979).", ("alien",))).intents != ["help"]
+
+
 def test_reading_said_in_a_question_about_a_book_asks_for_no_books_and_others_reading_is_not_theirs() -> None:
     # "Has anyone here read the first one?" had shown six new books, and counted it as read.
     books = {"gatsby": Item(id="gatsby", title="The Great Gatsby", category="books"),
