@@ -470,7 +470,10 @@ NEWER = re.compile(r"\b(?:more recent|newer|more modern)\b", re.I)
 OLDER = re.compile(rf"(?<!my )\bolder\b{NOT_A_PERSON}", re.I)
 # How many people gear is to sleep: "for four people", "a 2-person tent", "sleeps 3", "a family of five".
 PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:people|persons|adults|of us)\b"
-                    rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b", re.I)
+                    rf"|\b{SAID_NUMBER}[- ](?:person|man|people)\b|\bfamily of {SAID_NUMBER}\b"
+                    # "your cheapest tent that sleeps 4", not "he sleeps 8 hours"
+                    rf"|\bsleeps?\s+(?:up to\s+|at least\s+)?{SAID_NUMBER}\b(?!\s*(?:hours?|hrs?|h|nights?|days?|weeks?|times?|am|pm)\b)",
+                    re.I)
 # The words before a feature that say it is not wanted ("no subtitles", "she can't stand vocals"),
 # for IN_ENGLISH and INSTRUMENTAL.
 NOT_WANTED = (r"(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want|do)|"
@@ -493,6 +496,16 @@ RATING_SAID = re.compile(r"\brated[- ](NC-?17|PG-?13|PG|G|R)\b|\b(NC-?17|PG-?13|
 # below it is the strongest; or it is the strongest ("nothing above PG-13").
 RATING_NOT = re.compile(rf"\b(?:{NOT_WANTED}|nothing|not|none)(?:\s+(?:anything|any|that['’]?s|that is|which is|too|an?))*\s+$",
                         re.I)
+# What a film's age rating says it may hold, said as not wanted ("nothing with sex scenes or
+# swearing"): the strongest rating without it (MPAA: only PG keeps to mild language; PG-13 holds
+# no explicit sex).
+NOT_IN_A_FILM = (r"\b(?:no|nothing|not|without|avoid|hates?|(?:don['’]?t|doesn['’]?t) (?:like|want))\b(?:\s+[\w'’]+){0,5}?\s+")
+CONTENT_RATINGS: tuple[tuple[re.Pattern[str], FilmRating], ...] = (
+    (re.compile(NOT_IN_A_FILM + r"(?:swearing|cursing|swear ?words|bad language|strong language|foul language|profanity)\b",
+                re.I), "PG"),
+    (re.compile(NOT_IN_A_FILM + r"(?:sex|sex scenes|sexual content|nudity|nude scenes|explicit)\b",
+                re.I), "PG-13"),
+)
 RATING_ABOVE = re.compile(r"\b(?:above|over|higher than|stronger than|beyond|past)\s+$", re.I)
 # A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
 # for in other words, it asks for that tag still ("a horror film but not too gory").
@@ -1329,8 +1342,9 @@ def _length_against(text: str, against: Sequence[Item]) -> MeasureLimit | None:
 
 def _read_rating(text: str) -> FilmRating | None:
     """The strongest age rating a film may have, as said: "PG-13 at most", "R is fine" (then
-    anything), "nothing above PG"; "nothing R-rated" is the rating below it. Of several, what is
-    not wanted rules ("no PG-13 or R" is PG), else the strongest said ("G or PG" is PG)."""
+    anything), "nothing above PG"; "nothing R-rated" is the rating below it, "no swearing" the
+    strongest without it (CONTENT_RATINGS). Of several, what is not wanted rules ("no PG-13 or R"
+    is PG), else the strongest said ("G or PG" is PG)."""
     allowed, below = [], []
     for match in RATING_SAID.finditer(text):
         said = next(group for group in match.groups() if group).upper().replace("PG13", "PG-13").replace("NC17", "NC-17")
@@ -1339,6 +1353,7 @@ def _read_rating(text: str) -> FilmRating | None:
             below.append(max(rank - 1, 0))
         else:
             allowed.append(rank)
+    below += [FILM_RATINGS.index(rating) for pattern, rating in CONTENT_RATINGS if pattern.search(text)]
     return FILM_RATINGS[min(below)] if below else FILM_RATINGS[max(allowed)] if allowed else None
 
 

@@ -45,7 +45,7 @@ from bot.understanding import (
     Unknown,
     draft_schema,
 )
-from retrieval.ranking import maker_of, of_kind, says, tag_categories
+from retrieval.ranking import ORDERED, maker_of, of_kind, says, tag_categories
 from retrieval.schemas import Item
 from retrieval.titles import EVERYDAY_WORDS, FoundTitle, TitleFinder, split_year
 
@@ -168,6 +168,8 @@ PLEASANTRY_ONLY = re.compile(
     rf"(?:{THANKS}|{CHOSEN}|bye|goodbye|see you)"
     rf"(?:\W+(?:that['’]?s (?:all|it)(?: for (?:now|today|tonight))?|{THANKS}|bye|goodbye|see you))*\W*$", re.I)
 # Questions that are small talk, not a request ("hey, how's it going?").
+# The reason a ranked reply gives its first pick for a request in order ("the cheapest of what fits").
+ORDERED_SAID = re.compile(re.escape(ORDERED.split("{word}")[0]) + r"[\w -]+? " + re.escape(ORDERED.split("{word} ")[1].split(",")[0]))
 SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
                                 r"how(?:['’]?s| is| was) your (?:day|week|weekend)|what['’]?s up)\b\s*\?", re.I)
 # Words that greet, ask for suggestions or leave the choice to Kith, and describe nothing wanted
@@ -442,6 +444,10 @@ class RuleReader:
             # Of Kith's own reply, the picks and what an answer was about, not the titles its
             # reasons name ("Try X, because you liked Y": "how big is it?" asks about X).
             last_named = [item_id for item_id in last_named if item_id in said.suggested or item_id in said.answered]
+            if ORDERED_SAID.search(said.assistant):
+                # The first of a request in order is its answer ("Try X, the cheapest of what
+                # fits"): "is it waterproof?" asks about X, not the picks after it.
+                last_named = last_named[:1]
         makers, liked_makers = ([], []) if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
         asked = self._asked_for(about_choice, said, mentions)
         # A superlative ("the cheapest", "the latest") asks for an order, or compares the picks:
@@ -685,6 +691,8 @@ class RuleReader:
             u.avoid = [t for t in u.avoid if t not in tags or t in elsewhere]
             if "length" in facts:
                 u.length = None
+            if "capacity" in facts:
+                u.sleeps = u.capacity = None  # "does the first one sleep four?" asks
             if "language" in facts:
                 u.english_only = False  # "is the first one in English?" asks; it wishes for nothing
             if "instrumental" in facts:

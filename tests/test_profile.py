@@ -484,9 +484,12 @@ def test_an_age_rating_said_is_the_strongest_a_film_may_have_until_another_categ
     for message, said in (("a crime film, nothing R-rated please", "PG-13"), ("I don't want anything R rated", "PG-13"),
                           ("PG-13 at most", "PG-13"), ("PG13 max", "PG-13"), ("nothing above PG", "PG"),
                           ("G or PG", "PG"), ("no PG-13 or R", "PG"), ("R is fine actually", "R"),
-                          ("rated R films", "R"), ("something pg for the kids", "PG")):
+                          ("rated R films", "R"), ("something pg for the kids", "PG"),
+                          # what a rating says a film may hold, not wanted
+                          ("a film to watch with my parents, nothing with sex scenes or swearing", "PG"),
+                          ("my mum hates bad language", "PG"), ("nothing too explicit", "PG-13")):
         assert rating(message) == said, message
-    for message in ("I love PG Wodehouse", "see pg 45", "an R", "a film"):
+    for message in ("I love PG Wodehouse", "see pg 45", "an R", "a film", "no, I love swearing", "a film about sex education"):
         assert rating(message) is None, message
     assert rating("a film, nothing R-rated", "something funnier") == "PG-13"
     assert rating("a film, nothing R-rated", "now a book") is None

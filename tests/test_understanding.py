@@ -291,6 +291,18 @@ def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not
     assert "recommend" in reader.read(Said("a gift for my dad", "Try The Great Gatsby", ("gatsby",)))[0].intents
 
 
+def test_it_after_a_request_in_order_is_its_answer_not_every_pick() -> None:
+    # "Is it waterproof?" after "what's your cheapest tent?" had been answered for three tents.
+    films = {item_id: Item(id=item_id, title=title, category="films", tags=tags)
+             for item_id, title, tags in (("alien", "Alien (1979)", ["scary"]), ("arrival", "Arrival (2016)", ["sci-fi"]))}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=films), None, [])
+    ordered = "Try Alien (1979), the cheapest of what fits, at 4.99. Or try Arrival (2016)."
+    asked = reader.read(Said("is it scary?", ordered, ("alien", "arrival"), ranked=True))[0]
+    assert [question.item_id for question in asked.questions] == ["alien"]
+    both = reader.read(Said("is it scary?", "Try Alien (1979). Or try Arrival (2016).", ("alien", "arrival"), ranked=True))[0]
+    assert [question.item_id for question in both.questions] == ["alien", "arrival"]
+
+
 def test_a_question_asking_for_nothing_right_after_a_help_answer_follows_the_problem_up() -> None:
     # "How long will that take?" after the help centre's answer had asked for long books or films.
     help_answer = "Here's what our help centre says about that (Damaged or faulty items): ..."
