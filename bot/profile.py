@@ -542,6 +542,8 @@ PERSON = (r"(?:little |teenage |young |best |older |younger )?"
 AUDIENCE = re.compile(
     rf"\b(?:(?:for|with) (?:my|a|our|the)|me and my|(?:taking|take|bringing|bring) (?:my|the|our)|"
     rf"meant (?:my|our|the))\s+(?:(?:two|three|four|five|\d)\s+)?({PERSON})\b"
+    # "a halloween party with teenagers", "something for teens"
+    rf"|\b(?:for|with) (?:some |a (?:group|bunch) of |a few )?(teenagers|teens)\b"
     rf"|\bmy\s+({PERSON})(?:['’]s?)\s+(?:\d+(?:st|nd|rd|th)|birthday|party|sleepover|anniversary|wedding|"
     rf"graduation|retirement|visit)\b",
     re.I,
