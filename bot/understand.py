@@ -461,7 +461,10 @@ class RuleReader:
         u = read_rules(wishes, sentiment, self.vocabulary, () if said.aside else said.suggested, self.today(), mentions,
                        self.items, last_named,
                        sorted({*self.makers.categories([*makers, *liked_makers]),
-                               *(self.items[item_id].category for item_id in asked)}),
+                               *(self.items[item_id].category for item_id in asked),
+                               # "My dad loved The Martian, what else would he like?": books
+                               *(self.items[mention.item_id].category for mention in mentions
+                                 if sentiment.items.get(mention.item_id) == "like" and mention.item_id in self.items)}),
                        # What the answer named of what was asked ("of these, the cheapest is X": X).
                        [item_id for item_id in last_named if item_id in said.answered], ranked=said.ranked)
         if about_choice != message and not u.categories:
