@@ -86,7 +86,7 @@ GEAR_KIND = re.compile(r"\b(?:" + "|".join(sorted([*GEAR_KINDS, *KIND_PHRASES], 
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "books": ("book", "books", "novel", "novels", "read", "reading", "paperback", "paperbacks", "audiobook", "audiobooks",
               "cookbook", "cookbooks", "memoir", "memoirs", "storybook", "bedtime story", "page-turner"),
-    "films": ("film", "films", "movie", "movies", "watch", "cinema", "flick", "flicks", "biopic"),
+    "films": ("film", "films", "movie", "movies", "watch", "watching", "cinema", "flick", "flicks", "biopic"),
     "music": ("music", "album", "albums", "record", "records", "vinyl", "listen", "listening", "song", "songs", "band",
               "tunes", "playlist", "instrumental", "instrumentals"),
     "outdoor": ("gear", "outdoor", "outdoors", *GEAR_KINDS, *KIND_PHRASES, *OTHER_GEAR),
