@@ -462,9 +462,11 @@ class RuleReader:
                        self.items, last_named,
                        sorted({*self.makers.categories([*makers, *liked_makers]),
                                *(self.items[item_id].category for item_id in asked),
-                               # "My dad loved The Martian, what else would he like?": books
+                               # "My dad loved The Martian, what else would he like?": books (of a
+                               # pick, "Alien yes, the shark one no" is feedback, no request)
                                *(self.items[mention.item_id].category for mention in mentions
-                                 if sentiment.items.get(mention.item_id) == "like" and mention.item_id in self.items)}),
+                                 if sentiment.items.get(mention.item_id) == "like" and mention.item_id in self.items
+                                 and mention.item_id not in said.suggested)}),
                        # What the answer named of what was asked ("of these, the cheapest is X": X).
                        [item_id for item_id in last_named if item_id in said.answered], ranked=said.ranked)
         if about_choice != message and not u.categories:

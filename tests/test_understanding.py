@@ -291,6 +291,18 @@ def test_a_question_about_an_item_with_an_occasion_or_audience_asks_about_it_not
     assert "recommend" in reader.read(Said("a gift for my dad", "Try The Great Gatsby", ("gatsby",)))[0].intents
 
 
+def test_a_title_liked_makes_the_request_of_its_category_unless_it_was_a_pick() -> None:
+    # "My dad loved The Martian, what else would he like?" had offered a film and an album.
+    films = {item_id: Item(id=item_id, title=title, category="films")
+             for item_id, title in (("alien", "Alien (1979)"), ("arrival", "Arrival (2016)"))}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=films), None, [])
+    assert reader.read(Said("my dad loved Alien, what else would he like?"))[0].categories == ["films"]
+    # Of the picks it is feedback, no request.
+    feedback = reader.read(Said("Alien yes, Arrival not so much", "Try Alien (1979). Or try Arrival (2016).",
+                                ("alien", "arrival"), ranked=True))[0]
+    assert feedback.categories == [] and feedback.intents == ["feedback"]
+
+
 def test_it_after_a_request_in_order_is_its_answer_not_every_pick() -> None:
     # "Is it waterproof?" after "what's your cheapest tent?" had been answered for three tents.
     films = {item_id: Item(id=item_id, title=title, category="films", tags=tags)
