@@ -475,7 +475,7 @@ PEOPLE = re.compile(rf"\b(?:for|sleeps?|fits?|room for)\s+{SAID_NUMBER}\s+(?:peo
                     rf"|\bsleeps?\s+(?:up to\s+|at least\s+)?{SAID_NUMBER}\b(?!\s*(?:hours?|hrs?|h|nights?|days?|weeks?|times?|am|pm)\b)",
                     re.I)
 # The words before a feature that say it is not wanted ("no subtitles", "she can't stand vocals"),
-# for IN_ENGLISH and INSTRUMENTAL.
+# for IN_ENGLISH, INSTRUMENTAL and a film's age rating (RATING_NOT, CONTENT_RATINGS).
 NOT_WANTED = (r"(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do not|does not) (?:really )?(?:like|want|do)|"
               r"(?:can['’]?t|cannot) (?:stand|do)|not (?:a fan of|into|keen on|big on)|nothing with|avoid)")
 # In English only: subtitles not wanted ("they don't like subtitles", "nothing with subtitles"),
@@ -496,17 +496,16 @@ RATING_SAID = re.compile(r"\brated[- ](NC-?17|PG-?13|PG|G|R)\b|\b(NC-?17|PG-?13|
 # below it is the strongest; or it is the strongest ("nothing above PG-13").
 RATING_NOT = re.compile(rf"\b(?:{NOT_WANTED}|nothing|not|none)(?:\s+(?:anything|any|that['’]?s|that is|which is|too|an?))*\s+$",
                         re.I)
-# What a film's age rating says it may hold, said as not wanted ("nothing with sex scenes or
-# swearing"): the strongest rating without it (MPAA: only PG keeps to mild language; PG-13 holds
-# no explicit sex).
-NOT_IN_A_FILM = (r"\b(?:no|nothing|not|without|avoid|hates?|(?:don['’]?t|doesn['’]?t) (?:like|want))\b(?:\s+[\w'’]+){0,5}?\s+")
+RATING_ABOVE = re.compile(r"\b(?:above|over|higher than|stronger than|beyond|past)\s+$", re.I)
+# What a film's age rating says it may hold, said as not wanted, a few words on ("nothing with
+# sex scenes or swearing"): the strongest rating without it (MPAA: only PG keeps to mild
+# language; PG-13 holds no explicit sex).
+NOT_IN_A_FILM = rf"\b(?:{NOT_WANTED}|nothing|not)\b(?:\s+[\w'’]+){{0,5}}?\s+"
 CONTENT_RATINGS: tuple[tuple[re.Pattern[str], FilmRating], ...] = (
     (re.compile(NOT_IN_A_FILM + r"(?:swearing|cursing|swear ?words|bad language|strong language|foul language|profanity)\b",
                 re.I), "PG"),
-    (re.compile(NOT_IN_A_FILM + r"(?:sex|sex scenes|sexual content|nudity|nude scenes|explicit)\b",
-                re.I), "PG-13"),
+    (re.compile(NOT_IN_A_FILM + r"(?:sex|sex scenes|sexual content|nudity|nude scenes|explicit)\b", re.I), "PG-13"),
 )
-RATING_ABOVE = re.compile(r"\b(?:above|over|higher than|stronger than|beyond|past)\s+$", re.I)
 # A degree said not to be wanted ("not too gory", "nothing that scary"): of a tag the message asks
 # for in other words, it asks for that tag still ("a horror film but not too gory").
 NOT_TOO = re.compile(r"\b(?:not|nothing|isn['’]t|aren['’]t)\s+(?:too|overly|that|very|super|so|excessively)\s+$", re.I)

@@ -167,9 +167,9 @@ PLEASANTRY_ONLY = re.compile(
     r"lol|haha\w*)\W+){0,2}"
     rf"(?:{THANKS}|{CHOSEN}|bye|goodbye|see you)"
     rf"(?:\W+(?:that['’]?s (?:all|it)(?: for (?:now|today|tonight))?|{THANKS}|bye|goodbye|see you))*\W*$", re.I)
-# Questions that are small talk, not a request ("hey, how's it going?").
 # The reason a ranked reply gives its first pick for a request in order ("the cheapest of what fits").
-ORDERED_SAID = re.compile(re.escape(ORDERED.split("{word}")[0]) + r"[\w -]+? " + re.escape(ORDERED.split("{word} ")[1].split(",")[0]))
+ORDERED_SAID = re.compile(re.escape(ORDERED.split(",")[0]).replace(re.escape("{word}"), r"[\w -]+?"))
+# Questions that are small talk, not a request ("hey, how's it going?").
 SMALLTALK_QUESTION = re.compile(r"\b(?:how(?:['’]?s| is) it going|how are (?:you|things)(?: doing)?|"
                                 r"how(?:['’]?s| is| was) your (?:day|week|weekend)|what['’]?s up)\b\s*\?", re.I)
 # Words that greet, ask for suggestions or leave the choice to Kith, and describe nothing wanted
