@@ -1126,8 +1126,9 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
     for name in ("min_price", "max_price", "min_year", "max_year", "length"):
         if getattr(u, name) is not None:
             setattr(c, name, getattr(u, name))
-    if u.max_price is not None or c.max_price is None:
-        c.budget_together = u.budget_together and c.max_price is not None
+    if u.max_price is not None:  # a budget said anew says whether it is for all of it
+        c.budget_together = u.budget_together
+    c.budget_together = c.budget_together and c.max_price is not None
     for low, high in (("min_price", "max_price"), ("min_year", "max_year")):
         # A new bound at or beyond the other one held ("after 2000 then" after "nothing newer
         # than 2000") is a new wish: the bound held goes, rather than leave a range of one year

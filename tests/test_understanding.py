@@ -330,7 +330,7 @@ def test_a_question_asking_for_nothing_right_after_a_help_answer_follows_the_pro
                             ("thanks, bye!", "smalltalk")):
         assert after_help(message).intents == [intent], message
     # Nor is a question after any other reply.
-    assert read(Said("how long will that take?", "Try Alien (1979).", ("alien",))).intents != ["help"]
+    assert "help" not in read(Said("how long will that take?", "Try Alien (1979).", ("alien",))).intents
 
 
 def test_reading_said_in_a_question_about_a_book_asks_for_no_books_and_others_reading_is_not_theirs() -> None:
