@@ -53,10 +53,26 @@ def default_gguf() -> Path:
 def resolve_model(model: str, cache_dir: Path) -> Path:
     """A local Hugging Face model folder for `model`, converting the default GGUF on first use."""
     if model == DEFAULT_MODEL:
-        gguf = default_gguf()
-        version = importlib.metadata.version(DEFAULT_PACKAGE)
-        target = cache_dir / "models" / f"{gguf.stem}-{DEFAULT_PACKAGE}-{version}"
-        return ensure_converted(gguf, target, convert_gguf)
+        return ensure_converted(default_gguf(), _converted_folder(cache_dir, ""), convert_gguf)
+    return _model_folder(model)
+
+
+def resolve_tokenizer(model: str, cache_dir: Path) -> Path:
+    """A folder with `model`'s tokenizer and chat template, for a runtime that only renders
+    prompts (the endpoint's): of the default GGUF only its tokenizer is converted, in seconds,
+    where its weights would take half a minute and 500 MB that nothing here would read."""
+    if model == DEFAULT_MODEL:
+        return ensure_converted(default_gguf(), _converted_folder(cache_dir, "-tokenizer"), convert_gguf_tokenizer)
+    return _model_folder(model)
+
+
+def _converted_folder(cache_dir: Path, suffix: str) -> Path:
+    gguf = default_gguf()
+    version = importlib.metadata.version(DEFAULT_PACKAGE)
+    return cache_dir / "models" / f"{gguf.stem}-{DEFAULT_PACKAGE}-{version}{suffix}"
+
+
+def _model_folder(model: str) -> Path:
     folder = Path(model).expanduser()
     if not folder.is_dir():
         raise ModelNotFound(
@@ -97,11 +113,17 @@ def ensure_converted(source: Path, target: Path, convert: Callable[[Path, Path],
     return target
 
 
+def convert_gguf_tokenizer(gguf: Path, out_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out_dir)
+
+
 def convert_gguf(gguf: Path, out_dir: Path) -> None:
     """De-quantize a GGUF into a full-precision safetensors folder with its tokenizer."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    convert_gguf_tokenizer(gguf, out_dir)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # transformers marks GGUF-loaded models as quantized and refuses to save them; the weights
     # are already de-quantized, so clearing the marker is truthful.
@@ -110,4 +132,3 @@ def convert_gguf(gguf: Path, out_dir: Path) -> None:
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)

@@ -15,7 +15,7 @@ import pytest
 
 from bot import Kith
 from bot.config import LLMConfig
-from bot.models import default_gguf
+from bot.models import MARKER, default_gguf
 from bot.runtimes.base import EndpointError
 from bot.runtimes.factory import choose_runtime, open_runtime
 from bot.runtimes.llamacpp import OPENMP_SPINS
@@ -91,6 +91,17 @@ def test_kith_answers_through_the_endpoint(endpoint: str, demo_template: Path, m
         assert "OpenAI-compatible" in kith.llm().description
     finally:
         kith.close()
+
+
+def test_endpoint_converts_the_default_models_tokenizer_only(tmp_path: Path) -> None:
+    """It renders prompts and nothing more: the GGUF's weights are never de-quantized here."""
+    remote = open_runtime(LLMConfig(endpoint=f"http://127.0.0.1:{free_port()}/v1"), tmp_path)
+    (converted,) = (tmp_path / "models").iterdir()
+    assert converted.name.endswith("-tokenizer") and (converted / MARKER).is_file()
+    assert (converted / "tokenizer.json").is_file() and not list(converted.glob("*.safetensors"))
+    assert remote.tokenizer.apply_chat_template(ASK, add_generation_prompt=True, tokenize=False).endswith(
+        "Something for a rainy evening?<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 def test_unreachable_endpoint_is_a_clear_error(model_cache: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.config import LLMConfig
-from bot.models import DEFAULT_MODEL, ModelNotFound, default_gguf, resolve_model
+from bot.models import DEFAULT_MODEL, ModelNotFound, default_gguf, resolve_model, resolve_tokenizer
 from bot.runtimes.base import LLMRuntime, SerialRuntime
 
 
@@ -19,7 +19,7 @@ def open_runtime(settings: LLMConfig, cache_dir: Path) -> LLMRuntime:
     if runtime == "openai":
         from bot.runtimes.remote import OpenAICompatibleRuntime
 
-        return OpenAICompatibleRuntime(settings, resolve_model(settings.model, cache_dir))
+        return OpenAICompatibleRuntime(settings, resolve_tokenizer(settings.model, cache_dir))
     if runtime == "llama_cpp":
         from bot.runtimes.adapters import adapter_gguf
         from bot.runtimes.llamacpp import LlamaCppRuntime
