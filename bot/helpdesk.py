@@ -48,6 +48,10 @@ def asks_remedy(message: str) -> bool:
     return bool(prompts.patterns("support", "intent", "remedy").search(message))
 
 
+def tells_more(message: str) -> bool:
+    return bool(prompts.patterns("support", "intent", "more_of_the_matter").search(message))
+
+
 def asks_to_choose(message: str) -> bool:
     return bool(prompts.patterns("support", "intent", "choose").search(message))
 

@@ -319,7 +319,8 @@ MIN_PRICE = re.compile(
 # A sum said with its currency's word ("40 pounds", "twenty quid"): a budget, unless said as a
 # minimum (MIN_PRICE's words before it, or "or more" after).
 AMOUNT = re.compile(r"(?<!\bover )(?<!\babove )(?<!\bleast )(?<!more than )\b(\d+(?:\.\d+)?)\s*(?:dollars?|bucks|pounds?|quid|euros?)\b"
-                    r"(?!\s+(?:or more|and up|or over)\b)", re.I)
+                    # "20 dollars less" (on another site) is a difference, no budget.
+                    r"(?!\s+(?:or more|and up|or over|less|more|cheaper|lower|higher|off)\b)", re.I)
 # A maximum said as what they won't spend ("won't spend more than 50", "can't cost more than 60").
 NOT_MORE_THAN = re.compile(r"\b(?:won['’]?t|will not|can['’]?t|cannot|not|don['’]?t want to) (?:spend|pay|cost|be) (?:more|over) "
                            rf"(?:than )?[$£€]?\s*(\d+(?:\.\d+)?){NOT_A_SUM}", re.I)
@@ -421,15 +422,19 @@ LONGER = re.compile(r"\b(?:longer|too short)\b(?! (?:flight|trip|road trip|journ
 BIGGER = re.compile(r"\b(?:bigger|larger|roomier|more spacious|more room|too small|not big enough)\b", re.I)
 SMALLER = re.compile(r"\b(?:smaller|more compact|less bulky|too big|too bulky)\b", re.I)
 # A price said against the suggestions' ("something cheaper", "too pricey", "a nicer, pricier one").
-CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear|much)|"
+# "Too much" of money, not of a thing ("not too much rock").
+CHEAPER = re.compile(r"\b(?:cheaper|less expensive|more affordable|too (?:pricey|expensive|dear)|"
+                     r"too much(?: money)?(?!\s+(?!for\b)\w)|"
                      r"over my budget|out of my (?:price range|budget)|can['’]?t afford)\b", re.I)
 PRICIER = re.compile(r"\b(?:pricier|more expensive|higher[- ]end|fancier|more premium)\b", re.I)
 SAID_AGAINST = (CHEAPER, PRICIER, LIGHTER, BIGGER, SMALLER, SHORTER, LONGER)
-# "Something like it", "he's already read that": about the one the last reply named first, not
-# each of its picks.
+# "Something like it", "he's already read that", "not that one": about the one the last reply
+# named first, not each of its picks.
 THAT_ONE = re.compile(r"\b(?:(?:something|anything|more|others?|ones?)\s+(?:like|similar to)\s+(?:it|that|this)|"
-                      r"already (?:read|seen|watched|got|have|has|owns?) (?:it|that|this)|"
-                      r"(?:read|seen|watched|got|have|has) (?:it|that|this)(?: one)? already)\b", re.I)
+                      r"already (?:read|seen|watched|finished|heard|got|have|has|owns?) (?:it|that|this)|"
+                      r"(?:read|seen|watched|finished|heard|got|have|has|owns?) (?:it|that|this)(?: one)? already|"
+                      r"(?:has|have|['’]s|['’]ve) (?:read|seen|watched|finished|heard) (?:it|that|this)|"
+                      r"not (?:that|this) one)\b", re.I)
 # Hiking for more than a day ("hiking in the Alps for a week", "a 3-day hike") is backpacking,
 # unless said to be day hikes.
 MULTI_DAY = re.compile(r"\b(?:for (?:a|one|two|three|four|five|a couple of|a few|several|\d+) (?:weeks?|days|nights)|"
@@ -483,6 +488,9 @@ NOT_WANTED = (r"(?:no|without|hates?|dislikes?|(?:don['’]?t|doesn['’]?t|do n
 IN_ENGLISH = re.compile(
     rf"\b{NOT_WANTED}\s+(?:any\s+|the\s+)?subtitle[sd]?\b"
     r"|\b(?:nothing|no|not) (?:foreign|in a foreign language)\b|\b(?:in|an?) english(?:[- ]language)?\b(?! subtitles)", re.I)
+# A thing not wanted, the whole message ("no horror please", "no more subtitles"); what it names
+# is read as a tag or a wish elsewhere.
+NO_THING = re.compile(r"^\W*(?:no|nope|nah)\s+(?:more\s+)?(?!(?:too|so|very|that|this|it)\b)([\w'’-]+(?:\s+[\w'’-]+)?)(?:\s+(?:please|thanks))?\W*$", re.I)
 # Music without singing: instrumental, wordless, or singing not wanted ("something without any
 # singing", "no vocals please", "she hates lyrics").
 INSTRUMENTAL = re.compile(rf"\b(?:instrumentals?|wordless)\b"
@@ -804,7 +812,8 @@ def _forget(values: list[str], old: str) -> list[str]:
 # past tense of an experience ("read it on holiday", "gave up halfway", "hated it").
 SEEN = re.compile(
     r"\b(?:i'?ve seen|i have seen|i saw|(?:seen|saw|watched|played|bought) (?:it|that|this|them|one)|i'?ve watched|"
-    r"(?<!will )(?<!'ll )(?<!to )read (?:it|that|this)\b(?! (?:yet|next))|already (?:seen|watched|read|have|got|own)|"
+    r"(?<!will )(?<!'ll )(?<!to )read (?:it|that|this)\b(?! (?:yet|next))|"
+    r"already (?:seen|watched|read|finished|have|has|got|owns?)|finished (?:it|that|this)|"
     r"i'?ve (?:got|had) (?:it|that|this|one)|had (?:it|that|this)(?: \w+)? for|gave up|got halfway|walked out|"
     r"(?:loved|hated|enjoyed|liked|adored|disliked) (?:it|that|this)|(?:it|that|this) was)\b", re.I)
 NOT_SEEN = re.compile(
@@ -884,6 +893,15 @@ def read_rules(
     # after six books, "and a stove?" after sleeping bags), as is a message without a feeling
     # ("now some music for the drive" after a tent). "Start over" says nothing of them.
     answer: Feeling = "dislike" if u.rejects_suggestions else sentiment.answer
+    if u.rejects_suggestions and that_one:
+        # "Not that one" turns down the one the last reply named first, not all of its picks.
+        u.rejects_suggestions = False
+    thing = NO_THING.match(text)
+    if thing and (vocabulary.find_tags(thing.group(1)) or IN_ENGLISH.search(text)):
+        # "No horror please", "no subtitles": a thing not wanted, said as the whole message, turns
+        # down the picks of it (its exclusion removes them), not the rest ("no horror" after The
+        # Matrix, Jaws and Jurassic Park is no word against The Matrix).
+        u.rejects_suggestions, answer = False, "neutral"
     # A feeling about a kind of thing, right after its verb ("I don't really like romance"), or
     # about an age rating ("R is fine actually"), is not one about the suggestions, unless the
     # message points at them ("loved it, I like sci-fi").
@@ -1108,7 +1126,10 @@ def apply_understanding(profile: Profile, u: Understanding, suggested: Sequence[
         if young and young == asked and not u.categories and asks_before:
             c.required_tags = list(dict.fromkeys([*c.required_tags, *young]))
         elif u.refines and not u.categories:
-            c.required_tags = list(dict.fromkeys([*asks_before, *asked, *_young_kept(c.required_tags, p, u)]))
+            # The occasion asked for stays asked for ("music for a road trip" / "something more
+            # upbeat": upbeat road-trip music).
+            held = [t for t in c.required_tags if t not in YOUNG_TAGS]
+            c.required_tags = list(dict.fromkeys([*held, *asked, *_young_kept(c.required_tags, p, u)]))
             c.either_tags, c.tag_categories = False, {}
         elif asked or u.categories or not any(t not in OCCASION_TAGS for t in c.required_tags):
             c.required_tags = list(dict.fromkeys([*(asked or u.tags), *_young_kept(c.required_tags, p, u)]))

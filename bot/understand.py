@@ -29,7 +29,7 @@ from bot.answers import FACTS, asked_compared, asked_facts, asked_whether, asked
 from bot.faithfulness import FUNCTION_WORDS
 from bot.guard import refusal
 from bot.handoff import asks_for_human
-from bot.helpdesk import asks_to_choose, choice_part, mentions_problem
+from bot.helpdesk import asks_remedy, asks_to_choose, choice_part, mentions_problem, tells_more
 from bot.profile import (ALREADY_HAD, GEAR_KIND, GEAR_KINDS, OTHER_GEAR_WORD, OWNED, PLURAL, Vocabulary, for_a_child, read_rules,
                          suited_tags)
 from bot.runtimes.base import LLMRuntime, LLMUnavailable, Message
@@ -320,10 +320,12 @@ def rule_intents(said: Said, u: Understanding, named: Collection[str], wish_met:
         return ["subvert"]
     intents: list[Intent] = []
     closing = bool(PLEASANTRY_ONLY.match(message))
-    # A question right after a help answer that asks for nothing of its own ("how long will that
-    # take?", "where do I find that?") follows the problem up, as a problem of its own does.
-    follows_up = (said.after_help and not closing and "?" in SMALLTALK_QUESTION.sub("", message) and not u.questions
-                  and not u.has_wishes(about_an_item=True) and not asks_to_choose(message))
+    # A question, a remedy or more about the matter right after a help answer, asking for nothing
+    # of its own ("how long will that take?", "I want my money back", "it was 20 dollars less"),
+    # follows the problem up, as a problem of its own does.
+    follows_up = (said.after_help and not closing and not u.questions and not u.has_wishes(about_an_item=True)
+                  and ("?" in SMALLTALK_QUESTION.sub("", message) or asks_remedy(message) or tells_more(message))
+                  and not asks_to_choose(message))
     problem = mentions_problem(message) or follows_up
     if problem:
         intents.append("help")
@@ -442,8 +444,10 @@ class RuleReader:
         last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
         if said.ranked:
             # Of Kith's own reply, the picks and what an answer was about, not the titles its
-            # reasons name ("Try X, because you liked Y": "how big is it?" asks about X).
-            last_named = [item_id for item_id in last_named if item_id in said.suggested or item_id in said.answered]
+            # reasons name ("Try X, because you liked Y": "how big is it?" asks about X). Its
+            # titles are quoted whole, so they are found as written: "Try 1989 —" names the
+            # album, which the finder, reading people's words, takes for a year.
+            last_named = self._quoted(said.assistant, [*said.suggested, *said.answered])
             if ORDERED_SAID.search(said.assistant):
                 # The first of a request in order is its answer ("Try X, the cheapest of what
                 # fits"): "is it waterproof?" asks about X, not the picks after it.
@@ -720,10 +724,20 @@ class RuleReader:
                   [next((i for i in shown if self.items[i].category == category), None) for category in u.categories])
         return list(dict.fromkeys(item_id for item_id in firsts if item_id))
 
+    def _quoted(self, text: str, item_ids: Sequence[str]) -> list[str]:
+        """Of `item_ids`, those whose title `text` quotes, in the order it first does."""
+        at = {}
+        for item_id in dict.fromkeys(item_ids):
+            if item_id in self.items and (quoted := re.search(
+                    rf"(?<![\w$.]){re.escape(self.items[item_id].title)}(?!\w|\.\d)", text)):
+                at[item_id] = quoted.start()
+        return sorted(at, key=at.__getitem__)
+
     def _shown_of_kind(self, u: Understanding, said: Said, last_named: Sequence[str]) -> list[str]:
         """The items shown that a question names by their kind or category ("is the tent
         waterproof?", "how long is the film?"): the first of them the last reply named, or all
-        where the word is plural ("are the tents waterproof?")."""
+        where the word is plural ("are the tents waterproof?") or the question is of several
+        ("do you have any of these on vinyl?")."""
         if not (u.kinds or u.categories):
             return []
         words = [word for kind in u.kinds for word in GEAR_KINDS.get(kind, (kind,))]
@@ -731,7 +745,8 @@ class RuleReader:
                  and (not u.categories or self.items[item_id].category in u.categories)
                  and of_kind(self.items[item_id], words)]
         said_words = [*u.kinds, *(match.group().lower() for _, match in self.vocabulary.categories.find(said.message))]
-        return shown if any(word.endswith("s") for word in said_words) else shown[:1]
+        several = any(word.endswith("s") for word in said_words) or PLURAL.search(said.message)
+        return shown if several else shown[:1]
 
 
 class LLMReader:
@@ -892,17 +907,26 @@ class Reader:
         sentiment = analyze(said.message, mentions, said.assistant)
         ruled = self.rules.read(said, sentiment, mentions)
         ruled.reader = {group: "rules" for group in FIELDS}
-        if not self.llm_fields or self.llm is None:
-            return ruled, sentiment
-        try:
-            read = self.llm.read(said)
-        except LLMUnavailable:
-            read = None
-        if read is None:
-            return ruled, sentiment
-        merged = ruled.model_copy(deep=True)
-        for group in self.llm_fields:
-            for name in FIELDS[group]:
-                setattr(merged, name, getattr(read, name))
-            merged.reader[group] = "llm"
-        return merged, sentiment
+        read = None
+        if self.llm_fields and self.llm is not None:
+            try:
+                read = self.llm.read(said)
+            except LLMUnavailable:
+                pass
+        merged = ruled
+        if read is not None:
+            merged = ruled.model_copy(deep=True)
+            for group in self.llm_fields:
+                for name in FIELDS[group]:
+                    setattr(merged, name, getattr(read, name))
+                merged.reader[group] = "llm"
+        return merged, _turning_down(sentiment, merged.rejects_suggestions)
+
+
+def _turning_down(sentiment: Sentiment, rejects: bool) -> Sentiment:
+    """The sentiment, turning the picks down where the understanding says the message does: the
+    reply's tone and whether the turn failed to help follow it ("no horror please" turns down
+    no picks, though its words open as a refusal's do)."""
+    if rejects == (sentiment.mood == "rejecting"):
+        return sentiment
+    return replace(sentiment, mood="rejecting" if rejects else "neutral")

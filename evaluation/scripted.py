@@ -37,6 +37,7 @@ File format (one dialogue per `.yaml` / `.yml` file)::
             length: short                 #   length: short, long or {unit: min|pages, at_most: N, at_least: N};
                                           #   capacity: {unit: litres, at_most: N, at_least: N};
                                           #   max_rating: G, PG, PG-13, R or NC-17;
+                                          #   english_only: true where only English-language items may come;
                                           #   excluded_tags; lists compare as sets; null = unset)
           profile_context:                # these fields of profile.context equal these values
             audience: kids                #   (occasion, audience, mood; null = unset)
@@ -189,6 +190,7 @@ class ProfileConstraintsExpect(BaseModel):
     length: SaidLength | None = None  # short, long or {unit: min, at_most: 120}
     capacity: MeasureLimit | None = None  # {unit: litres, at_least: 48, at_most: 72}
     max_rating: FilmRating | None = None
+    english_only: bool | None = None
     excluded_tags: list[str] | None = None
 
 

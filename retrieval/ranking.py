@@ -1242,11 +1242,16 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
     penalty cannot keep a shown item that fits below fresh ones that fit less. Where the message
     asks among what was shown (`request.those_first`: "any of those under 10?"), it comes before
     the fresh items that miss as much. An item that does not suit whom the request is for
-    (`request.suits`, `for_a_child`) misses more than all of the asks.
+    (`request.suits`, `for_a_child`) misses more than all of the asks; for a child, a story
+    (STORIES) that does not suit does not come at all while anything suits.
     Tier 0 may be empty."""
     within = [item for item in candidates if _satisfies(item, request)]
     if not asks and not any(_unsuited(item, request) for item in within) and not request.those_first:
         return [within]
+    if request.for_a_child and any(not _unsuited(item, request) for item in within):
+        # For a child, fewer picks rather than grown-ups' stories: The Remains of the Day had
+        # filled the six picks for a 9-year-old after the children's books that fit ran out.
+        within = [item for item in within if item.category not in STORIES or not _unsuited(item, request)]
     misses = {item.id: _misses(item, asks) for item in within}
     unsuited = len(asks) + 1
     missed = {item.id: misses[item.id] + unsuited * _unsuited(item, request) for item in within}
@@ -1270,6 +1275,11 @@ def _fitting(candidates: Sequence[Item], request: RankRequest, k: int, asks: Seq
         if sum(map(len, tiers)) >= k:
             break
     return [*tiers, shown] if request.fresh_first and not request.those_first else tiers
+
+
+# The categories whose items tell stories: one for grown-ups is no pick for a child at all, where
+# grown-ups' gear or music may still do (the family's tent, road-trip albums for the car).
+STORIES = frozenset({"books", "films"})
 
 
 def _unsuited(item: Item, request: RankRequest) -> bool:

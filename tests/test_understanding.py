@@ -170,6 +170,35 @@ def test_cheaper_and_pricier_are_said_against_the_top_suggestion_with_a_price() 
     # After an answer about one item, cheaper than that one; so against the item the message names.
     assert reader.read(Said("something cheaper?", "Arrival (2016) is $6.00.", picks))[0].max_price == 5.99
     assert reader.read(Said("the second looks good, anything cheaper?", "two picks", picks))[0].max_price == 5.99
+    # "Too much" of money, not of a thing: "not too much rock" sets no budget.
+    assert reader.read(Said("that's too much for me", "two picks", picks))[0].max_price == 11.99
+    assert reader.read(Said("it costs too much money", "two picks", picks))[0].max_price == 11.99
+    assert reader.read(Said("something more upbeat, not too much rock", "two picks", picks))[0].max_price is None
+
+
+def test_a_thing_not_wanted_turns_down_only_the_picks_of_it() -> None:
+    """"No horror please" after three thrillers is a wish, no answer to the picks: nothing is
+    disliked and the tone is no apology; "nah, too scary" and "no thanks" still turn them down."""
+    picks = ("film-004", "film-020", "film-069")
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY), None, [])
+    for message in ("no horror please", "no subtitles please", "no more sci-fi"):
+        understanding, sentiment = reader.read(Said(message, "three picks", picks, ranked=True))
+        assert not understanding.rejects_suggestions and understanding.opinions == [], message
+        assert sentiment.mood != "rejecting", message
+    assert reader.read(Said("no horror please", "three picks", picks))[0].avoid == ["horror"]
+    for message in ("nah too scary", "no thanks", "no, something lighter"):
+        understanding, sentiment = reader.read(Said(message, "three picks", picks, ranked=True))
+        assert understanding.rejects_suggestions and sentiment.mood == "rejecting", message
+        assert {o.feeling for o in understanding.opinions} == {"dislike"}, message
+    # "Not that one" turns down the one the reply named first, not all the picks.
+    films = {item_id: Item(id=item_id, title=title, category="films") for item_id, title in
+             (("alien", "Alien (1979)"), ("arrival", "Arrival (2016)"), ("paddington", "Paddington 2 (2017)"))}
+    reader = Reader(RuleReader(VOCABULARY, FINDER, lambda: TODAY, items=films), None, [])
+    named = "Try Arrival (2016). Or try Alien (1979)."
+    for message in ("not that one, too scary", "not that one either"):
+        understanding, sentiment = reader.read(Said(message, named, tuple(films), ranked=True))
+        assert not understanding.rejects_suggestions and sentiment.mood != "rejecting", message
+        assert [(o.item_id, o.feeling) for o in understanding.opinions] == [("arrival", "dislike")], message
 
 
 def reader_after_one_pick(items: dict[str, Item]) -> Callable[[str, str], Understanding]:
@@ -315,22 +344,30 @@ def test_it_after_a_request_in_order_is_its_answer_not_every_pick() -> None:
     assert [question.item_id for question in both.questions] == ["alien", "arrival"]
 
 
-def test_a_question_asking_for_nothing_right_after_a_help_answer_follows_the_problem_up() -> None:
-    # "How long will that take?" after the help centre's answer had asked for long books or films.
+def test_a_question_or_a_remedy_asking_for_nothing_right_after_a_help_answer_follows_the_problem_up() -> None:
+    # "How long will that take?" after the help centre's answer had asked for long books or films;
+    # "I want my money back" whether they wanted a book, a film, music or gear.
     help_answer = "Here's what our help centre says about that (Damaged or faulty items): ..."
 
     def after_help(message: str) -> Understanding:
         return read(Said(message, help_answer, after_help=True))
 
-    for message in ("how long will that take?", "and where do I find that?", "thanks! do I need the receipt?"):
+    for message in ("how long will that take?", "and where do I find that?", "thanks! do I need the receipt?",
+                    "I want my money back", "please just repair them", "it was 20 dollars less", "I bought it last week"):
         followed = after_help(message)
         assert "help" in followed.intents and "recommend" not in followed.intents and followed.length is None, message
-    # A wish of its own, a choice asked for, or a goodbye is none.
+    assert after_help("it was 20 dollars less").max_price is None  # a difference, no budget
+    # A wish of its own, a choice asked for, a goodbye or an acknowledgement is none.
     for message, intent in (("any good sci-fi books?", "recommend"), ("what would you recommend?", "recommend"),
                             ("thanks, bye!", "smalltalk")):
         assert after_help(message).intents == [intent], message
     # Nor is a question after any other reply.
     assert "help" not in read(Said("how long will that take?", "Try Alien (1979).", ("alien",))).intents
+    assert "help" not in after_help("good to know").intents
+    # Wanting one's money back, or a price matched, is a problem wherever it is said.
+    for message in ("I want my money back for the tent I bought", "I found it cheaper on another site, can you match it?",
+                    "the first one is 30 dollars less on amazon"):
+        assert "help" in read(Said(message, "Try Alien (1979).", ("alien",))).intents, message
 
 
 def test_reading_said_in_a_question_about_a_book_asks_for_no_books_and_others_reading_is_not_theirs() -> None:
