@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-Facet = Literal["weather", "season", "time_of_day", "activity"]
+Facet = Literal["weather", "season", "time_of_day", "activity", "mood"]
 Season = Literal["winter", "spring", "summer", "autumn"]
 TimeOfDay = Literal["morning", "afternoon", "evening", "night"]
 
@@ -87,6 +87,10 @@ CONTEXT_RULES: tuple[ContextRule, ...] = (
     ContextRule("activity", ("workout", "gym", "run", "running", "training"), ("workout",), "a workout"),
     ContextRule("activity", ("camping", "campsite", "tent"), ("camping",), "a camping trip"),
     ContextRule("activity", ("family", "kids", "children"), ("family", "kids"), "family time"),
+    # The person's own mood, as the message says it (Understanding.mood, "I'm exhausted", "rough
+    # week"): something gentle, not the darkest of what fits, unless that is what they asked for.
+    ContextRule("mood", ("down",), ("feel-good", "uplifting", "cozy", "funny"), "a hard day",
+                avoids=("dark", "scary", "tense"), unless_asked=("dark", "scary", "tense", "horror", "thriller")),
 )
 
 
@@ -104,23 +108,25 @@ def _says(value: str | None, words: Sequence[str]) -> bool:
 
 
 def situation(context: ClientContext | None, catalog_tags: Collection[str], asked: Collection[str] = (),
-              refused: Collection[str] = ()) -> Situation:
+              refused: Collection[str] = (), mood: str | None = None) -> Situation:
     """The moment as favoured and disfavoured catalog tags. `asked`: the tags the person asked
-    for (never disfavoured); `refused`: those they excluded or dislike (never favoured)."""
-    if context is None:
+    for (never disfavoured); `refused`: those they excluded or dislike (never favoured); `mood`:
+    the person's, as their message says it ("down")."""
+    if context is None and mood is None:
         return Situation()
     values: dict[Facet, list[str | None]] = {
-        "weather": [context.weather],
-        "season": [context.season],
-        "time_of_day": [context.time_of_day],
-        "activity": [context.occasion, context.place, context.device],
+        "weather": [context.weather] if context else [],
+        "season": [context.season] if context else [],
+        "time_of_day": [context.time_of_day] if context else [],
+        "activity": [context.occasion, context.place, context.device] if context else [],
+        "mood": [mood],
     }
     favoured: dict[str, str] = {}
     avoided: list[str] = []
     for rule in CONTEXT_RULES:
         if not any(_says(value, rule.words) for value in values[rule.facet]):
             continue
-        phrase = rule.phrase.format(part=context.time_of_day)
+        phrase = rule.phrase.format(part=context.time_of_day if context else "day")
         for tag in rule.favours:
             if tag in catalog_tags and tag not in refused:
                 favoured.setdefault(tag, phrase)

@@ -37,7 +37,10 @@ for thought-provoking.
 
 9. makers: "by <Name>'s ..." says that someone of the named person made the pick, not the named
    ("a cooking book by Chef Samin Nosrat's favorite cook" of Nosrat's own book): supported only
-   where the facts say those words.
+   where the facts say those words;
+10. "by <Name>" says the named made it: the name's last word is in the pick's attributes (its
+   creator, its brand), or the facts say those very words ("inspired by Moby-Dick"). "The Martian
+   — a sci-fi book by Mark Watney" (its hero, whom the description names) fails: Andy Weir wrote it.
 
 Known limits: a sentence's first word is not checked as a proper noun (it is capitalised anyway;
 the bot's sentences start with code-written leads, "Try <title> —"); true words can still be put
@@ -61,6 +64,8 @@ FRIEND_NAME = re.compile(r"your friend (.+?) (?:rated|liked|bought|checked|tried
 FRIEND_CLAIM = re.compile(r"\byour friends? ((?:[A-Z][\w'’-]*)(?: (?:[A-Z][\w'’-]*))*)")
 # "By <Name>'s": the pick made by someone of the named (rule 9).
 BY_SOMEONE_OF = re.compile(r"\bby\s+(?:[A-Z][\w.-]*\s+)*[A-Z][\w.-]*['’]s\b")
+# "By <Name>": the named made the pick (rule 10).
+BY_NAME = re.compile(r"\bby\s+((?:[A-Z][\w.’'-]*\s+)*[A-Z][\w’'-]*)\b(?!['’]s\b)")
 RATING = re.compile(r"(\d(?:\.\d)?)\s*(?:/\s*5|out of 5|stars?)")
 SENTENCE_BREAK = re.compile(r"(?<=[.!?][\"'’”)\]])\s+|(?<=[.!?])\s+|\n+")
 LIST_NUMBER = re.compile(r"^\s*\d+\.\s+")
@@ -296,6 +301,9 @@ class FaithfulnessCheck:
                 unsupported.append(f"{rating}/5")
         known = " ".join(p.text() for p in subjects)
         unsupported += [said for said in BY_SOMEONE_OF.findall(untitled) if said.lower() not in known.lower()]
+        makers = " ".join(str(value) for p in subjects for value in p.attributes.values()).lower()
+        unsupported += [name for name in BY_NAME.findall(untitled)
+                        if name.split()[-1].lower() not in makers and f"by {name}".lower() not in known.lower()]
         # The person's own items support their names only (covered above), nothing else: their
         # "(2016)" is no support for "since 2016".
         sentence = PHRASES.sub(lambda m: m.group(0).replace(" ", "-"), sentence)  # same length: spans hold

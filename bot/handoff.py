@@ -4,12 +4,13 @@ Patterns, thresholds and wording live in prompts/support.toml."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import prompts
-from bot.sentiment import Sentiment
+from bot.sentiment import Sentiment, polarity
 from bot.sessions import StoredMessage
 from bot.understanding import Understanding
 
@@ -46,7 +47,11 @@ def is_negative(message: str, sentiment: Sentiment, understanding: Understanding
     threshold = float(prompts.table("support")["handoff"]["negative_polarity"])
     asks = understanding is not None and bool(understanding.tags or understanding.categories)
     taste = "dislike" in sentiment.items.values() or sentiment.mood == "rejecting" or asks
-    return complains(message) or (sentiment.polarity <= threshold and not taste and sentiment.mood != "down")
+    said = sentiment.polarity
+    if understanding is not None and understanding.unknown:
+        # A name the catalog lacks is a name, not the person's word: "Breaking Bad" is no complaint.
+        said = polarity(re.sub("|".join(re.escape(u.name) for u in understanding.unknown), "it", message))
+    return complains(message) or (said <= threshold and not taste and sentiment.mood != "down")
 
 
 def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence[StoredMessage],

@@ -344,9 +344,12 @@ class Kith:
         asked = {tag for group in required for tag in group}
         at_odds = [tag for tag in dict.fromkeys(odd for said in asked for odd in AT_ODDS.get(said, ()))
                    if tag not in asked and tag not in profile.disliked_tags]
+        # A low mood said ("I'm exhausted, something to watch") describes what is wanted where
+        # nothing else does: gentle picks; "rough week, I need a horror film" is horror.
         moment = situation(context, self.ranker.stats.tags,
                            asked={*profile.liked_tags, *asked},
-                           refused={*c.excluded_tags, *profile.disliked_tags})
+                           refused={*c.excluded_tags, *profile.disliked_tags},
+                           mood=understanding.mood if understanding and not asked else None)
         # Their feedback on cards (bot/feedback.py): "not for me" and "already have it" are gone
         # for good; "more like this" pulls alike items up while the profile does not dislike it.
         feedback = self.sessions.feedback(user_id) if user_id else {}
@@ -682,7 +685,8 @@ class Kith:
 def _unknown_text(unknown: Sequence[Unknown]) -> str:
     """What the catalog lacks of the names asked for, as the sentences that open the picks ("" for none)."""
     replies = prompts.table("support")["replies"]
-    said = [replies[f"unknown_{of}"].format(names=listed(names, last="or")) for of in ("title", "maker", "category")
+    said = [replies[f"unknown_{of}"].format(names=listed(names, last="or"))
+            for of in ("title", "maker", "category", "likeness")
             if (names := [u.name for u in unknown if u.of == of])]
     return "".join(sentence + " " for sentence in said)
 

@@ -60,8 +60,9 @@ HARD_TIMES = re.compile(r"\b(?:(?:going through|just had|after|getting over) (?:
                         r"|(?:we|i|she|he|they) (?:just )?broke up|broke up with me|got dumped|grieving)\b", re.I)
 # Words about the person's own state (not about a film they disliked): "I feel low", "rough week".
 DOWN_WORDS = re.compile(
-    # "sad" of the thing wished for is no mood: "nothing too sad", "not sad", "anything sad"
-    r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|(?<!nothing )(?<!anything )(?<!too )(?<!not )sad|"
+    # "sad" said of the person ("I'm so sad"); of the thing wished for it is no mood: "nothing too
+    # sad", "I like sad movies", "any sad books?"
+    r"\b(feel(ing)? (down|low|blue|sad|awful|terrible|lonely)|(?:i['’]?m|i am|been|felt|so|really) sad|"
     r"lonely|depressed|stressed|exhausted|"
     r"heartbroken|miserable|upset|down in the dumps|(rough|awful|terrible|hard|bad|long) (day|week|month|year|time)|"
     r"take my mind off|"

@@ -102,11 +102,15 @@ ASKING_FOR = re.compile(
 # "something by Ed Sheeran") or a title as the whole of what a shop is asked for ("do you have
 # Frozen?"; not "do you have Kindle versions?"). Where the catalog has no such title or maker,
 # the reply says so (`RuleReader._unknown`).
-NAME = r"(?:[Tt]he\s+)?([A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|&|de|van|von|la)\s+)*[A-Z][\w'’.&-]*)*)"
+NAME = r"((?:[Tt]he\s+)?)([A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|and|&|de|van|von|la)\s+)*[A-Z][\w'’.&-]*)*)"
 ASKED_BY = re.compile(r"(?i:\b(?:anything|something|stuff|more|music|songs?|albums?|records?|books?|novels?|films?|"
                       rf"movies?)\s+(?:else\s+)?by)\s+{NAME}")
 ASKED_NAME = re.compile(r"(?i:\bdo (?:you|u) (?:have|sell|stock|carry)|\bhave (?:you|u) got)(?i:\s+any)?\s+"
                         rf"{NAME}(?=\s*(?:[?.!,;]|$)|\s+(?i:please|pls|in stock|at all)\b)")
+# A name whose likes are asked for ("something like Breaking Bad", "anything similar to The Wire?").
+ASKED_LIKE = re.compile(r"(?i:\b(?:something|anything|stuff|more|others?|ones?|films?|movies?|books?|shows?)\s+"
+                        r"(?:(?:a bit|a little|kind of|sort of)\s+)?(?:like|similar to))\s+"
+                        rf"{NAME}(?=\s*(?:[?.!,;]|$)|\s+(?i:please|pls|but|for|or)\b)")
 # Kinds of thing people ask a media and outdoor shop for that a catalog may have no category of
 # ("any good podcasts?"): the reply says it has none (`RuleReader._unknown`).
 OTHER_KINDS = re.compile(r"\b(?:podcasts?|video ?games?|computer games?|board ?games?|tv (?:shows?|series)|"
@@ -556,15 +560,16 @@ class RuleReader:
         maker, none its descriptions credit ("Pixar's love story"); and kinds of thing it has no
         category of (OTHER_KINDS) or no title of (OTHER_GEAR). `message` has its titles blanked."""
         unknown: list[Unknown] = []
-        for pattern, of in ((ASKED_BY, "maker"), (ASKED_NAME, "title")):
+        for pattern, of in ((ASKED_BY, "maker"), (ASKED_NAME, "title"), (ASKED_LIKE, "likeness")):
             for match in pattern.finditer(message):
-                name = match.group(1)
+                # "The Wire" as said; its first word after the article tells a name from a word.
+                article, name = match.group(1), match.group(2)
                 first = name.split()[0].lower()
                 if (first in EVERYDAY_WORDS or first in NOT_NAMES or self.makers.find(name)
                         or self.vocabulary.categories.find(name) or self.vocabulary.find_tags(name)
                         or GEAR_KIND.search(name) or of == "maker" and self._credited(name)):
                     continue
-                unknown.append(Unknown(name=name, of=of))
+                unknown.append(Unknown(name=article + name, of=of))
         # Kinds of thing a shop might sell that this catalog has no category of, asked for in a
         # clause naming none it has ("any good podcasts?"; not "my son loves video games").
         for clause in CLAUSE.split(message):

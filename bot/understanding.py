@@ -98,13 +98,14 @@ class ItemQuestion(BaseModel):
 
 class Unknown(BaseModel):
     """What a message asks for that the catalog lacks, as said: a title ("do you have Frozen?"),
-    a maker whose things are asked for ("anything by Queen?"), or a kind of thing it has none of
-    ("any good podcasts?", "and some gloves?": `category`)."""
+    a maker whose things are asked for ("anything by Queen?"), a kind of thing it has none of
+    ("any good podcasts?", "and some gloves?": `category`), or a name whose likes are asked for
+    ("something like Breaking Bad": `likeness`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(max_length=120)
-    of: Literal["title", "maker", "category"] = "title"
+    of: Literal["title", "maker", "category", "likeness"] = "title"
 
 
 class Understanding(BaseModel):

@@ -54,6 +54,15 @@ def test_what_the_person_asked_for_beats_the_moment() -> None:
     assert "cozy" not in situation(rainy, DEMO_TAGS, refused={"cozy"}).favoured  # refused: never lifted
 
 
+def test_a_low_mood_said_favours_something_gentle_unless_dark_things_were_asked_for() -> None:
+    tags = DEMO_TAGS | {"feel-good", "funny", "dark", "scary"}
+    low = situation(None, tags, mood="down")
+    assert low.favoured == {"feel-good": "a hard day", "cozy": "a hard day", "funny": "a hard day"}
+    assert low.avoided == ("dark", "scary")
+    assert situation(None, tags, mood="down", asked={"horror"}).avoided == ()  # "rough week, I need a horror film"
+    assert situation(None, tags, mood="excited") == situation(None, tags)
+
+
 @pytest.mark.parametrize(("given", "named"), [
     ({"time": "2025-11-12T20:30:00"}, "time"),  # no offset
     ({"time": "yesterday"}, "time"),

@@ -50,6 +50,9 @@ def facts(catalog: dict[str, Item], *titles: str, reasons: tuple[str, ...] = (),
     # Every word is in the facts, but Samin Nosrat wrote it: "by someone of hers" is a false claim.
     ("Or, from earlier, Salt, Fat, Acid, Heat — a cooking book by Chef Samin Nosrat’s favorite cook!",
      ("Salt, Fat, Acid, Heat",), {"by Chef Samin Nosrat’s"}),
+    # Mark Watney is its hero, whom the description names; Andy Weir wrote it.
+    ("Try The Martian — a sci-fi book by Mark Watney who was stranded on Mars after his crew believed him dead.",
+     ("The Martian",), {"Mark Watney"}),
 ])
 def test_unfaithful_sentences_fail_naming_their_claims(check, catalog, sentence, titles, claims) -> None:
     verdict = check.check(sentence, facts(catalog, *titles))
@@ -64,6 +67,7 @@ def test_unfaithful_sentences_fail_naming_their_claims(check, catalog, sentence,
     ("Try The Big Sleep — Chandler's hardboiled noir, a knotty mystery in Los Angeles.", ("The Big Sleep",)),
     ("Try Dunkirk (2017) — not scary, but a great pick by Christopher Nolan for 9.99.", ("Dunkirk (2017)",)),
     ("Try Salt, Fat, Acid, Heat — a cooking book by chef Samin Nosrat.", ("Salt, Fat, Acid, Heat",)),
+    ("Try The Martian — a funny sci-fi book by Andy Weir.", ("The Martian",)),
     ("Or try Apocalypse Now (1979) — a classic war film, grim and strange.", ("Dunkirk (2017)", "Apocalypse Now (1979)")),
     ("Fair enough, something else then: try Dunkirk (2017), a war film.", ("Dunkirk (2017)",)),
     ("Or try E.T. the Extra-Terrestrial (1982) — A lonely ten-year-old named Elliott discovers a gentle alien.",

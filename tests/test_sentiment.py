@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.handoff import is_negative
 from bot.sentiment import analyze
-from bot.understanding import Understanding
+from bot.understanding import Understanding, Unknown
 from retrieval.titles import FoundTitle, TitleFinder
 
 FINDER = TitleFinder([
@@ -260,6 +260,10 @@ def test_a_bad_mood_or_turning_picks_down_is_no_frustration_with_the_service() -
     scary = "actually make it something scary instead"
     assert is_negative(scary, analyze(scary, [])) and not is_negative(scary, analyze(scary, []),
                                                                       Understanding(tags=["scary"]))
+    # A name the catalog lacks is no word of the person's: "Breaking Bad" had been "sorry to hear".
+    named = "something like Breaking Bad"
+    assert is_negative(named, analyze(named, [])) and not is_negative(
+        named, analyze(named, []), Understanding(unknown=[Unknown(name="Breaking Bad", of="likeness")]))
     assert is_negative("this is useless, a scary film then", analyze("", []), Understanding(tags=["scary"]))
 
 
@@ -279,6 +283,10 @@ def test_a_wish_for_what_it_is_not_is_no_complaint_and_no_mood() -> None:
     complaint = analyze("it was too sad", [])
     assert complaint.answer == "dislike"
     assert analyze("I'm sad today", []).mood == "down"
+    # Sad things wished for are no sadness: "I like sad movies" had been answered "Sending you
+    # something comforting."
+    for message in ("I like sad movies", "any sad books?", "a sad film please"):
+        assert analyze(message, []).mood != "down", message
 
 
 def test_choosing_one_answers_nothing_about_the_other_suggestions() -> None:

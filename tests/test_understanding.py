@@ -717,6 +717,12 @@ def test_rules_read_the_names_asked_for_that_the_catalog_lacks() -> None:
     assert unknown("Do you sell Patagonia please") == [("Patagonia", "title")]
     assert unknown("do you have anything by Queen?") == [("Queen", "maker")]
     assert unknown("something by Ed Sheeran") == [("Ed Sheeran", "maker")]
+    # A name whose likes are asked for ("something like Breaking Bad" had been answered "I'm sorry
+    # to hear that", for the "Bad"); the article is part of the name said.
+    assert unknown("something like Breaking Bad") == [("Breaking Bad", "likeness")]
+    assert unknown("anything similar to The Sopranos?") == [("The Sopranos", "likeness")]
+    assert unknown("do you have The Wire?") == [("The Wire", "title")]
+    assert unknown("something like Dune") == [] and unknown("something like that") == []
     # A kind of thing the catalog has no category of ("any good podcasts?" had got a clarifying
     # question and picks, never saying there are none).
     assert unknown("any good podcasts?") == [("podcasts", "category")]
