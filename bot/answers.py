@@ -64,7 +64,10 @@ SENTENCE_STOP = re.compile(r"[.!?]")
 COMPARING = re.compile(OPENING + r"(?:which\b|what\b|the\b(?=[^?]{0,30}\?\W*$))", re.I)
 COMPARING_WHICH = re.compile(OPENING + r"which\b", re.I)
 THAN = re.compile(r"\s+than\b", re.I)
-COMPARED: tuple[Fact, ...] = ("price", "weight", "length", "year", "capacity")
+# What a request may ask for in order ("the cheapest book"), and what the picks may be compared
+# by besides: what people here and the friends think ("which of those did they like most?").
+ORDERS: tuple[Fact, ...] = ("price", "weight", "length", "year", "capacity")
+COMPARED: tuple[Fact, ...] = (*ORDERS, "reception")
 Most = Literal["least", "most"]
 MOSTS: tuple[Most, ...] = ("least", "most")
 # What a reply calls an item of each category ("a war film", "ultralight outdoor gear").
@@ -124,9 +127,9 @@ def described(item: Item, words: Sequence[str]) -> str | None:
                  if words and all(says(sentence, word) for word in words)), None)
 
 
-def superlative(message: str) -> tuple[Fact, Most, re.Match[str]] | None:
-    """The first superlative the message says ("the lightest": weight, least), with its words."""
-    found = [(fact, most, match) for fact in COMPARED for most in MOSTS
+def superlative(message: str, facts: Sequence[Fact] = ORDERS) -> tuple[Fact, Most, re.Match[str]] | None:
+    """The first superlative of `facts` the message says ("the lightest": weight, least), with its words."""
+    found = [(fact, most, match) for fact in facts for most in MOSTS
              if (match := prompts.patterns("answers", "compare", f"{fact}_{most}").search(message))]
     return min(found, key=lambda f: f[2].start(), default=None)
 
@@ -144,7 +147,7 @@ def asked_compared(message: str) -> tuple[Fact, Most, bool] | None:
     for n, clause in enumerate(CLAUSES.split(message)):
         if not (COMPARING if n == 0 else COMPARING_WHICH).match(clause):
             continue
-        if said := superlative(clause):
+        if said := superlative(clause, COMPARED):
             return said[0], said[1], False
         if not COMPARING_WHICH.match(clause):
             continue
@@ -168,7 +171,7 @@ def answer(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
     the most of the fact, and its fact ("Of these, the lightest is X. It weighs 310 g.")."""
     table = prompts.table("answers")
     compared = [question for question in questions if question.most]
-    said = [_compared(compared, items)] if compared else []
+    said = [_compared(compared, items, reception)] if compared else []
     picking = [question for question in questions if "pick" in question.facts]
     if picking:
         said.append(_picked(picking, items))
@@ -263,15 +266,34 @@ def _received(item: Item, reception: Reception, first: bool) -> list[str]:
     return said or [table["nobody_yet"].format(title=item.title)]
 
 
+def _liking(reception: Reception) -> tuple[float, float, int]:
+    """How well liked an item is, to compare: the friends' best rating, the public ratings' mean,
+    how many liked it."""
+    friends = [friend.rating for friend in reception.friends if friend.rating is not None]
+    return max(friends, default=0.0), reception.rating or 0.0, reception.liked_by
+
+
 def _counted(count: int, one: str, several: str) -> str:
     return f"{count} {one if count == 1 else several}"
 
 
-def _compared(questions: Sequence[ItemQuestion], items: Mapping[str, Item]) -> str:
+def _compared(questions: Sequence[ItemQuestion], items: Mapping[str, Item],
+              reception: Callable[[str], Reception] | None = None) -> str:
     """The answer to a comparison: of the items whose record has the fact, the one with the least
-    or the most of it (the first shown on a tie)."""
+    or the most of it (the first shown on a tie). What people think is compared by the friends'
+    best rating, then the public ratings' mean, then how many liked it, and told as `_received`."""
     table = prompts.table("answers")
     fact, most = questions[0].facts[0], questions[0].most
+    if fact == "reception":
+        received = {q.item_id: reception(q.item_id) if reception else Reception() for q in questions}
+        known = [q.item_id for q in questions if received[q.item_id].liked_by or received[q.item_id].ratings
+                 or received[q.item_id].friends]
+        if not known:
+            return table["answers"]["nobody_yet"].format(title="these")
+        best = (min if most == "least" else max)(known, key=lambda item_id: _liking(received[item_id]))
+        word = table["superlatives"][fact][0 if most == "least" else 1]
+        return " ".join([table["answers"]["compared"].format(word=word, title=items[best].title),
+                         *_received(items[best], received[best], first=False)])
     sign = 1 if most == "least" else -1
     valued = [(sign * value, n, items[q.item_id]) for n, q in enumerate(questions)
               if isinstance(value := _fact(items[q.item_id], fact)[1], int | float)]

@@ -240,6 +240,33 @@ def test_is_it_any_good_is_answered_from_what_people_here_shared() -> None:
         "No one here has shared what they think of Ridgeline 2 Ultralight Tent yet.")
 
 
+def test_which_did_they_like_most_compares_what_people_here_and_the_friends_think() -> None:
+    # "Which of those did they like most?" after the friends' picks had answered "I'm afraid I
+    # don't know that about" three of them.
+    reader = reader_of({"books", "films", "outdoor"}, {"fantasy"})
+    picks = ("earthsea", "alien", "tent")
+
+    def read(message: str) -> Understanding:
+        return reader.read(Said(message, "Try A Wizard of Earthsea. Or try Alien (1979).", picks, picks))[0]
+
+    most = read("which of those did they like most?")
+    assert [(q.item_id, q.facts, q.most) for q in most.questions] == [(i, ["reception"], "most") for i in picks]
+    assert most.intents == [] and most.opinions == [] and most.order is None
+    friend = FriendActivity("u7", "Ana Ruiz", "earthsea", "A Wizard of Earthsea", "rating", 4.0, None, 0.6)
+    received = {"earthsea": Reception(liked_by=2, friends=[friend]), "alien": Reception(liked_by=12, rating=4.25, ratings=4),
+                "tent": Reception()}
+    # A friend's rating first, then the public ratings, then how many liked it; the least of it likewise.
+    assert answer(most.questions, ITEMS, received.get) == (
+        "Of these, the best liked is A Wizard of Earthsea. It is liked by 2 people here. Your friend Ana Ruiz rated it 4/5.")
+    assert answer(read("which is the least popular?").questions, ITEMS, received.get).startswith(
+        "Of these, the least liked is Alien (1979).")
+    assert answer(most.questions, ITEMS, lambda item_id: Reception()) == (
+        "No one here has shared what they think of these yet.")
+    # A request for the most popular is no comparison, nor an order of a measure.
+    popular = read("what's your most popular book?")
+    assert popular.questions == [] and popular.order is None
+
+
 def test_a_question_the_records_cannot_answer_says_so_and_brings_no_picks() -> None:
     reader = reader_of({"books", "films", "outdoor"}, {"fantasy"})
     picks = ("tent", "alien")
