@@ -53,7 +53,10 @@ def default_gguf() -> Path:
 def resolve_model(model: str, cache_dir: Path) -> Path:
     """A local Hugging Face model folder for `model`, converting the default GGUF on first use."""
     if model == DEFAULT_MODEL:
-        return ensure_converted(default_gguf(), _converted_folder(cache_dir, ""), convert_gguf)
+        # Its tokenizer is converted once, for both (the endpoint runtime reads only that).
+        tokenizer = resolve_tokenizer(model, cache_dir)
+        return ensure_converted(default_gguf(), _converted_folder(cache_dir, ""),
+                                lambda gguf, out: convert_gguf(gguf, out, tokenizer))
     return _model_folder(model)
 
 
@@ -119,11 +122,12 @@ def convert_gguf_tokenizer(gguf: Path, out_dir: Path) -> None:
     AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out_dir)
 
 
-def convert_gguf(gguf: Path, out_dir: Path) -> None:
-    """De-quantize a GGUF into a full-precision safetensors folder with its tokenizer."""
-    from transformers import AutoModelForCausalLM
+def convert_gguf(gguf: Path, out_dir: Path, tokenizer_dir: Path) -> None:
+    """De-quantize a GGUF into a full-precision safetensors folder, with its tokenizer as converted
+    into `tokenizer_dir` (`convert_gguf_tokenizer`)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    convert_gguf_tokenizer(gguf, out_dir)
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(out_dir)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # transformers marks GGUF-loaded models as quantized and refuses to save them; the weights
     # are already de-quantized, so clearing the marker is truthful.
