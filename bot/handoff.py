@@ -14,7 +14,7 @@ from bot.sentiment import Sentiment, polarity
 from bot.sessions import StoredMessage
 from bot.understanding import Understanding
 
-HandoffReason = Literal["asked", "order", "negative", "failures"]
+HandoffReason = Literal["asked", "order", "negative", "failures", "unhelped"]
 
 
 def asks_for_human(message: str) -> bool:
@@ -72,6 +72,10 @@ def handoff_reason(message: str, negative: bool, failed: bool, history: Sequence
     recent = replies[since + 1 :]
     if negative and recent and recent[-1].record.negative:
         return "negative"
+    if recent and recent[-1].record.help is not None and complains(message):
+        # A complaint right after a help answer ("this is ridiculous" after the password article
+        # twice): the help centre did not help, and a person can.
+        return "unhelped"
     failures = sum(1 for m in recent if m.record.failed) + int(failed)
     if failures >= int(prompts.table("support")["handoff"]["failures"]):
         return "failures"

@@ -455,7 +455,8 @@ class Kith:
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside,
             opened.ranked, opened.friends_picks, opened.after_help))
-        plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message))
+        plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message),
+                         after_help=opened.after_help)
         # A refusal changes no taste, nor does giving up on the bot ("forget it, you're useless"
         # says nothing of the picks).
         profile = opened.profile if plan.refusal or plan.apology else apply_understanding(

@@ -5,8 +5,9 @@ about items ("how much is it?", from their records), recommend (rank, then write
 clarifying question when too little is known), hand off (the person asked for one), or only a
 friendly word (small talk alone, after the conversation's opening: an
 opening greeting is answered as a request, with a question about what the person is after), or
-an apology (the person gives up on the bot in frustration, "forget it, you're useless": no
-picks, and no taste read from it; "never mind" alone gets the friendly word). A refusal excludes everything else. An
+an apology (the person gives up on the bot in frustration, "forget it, you're useless", or
+complains right after a help answer: no picks, and no taste read from it; "never mind" alone
+gets the friendly word). A refusal excludes everything else. An
 opinion about a suggestion (feedback) is answered with picks that take it into account, unless
 the message is about a problem or asks a question about a pick. Hand-offs the conversation earns on its own (it
 stays negative, the bot keeps failing) are found after the reply, by bot/handoff.py.
@@ -35,9 +36,10 @@ class Plan:
 
 
 def plan_turn(message: str, understanding: Understanding, opening: bool = False,
-              titles: Sequence[FoundTitle] = ()) -> Plan:
+              titles: Sequence[FoundTitle] = (), after_help: bool = False) -> Plan:
     """`opening`: the message opens the conversation (nothing was said before it); `titles`:
-    the catalog titles it names (their words are names, not a probe: bot/guard.py)."""
+    the catalog titles it names (their words are names, not a probe: bot/guard.py); `after_help`:
+    the last reply was a help answer."""
     # The guard's patterns are a floor under any reader: what they refuse stays refused, and an
     # attempt the LLM sees that they miss is refused as one on the instructions.
     refused = refusal(message, titles) or ("instructions" if understanding.wants("subvert") else None)
@@ -45,9 +47,11 @@ def plan_turn(message: str, understanding: Understanding, opening: bool = False,
         return Plan(refusal=refused)
     handoff = understanding.wants("human")
     answer = bool(understanding.questions)
-    if gives_up(message) and not (understanding.has_wishes() or answer or understanding.wants("help")):
-        # Said in frustration ("forget it, you're useless") it is an apology; else ("never
-        # mind") a friendly word.
+    if (gives_up(message) or after_help and complains(message)) and not (
+            understanding.has_wishes() or answer or understanding.wants("help")):
+        # Said in frustration ("forget it, you're useless"; "this is ridiculous" right after a
+        # help answer, which had been answered with popular picks) it is an apology; else
+        # ("never mind") a friendly word.
         return Plan(apology=True, handoff=handoff) if complains(message) else Plan(smalltalk=True, handoff=handoff)
     if set(understanding.intents) == {"smalltalk"} and not answer:
         return Plan(recommend=True) if opening else Plan(smalltalk=True)

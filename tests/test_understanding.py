@@ -587,6 +587,11 @@ def test_the_plan_follows_the_intents() -> None:
     never_mind = plan_turn("never mind", Understanding(intents=["recommend"]))
     assert (never_mind.smalltalk, never_mind.apology, never_mind.recommend) == (True, False, False)
     assert plan_turn("never mind, a funny film then", Understanding(intents=["recommend"], tags=["funny"])).recommend
+    # A complaint right after a help answer is one about the help ("this is ridiculous" after the
+    # password article twice had got popular picks); elsewhere it asks as before.
+    fed_up = plan_turn("this is ridiculous", Understanding(intents=["recommend"]), after_help=True)
+    assert (fed_up.apology, fed_up.recommend) == (True, False)
+    assert plan_turn("this is ridiculous", Understanding(intents=["recommend"])).recommend
 
 
 # --- the real LLM under its grammar ------------------------------------------------------------
