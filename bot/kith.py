@@ -454,7 +454,7 @@ class Kith:
         understanding, sentiment = self.reader.read(Said(
             message, opened.last_reply, tuple(opened.last_recommended),
             tuple(dict.fromkeys([*opened.mentioned, *opened.earlier])), tuple(opened.answered), opened.aside,
-            opened.ranked, opened.friends_picks, opened.after_help))
+            opened.ranked, opened.friends_picks, opened.after_help, tuple(opened.earlier_firsts)))
         plan = plan_turn(message, understanding, opening=not opened.history, titles=self.finder.find(message),
                          after_help=opened.after_help)
         # A refusal changes no taste, nor does giving up on the bot ("forget it, you're useless"
@@ -564,6 +564,7 @@ class Kith:
             friends_picks=next((bool(m.record.understanding and m.record.understanding.from_friends)
                                 for m in reversed(replies) if m.record.picks()), False),
             after_help=bool(replies) and replies[-1].record.help is not None,
+            earlier_firsts=[m.record.picks()[0] for m in reversed(replies) if m.record.picks()][1:],
         )
 
     def _recommend(self, user_id: str, message: str, plan: Plan, opened: _Opened, profile: Profile,
@@ -723,6 +724,7 @@ class _Opened:
     ranked: bool  # the last picks are Kith's own ranked cards, not a scripted line's (Said.ranked)
     friends_picks: bool  # the last picks are what friends shared liking (Said.friends_picks)
     after_help: bool  # the last reply answered a problem from the help centre (Said.after_help)
+    earlier_firsts: list[str]  # the first pick of each reply with picks before the last one (Said.earlier_firsts)
 
 
 @dataclass

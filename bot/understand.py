@@ -107,6 +107,7 @@ ASKED_BY = re.compile(r"(?i:\b(?:anything|something|stuff|more|music|songs?|albu
                       rf"movies?)\s+(?:else\s+)?by)\s+{NAME}")
 ASKED_NAME = re.compile(r"(?i:\bdo (?:you|u) (?:have|sell|stock|carry)|\bhave (?:you|u) got)(?i:\s+any)?\s+"
                         rf"{NAME}(?=\s*(?:[?.!,;]|$)|\s+(?i:please|pls|in stock|at all)\b)")
+BOTH = re.compile(r"\bboth\b", re.I)
 # A name whose likes are asked for ("something like Breaking Bad", "anything similar to The Wire?").
 ASKED_LIKE = re.compile(r"(?i:\b(?:something|anything|stuff|more|others?|ones?|films?|movies?|books?|shows?)\s+"
                         r"(?:(?:a bit|a little|kind of|sort of)\s+)?(?:like|similar to))\s+"
@@ -212,6 +213,9 @@ class Said:
     # The last reply answered a problem from the help centre: a question that asks for nothing of
     # its own ("how long will that take?") follows the problem up.
     after_help: bool = False
+    # The first pick of each reply with picks before the last one, the latest first: "both" after
+    # "a backpack" and "and a sleeping bag?" is the first pack and the first bag.
+    earlier_firsts: tuple[str, ...] = ()
 
 
 def mentions_in(message: str, suggested: Sequence[str], finder: TitleFinder) -> list[FoundTitle]:
@@ -666,6 +670,7 @@ class RuleReader:
         plural = bool(PLURAL.search(said.message))
         asked = (list(dict.fromkeys(mention.item_id for mention in mentions)) or by_kind
                  or (list(said.answered) if plural and len(said.answered) > 1 else [])
+                 or self._one_of_each(said)
                  or ([] if plural else list(last_named[:WRITTEN_ABOUT]))
                  or said.suggested[:WRITTEN_ABOUT])
         if not facts:
@@ -728,6 +733,27 @@ class RuleReader:
                    for kind in u.kinds] if u.kinds else
                   [next((i for i in shown if self.items[i].category == category), None) for category in u.categories])
         return list(dict.fromkeys(item_id for item_id in firsts if item_id))
+
+    def _one_of_each(self, said: Said) -> list[str]:
+        """"Both" of two kinds of thing: the first pick of each of the two the last picks hold ("a
+        thriller book for me and a romantic film for my wife"), else of the last request and the
+        one before it ("a backpack", then "and a sleeping bag?"), the latest first; none where
+        those were of one kind (a refinement's: "something cheaper")."""
+        shown = [item_id for item_id in said.suggested if item_id in self.items]
+        if not (BOTH.search(said.message) and shown):
+            return []
+        firsts: dict[tuple[str, str | None], str] = {}
+        for item_id in shown:
+            firsts.setdefault(self._kind(item_id), item_id)
+        if len(firsts) >= 2:
+            return list(firsts.values())[:2]
+        before = next((item_id for item_id in said.earlier_firsts[:1] if item_id in self.items), None)
+        return [shown[0], before] if before and self._kind(before) != self._kind(shown[0]) else []
+
+    def _kind(self, item_id: str) -> tuple[str, str | None]:
+        """An item's category, and for gear its kind ("sleeping bag")."""
+        item = self.items[item_id]
+        return item.category, next((kind for kind, words in GEAR_KINDS.items() if of_kind(item, words)), None)
 
     def _quoted(self, text: str, item_ids: Sequence[str]) -> list[str]:
         """Of `item_ids`, those whose title `text` quotes, in the order it first does."""

@@ -189,6 +189,22 @@ def test_which_is_cheaper_compares_the_items_shown_it_names_by_kind_or_category(
         assert read(message).questions == [], message
 
 
+def test_both_of_two_kinds_of_thing_are_the_first_of_each() -> None:
+    # "How much are both together?" after "a backpack" and "and a sleeping bag?" had added up three
+    # sleeping bags.
+    reader = reader_of({"books", "films", "outdoor"}, {"fantasy"})
+
+    def both(message: str, picks: tuple[str, ...], earlier_firsts: tuple[str, ...] = ()) -> list[str]:
+        said = Said(message, "Try the picks.", picks, picks, ranked=True, earlier_firsts=earlier_firsts)
+        return [question.item_id for question in reader.read(said)[0].questions]
+
+    # The first of each of two kinds the picks hold; else the last request's and the one before.
+    assert both("how much for both?", ("earthsea", "alien", "tent")) == ["earthsea", "alien"]
+    assert both("how much are both together?", ("tent",), earlier_firsts=("alien",)) == ["tent", "alien"]
+    # Of one kind ("something cheaper" after tents), the picks as before.
+    assert both("how much are both together?", ("tent",), earlier_firsts=("tent",)) == ["tent"]
+
+
 def test_the_first_two_are_compared_and_the_one_ranked_first_is_picked() -> None:
     reader = reader_of({"books", "films"}, {"horror"})
     picks = ("alien", "earthsea", "tent")
