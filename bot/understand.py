@@ -449,7 +449,6 @@ class RuleReader:
         if meant:
             return meant
         # What the last reply named, in order: the item an answer was about, or the picks it wrote about.
-        last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
         if said.ranked:
             # Of Kith's own reply, the picks and what an answer was about, not the titles its
             # reasons name ("Try X, because you liked Y": "how big is it?" asks about X). Its
@@ -460,6 +459,8 @@ class RuleReader:
                 # The first of a request in order is its answer ("Try X, the cheapest of what
                 # fits"): "is it waterproof?" asks about X, not the picks after it.
                 last_named = last_named[:1]
+        else:
+            last_named = list(dict.fromkeys(found.item_id for found in self.finder.find(said.assistant)))
         makers, liked_makers = ([], []) if mentions_problem(plain.message) else self._makers(plain, mentions, last_named)
         asked = self._asked_for(about_choice, said, mentions)
         # A superlative ("the cheapest", "the latest") asks for an order, or compares the picks:
